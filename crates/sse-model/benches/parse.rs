@@ -1,0 +1,3 @@
+//! Parser throughput benchmark (lands with the BENCHMARKS.md figures).
+
+fn main() {}

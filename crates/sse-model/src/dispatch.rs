@@ -1,0 +1,225 @@
+//! Interpreting an event stream: fields into buffers, buffers into events
+//! (HTML, "Interpreting an event stream", `#event-stream-interpretation`, and "dispatch the event").
+//!
+//! Buffers hold raw bytes; text is decoded (UTF-8, U+FFFD for bad bytes) once per dispatched event,
+//! which equals decoding every line first because the LF appended after each data value is ASCII.
+
+use std::borrow::Cow;
+
+use crate::parser::{Line, ParseError};
+
+/// The event type used when no `event` field set one.
+pub const DEFAULT_EVENT_TYPE: &str = "message";
+
+/// A dispatched event, borrowed from the parser's buffers: copy what you keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event<'a> {
+    /// The event type: the `event` field, or `message`.
+    pub event_type: &'a str,
+    /// The data: every `data` value joined by LF, without the final LF.
+    pub data: &'a str,
+    /// The last event ID string after this dispatch (the MessageEvent's `lastEventId`).
+    pub last_event_id: &'a str,
+}
+
+/// An owned [`Event`], for collections and traces.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OwnedEvent {
+    /// The event type: the `event` field, or `message`.
+    pub event_type: String,
+    /// The data: every `data` value joined by LF, without the final LF.
+    pub data: String,
+    /// The last event ID string after this dispatch.
+    pub last_event_id: String,
+}
+
+impl From<&Event<'_>> for OwnedEvent {
+    fn from(e: &Event<'_>) -> Self {
+        OwnedEvent {
+            event_type: e.event_type.to_owned(),
+            data: e.data.to_owned(),
+            last_event_id: e.last_event_id.to_owned(),
+        }
+    }
+}
+
+/// Receives what a stream means, in stream order: the callback interface of the parser.
+pub trait Sink {
+    /// An event was dispatched.
+    fn event(&mut self, event: &Event<'_>);
+    /// A `retry` field set the reconnection time (milliseconds).
+    fn retry(&mut self, _millis: u64) {}
+    /// A comment line (text after the colon); clients ignore these, tools show them.
+    fn comment(&mut self, _text: &str) {}
+}
+
+/// One thing a stream said, owned: what [`Vec<Item>`]'s [`Sink`] collects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// An event was dispatched.
+    Event(OwnedEvent),
+    /// The reconnection time was set (milliseconds).
+    Retry(u64),
+    /// A comment line.
+    Comment(String),
+}
+
+impl Sink for Vec<Item> {
+    fn event(&mut self, event: &Event<'_>) {
+        self.push(Item::Event(event.into()));
+    }
+    fn retry(&mut self, millis: u64) {
+        self.push(Item::Retry(millis));
+    }
+    fn comment(&mut self, text: &str) {
+        self.push(Item::Comment(text.to_owned()));
+    }
+}
+
+/// The data, event type and last event ID buffers of one stream, plus the last event ID string.
+#[derive(Debug, Clone)]
+pub(crate) struct Dispatcher {
+    max_event_data: usize,
+    data: Vec<u8>,
+    event_type: Vec<u8>,
+    id_buffer: Vec<u8>,
+    /// `last_event_id` no longer equals the decoded `id_buffer`; refreshed on dispatch.
+    id_changed: bool,
+    last_event_id: String,
+}
+
+impl Dispatcher {
+    pub(crate) fn new(max_event_data: usize) -> Self {
+        Dispatcher {
+            max_event_data,
+            data: Vec::new(),
+            event_type: Vec::new(),
+            id_buffer: Vec::new(),
+            id_changed: false,
+            last_event_id: String::new(),
+        }
+    }
+
+    pub(crate) fn last_event_id(&self) -> &str {
+        &self.last_event_id
+    }
+
+    pub(crate) fn set_last_event_id(&mut self, id: &str) {
+        self.last_event_id.clear();
+        self.last_event_id.push_str(id);
+        self.id_buffer.clear();
+        self.id_buffer.extend_from_slice(id.as_bytes());
+        self.id_changed = false;
+    }
+
+    /// A new stream starts with empty buffers (`DISPATCH-ID-BUFFER-PER-STREAM`).
+    pub(crate) fn reset_stream(&mut self) {
+        self.data.clear();
+        self.event_type.clear();
+        self.id_buffer.clear();
+        self.id_changed = !self.last_event_id.is_empty();
+    }
+
+    /// Processes one line.
+    pub(crate) fn line<S: Sink + ?Sized>(
+        &mut self,
+        line: Line<'_>,
+        sink: &mut S,
+    ) -> Result<(), ParseError> {
+        match line {
+            Line::Empty => self.dispatch(sink),
+            Line::Comment(text) => sink.comment(&String::from_utf8_lossy(text)),
+            Line::Field { name, value } => match name {
+                b"data" => {
+                    if self.data.len() + value.len() + 1 > self.max_event_data {
+                        return Err(ParseError::EventTooLarge {
+                            limit: self.max_event_data,
+                        });
+                    }
+                    self.data.extend_from_slice(value);
+                    self.data.push(b'\n');
+                }
+                b"event" => {
+                    self.event_type.clear();
+                    self.event_type.extend_from_slice(value);
+                }
+                // An id containing NULL is ignored as a whole (`FIELD-ID-NULL`).
+                b"id" if memchr::memchr(0, value).is_none() => {
+                    self.id_buffer.clear();
+                    self.id_buffer.extend_from_slice(value);
+                    self.id_changed = true;
+                }
+                b"retry" => {
+                    if let Some(millis) = parse_retry(value) {
+                        sink.retry(millis);
+                    }
+                }
+                _ => {}
+            },
+        }
+        Ok(())
+    }
+
+    fn dispatch<S: Sink + ?Sized>(&mut self, sink: &mut S) {
+        if self.id_changed {
+            self.id_changed = false;
+            self.last_event_id.clear();
+            self.last_event_id
+                .push_str(&String::from_utf8_lossy(&self.id_buffer));
+        }
+        if self.data.is_empty() {
+            self.event_type.clear();
+            return;
+        }
+        // The data buffer is never empty here and always ends with the LF of its last value.
+        let data = &self.data[..self.data.len() - 1];
+        let data = decode(data);
+        let event_type = if self.event_type.is_empty() {
+            Cow::Borrowed(DEFAULT_EVENT_TYPE)
+        } else {
+            decode(&self.event_type)
+        };
+        sink.event(&Event {
+            event_type: &event_type,
+            data: &data,
+            last_event_id: &self.last_event_id,
+        });
+        self.data.clear();
+        self.event_type.clear();
+    }
+}
+
+/// UTF-8 decode with U+FFFD replacement (maximal subparts, as the WHATWG decoder does).
+fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+/// A `retry` value counts only when it is one or more ASCII digits that fit in a `u64`.
+///
+/// The empty value and a value too large for `u64` are ignored: see the ambiguity notes of
+/// `FIELD-RETRY-EMPTY` and `FIELD-RETRY-OVERFLOW` in `spec/requirements.toml`.
+pub fn parse_retry(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    value.iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+impl std::fmt::Display for Item {
+    /// The line a stream snapshot shows, in the trace's column style.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Item::Event(e) => write!(
+                f,
+                "message  type={}  id={}  data={}",
+                crate::trace::token(&e.event_type),
+                crate::trace::token(&e.last_event_id),
+                crate::trace::quote(&e.data)
+            ),
+            Item::Retry(millis) => write!(f, "retry    {millis}"),
+            Item::Comment(text) => write!(f, "comment  {}", crate::trace::quote(text)),
+        }
+    }
+}

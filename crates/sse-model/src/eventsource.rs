@@ -1,0 +1,517 @@
+//! The `EventSource` processing model (`#the-eventsource-interface`, `#sse-processing-model`):
+//! readyState, announce / reestablish / fail the connection, close(), the reconnection request.
+//!
+//! Sans-IO in the style of quinn-proto: time is an argument, inputs are `handle_*` calls, outputs
+//! are pulled with [`EventSource::poll`]. The standard's "queue a task" steps become entries of an
+//! internal task queue that run when polled, so a `close()` between two polls cancels the tasks
+//! still queued, exactly as a task that finds readyState CLOSED does nothing.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::dispatch::{Event, Sink};
+use crate::mime;
+use crate::parser::{Limits, ParseError, Parser};
+use crate::reconnect::{Backoff, DEFAULT_RECONNECTION_TIME, reconnect_delay};
+
+/// The `readyState` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReadyState {
+    /// 0: connecting or waiting to reconnect.
+    Connecting,
+    /// 1: the connection is announced and events are dispatched.
+    Open,
+    /// 2: closed by close() or failed; no further requests.
+    Closed,
+}
+
+impl ReadyState {
+    /// The numeric value the `readyState` attribute returns.
+    pub fn as_u16(self) -> u16 {
+        match self {
+            ReadyState::Connecting => 0,
+            ReadyState::Open => 1,
+            ReadyState::Closed => 2,
+        }
+    }
+
+    /// The constant's name, as traces print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadyState::Connecting => "CONNECTING",
+            ReadyState::Open => "OPEN",
+            ReadyState::Closed => "CLOSED",
+        }
+    }
+}
+
+/// How an `EventSource` is set up: the user agent's choices the standard leaves open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The reconnection time before any `retry` field (`IMPL-RECONNECT-INITIAL`).
+    pub initial_reconnection_time: Duration,
+    /// Extra waiting after failed attempts (`IMPL-RECONNECT-BACKOFF`).
+    pub backoff: Backoff,
+    /// Parser memory bounds (`IMPL-LIMITS`); breaking one is treated as a network error.
+    pub limits: Limits,
+    /// The `withCredentials` constructor option (`CTOR-WITH-CREDENTIALS`).
+    pub with_credentials: bool,
+    /// Redirects Fetch follows before it gives a network error (Fetch uses 20).
+    pub max_redirects: u32,
+    /// Last event ID string to start with, as a client that persists it might (`IMPL-LAST-EVENT-ID-INITIAL`).
+    pub initial_last_event_id: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            initial_reconnection_time: DEFAULT_RECONNECTION_TIME,
+            backoff: Backoff::None,
+            limits: Limits::default(),
+            with_credentials: false,
+            max_redirects: 20,
+            initial_last_event_id: String::new(),
+        }
+    }
+}
+
+/// A request the driver must send (always `GET`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Absolute URL.
+    pub url: Url,
+    /// Header names (lower case) and values, in the order a user agent would add them.
+    pub headers: Vec<(String, String)>,
+    /// Whether credentials (cookies) go with the request (`withCredentials`).
+    pub credentials: bool,
+}
+
+impl Request {
+    /// The first value of a header, by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The status and headers of a response, as the driver received them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// Header names (any case) and values (decoded by the driver, lossily if need be).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Response {
+    /// A response with a status and headers given as pairs of string slices.
+    pub fn new(status: u16, headers: &[(&str, &str)]) -> Self {
+        Response {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    /// All values of a header, by case-insensitive name.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A `MessageEvent` dispatched at the `EventSource`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageEvent {
+    /// The event's type (`message` unless the stream named one).
+    pub event_type: String,
+    /// The `data` attribute.
+    pub data: String,
+    /// The `lastEventId` attribute.
+    pub last_event_id: String,
+    /// The `origin` attribute: the origin of the stream's final URL, after redirects.
+    pub origin: String,
+}
+
+/// Why a fetch ended without a usable response or body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkError {
+    /// The fetch was aborted (by the user agent, not by close()): the connection fails.
+    Aborted,
+    /// Any other network error (refused, reset, timed out, TLS, …): the connection is reestablished.
+    Failed,
+}
+
+/// What the driver must do or what the page would observe, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send this request; any earlier fetch is over.
+    Fetch(Request),
+    /// Abort the fetch in flight (close(), or a parser limit broken).
+    Abort,
+    /// The `open` event fired; readyState is OPEN.
+    Open,
+    /// A message event fired.
+    Message(MessageEvent),
+    /// The `error` event fired; readyState is CONNECTING (will reconnect) or CLOSED (gave up).
+    Error(ReadyState),
+    /// Call [`EventSource::handle_timeout`] at this time (same clock as the inputs).
+    SetTimer(Duration),
+}
+
+/// The standard's queued tasks, plus driver actions kept in the same order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Task {
+    /// Not a task: an action for the driver that does not depend on readyState.
+    Emit(Action),
+    /// Announce the connection: OPEN and `open`, unless CLOSED.
+    Announce,
+    /// Dispatch a message event, unless CLOSED.
+    Dispatch(MessageEvent),
+    /// Reestablish, first task: CONNECTING and `error`, unless CLOSED.
+    ReestablishError,
+    /// Reestablish, last task: fetch again, only if still CONNECTING.
+    Reconnect,
+    /// Fail the connection: CLOSED and `error`, unless already CLOSED.
+    Fail,
+}
+
+/// Where the fetch of this `EventSource` stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    /// No fetch in flight and no timer (before start, after close or fail).
+    Idle,
+    /// Request sent, waiting for the response; `redirects` followed so far.
+    AwaitingResponse { redirects: u32 },
+    /// Response accepted; body bytes are being interpreted.
+    Streaming,
+    /// Waiting for the reconnection timer.
+    Waiting { at: Duration },
+}
+
+/// A spec-exact `EventSource`, without I/O.
+#[derive(Debug, Clone)]
+pub struct EventSource {
+    config: Config,
+    url: Url,
+    /// The URL of the current fetch: `url`, or where redirects led.
+    current_url: Url,
+    ready_state: ReadyState,
+    reconnection_time: Duration,
+    parser: Parser,
+    fetch: Fetch,
+    tasks: VecDeque<Task>,
+    /// Attempts in a row that ended before being announced (drives [`Backoff`]).
+    failed_attempts: u32,
+    /// Whether the current attempt has been announced.
+    announced: bool,
+}
+
+/// The URL given to the constructor did not parse (`CTOR-URL-PARSE`: SyntaxError).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("SyntaxError: {url:?} is not a valid URL: {reason}")]
+pub struct InvalidUrl {
+    /// The string given.
+    pub url: String,
+    /// What the URL parser said.
+    pub reason: url::ParseError,
+}
+
+impl EventSource {
+    /// The constructor: parses the URL and queues the first request.
+    ///
+    /// `base` resolves a relative `url`, as the relevant settings object's base URL would.
+    pub fn new(url: &str, base: Option<&Url>, config: Config) -> Result<Self, InvalidUrl> {
+        let url = Url::options()
+            .base_url(base)
+            .parse(url)
+            .map_err(|reason| InvalidUrl {
+                url: url.to_owned(),
+                reason,
+            })?;
+        let mut parser = Parser::new(config.limits);
+        parser.set_last_event_id(&config.initial_last_event_id);
+        let mut es = EventSource {
+            reconnection_time: config.initial_reconnection_time,
+            current_url: url.clone(),
+            url,
+            ready_state: ReadyState::Connecting,
+            parser,
+            fetch: Fetch::Idle,
+            tasks: VecDeque::new(),
+            failed_attempts: 0,
+            announced: false,
+            config,
+        };
+        let request = es.start_fetch();
+        es.tasks.push_back(Task::Emit(Action::Fetch(request)));
+        Ok(es)
+    }
+
+    /// The `url` attribute: the URL given to the constructor, resolved.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The `withCredentials` attribute.
+    pub fn with_credentials(&self) -> bool {
+        self.config.with_credentials
+    }
+
+    /// The `readyState` attribute as the page would read it now.
+    pub fn ready_state(&self) -> ReadyState {
+        self.ready_state
+    }
+
+    /// The reconnection time: initial value, or the last valid `retry` field.
+    pub fn reconnection_time(&self) -> Duration {
+        self.reconnection_time
+    }
+
+    /// The last event ID string, which a reconnection sends as `Last-Event-ID`.
+    pub fn last_event_id(&self) -> &str {
+        self.parser.last_event_id()
+    }
+
+    /// When [`EventSource::handle_timeout`] is next due, if a reconnection is waiting.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        match self.fetch {
+            Fetch::Waiting { at } => Some(at),
+            _ => None,
+        }
+    }
+
+    /// The next action, running queued tasks against the current readyState.
+    pub fn poll(&mut self) -> Option<Action> {
+        while let Some(task) = self.tasks.pop_front() {
+            if let Some(action) = self.run(task) {
+                return Some(action);
+            }
+        }
+        None
+    }
+
+    fn run(&mut self, task: Task) -> Option<Action> {
+        match task {
+            Task::Emit(action) => Some(action),
+            Task::Announce => {
+                if self.ready_state == ReadyState::Closed {
+                    return None;
+                }
+                self.ready_state = ReadyState::Open;
+                Some(Action::Open)
+            }
+            Task::Dispatch(event) => {
+                (self.ready_state != ReadyState::Closed).then_some(Action::Message(event))
+            }
+            Task::ReestablishError => {
+                if self.ready_state == ReadyState::Closed {
+                    return None;
+                }
+                self.ready_state = ReadyState::Connecting;
+                Some(Action::Error(ReadyState::Connecting))
+            }
+            Task::Reconnect => {
+                if self.ready_state != ReadyState::Connecting {
+                    return None;
+                }
+                Some(Action::Fetch(self.start_fetch()))
+            }
+            Task::Fail => {
+                if self.ready_state == ReadyState::Closed {
+                    return None;
+                }
+                self.ready_state = ReadyState::Closed;
+                Some(Action::Error(ReadyState::Closed))
+            }
+        }
+    }
+
+    /// The response (status and headers) of the current fetch arrived.
+    pub fn handle_response(&mut self, now: Duration, response: &Response) {
+        let Fetch::AwaitingResponse { redirects } = self.fetch else {
+            return;
+        };
+        if is_redirect(response.status) {
+            if let Some(location) = response.header_values("location").next() {
+                self.follow_redirect(now, location, redirects);
+                return;
+            }
+        }
+        if response.status != 200 || !mime::is_event_stream(response.header_values("content-type"))
+        {
+            self.fail();
+            return;
+        }
+        self.fetch = Fetch::Streaming;
+        self.parser.reset_stream();
+        self.announced = true;
+        self.failed_attempts = 0;
+        self.tasks.push_back(Task::Announce);
+    }
+
+    /// Body bytes of the current (announced) response arrived.
+    pub fn handle_body(&mut self, now: Duration, chunk: &[u8]) {
+        if self.fetch != Fetch::Streaming {
+            return;
+        }
+        let origin = self.current_url.origin().ascii_serialization();
+        let mut sink = TaskSink {
+            tasks: &mut self.tasks,
+            reconnection_time: &mut self.reconnection_time,
+            origin: &origin,
+        };
+        if let Err(ParseError::LineTooLong { .. } | ParseError::EventTooLarge { .. }) =
+            self.parser.feed(chunk, &mut sink)
+        {
+            // Our limit, not the standard's: treat it as the network error it would cause.
+            self.tasks.push_back(Task::Emit(Action::Abort));
+            self.reestablish(now);
+        }
+    }
+
+    /// The body of the current response ended cleanly.
+    pub fn handle_end_of_body(&mut self, now: Duration) {
+        if self.fetch != Fetch::Streaming {
+            return;
+        }
+        // Whatever follows the last empty line is discarded (`PARSE-EOF-DISCARD`).
+        self.parser.reset_stream();
+        self.reestablish(now);
+    }
+
+    /// The current fetch failed, before or after its response arrived.
+    pub fn handle_network_error(&mut self, now: Duration, error: NetworkError) {
+        if !matches!(
+            self.fetch,
+            Fetch::AwaitingResponse { .. } | Fetch::Streaming
+        ) {
+            return;
+        }
+        self.parser.reset_stream();
+        match error {
+            NetworkError::Aborted => self.fail(),
+            NetworkError::Failed => self.reestablish(now),
+        }
+    }
+
+    /// Time passed: if the reconnection timer is due, the reconnection task is queued.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        if let Fetch::Waiting { at } = self.fetch {
+            if now >= at {
+                self.fetch = Fetch::Idle;
+                self.tasks.push_back(Task::Reconnect);
+            }
+        }
+    }
+
+    /// The `close()` method: abort the fetch, CLOSED, no event.
+    pub fn close(&mut self) {
+        if matches!(
+            self.fetch,
+            Fetch::AwaitingResponse { .. } | Fetch::Streaming
+        ) {
+            self.tasks.push_front(Task::Emit(Action::Abort));
+        }
+        self.fetch = Fetch::Idle;
+        self.ready_state = ReadyState::Closed;
+        self.parser.reset_stream();
+    }
+
+    /// Starts a fetch of the `EventSource`'s request; the caller hands the request to the driver.
+    fn start_fetch(&mut self) -> Request {
+        self.current_url = self.url.clone();
+        self.fetch = Fetch::AwaitingResponse { redirects: 0 };
+        self.announced = false;
+        self.request(self.url.clone())
+    }
+
+    fn request(&self, url: Url) -> Request {
+        let mut headers = vec![("accept".to_owned(), "text/event-stream".to_owned())];
+        // Cache mode "no-store": Fetch adds these two when the request has neither.
+        headers.push(("cache-control".to_owned(), "no-cache".to_owned()));
+        headers.push(("pragma".to_owned(), "no-cache".to_owned()));
+        let last_event_id = self.parser.last_event_id();
+        if !last_event_id.is_empty() {
+            headers.push(("last-event-id".to_owned(), last_event_id.to_owned()));
+        }
+        Request {
+            url,
+            headers,
+            credentials: self.config.with_credentials,
+        }
+    }
+
+    fn follow_redirect(&mut self, now: Duration, location: &str, redirects: u32) {
+        let target = self.current_url.join(location);
+        match target {
+            Ok(target)
+                if redirects < self.config.max_redirects
+                    && matches!(target.scheme(), "http" | "https") =>
+            {
+                self.current_url = target.clone();
+                self.fetch = Fetch::AwaitingResponse {
+                    redirects: redirects + 1,
+                };
+                let request = self.request(target);
+                self.tasks.push_back(Task::Emit(Action::Fetch(request)));
+            }
+            // Too many redirects, a bad Location or a non-HTTP(S) target: a network error.
+            _ => self.reestablish(now),
+        }
+    }
+
+    fn reestablish(&mut self, now: Duration) {
+        if !self.announced {
+            self.failed_attempts = self.failed_attempts.saturating_add(1);
+        }
+        let delay = reconnect_delay(
+            self.reconnection_time,
+            self.config.backoff,
+            self.failed_attempts,
+        );
+        let at = now.saturating_add(delay);
+        self.fetch = Fetch::Waiting { at };
+        self.tasks.push_back(Task::ReestablishError);
+        self.tasks.push_back(Task::Emit(Action::SetTimer(at)));
+    }
+
+    fn fail(&mut self) {
+        self.fetch = Fetch::Idle;
+        self.tasks.push_back(Task::Fail);
+    }
+}
+
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Turns parser output into queued tasks and reconnection-time changes.
+struct TaskSink<'a> {
+    tasks: &'a mut VecDeque<Task>,
+    reconnection_time: &'a mut Duration,
+    origin: &'a str,
+}
+
+impl Sink for TaskSink<'_> {
+    fn event(&mut self, event: &Event<'_>) {
+        self.tasks.push_back(Task::Dispatch(MessageEvent {
+            event_type: event.event_type.to_owned(),
+            data: event.data.to_owned(),
+            last_event_id: event.last_event_id.to_owned(),
+            origin: self.origin.to_owned(),
+        }));
+    }
+
+    fn retry(&mut self, millis: u64) {
+        *self.reconnection_time = Duration::from_millis(millis);
+    }
+}

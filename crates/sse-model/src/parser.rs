@@ -1,0 +1,289 @@
+//! Parsing an event stream: bytes to lines (HTML, "Parsing an event stream", `#parsing-an-event-stream`).
+//! Handles the one leading BOM, CR / LF / CRLF split across any chunk boundary, and the memory limits.
+//!
+//! The parser works on bytes, not on decoded text. That is exact, not an approximation: every byte
+//! the algorithm looks at (CR, LF, `:` and space) is ASCII, and a UTF-8 decoder that meets an ASCII
+//! byte inside a broken multi-byte sequence emits U+FFFD and then that ASCII byte. Decoding each
+//! finished value (see [`crate::dispatch`]) therefore gives the same code points as decoding the
+//! whole stream first, and lets the hot path skip a decode step.
+
+use memchr::{memchr, memchr2_iter};
+
+use crate::dispatch::{Dispatcher, Sink};
+
+/// The bytes of U+FEFF in UTF-8: the decoder strips exactly one of them at the start of a stream.
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// Memory bounds for a parser, so a hostile stream cannot make it grow without end.
+///
+/// The standard sets no limits; these are ours (requirement `IMPL-LIMITS`). Peak memory held by
+/// one parser is about `max_line_len * 3 + max_event_data` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest line (without its end-of-line) the parser accepts, in bytes.
+    pub max_line_len: usize,
+    /// Largest data buffer of one event (all its `data` values with their LFs), in bytes.
+    pub max_event_data: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line_len: 1 << 20,
+            max_event_data: 16 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// Limits so large they never trigger: for tools that must show exactly what a stream means.
+    pub const UNBOUNDED: Limits = Limits {
+        max_line_len: usize::MAX,
+        max_event_data: usize::MAX,
+    };
+}
+
+/// A stream broke one of the parser's [`Limits`]; the parser refuses further input until reset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// A line grew past `max_line_len` before its end-of-line arrived.
+    #[error("line longer than the limit of {limit} bytes (IMPL-LIMITS)")]
+    LineTooLong {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// An event's data buffer grew past `max_event_data` before the event was dispatched.
+    #[error("event data larger than the limit of {limit} bytes (IMPL-LIMITS)")]
+    EventTooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+}
+
+/// Where the parser stands on the optional leading BOM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BomState {
+    /// Start of stream: this many bytes of a BOM have been seen and held back.
+    Pending(u8),
+    /// Past the start of the stream: no BOM is special any more.
+    Done,
+}
+
+/// Incremental `text/event-stream` parser: feed it chunks of any size, it calls a [`Sink`].
+///
+/// One parser reads one stream (one response body); [`Parser::reset_stream`] readies it for the
+/// next response while keeping the last event ID string, as an `EventSource` does.
+#[derive(Debug, Clone)]
+pub struct Parser {
+    limits: Limits,
+    bom: BomState,
+    /// The previous chunk ended in CR: an LF at the start of the next chunk belongs to it.
+    skip_lf: bool,
+    /// The unfinished line carried from earlier chunks.
+    line: Vec<u8>,
+    dispatcher: Dispatcher,
+    failed: Option<ParseError>,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser::new(Limits::default())
+    }
+}
+
+impl Parser {
+    /// A parser at the start of a stream, with the given memory bounds.
+    pub fn new(limits: Limits) -> Self {
+        Parser {
+            limits,
+            bom: BomState::Pending(0),
+            skip_lf: false,
+            line: Vec::new(),
+            dispatcher: Dispatcher::new(limits.max_event_data),
+            failed: None,
+        }
+    }
+
+    /// The limits this parser enforces.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The last event ID string: set from the last event ID buffer each time an event is dispatched.
+    pub fn last_event_id(&self) -> &str {
+        self.dispatcher.last_event_id()
+    }
+
+    /// Sets the last event ID string, as a client that persisted it across restarts would.
+    pub fn set_last_event_id(&mut self, id: &str) {
+        self.dispatcher.set_last_event_id(id);
+    }
+
+    /// Forgets the current stream (buffers, partial line, BOM and CR state, error) but keeps the
+    /// last event ID string, which belongs to the `EventSource` and outlives its connections.
+    pub fn reset_stream(&mut self) {
+        self.bom = BomState::Pending(0);
+        self.skip_lf = false;
+        self.line.clear();
+        self.dispatcher.reset_stream();
+        self.failed = None;
+    }
+
+    /// Parses one chunk of the stream, calling `sink` for each retry change, comment and event.
+    ///
+    /// After an error the parser stays failed (every later call returns the same error) until
+    /// [`Parser::reset_stream`]; everything dispatched before the error has reached the sink.
+    pub fn feed<S: Sink + ?Sized>(&mut self, chunk: &[u8], sink: &mut S) -> Result<(), ParseError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        let result = self.feed_inner(chunk, sink);
+        if let Err(err) = &result {
+            self.failed = Some(err.clone());
+        }
+        result
+    }
+
+    /// Ends the stream: whatever was not terminated by an empty line is discarded, as the
+    /// standard requires, and the parser is ready for a new stream.
+    pub fn finish<S: Sink + ?Sized>(&mut self, sink: &mut S) -> Result<(), ParseError> {
+        let mut result = match &self.failed {
+            Some(err) => Err(err.clone()),
+            None => Ok(()),
+        };
+        if result.is_ok() {
+            // A stream that ended inside a possible BOM: those bytes were ordinary text.
+            if let BomState::Pending(n) = self.bom {
+                self.bom = BomState::Done;
+                result = self.lines(&BOM[..usize::from(n)], sink);
+            }
+        }
+        self.reset_stream();
+        result
+    }
+
+    fn feed_inner<S: Sink + ?Sized>(
+        &mut self,
+        mut chunk: &[u8],
+        sink: &mut S,
+    ) -> Result<(), ParseError> {
+        if let BomState::Pending(mut seen) = self.bom {
+            while usize::from(seen) < BOM.len() {
+                match chunk.first() {
+                    None => {
+                        self.bom = BomState::Pending(seen);
+                        return Ok(());
+                    }
+                    Some(&b) if b == BOM[usize::from(seen)] => {
+                        seen += 1;
+                        chunk = &chunk[1..];
+                    }
+                    Some(_) => break,
+                }
+            }
+            self.bom = BomState::Done;
+            if usize::from(seen) < BOM.len() {
+                // Not a BOM after all: the held-back bytes are the start of the first line.
+                self.lines(&BOM[..usize::from(seen)], sink)?;
+            }
+        }
+        self.lines(chunk, sink)
+    }
+
+    /// Splits bytes into lines; a line that does not end in this chunk is kept for the next one.
+    fn lines<S: Sink + ?Sized>(&mut self, chunk: &[u8], sink: &mut S) -> Result<(), ParseError> {
+        let mut start = 0;
+        if self.skip_lf && !chunk.is_empty() {
+            self.skip_lf = false;
+            if chunk[0] == b'\n' {
+                start = 1;
+            }
+        }
+        for end in memchr2_iter(b'\n', b'\r', chunk) {
+            if end < start {
+                // The LF of a CRLF whose CR ended the previous line.
+                continue;
+            }
+            self.line_end(&chunk[start..end], sink)?;
+            start = end + 1;
+            if chunk[end] == b'\r' {
+                match chunk.get(start) {
+                    Some(b'\n') => start += 1,
+                    Some(_) => {}
+                    None => self.skip_lf = true,
+                }
+            }
+        }
+        let rest = &chunk[start..];
+        if !rest.is_empty() {
+            if self.line.len() + rest.len() > self.limits.max_line_len {
+                return Err(ParseError::LineTooLong {
+                    limit: self.limits.max_line_len,
+                });
+            }
+            self.line.extend_from_slice(rest);
+        }
+        Ok(())
+    }
+
+    /// A line ended; `tail` is its part in the current chunk, any earlier part is in `self.line`.
+    fn line_end<S: Sink + ?Sized>(&mut self, tail: &[u8], sink: &mut S) -> Result<(), ParseError> {
+        if self.line.is_empty() {
+            if tail.len() > self.limits.max_line_len {
+                return Err(ParseError::LineTooLong {
+                    limit: self.limits.max_line_len,
+                });
+            }
+            return self.dispatcher.line(split_field(tail), sink);
+        }
+        if self.line.len() + tail.len() > self.limits.max_line_len {
+            return Err(ParseError::LineTooLong {
+                limit: self.limits.max_line_len,
+            });
+        }
+        let mut line = std::mem::take(&mut self.line);
+        line.extend_from_slice(tail);
+        let result = self.dispatcher.line(split_field(&line), sink);
+        line.clear();
+        self.line = line;
+        result
+    }
+}
+
+/// One line of the stream, classified by the interpretation rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// An empty line: dispatch the event.
+    Empty,
+    /// A line starting with a colon: a comment, ignored by clients (bytes after the colon).
+    Comment(&'a [u8]),
+    /// A field: the name before the first colon, the value after it minus one leading space.
+    Field {
+        /// Field name, compared case-sensitively.
+        name: &'a [u8],
+        /// Field value (empty when the line had no colon).
+        value: &'a [u8],
+    },
+}
+
+/// Classifies a line and splits a field at its first colon, removing one leading space.
+pub fn split_field(line: &[u8]) -> Line<'_> {
+    match line.first() {
+        None => Line::Empty,
+        Some(b':') => Line::Comment(&line[1..]),
+        Some(_) => match memchr(b':', line) {
+            Some(colon) => {
+                let value = &line[colon + 1..];
+                let value = value.strip_prefix(b" ").unwrap_or(value);
+                Line::Field {
+                    name: &line[..colon],
+                    value,
+                }
+            }
+            None => Line::Field {
+                name: line,
+                value: &[],
+            },
+        },
+    }
+}
