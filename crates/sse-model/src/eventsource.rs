@@ -60,6 +60,9 @@ pub struct Config {
     pub with_credentials: bool,
     /// Redirects Fetch follows before it gives a network error (Fetch uses 20).
     pub max_redirects: u32,
+    /// The origin (ASCII serialization) of the page that creates the `EventSource`; `None` means
+    /// same-origin with the stream, so no CORS checks apply (`REQ-CORS`).
+    pub document_origin: Option<String>,
     /// Last event ID string to start with, as a client that persists it might (`IMPL-LAST-EVENT-ID-INITIAL`).
     pub initial_last_event_id: String,
 }
@@ -72,6 +75,7 @@ impl Default for Config {
             limits: Limits::default(),
             with_credentials: false,
             max_redirects: 20,
+            document_origin: None,
             initial_last_event_id: String::new(),
         }
     }
@@ -346,6 +350,11 @@ impl EventSource {
                 return;
             }
         }
+        if !self.cors_allows(response) {
+            // A CORS failure is a network error; retrying cannot fix it, so we fail (`REQ-CORS`).
+            self.fail();
+            return;
+        }
         if response.status != 200 || !mime::is_event_stream(response.header_values("content-type"))
         {
             self.fail();
@@ -443,11 +452,41 @@ impl EventSource {
         if !last_event_id.is_empty() {
             headers.push(("last-event-id".to_owned(), last_event_id.to_owned()));
         }
+        if let Some(origin) = self.cors_origin(&url) {
+            headers.push(("origin".to_owned(), origin.to_owned()));
+        }
         Request {
             url,
             headers,
             credentials: self.config.with_credentials,
         }
+    }
+
+    /// The page origin when the current URL is cross-origin to it, i.e. when CORS applies.
+    fn cors_origin(&self, url: &Url) -> Option<&str> {
+        self.config
+            .document_origin
+            .as_deref()
+            .filter(|origin| *origin != url.origin().ascii_serialization())
+    }
+
+    /// Fetch's CORS check on the response of a cross-origin request.
+    fn cors_allows(&self, response: &Response) -> bool {
+        let Some(origin) = self.cors_origin(&self.current_url) else {
+            return true;
+        };
+        let mut allow_origin = response.header_values("access-control-allow-origin");
+        let (Some(allowed), None) = (allow_origin.next(), allow_origin.next()) else {
+            return false;
+        };
+        if !self.config.with_credentials {
+            return allowed == "*" || allowed == origin;
+        }
+        allowed == origin
+            && response
+                .header_values("access-control-allow-credentials")
+                .next()
+                == Some("true")
     }
 
     fn follow_redirect(&mut self, now: Duration, location: &str, redirects: u32) {

@@ -18,6 +18,7 @@
 
 pub mod dispatch;
 pub mod eventsource;
+pub mod lint;
 pub mod mime;
 pub mod parser;
 pub mod reconnect;
