@@ -142,8 +142,13 @@ fn check_bom(bytes: &[u8], findings: &mut Vec<Finding>) {
 }
 
 fn check_ending(bytes: &[u8], findings: &mut Vec<Finding>) {
-    // Walk the lines to know whether the last complete one leaves field lines unterminated.
-    let mut line_start = 0;
+    // Walk the lines to know whether the stream ends with field lines and no empty line. The
+    // optional leading BOM belongs to no line: a stream of only a BOM is a valid empty stream.
+    let mut line_start = if bytes.starts_with("\u{feff}".as_bytes()) {
+        3
+    } else {
+        0
+    };
     let mut fields_pending = None;
     let mut after_cr = false;
     for end in memchr2_iter(b'\n', b'\r', bytes) {
@@ -163,6 +168,9 @@ fn check_ending(bytes: &[u8], findings: &mut Vec<Finding>) {
         line_start = end + 1;
     }
     if line_start < bytes.len() {
+        if let Line::Field { .. } = split_field(&bytes[line_start..]) {
+            fields_pending.get_or_insert(line_start);
+        }
         findings.push(Finding {
             requirement: "STREAM-FINAL-EOL",
             severity: Severity::Violation,
@@ -196,9 +204,11 @@ mod tests {
     #[case::clean(b"data: a\n\n", &[])]
     #[case::clean_crlf(b"data: a\r\n\r\n: bye\r\n", &[])]
     #[case::bad_utf8(b"data: a\xFF\n\n", &[("STREAM-UTF8", Some(7))])]
-    #[case::unterminated_line(b"data: a\n\ndata: b", &[("STREAM-FINAL-EOL", Some(9))])]
     #[case::unterminated_event(b"data: a\n\nid: 1\ndata: b\n", &[("STREAM-EVENT-TERMINATED", Some(9))])]
     #[case::both(b"data: b\ndata", &[("STREAM-FINAL-EOL", Some(8)), ("STREAM-EVENT-TERMINATED", Some(0))])]
+    #[case::unterminated_field(b"data: a\n\ndata: b", &[("STREAM-FINAL-EOL", Some(9)), ("STREAM-EVENT-TERMINATED", Some(9))])]
+    #[case::unterminated_comment(b":x", &[("STREAM-FINAL-EOL", Some(0))])]
+    #[case::bom_only(b"\xEF\xBB\xBF", &[])]
     #[case::trailing_comment_is_fine(b"data: a\n\n:ping\n", &[])]
     #[case::second_bom(b"\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\n", &[("STREAM-BOM-ONCE", Some(3))])]
     #[case::cr_then_lf_in_next_line(b"data: a\r\r\n", &[])]
