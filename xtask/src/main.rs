@@ -1,0 +1,66 @@
+//! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
+
+mod bench;
+mod coverage;
+mod spec;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Project automation for the SSE conformance suite.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List every requirement with the fixtures and tests that check it; fail if a `must` has none.
+    SpecCoverage {
+        /// Where to write spec-coverage.md and spec-coverage.json.
+        #[arg(long, default_value = "target/reports")]
+        out: PathBuf,
+        /// Print only the summary and the gaps, not every requirement.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Run the parser benchmarks against the named peers and write BENCHMARKS.md.
+    Bench {
+        /// Size of each input, in MiB (the figures in BENCHMARKS.md use 64).
+        #[arg(long, default_value_t = 64)]
+        mib: usize,
+        /// Do not rewrite BENCHMARKS.md, only print.
+        #[arg(long)]
+        no_write: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    let result = match cli.command {
+        Command::SpecCoverage { out, quiet } => coverage::run(&root, &root.join(out), quiet),
+        Command::Bench { mib, no_write } => bench::run(&root, mib, !no_write),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The workspace root: xtask lives one level below it.
+fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest_dir)
+}
