@@ -1,0 +1,55 @@
+//! `ssec`: the command line of the SSE conformance suite.
+
+mod parse;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Conformance tooling for Server-Sent Events (text/event-stream and EventSource).
+#[derive(Debug, Parser)]
+#[command(name = "ssec", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show what a captured event stream means: one JSON object per dispatched event.
+    ///
+    /// The bytes are read as one response body that then ends, exactly as an EventSource would
+    /// read them: an event without its blank line at the end is not dispatched.
+    Parse {
+        /// The raw stream; standard input when absent or `-`.
+        file: Option<PathBuf>,
+        /// Also print comments and retry changes, each as a line with a "kind" key.
+        #[arg(short, long)]
+        verbose: bool,
+        /// Longest accepted line, in bytes.
+        #[arg(long, default_value_t = sse_model::Limits::default().max_line_len)]
+        max_line: usize,
+        /// Largest accepted event data, in bytes.
+        #[arg(long, default_value_t = sse_model::Limits::default().max_event_data)]
+        max_event: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Parse {
+            file,
+            verbose,
+            max_line,
+            max_event,
+        } => {
+            let limits = sse_model::Limits {
+                max_line_len: max_line,
+                max_event_data: max_event,
+            };
+            parse::run(file.as_deref(), verbose, limits)
+        }
+    }
+}
