@@ -1,10 +1,7 @@
 //! Interpreting an event stream: fields into buffers, buffers into events
 //! (HTML, "Interpreting an event stream", `#event-stream-interpretation`, and "dispatch the event").
 //!
-//! Buffers hold raw bytes; text is decoded (UTF-8, U+FFFD for bad bytes) once per dispatched event,
-//! which equals decoding every line first because the LF appended after each data value is ASCII.
-
-use std::borrow::Cow;
+//! Lines arrive decoded (see [`crate::parser`]), so buffers are strings and dispatch copies nothing.
 
 use crate::parser::{Line, ParseError};
 
@@ -80,10 +77,10 @@ impl Sink for Vec<Item> {
 #[derive(Debug, Clone)]
 pub(crate) struct Dispatcher {
     max_event_data: usize,
-    data: Vec<u8>,
-    event_type: Vec<u8>,
-    id_buffer: Vec<u8>,
-    /// `last_event_id` no longer equals the decoded `id_buffer`; refreshed on dispatch.
+    data: String,
+    event_type: String,
+    id_buffer: String,
+    /// `last_event_id` may differ from `id_buffer`; refreshed on dispatch.
     id_changed: bool,
     last_event_id: String,
 }
@@ -92,9 +89,9 @@ impl Dispatcher {
     pub(crate) fn new(max_event_data: usize) -> Self {
         Dispatcher {
             max_event_data,
-            data: Vec::new(),
-            event_type: Vec::new(),
-            id_buffer: Vec::new(),
+            data: String::new(),
+            event_type: String::new(),
+            id_buffer: String::new(),
             id_changed: false,
             last_event_id: String::new(),
         }
@@ -108,7 +105,7 @@ impl Dispatcher {
         self.last_event_id.clear();
         self.last_event_id.push_str(id);
         self.id_buffer.clear();
-        self.id_buffer.extend_from_slice(id.as_bytes());
+        self.id_buffer.push_str(id);
         self.id_changed = false;
     }
 
@@ -128,29 +125,29 @@ impl Dispatcher {
     ) -> Result<(), ParseError> {
         match line {
             Line::Empty => self.dispatch(sink),
-            Line::Comment(text) => sink.comment(&String::from_utf8_lossy(text)),
+            Line::Comment(text) => sink.comment(text),
             Line::Field { name, value } => match name {
-                b"data" => {
+                "data" => {
                     if self.data.len() + value.len() + 1 > self.max_event_data {
                         return Err(ParseError::EventTooLarge {
                             limit: self.max_event_data,
                         });
                     }
-                    self.data.extend_from_slice(value);
-                    self.data.push(b'\n');
+                    self.data.push_str(value);
+                    self.data.push('\n');
                 }
-                b"event" => {
+                "event" => {
                     self.event_type.clear();
-                    self.event_type.extend_from_slice(value);
+                    self.event_type.push_str(value);
                 }
                 // An id containing NULL is ignored as a whole (`FIELD-ID-NULL`).
-                b"id" if memchr::memchr(0, value).is_none() => {
+                "id" if !value.contains('\0') => {
                     self.id_buffer.clear();
-                    self.id_buffer.extend_from_slice(value);
+                    self.id_buffer.push_str(value);
                     self.id_changed = true;
                 }
-                b"retry" => {
-                    if let Some(millis) = parse_retry(value) {
+                "retry" => {
+                    if let Some(millis) = parse_retry(value.as_bytes()) {
                         sink.retry(millis);
                     }
                 }
@@ -163,35 +160,27 @@ impl Dispatcher {
     fn dispatch<S: Sink + ?Sized>(&mut self, sink: &mut S) {
         if self.id_changed {
             self.id_changed = false;
-            self.last_event_id.clear();
-            self.last_event_id
-                .push_str(&String::from_utf8_lossy(&self.id_buffer));
+            self.last_event_id.clone_from(&self.id_buffer);
         }
         if self.data.is_empty() {
             self.event_type.clear();
             return;
         }
-        // The data buffer is never empty here and always ends with the LF of its last value.
-        let data = &self.data[..self.data.len() - 1];
-        let data = decode(data);
+        // The data buffer always ends with the LF of its last value.
+        let data = self.data.strip_suffix('\n').unwrap_or(&self.data);
         let event_type = if self.event_type.is_empty() {
-            Cow::Borrowed(DEFAULT_EVENT_TYPE)
+            DEFAULT_EVENT_TYPE
         } else {
-            decode(&self.event_type)
+            &self.event_type
         };
         sink.event(&Event {
-            event_type: &event_type,
-            data: &data,
+            event_type,
+            data,
             last_event_id: &self.last_event_id,
         });
         self.data.clear();
         self.event_type.clear();
     }
-}
-
-/// UTF-8 decode with U+FFFD replacement (maximal subparts, as the WHATWG decoder does).
-fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
 }
 
 /// A `retry` value counts only when it is one or more ASCII digits that fit in a `u64`.

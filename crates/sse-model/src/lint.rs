@@ -157,7 +157,7 @@ fn check_ending(bytes: &[u8], findings: &mut Vec<Finding>) {
             after_cr = false;
             continue;
         }
-        match split_field(&bytes[line_start..end]) {
+        match split_field(&String::from_utf8_lossy(&bytes[line_start..end])) {
             Line::Empty => fields_pending = None,
             Line::Comment(_) => {}
             Line::Field { .. } => {
@@ -168,7 +168,7 @@ fn check_ending(bytes: &[u8], findings: &mut Vec<Finding>) {
         line_start = end + 1;
     }
     if line_start < bytes.len() {
-        if let Line::Field { .. } = split_field(&bytes[line_start..]) {
+        if let Line::Field { .. } = split_field(&String::from_utf8_lossy(&bytes[line_start..])) {
             fields_pending.get_or_insert(line_start);
         }
         findings.push(Finding {

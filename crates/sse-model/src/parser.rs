@@ -7,7 +7,7 @@
 //! finished value (see [`crate::dispatch`]) therefore gives the same code points as decoding the
 //! whole stream first, and lets the hot path skip a decode step.
 
-use memchr::{memchr, memchr2_iter};
+use memchr::{memchr, memchr2, memchr2_iter};
 
 use crate::dispatch::{Dispatcher, Sink};
 
@@ -191,62 +191,89 @@ impl Parser {
     }
 
     /// Splits bytes into lines; a line that does not end in this chunk is kept for the next one.
+    ///
+    /// The chunk is validated as UTF-8 once; lines inside its valid prefix are borrowed as `&str`
+    /// with no further decoding. Only a line carried over from an earlier chunk, or one that holds
+    /// invalid bytes, is decoded on its own (with U+FFFD), which gives the same text because line
+    /// ends are ASCII and end any broken sequence before them.
     fn lines<S: Sink + ?Sized>(&mut self, chunk: &[u8], sink: &mut S) -> Result<(), ParseError> {
-        let mut start = 0;
+        let mut pos = 0;
         if self.skip_lf && !chunk.is_empty() {
             self.skip_lf = false;
             if chunk[0] == b'\n' {
-                start = 1;
+                pos = 1;
             }
         }
-        for end in memchr2_iter(b'\n', b'\r', chunk) {
+        if !self.line.is_empty() {
+            // Finish the carried line first; its bytes may end inside a multi-byte character.
+            let Some(end) = memchr2(b'\n', b'\r', &chunk[pos..]).map(|i| pos + i) else {
+                return self.carry(&chunk[pos..]);
+            };
+            self.carry(&chunk[pos..end])?;
+            let line = std::mem::take(&mut self.line);
+            let result = self
+                .dispatcher
+                .line(split_field(&String::from_utf8_lossy(&line)), sink);
+            self.line = line;
+            self.line.clear();
+            result?;
+            pos = self.after_line_end(chunk, end);
+        }
+        let rest = &chunk[pos..];
+        let text = match std::str::from_utf8(rest) {
+            Ok(text) => text,
+            // The prefix up to the first bad byte is valid by definition.
+            Err(e) => std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap_or_default(),
+        };
+        let mut start = 0;
+        for end in memchr2_iter(b'\n', b'\r', rest) {
             if end < start {
                 // The LF of a CRLF whose CR ended the previous line.
                 continue;
             }
-            self.line_end(&chunk[start..end], sink)?;
-            start = end + 1;
-            if chunk[end] == b'\r' {
-                match chunk.get(start) {
-                    Some(b'\n') => start += 1,
-                    Some(_) => {}
-                    None => self.skip_lf = true,
-                }
-            }
-        }
-        let rest = &chunk[start..];
-        if !rest.is_empty() {
-            if self.line.len() + rest.len() > self.limits.max_line_len {
+            if end - start > self.limits.max_line_len {
                 return Err(ParseError::LineTooLong {
                     limit: self.limits.max_line_len,
                 });
             }
-            self.line.extend_from_slice(rest);
+            // Line ends are ASCII, so a line inside the valid prefix is a `&str` slice.
+            match text.get(start..end) {
+                Some(line) => self.dispatcher.line(split_field(line), sink)?,
+                None => self.dispatcher.line(
+                    split_field(&String::from_utf8_lossy(&rest[start..end])),
+                    sink,
+                )?,
+            }
+            start = self.after_line_end(rest, end);
         }
-        Ok(())
+        self.carry(&rest[start..])
     }
 
-    /// A line ended; `tail` is its part in the current chunk, any earlier part is in `self.line`.
-    fn line_end<S: Sink + ?Sized>(&mut self, tail: &[u8], sink: &mut S) -> Result<(), ParseError> {
-        if self.line.is_empty() {
-            if tail.len() > self.limits.max_line_len {
-                return Err(ParseError::LineTooLong {
-                    limit: self.limits.max_line_len,
-                });
-            }
-            return self.dispatcher.line(split_field(tail), sink);
+    /// Where the next line starts after the line end at `end`; notes a CR that ends the chunk.
+    fn after_line_end(&mut self, bytes: &[u8], end: usize) -> usize {
+        let next = end + 1;
+        if bytes[end] != b'\r' {
+            return next;
         }
-        if self.line.len() + tail.len() > self.limits.max_line_len {
+        match bytes.get(next) {
+            Some(b'\n') => next + 1,
+            Some(_) => next,
+            None => {
+                self.skip_lf = true;
+                next
+            }
+        }
+    }
+
+    /// Keeps the unfinished part of a line for the next chunk, within the line limit.
+    fn carry(&mut self, bytes: &[u8]) -> Result<(), ParseError> {
+        if self.line.len() + bytes.len() > self.limits.max_line_len {
             return Err(ParseError::LineTooLong {
                 limit: self.limits.max_line_len,
             });
         }
-        let mut line = std::mem::take(&mut self.line);
-        line.extend_from_slice(tail);
-        let result = self.dispatcher.line(split_field(&line), sink);
-        line.clear();
-        self.line = line;
-        result
+        self.line.extend_from_slice(bytes);
+        Ok(())
     }
 }
 
@@ -255,35 +282,44 @@ impl Parser {
 pub enum Line<'a> {
     /// An empty line: dispatch the event.
     Empty,
-    /// A line starting with a colon: a comment, ignored by clients (bytes after the colon).
-    Comment(&'a [u8]),
+    /// A line starting with a colon: a comment, ignored by clients (the text after the colon).
+    Comment(&'a str),
     /// A field: the name before the first colon, the value after it minus one leading space.
     Field {
         /// Field name, compared case-sensitively.
-        name: &'a [u8],
+        name: &'a str,
         /// Field value (empty when the line had no colon).
-        value: &'a [u8],
+        value: &'a str,
     },
 }
 
 /// Classifies a line and splits a field at its first colon, removing one leading space.
-pub fn split_field(line: &[u8]) -> Line<'_> {
-    match line.first() {
-        None => Line::Empty,
-        Some(b':') => Line::Comment(&line[1..]),
-        Some(_) => match memchr(b':', line) {
-            Some(colon) => {
-                let value = &line[colon + 1..];
-                let value = value.strip_prefix(b" ").unwrap_or(value);
-                Line::Field {
-                    name: &line[..colon],
-                    value,
-                }
+pub fn split_field(line: &str) -> Line<'_> {
+    let bytes = line.as_bytes();
+    // The common field names need no search for their colon.
+    let colon = if bytes.starts_with(b"data:") {
+        Some(4)
+    } else if bytes.starts_with(b"id:") {
+        Some(2)
+    } else if bytes.starts_with(b"event:") {
+        Some(5)
+    } else {
+        memchr(b':', bytes)
+    };
+    match colon {
+        _ if line.is_empty() => Line::Empty,
+        Some(0) => Line::Comment(&line[1..]),
+        // The colon is ASCII, so both sides of it are character boundaries.
+        Some(colon) => {
+            let value = &line[colon + 1..];
+            Line::Field {
+                name: &line[..colon],
+                value: value.strip_prefix(' ').unwrap_or(value),
             }
-            None => Line::Field {
-                name: line,
-                value: &[],
-            },
+        }
+        None => Line::Field {
+            name: line,
+            value: "",
         },
     }
 }
