@@ -1,9 +1,253 @@
-//! `cargo xtask bench`: parser throughput against named peers, written to BENCHMARKS.md.
+//! `cargo xtask bench`: parser throughput against named peers, in one run, into BENCHMARKS.md.
+//!
+//! Runs the criterion bench `sse-model/benches/parse.rs` (our parser, the `eventsource-stream`
+//! crate and a `memchr` newline count), then the npm `eventsource-parser` package under Node on the
+//! very bytes the bench wrote to `target/bench-data/`, and writes the figures as ratios.
 
-use std::path::Path;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
 
-pub(crate) fn run(_root: &Path, _mib: usize, _write: bool) -> Result<bool> {
-    bail!("the parser benchmark runner is not written yet")
+const START: &str = "<!-- parser-bench:start (written by cargo xtask bench) -->";
+const END: &str = "<!-- parser-bench:end -->";
+
+/// The implementations the criterion bench measures, as named in its groups.
+const CRITERION_PEERS: &[(&str, &str)] = &[
+    ("sse-model", "sse-model (borrowed events)"),
+    ("sse-model-owned", "sse-model (owned String events)"),
+    ("eventsource-stream", "eventsource-stream 0.2 (Rust crate)"),
+    (
+        "memchr-newlines",
+        "memchr newline count (bandwidth ceiling)",
+    ),
+];
+
+#[derive(Debug, Deserialize)]
+struct Estimates {
+    median: Estimate,
+}
+
+#[derive(Debug, Deserialize)]
+struct Estimate {
+    point_estimate: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct NodeResult {
+    bytes: u64,
+    version: String,
+    node: String,
+    events: u64,
+    median_ns: f64,
+    strings_median_ns: f64,
+}
+
+struct Figure {
+    name: String,
+    ns: f64,
+}
+
+pub(crate) fn run(root: &Path, mib: usize, write: bool) -> Result<bool> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(&cargo)
+        .current_dir(root)
+        .env("SSE_BENCH_MIB", mib.to_string())
+        .args(["bench", "-p", "sse-model", "--bench", "parse"])
+        .status()
+        .context("running cargo bench")?;
+    if !status.success() {
+        bail!("cargo bench failed ({status})");
+    }
+    let node_dir = install_node_peers(root)?;
+    let mut section = String::new();
+    let _ = writeln!(section, "{START}");
+    let _ = writeln!(section, "## Parser throughput\n");
+    let _ = writeln!(
+        section,
+        "Command: `cargo xtask bench --mib {mib}` (criterion medians; Node figures are the median of 10 runs after 2 warm-ups). \
+         Every input is {mib} MiB fed in 64 KiB chunks; all implementations parse the same bytes in the same run.\n"
+    );
+    let _ = writeln!(
+        section,
+        "Machine: {}; {}.\n",
+        machine(),
+        toolchain(root, &node_dir)
+    );
+    let mut all_ok = true;
+    for input in ["small", "large"] {
+        let data = root.join(format!("target/bench-data/{input}.sse"));
+        let bytes = std::fs::read(&data).with_context(|| format!("reading {}", data.display()))?;
+        let events = count_events(&bytes)?;
+        let mut figures = Vec::new();
+        for (id, name) in CRITERION_PEERS {
+            let path = root.join(format!(
+                "target/criterion/parse-{input}/{id}/new/estimates.json"
+            ));
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let est: Estimates = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", path.display()))?;
+            figures.push(Figure {
+                name: (*name).to_owned(),
+                ns: est.median.point_estimate,
+            });
+        }
+        let node = run_node(&node_dir, &data)?;
+        if node.events != events || node.bytes != bytes.len() as u64 {
+            all_ok = false;
+            eprintln!(
+                "eventsource-parser counted {} events in {} bytes; sse-model {events} in {}",
+                node.events,
+                node.bytes,
+                bytes.len()
+            );
+        }
+        figures.push(Figure {
+            name: format!(
+                "eventsource-parser {} (npm, Node {}), bytes + TextDecoder",
+                node.version, node.node
+            ),
+            ns: node.median_ns,
+        });
+        figures.push(Figure {
+            name: format!(
+                "eventsource-parser {} (npm, Node {}), pre-decoded strings",
+                node.version, node.node
+            ),
+            ns: node.strings_median_ns,
+        });
+        write_table(&mut section, input, bytes.len(), events, &figures);
+    }
+    let _ = writeln!(section, "{END}");
+    print!("{section}");
+    if write {
+        update_benchmarks_md(root, &section)?;
+        println!("updated BENCHMARKS.md");
+    }
+    Ok(all_ok)
+}
+
+fn write_table(out: &mut String, input: &str, bytes: usize, events: u64, figures: &[Figure]) {
+    let about = match input {
+        "small" => "small events (`id`, `event` and one short JSON `data` line)",
+        _ => "large events (20 `data` lines of about 100 bytes)",
+    };
+    let ours = figures.first().map_or(1.0, |f| f.ns);
+    let _ = writeln!(out, "### {about}: {bytes} bytes, {events} events\n");
+    let _ = writeln!(
+        out,
+        "| implementation | MB/s | events/s | sse-model is this many times faster |"
+    );
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: |");
+    for f in figures {
+        let secs = f.ns / 1e9;
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.2e} | {:.2} |",
+            f.name,
+            bytes as f64 / secs / 1e6,
+            events as f64 / secs,
+            f.ns / ours
+        );
+    }
+    let _ = writeln!(out);
+}
+
+fn count_events(bytes: &[u8]) -> Result<u64> {
+    struct Count(u64);
+    impl sse_model::Sink for Count {
+        fn event(&mut self, _: &sse_model::Event<'_>) {
+            self.0 += 1;
+        }
+    }
+    let mut parser = sse_model::Parser::new(sse_model::Limits::UNBOUNDED);
+    let mut count = Count(0);
+    parser.feed(bytes, &mut count)?;
+    parser.finish(&mut count)?;
+    Ok(count.0)
+}
+
+/// Installs the pinned npm peers into `target/bench-node` (not the source tree).
+fn install_node_peers(root: &Path) -> Result<PathBuf> {
+    let dir = root.join("target/bench-node");
+    std::fs::create_dir_all(&dir)?;
+    for file in ["package.json", "bench.mjs"] {
+        std::fs::copy(root.join("xtask/node-bench").join(file), dir.join(file))
+            .with_context(|| format!("copying {file}"))?;
+    }
+    let status = Command::new("npm")
+        .current_dir(&dir)
+        .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+        .status()
+        .context("running npm install (is Node.js installed?)")?;
+    if !status.success() {
+        bail!("npm install failed ({status})");
+    }
+    Ok(dir)
+}
+
+fn run_node(dir: &Path, data: &Path) -> Result<NodeResult> {
+    let out = Command::new("node")
+        .current_dir(dir)
+        .arg("bench.mjs")
+        .arg(data)
+        .arg("10")
+        .output()
+        .context("running node")?;
+    if !out.status.success() {
+        bail!(
+            "node bench failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    serde_json::from_slice(&out.stdout).context("reading the node bench result")
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpu}, {cores} cores")
+}
+
+fn toolchain(root: &Path, node_dir: &Path) -> String {
+    let version = |cmd: &str, arg: &str, dir: &Path| {
+        Command::new(cmd)
+            .current_dir(dir)
+            .arg(arg)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    format!(
+        "{}, node {}",
+        version("rustc", "--version", root),
+        version("node", "--version", node_dir)
+    )
+}
+
+fn update_benchmarks_md(root: &Path, section: &str) -> Result<()> {
+    let path = root.join("BENCHMARKS.md");
+    let current = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n\nEvery figure is a ratio against a named peer measured in the same run, with the command that produced it.\n".to_owned());
+    let updated = match (current.find(START), current.find(END)) {
+        (Some(a), Some(b)) if a < b => format!(
+            "{}{}{}",
+            &current[..a],
+            section.trim_end(),
+            &current[b + END.len()..]
+        ),
+        _ => format!("{}\n\n{}", current.trim_end(), section),
+    };
+    std::fs::write(&path, updated).with_context(|| format!("writing {}", path.display()))
 }

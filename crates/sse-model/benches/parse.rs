@@ -6,6 +6,9 @@
 //! ceiling). The inputs are also written to `target/bench-data/` so `cargo xtask bench` can run
 //! the npm `eventsource-parser` package on exactly the same bytes.
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::Duration;
 
