@@ -122,10 +122,10 @@ pub(crate) fn run(root: &Path, mib: usize, write: bool) -> Result<bool> {
         write_table(&mut section, input, bytes.len(), events, &figures);
     }
     let _ = writeln!(section, "{END}");
-    print!("{section}");
+    crate::say(&section);
     if write {
         update_benchmarks_md(root, &section)?;
-        println!("updated BENCHMARKS.md");
+        crate::say("updated BENCHMARKS.md\n");
     }
     Ok(all_ok)
 }

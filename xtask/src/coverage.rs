@@ -130,17 +130,17 @@ pub(crate) fn run(root: &Path, out: &Path, quiet: bool) -> Result<bool> {
         rows,
     };
 
-    print!("{}", text(&report, quiet));
+    crate::say(&text(&report, quiet));
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     std::fs::write(out.join("spec-coverage.md"), markdown(&report))?;
     std::fs::write(
         out.join("spec-coverage.json"),
         serde_json::to_string_pretty(&report)?,
     )?;
-    println!(
-        "\nwrote {0}/spec-coverage.md and {0}/spec-coverage.json",
+    crate::say(&format!(
+        "\nwrote {0}/spec-coverage.md and {0}/spec-coverage.json\n",
         out.display()
-    );
+    ));
     Ok(report.must_uncovered.is_empty())
 }
 

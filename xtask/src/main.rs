@@ -56,6 +56,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes to standard output; a reader that went away (`| head`) is not an error.
+fn say(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 /// The workspace root: xtask lives one level below it.
 fn workspace_root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
