@@ -1,0 +1,94 @@
+//! Counters the server keeps about itself, served at `GET /stats` and read by tests and benchmarks.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use serde::Serialize;
+
+/// Live counters (all monotonic except `open_streams`).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    open_streams: AtomicUsize,
+    streams: AtomicU64,
+    connections: AtomicU64,
+    rejected_busy: AtomicU64,
+    slow_disconnects: AtomicU64,
+    bytes_sent: AtomicU64,
+    published: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Event-stream responses being served now.
+    pub open_streams: usize,
+    /// Event-stream responses started since the server started.
+    pub streams: u64,
+    /// Connections accepted.
+    pub connections: u64,
+    /// Stream requests answered 503 because `max_streams` were open.
+    pub rejected_busy: u64,
+    /// Streams cut because the client read too slowly.
+    pub slow_disconnects: u64,
+    /// Body bytes produced for event streams (after compression).
+    pub bytes_sent: u64,
+    /// Events published to topics.
+    pub published: u64,
+}
+
+impl Metrics {
+    /// Current values.
+    pub fn snapshot(&self) -> Stats {
+        Stats {
+            open_streams: self.open_streams.load(Ordering::Relaxed),
+            streams: self.streams.load(Ordering::Relaxed),
+            connections: self.connections.load(Ordering::Relaxed),
+            rejected_busy: self.rejected_busy.load(Ordering::Relaxed),
+            slow_disconnects: self.slow_disconnects.load(Ordering::Relaxed),
+            bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
+            published: self.published.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Opens a stream slot if fewer than `max` are open; the guard frees it when dropped.
+    pub(crate) fn try_open_stream(self: &Arc<Self>, max: usize) -> Option<StreamGuard> {
+        let opened = self
+            .open_streams
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok();
+        if !opened {
+            self.rejected_busy.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        self.streams.fetch_add(1, Ordering::Relaxed);
+        Some(StreamGuard(self.clone()))
+    }
+
+    pub(crate) fn connection(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn slow_disconnect(&self) {
+        self.slow_disconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_bytes(&self, n: usize) {
+        self.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn published(&self) {
+        self.published.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Holds one of the `max_streams` slots for as long as a stream body lives.
+#[derive(Debug)]
+pub(crate) struct StreamGuard(Arc<Metrics>);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.open_streams.fetch_sub(1, Ordering::AcqRel);
+    }
+}

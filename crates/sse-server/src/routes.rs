@@ -1,0 +1,391 @@
+//! Request routing and the endpoints (documented in the crate docs).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+
+use crate::cases::{CaseError, Player};
+use crate::compress::{self, Coding};
+use crate::demo::Demo;
+use crate::server::Ctx;
+use crate::stream::{self, Body, Framing, Source};
+use crate::topics::{Feed, Resume, Subscribe, TopicClosed};
+
+/// Topic names: 1 to 64 of `A-Z a-z 0-9 . _ -`.
+fn valid_topic(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// A request refused before any work: the status and a one-line reason for the client.
+struct Refusal(StatusCode, String);
+
+impl Refusal {
+    fn into_response(self) -> Response<Body> {
+        text(self.0, &self.1)
+    }
+}
+
+pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Response<Body> {
+    let cors = match cors_headers(&ctx, &req) {
+        Ok(headers) => headers,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let path = req.uri().path().to_owned();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut response = match (req.method(), segments.as_slice()) {
+        (&Method::OPTIONS, _) => preflight(),
+        (&Method::GET, [""]) => page(),
+        (&Method::GET, ["stats"]) => json(
+            StatusCode::OK,
+            &serde_json::to_string(&ctx.metrics.snapshot()).unwrap_or_default(),
+        ),
+        (&Method::GET, ["sse", n]) => match n.parse::<u64>() {
+            Ok(n) => demo(&ctx, &req, n),
+            Err(_) => text(StatusCode::NOT_FOUND, "demo streams are /sse/{number}\n"),
+        },
+        (_, ["topics", name]) if !valid_topic(name) => text(
+            StatusCode::BAD_REQUEST,
+            "topic names are 1 to 64 of A-Z a-z 0-9 . _ -\n",
+        ),
+        (&Method::GET, ["topics", name]) => subscribe(&ctx, &req, name),
+        (&Method::POST, ["topics", name]) => {
+            let name = (*name).to_owned();
+            publish(&ctx, req, &name).await
+        }
+        (&Method::DELETE, ["topics", name]) => {
+            ctx.topics.close(name);
+            empty(StatusCode::NO_CONTENT)
+        }
+        (&Method::GET, ["cases", id]) => case(&ctx, &req, id),
+        (_, [""] | ["stats"] | ["sse", _] | ["topics", _] | ["cases", _]) => {
+            text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    };
+    response.headers_mut().extend(cors);
+    response
+}
+
+/// Applies the origin allow-list. Same-origin requests and requests without `Origin` pass
+/// untouched; a listed origin gets credentials; `*` admits any origin without credentials; any
+/// other origin is refused with 403 (rather than a response the browser would hide).
+fn cors_headers(
+    ctx: &Ctx,
+    req: &Request<Incoming>,
+) -> Result<Vec<(HeaderName, HeaderValue)>, Refusal> {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return Ok(Vec::new());
+    };
+    let origin_str = origin.to_str().unwrap_or("");
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    if host.is_some_and(|h| {
+        origin_str == format!("http://{h}") || origin_str == format!("https://{h}")
+    }) {
+        return Ok(Vec::new());
+    }
+    let allowed = &ctx.config.allowed_origins;
+    let mut headers = vec![(header::VARY, HeaderValue::from_static("origin"))];
+    if allowed.iter().any(|o| o == origin_str) {
+        headers.push((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone()));
+        headers.push((
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        ));
+    } else if allowed.iter().any(|o| o == "*") {
+        headers.push((
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ));
+    } else {
+        return Err(Refusal(
+            StatusCode::FORBIDDEN,
+            "origin not allowed\n".to_owned(),
+        ));
+    }
+    Ok(headers)
+}
+
+fn preflight() -> Response<Body> {
+    let mut r = empty(StatusCode::NO_CONTENT);
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, DELETE"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("last-event-id, cache-control, accept, content-type"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    r
+}
+
+/// Reads `Last-Event-ID`, falling back to the `since` query parameter (for a first connection
+/// that wants history). Not a decimal `u64`, or not visible ASCII: `Malformed`.
+fn resume(req: &Request<Incoming>) -> Resume {
+    let value = match req.headers().get("last-event-id") {
+        Some(v) => v.to_str().ok().map(str::to_owned),
+        None => match query(req, "since") {
+            Some(since) => Some(since),
+            None => return Resume::Live,
+        },
+    };
+    match value.as_deref().map(str::parse::<u64>) {
+        Some(Ok(id)) => Resume::After(id),
+        _ => Resume::Malformed,
+    }
+}
+
+fn query(req: &Request<Incoming>, key: &str) -> Option<String> {
+    let q = req.uri().query()?;
+    url::form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn query_num(req: &Request<Incoming>, key: &str) -> Result<Option<u64>, Refusal> {
+    match query(req, key) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            Refusal(
+                StatusCode::BAD_REQUEST,
+                format!("{key} must be a whole number\n"),
+            )
+        }),
+    }
+}
+
+/// `/sse/{n}`: the demo stream. A malformed Last-Event-ID restarts it from id 1.
+fn demo(ctx: &Ctx, req: &Request<Incoming>, n: u64) -> Response<Body> {
+    let (limit, interval) = match (query_num(req, "limit"), query_num(req, "interval_ms")) {
+        (Ok(l), Ok(i)) => (l, i.map_or(ctx.config.demo_interval, Duration::from_millis)),
+        (Err(r), _) | (_, Err(r)) => return r.into_response(),
+    };
+    let last = match resume(req) {
+        Resume::After(k) => k,
+        Resume::Live => 0,
+        Resume::Malformed => {
+            tracing::info!(
+                stream = n,
+                "malformed Last-Event-ID: restarting the demo stream"
+            );
+            0
+        }
+    };
+    if Demo::finished(last, limit) {
+        return empty(StatusCode::NO_CONTENT);
+    }
+    event_stream(ctx, req, Demo::new(n, last, limit, interval))
+}
+
+/// `GET /topics/{name}`: subscribe, resuming after Last-Event-ID.
+fn subscribe(ctx: &Ctx, req: &Request<Incoming>, name: &str) -> Response<Body> {
+    match ctx.topics.subscribe(name, resume(req)) {
+        Subscribe::Ended => empty(StatusCode::NO_CONTENT),
+        Subscribe::Stream(sub) => event_stream(
+            ctx,
+            req,
+            Feed {
+                sub,
+                metrics: ctx.metrics.clone(),
+            },
+        ),
+    }
+}
+
+/// `POST /topics/{name}?event=NAME`: the body (UTF-8) is the data; answers the new id.
+async fn publish(ctx: &Ctx, req: Request<Incoming>, name: &str) -> Response<Body> {
+    let event = query(&req, "event");
+    let body = match Limited::new(req.into_body(), ctx.config.max_publish_bytes)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "events are at most {} bytes\n",
+                    ctx.config.max_publish_bytes
+                ),
+            );
+        }
+        Err(_) => return text(StatusCode::BAD_REQUEST, "could not read the request body\n"),
+    };
+    let Ok(data) = String::from_utf8(body.to_vec()) else {
+        return text(StatusCode::BAD_REQUEST, "event data must be UTF-8\n");
+    };
+    match ctx.topics.publish(name, event, data) {
+        Ok(id) => {
+            ctx.metrics.published();
+            json(StatusCode::CREATED, &format!("{{\"id\":{id}}}"))
+        }
+        Err(TopicClosed) => text(StatusCode::GONE, "topic is closed\n"),
+    }
+}
+
+/// `GET /cases/{id}?run=KEY`: the next scripted response of that run.
+fn case(ctx: &Ctx, req: &Request<Incoming>, id: &str) -> Response<Body> {
+    let run = query(req, "run").unwrap_or_default();
+    let scripted = match ctx.cases.next_response(id, &run) {
+        Ok(r) => r,
+        Err(e @ (CaseError::NotFound(_) | CaseError::Disabled)) => {
+            return text(StatusCode::NOT_FOUND, &format!("{e}\n"));
+        }
+        Err(e @ CaseError::BadId) => return text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+        Err(e @ CaseError::Invalid { .. }) => {
+            return text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n"));
+        }
+    };
+    let status = StatusCode::from_u16(scripted.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let Some(guard) = ctx.metrics.try_open_stream(ctx.config.max_streams) else {
+        return busy(ctx);
+    };
+    let framing = Framing {
+        padding: 0,
+        retry: None,
+        keep_alive: None,
+        coding: Coding::Identity,
+        flush_each_event: true,
+    };
+    let body = if matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {
+        http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed_unsync()
+    } else {
+        stream::body(
+            Player::new(&scripted),
+            framing,
+            ctx.shutdown.clone(),
+            ctx.metrics.clone(),
+            guard,
+        )
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    for (name, value) in scripted.headers() {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
+            response.headers_mut().append(n, v);
+        }
+    }
+    response
+}
+
+/// A 200 event-stream response around a source, within the stream limit.
+fn event_stream<S: Source>(ctx: &Ctx, req: &Request<Incoming>, source: S) -> Response<Body> {
+    let Some(guard) = ctx.metrics.try_open_stream(ctx.config.max_streams) else {
+        return busy(ctx);
+    };
+    let coding = if ctx.config.compression {
+        compress::negotiate(
+            req.headers()
+                .get_all(header::ACCEPT_ENCODING)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        )
+    } else {
+        Coding::Identity
+    };
+    let framing = Framing {
+        padding: ctx.config.padding,
+        retry: ctx.config.retry,
+        keep_alive: ctx.config.keep_alive,
+        coding,
+        flush_each_event: ctx.config.flush_each_event,
+    };
+    let mut response = Response::new(stream::body(
+        source,
+        framing,
+        ctx.shutdown.clone(),
+        ctx.metrics.clone(),
+        guard,
+    ));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    if let Some(token) = coding.token() {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(token));
+    }
+    if ctx.config.compression {
+        h.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    response
+}
+
+fn busy(ctx: &Ctx) -> Response<Body> {
+    let mut r = text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too many open streams, retry later\n",
+    );
+    let secs = ctx.config.retry_after.as_secs().max(1);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
+}
+
+fn full(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
+    let mut r = Response::new(
+        Full::new(body)
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn text(status: StatusCode, message: &str) -> Response<Body> {
+    full(
+        status,
+        "text/plain; charset=utf-8",
+        Bytes::from(message.to_owned()),
+    )
+}
+
+fn json(status: StatusCode, body: &str) -> Response<Body> {
+    full(status, "application/json", Bytes::from(body.to_owned()))
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    let mut r = Response::new(
+        http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = status;
+    r
+}
+
+fn page() -> Response<Body> {
+    full(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        Bytes::from_static(crate::page::INDEX.as_bytes()),
+    )
+}

@@ -1,0 +1,189 @@
+//! The server: configuration, the accept loop (generic over the transport), HTTP/1.1 and
+//! HTTP/2 (prior knowledge) on the same port, connection-level protection, graceful shutdown.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio_util::sync::CancellationToken;
+
+use crate::listener::{Listener, StallGuard};
+use crate::metrics::{Metrics, Stats};
+use crate::routes;
+use crate::topics::TopicStore;
+
+/// Everything an operator can choose about the reference server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// A comment is sent after this long without output (`SERVER-KEEPALIVE`); `None` disables.
+    pub keep_alive: Option<Duration>,
+    /// The `retry` sent at the start of every stream, in milliseconds; `None` sends none.
+    pub retry: Option<u64>,
+    /// Size of an initial padding comment for buffering middleboxes (0: none).
+    pub padding: usize,
+    /// Compress streams for clients that accept gzip, deflate or br.
+    pub compression: bool,
+    /// Flush the compressor after every event; turning it off shows the delay it prevents.
+    pub flush_each_event: bool,
+    /// Origins allowed to read streams cross-origin; `*` allows any origin without credentials.
+    pub allowed_origins: Vec<String>,
+    /// Event-stream responses served at once; more get 503 with `Retry-After`.
+    pub max_streams: usize,
+    /// The `Retry-After` of a 503.
+    pub retry_after: Duration,
+    /// A connection whose writes stay blocked this long is cut (the client stopped reading).
+    pub slow_client_timeout: Duration,
+    /// Events each topic keeps for resume.
+    pub topic_log: usize,
+    /// Events a live subscriber may fall behind before it is cut as too slow.
+    pub topic_channel: usize,
+    /// Time between events of the `/sse/{n}` demo streams.
+    pub demo_interval: Duration,
+    /// Largest accepted `POST /topics/{name}` body.
+    pub max_publish_bytes: usize,
+    /// Time a client has to send its request headers.
+    pub header_read_timeout: Duration,
+    /// Directory of case files served at `/cases/{id}`; `None` disables the endpoint.
+    pub cases_dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            keep_alive: Some(Duration::from_secs(15)),
+            retry: Some(1000),
+            padding: 0,
+            compression: true,
+            flush_each_event: true,
+            allowed_origins: Vec::new(),
+            max_streams: 100_000,
+            retry_after: Duration::from_secs(5),
+            slow_client_timeout: Duration::from_secs(30),
+            topic_log: 10_000,
+            topic_channel: 1024,
+            demo_interval: Duration::from_secs(1),
+            max_publish_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            cases_dir: None,
+        }
+    }
+}
+
+/// State shared by every request.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub(crate) config: Config,
+    pub(crate) topics: Arc<TopicStore>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) cases: crate::cases::Cases,
+}
+
+/// The reference server. Cheap to clone; clones share topics and counters.
+#[derive(Debug, Clone)]
+pub struct Server {
+    ctx: Arc<Ctx>,
+}
+
+impl Server {
+    /// A server with fresh, in-memory topics.
+    pub fn new(config: Config) -> Self {
+        let topics = Arc::new(TopicStore::new(config.topic_log, config.topic_channel));
+        Server::with_topics(config, topics)
+    }
+
+    /// A server using an existing topic store: pass the same store to a restarted server to
+    /// model durable topics.
+    pub fn with_topics(config: Config, topics: Arc<TopicStore>) -> Self {
+        let cases = crate::cases::Cases::new(config.cases_dir.clone());
+        Server {
+            ctx: Arc::new(Ctx {
+                config,
+                topics,
+                metrics: Arc::new(Metrics::default()),
+                shutdown: CancellationToken::new(),
+                cases,
+            }),
+        }
+    }
+
+    /// The topic store, for publishing from the same process.
+    pub fn topics(&self) -> &Arc<TopicStore> {
+        &self.ctx.topics
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> Stats {
+        self.ctx.metrics.snapshot()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.ctx.config
+    }
+
+    /// Serves connections from `listener` until `shutdown` is cancelled; then ends every stream
+    /// cleanly, lets responses finish (at most `grace`), and returns.
+    pub async fn serve<L: Listener>(
+        &self,
+        mut listener: L,
+        shutdown: CancellationToken,
+        grace: Duration,
+    ) {
+        let graceful = GracefulShutdown::new();
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.ctx.config.header_read_timeout);
+        builder.http2().timer(TokioTimer::new());
+        loop {
+            let (io, peer) = tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            self.ctx.metrics.connection();
+            let ctx = self.ctx.clone();
+            let io = StallGuard::new(
+                io,
+                ctx.config.slow_client_timeout,
+                ctx.config.header_read_timeout,
+                ctx.metrics.clone(),
+            );
+            let service = service_fn(move |req| {
+                let ctx = ctx.clone();
+                async move { Ok::<_, Infallible>(routes::handle(ctx, req).await) }
+            });
+            let conn = builder
+                .serve_connection(TokioIo::new(io), service)
+                .into_owned();
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            });
+        }
+        tracing::info!("shutting down: ending streams");
+        self.ctx.shutdown.cancel();
+        if tokio::time::timeout(grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not close within the grace period");
+        }
+    }
+}
