@@ -1,6 +1,7 @@
 //! `ssec`: the command line of the SSE conformance suite.
 
 mod parse;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +35,8 @@ enum Command {
         #[arg(long, default_value_t = sse_model::Limits::default().max_event_data)]
         max_event: usize,
     },
+    /// Run the reference server (demo streams, topics, scripted cases; see the sse-server docs).
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,5 +54,6 @@ fn main() -> ExitCode {
             };
             parse::run(file.as_deref(), verbose, limits)
         }
+        Command::Serve(args) => serve::run(args),
     }
 }

@@ -1,0 +1,101 @@
+//! `ssec serve`: the reference server from the command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sse_server::{Config, Server};
+use tokio_util::sync::CancellationToken;
+
+/// Options of `ssec serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Milliseconds between events of the /sse/{n} demo streams.
+    #[arg(long, default_value_t = 1000)]
+    interval_ms: u64,
+    /// Seconds without output before a keep-alive comment; 0 disables them.
+    #[arg(long, default_value_t = 15)]
+    keep_alive_secs: u64,
+    /// The retry (milliseconds) sent at the start of each stream; 0 sends none.
+    #[arg(long, default_value_t = 1000)]
+    retry_ms: u64,
+    /// Never compress, whatever Accept-Encoding says.
+    #[arg(long)]
+    no_compression: bool,
+    /// Compress without flushing after each event (to see the delay that causes).
+    #[arg(long)]
+    no_flush: bool,
+    /// Bytes of initial padding comment, for middleboxes that buffer the first bytes.
+    #[arg(long, default_value_t = 0)]
+    padding: usize,
+    /// An origin allowed to read streams cross-origin (repeat the flag; `*` for any, without credentials).
+    #[arg(long = "allow-origin")]
+    allowed_origins: Vec<String>,
+    /// Streams served at once before answering 503.
+    #[arg(long, default_value_t = Config::default().max_streams)]
+    max_streams: usize,
+    /// Directory of case files for /cases/{id}.
+    #[arg(long, default_value = "fixtures/cases")]
+    cases_dir: PathBuf,
+}
+
+pub(crate) fn run(args: Args) -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Config {
+        keep_alive: (args.keep_alive_secs > 0).then(|| Duration::from_secs(args.keep_alive_secs)),
+        retry: (args.retry_ms > 0).then_some(args.retry_ms),
+        padding: args.padding,
+        compression: !args.no_compression,
+        flush_each_event: !args.no_flush,
+        allowed_origins: args.allowed_origins,
+        max_streams: args.max_streams,
+        demo_interval: Duration::from_millis(args.interval_ms.max(1)),
+        cases_dir: args.cases_dir.is_dir().then_some(args.cases_dir),
+        ..Config::default()
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ssec serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(args.addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("ssec serve: cannot listen on {}: {e}", args.addr);
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = listener.local_addr().unwrap_or(args.addr);
+        tracing::info!(%addr, "serving: open http://{addr}/ (HTTP/1.1 and HTTP/2 prior knowledge)");
+        let shutdown = CancellationToken::new();
+        tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    tracing::info!("interrupted");
+                }
+                shutdown.cancel();
+            }
+        });
+        Server::new(config)
+            .serve(listener, shutdown, Duration::from_secs(5))
+            .await;
+        ExitCode::SUCCESS
+    })
+}
