@@ -11,8 +11,32 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-const START: &str = "<!-- parser-bench:start (written by cargo xtask bench) -->";
-const END: &str = "<!-- parser-bench:end -->";
+/// Which benchmark sets to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Only {
+    /// The parser against eventsource-stream, eventsource-parser and memchr.
+    Parser,
+    /// The reference server against a minimal axum server, on loopback.
+    Server,
+}
+
+pub(crate) fn run(root: &Path, mib: usize, write: bool, only: Option<Only>) -> Result<bool> {
+    let mut ok = true;
+    if only != Some(Only::Server) {
+        ok &= parser(root, mib, write)?;
+    }
+    if only != Some(Only::Parser) {
+        ok &= server(root, write)?;
+    }
+    Ok(ok)
+}
+
+fn markers(name: &str) -> (String, String) {
+    (
+        format!("<!-- {name}:start (written by cargo xtask bench) -->"),
+        format!("<!-- {name}:end -->"),
+    )
+}
 
 /// The implementations the criterion bench measures, as named in its groups.
 const CRITERION_PEERS: &[(&str, &str)] = &[
@@ -50,7 +74,8 @@ struct Figure {
     ns: f64,
 }
 
-pub(crate) fn run(root: &Path, mib: usize, write: bool) -> Result<bool> {
+fn parser(root: &Path, mib: usize, write: bool) -> Result<bool> {
+    let (start, end) = markers("parser-bench");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(&cargo)
         .current_dir(root)
@@ -63,7 +88,7 @@ pub(crate) fn run(root: &Path, mib: usize, write: bool) -> Result<bool> {
     }
     let node_dir = install_node_peers(root)?;
     let mut section = String::new();
-    let _ = writeln!(section, "{START}");
+    let _ = writeln!(section, "{start}");
     let _ = writeln!(section, "## Parser throughput\n");
     let _ = writeln!(
         section,
@@ -121,13 +146,133 @@ pub(crate) fn run(root: &Path, mib: usize, write: bool) -> Result<bool> {
         });
         write_table(&mut section, input, bytes.len(), events, &figures);
     }
-    let _ = writeln!(section, "{END}");
+    let _ = writeln!(section, "{end}");
     crate::say(&section);
     if write {
-        update_benchmarks_md(root, &section)?;
+        update_benchmarks_md(root, "parser-bench", &section)?;
         crate::say("updated BENCHMARKS.md\n");
     }
     Ok(all_ok)
+}
+
+#[derive(Debug, Deserialize)]
+struct ServerBench {
+    idle_streams: u64,
+    h2_streams_per_connection: u64,
+    subscribers: u64,
+    events: u64,
+    event_bytes: u64,
+    results: Vec<ServerResult>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ServerResult {
+    peer: String,
+    h1_rss_per_stream: f64,
+    h1_heap_per_stream: f64,
+    h2_rss_per_stream: f64,
+    h2_heap_per_stream: f64,
+    events_per_sec: f64,
+}
+
+/// Runs `sse-server/benches/load.rs` (it starts both servers as child processes) and writes
+/// its figures as ratios against the axum peer.
+fn server(root: &Path, write: bool) -> Result<bool> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(&cargo)
+        .current_dir(root)
+        .args(["bench", "-p", "sse-server", "--bench", "load"])
+        .status()
+        .context("running cargo bench")?;
+    if !status.success() {
+        bail!("cargo bench -p sse-server failed ({status})");
+    }
+    let path = root.join("target/server-bench.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let bench: ServerBench =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let find = |peer: &str| bench.results.iter().find(|r| r.peer == peer);
+    let (Some(ours), Some(axum)) = (find("ours"), find("axum")) else {
+        bail!("{} lacks the ours/axum results", path.display());
+    };
+    let (start, end) = markers("server-bench");
+    let mut s = String::new();
+    let _ = writeln!(s, "{start}");
+    let _ = writeln!(s, "## Reference server on loopback\n");
+    let _ = writeln!(
+        s,
+        "Command: `cargo xtask bench --only server` (runs `cargo bench -p sse-server --bench load`). Both servers run in child processes \
+         with one tokio worker thread; the peer is a minimal axum 0.8 `Sse` server with the same topic endpoints (broadcast channel, \
+         keep-alive on, no replay log). Machine: {}.\n",
+        machine()
+    );
+    let _ = writeln!(s, "| measure | sse-server | axum | sse-server / axum |");
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: |");
+    let row = |s: &mut String, what: String, a: f64, b: f64, unit: &str| {
+        let _ = writeln!(
+            s,
+            "| {what} | {a:.0} {unit} | {b:.0} {unit} | {:.2} |",
+            a / b
+        );
+    };
+    row(
+        &mut s,
+        format!(
+            "RSS per idle stream, {} HTTP/1.1 connections",
+            bench.idle_streams
+        ),
+        ours.h1_rss_per_stream,
+        axum.h1_rss_per_stream,
+        "B",
+    );
+    row(
+        &mut s,
+        "live heap per idle stream, same".to_owned(),
+        ours.h1_heap_per_stream,
+        axum.h1_heap_per_stream,
+        "B",
+    );
+    row(
+        &mut s,
+        format!(
+            "RSS per idle stream, {} streams as {} per HTTP/2 connection",
+            bench.idle_streams, bench.h2_streams_per_connection
+        ),
+        ours.h2_rss_per_stream,
+        axum.h2_rss_per_stream,
+        "B",
+    );
+    row(
+        &mut s,
+        "live heap per idle stream, same".to_owned(),
+        ours.h2_heap_per_stream,
+        axum.h2_heap_per_stream,
+        "B",
+    );
+    row(
+        &mut s,
+        format!(
+            "events/s delivered, {} events of {} B to {} subscribers",
+            bench.events, bench.event_bytes, bench.subscribers
+        ),
+        ours.events_per_sec,
+        axum.events_per_sec,
+        "",
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "Lower is better for memory, higher for events/s. Over HTTP/1.1 most of the per-stream cost is hyper's own connection \
+         buffers (an 8 KiB read buffer and an 8 KiB header buffer per connection), which both servers share."
+    );
+    let _ = writeln!(s, "{end}");
+    crate::say(&s);
+    if write {
+        update_benchmarks_md(root, "server-bench", &s)?;
+        crate::say("updated BENCHMARKS.md\n");
+    }
+    Ok(true)
 }
 
 fn write_table(out: &mut String, input: &str, bytes: usize, events: u64, figures: &[Figure]) {
@@ -237,15 +382,16 @@ fn toolchain(root: &Path, node_dir: &Path) -> String {
     )
 }
 
-fn update_benchmarks_md(root: &Path, section: &str) -> Result<()> {
+fn update_benchmarks_md(root: &Path, name: &str, section: &str) -> Result<()> {
+    let (start, end) = markers(name);
     let path = root.join("BENCHMARKS.md");
     let current = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n\nEvery figure is a ratio against a named peer measured in the same run, with the command that produced it.\n".to_owned());
-    let updated = match (current.find(START), current.find(END)) {
+    let updated = match (current.find(&start), current.find(&end)) {
         (Some(a), Some(b)) if a < b => format!(
             "{}{}{}",
             &current[..a],
             section.trim_end(),
-            &current[b + END.len()..]
+            &current[b + end.len()..]
         ),
         _ => format!("{}\n\n{}", current.trim_end(), section),
     };

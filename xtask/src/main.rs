@@ -28,8 +28,11 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Run the parser benchmarks against the named peers and write BENCHMARKS.md.
+    /// Run the benchmarks against their named peers and write BENCHMARKS.md.
     Bench {
+        /// Run only one set.
+        #[arg(long, value_enum)]
+        only: Option<bench::Only>,
         /// Size of each input, in MiB (the figures in BENCHMARKS.md use 64).
         #[arg(long, default_value_t = 64)]
         mib: usize,
@@ -44,7 +47,11 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let result = match cli.command {
         Command::SpecCoverage { out, quiet } => coverage::run(&root, &root.join(out), quiet),
-        Command::Bench { mib, no_write } => bench::run(&root, mib, !no_write),
+        Command::Bench {
+            mib,
+            no_write,
+            only,
+        } => bench::run(&root, mib, !no_write, only),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -58,7 +58,9 @@ pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Response<Bo
         (&Method::GET, ["topics", name]) => subscribe(&ctx, &req, name),
         (&Method::POST, ["topics", name]) => {
             let name = (*name).to_owned();
-            publish(&ctx, req, &name).await
+            // Boxed: this is the only branch that awaits, and an inline future would make every
+            // stream task as large as the publish path for the whole life of the stream.
+            Box::pin(publish(&ctx, req, &name)).await
         }
         (&Method::DELETE, ["topics", name]) => {
             ctx.topics.close(name);

@@ -53,6 +53,31 @@ async fn stream_headers_and_preamble() {
     assert_eq!(r.items[1], sse_model::Item::Retry(2500));
 }
 
+// spec: SERVER-KEEPALIVE
+#[tokio::test]
+async fn idle_streams_get_keep_alive_comments() {
+    let s = start(Config {
+        keep_alive: Some(Duration::from_millis(50)),
+        retry: None,
+        ..fast()
+    })
+    .await;
+    let mut r = Reader::new(get(s.addr, "/topics/quiet", &[]).await);
+    while r.items.len() < 3 {
+        r.next_frame().await;
+    }
+    assert!(
+        r.items
+            .iter()
+            .all(|i| *i == sse_model::Item::Comment(" keep-alive".into())),
+        "{:?}",
+        r.items
+    );
+    // An event restarts the idle clock; comments resume after it.
+    post(s.addr, "/topics/quiet", "news").await;
+    assert_eq!(r.events(1).await[0].data, "news");
+}
+
 // spec: SERVER-RESUME
 #[tokio::test]
 async fn demo_stream_resumes_with_the_same_numbers() {
@@ -244,6 +269,7 @@ async fn without_flush_compressed_events_are_held_back() {
     assert_eq!(parse(&[before.concat(), last.to_vec()].concat()).len(), 20);
 }
 
+// spec: SERVER-CONNECTION-LIMIT
 #[tokio::test]
 async fn hundred_streams_share_one_http2_connection() {
     let s = start(fast()).await;
