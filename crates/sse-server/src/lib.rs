@@ -33,8 +33,9 @@
 //!
 //! # Protection
 //!
-//! At most `max_streams` streams at once (then 503 with `Retry-After`; note that an `EventSource`
-//! treats 503 as fatal, as it does every non-200); a connection whose writes stay blocked for
+//! At most `max_streams` streams and `max_connections` connections at once (past either, requests
+//! get 503 with `Retry-After`; note that an `EventSource` treats 503 as fatal, as it does every
+//! non-200); a connection whose writes stay blocked for
 //! `slow_client_timeout` is cut; a topic subscriber `topic_channel` events behind is cut; request
 //! headers must arrive within `header_read_timeout`; publish bodies are bounded. Every cut is
 //! counted in [`Stats`]. Cancelling the shutdown token ends every stream cleanly (compression

@@ -9,6 +9,7 @@ use serde::Serialize;
 #[derive(Debug, Default)]
 pub struct Metrics {
     open_streams: AtomicUsize,
+    open_connections: AtomicUsize,
     streams: AtomicU64,
     connections: AtomicU64,
     rejected_busy: AtomicU64,
@@ -22,11 +23,13 @@ pub struct Metrics {
 pub struct Stats {
     /// Event-stream responses being served now.
     pub open_streams: usize,
+    /// Connections open now.
+    pub open_connections: usize,
     /// Event-stream responses started since the server started.
     pub streams: u64,
     /// Connections accepted.
     pub connections: u64,
-    /// Stream requests answered 503 because `max_streams` were open.
+    /// Requests answered 503 because `max_streams` streams or `max_connections` connections were open.
     pub rejected_busy: u64,
     /// Streams cut because the client read too slowly.
     pub slow_disconnects: u64,
@@ -41,6 +44,7 @@ impl Metrics {
     pub fn snapshot(&self) -> Stats {
         Stats {
             open_streams: self.open_streams.load(Ordering::Relaxed),
+            open_connections: self.open_connections.load(Ordering::Relaxed),
             streams: self.streams.load(Ordering::Relaxed),
             connections: self.connections.load(Ordering::Relaxed),
             rejected_busy: self.rejected_busy.load(Ordering::Relaxed),
@@ -59,15 +63,23 @@ impl Metrics {
             })
             .is_ok();
         if !opened {
-            self.rejected_busy.fetch_add(1, Ordering::Relaxed);
+            self.rejected();
             return None;
         }
         self.streams.fetch_add(1, Ordering::Relaxed);
         Some(StreamGuard(self.clone()))
     }
 
-    pub(crate) fn connection(&self) {
+    /// Counts a new connection; says whether it is within `max` (an excess connection is still
+    /// served, but only with 503s, and the guard must be held for as long as it is open).
+    pub(crate) fn open_connection(self: &Arc<Self>, max: usize) -> (ConnectionGuard, bool) {
         self.connections.fetch_add(1, Ordering::Relaxed);
+        let before = self.open_connections.fetch_add(1, Ordering::AcqRel);
+        (ConnectionGuard(self.clone()), before < max)
+    }
+
+    pub(crate) fn rejected(&self) {
+        self.rejected_busy.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn slow_disconnect(&self) {
@@ -90,5 +102,15 @@ pub(crate) struct StreamGuard(Arc<Metrics>);
 impl Drop for StreamGuard {
     fn drop(&mut self) {
         self.0.open_streams.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Holds one open connection in the count.
+#[derive(Debug)]
+pub(crate) struct ConnectionGuard(Arc<Metrics>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.open_connections.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -259,7 +259,7 @@ fn case(ctx: &Ctx, req: &Request<Incoming>, id: &str) -> Response<Body> {
     };
     let status = StatusCode::from_u16(scripted.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let Some(guard) = ctx.metrics.try_open_stream(ctx.config.max_streams) else {
-        return busy(ctx);
+        return busy(ctx, false);
     };
     let framing = Framing {
         padding: 0,
@@ -297,7 +297,7 @@ fn case(ctx: &Ctx, req: &Request<Incoming>, id: &str) -> Response<Body> {
 /// A 200 event-stream response around a source, within the stream limit.
 fn event_stream<S: Source>(ctx: &Ctx, req: &Request<Incoming>, source: S) -> Response<Body> {
     let Some(guard) = ctx.metrics.try_open_stream(ctx.config.max_streams) else {
-        return busy(ctx);
+        return busy(ctx, false);
     };
     let coding = if ctx.config.compression {
         compress::negotiate(
@@ -339,14 +339,20 @@ fn event_stream<S: Source>(ctx: &Ctx, req: &Request<Incoming>, source: S) -> Res
     response
 }
 
-fn busy(ctx: &Ctx) -> Response<Body> {
+/// 503 with `Retry-After`; `close` also asks the client to drop the connection (used when the
+/// connection itself is over the limit).
+pub(crate) fn busy(ctx: &Ctx, close: bool) -> Response<Body> {
     let mut r = text(
         StatusCode::SERVICE_UNAVAILABLE,
-        "too many open streams, retry later\n",
+        "server busy, retry later\n",
     );
     let secs = ctx.config.retry_after.as_secs().max(1);
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    if close {
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     r
 }
 

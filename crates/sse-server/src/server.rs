@@ -34,6 +34,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Event-stream responses served at once; more get 503 with `Retry-After`.
     pub max_streams: usize,
+    /// Connections open at once; requests on connections past it get 503 with `Retry-After`.
+    pub max_connections: usize,
     /// The `Retry-After` of a 503.
     pub retry_after: Duration,
     /// A connection whose writes stay blocked this long is cut (the client stopped reading).
@@ -62,6 +64,7 @@ impl Default for Config {
             flush_each_event: true,
             allowed_origins: Vec::new(),
             max_streams: 100_000,
+            max_connections: 50_000,
             retry_after: Duration::from_secs(5),
             slow_client_timeout: Duration::from_secs(30),
             topic_log: 10_000,
@@ -155,7 +158,10 @@ impl Server {
                     }
                 },
             };
-            self.ctx.metrics.connection();
+            let (guard, within_limit) = self
+                .ctx
+                .metrics
+                .open_connection(self.ctx.config.max_connections);
             let ctx = self.ctx.clone();
             let io = StallGuard::new(
                 io,
@@ -165,13 +171,21 @@ impl Server {
             );
             let service = service_fn(move |req| {
                 let ctx = ctx.clone();
-                async move { Ok::<_, Infallible>(routes::handle(ctx, req).await) }
+                async move {
+                    if within_limit {
+                        Ok::<_, Infallible>(routes::handle(ctx, req).await)
+                    } else {
+                        ctx.metrics.rejected();
+                        Ok(routes::busy(&ctx, true))
+                    }
+                }
             });
             let conn = builder
                 .serve_connection(TokioIo::new(io), service)
                 .into_owned();
             let conn = graceful.watch(conn);
             tokio::spawn(async move {
+                let _guard = guard;
                 if let Err(e) = conn.await {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }

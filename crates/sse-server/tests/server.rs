@@ -501,6 +501,24 @@ async fn stream_limit_answers_503_with_retry_after() {
     drop(b);
 }
 
+#[tokio::test]
+async fn connection_limit_answers_503_with_retry_after() {
+    let s = start(Config {
+        max_connections: 1,
+        retry_after: Duration::from_secs(3),
+        ..fast()
+    })
+    .await;
+    let held = get(s.addr, "/sse/1", &[]).await;
+    assert_eq!(held.status(), 200);
+    let refused = get(s.addr, "/sse/2", &[]).await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "3");
+    assert_eq!(refused.headers()["connection"], "close");
+    let stats = s.server.stats();
+    assert_eq!((stats.rejected_busy, stats.streams), (1, 1));
+}
+
 #[rstest]
 #[case::listed("http://app.test", &["http://app.test"], Some(("http://app.test", true)), 200)]
 #[case::star("http://any.test", &["*"], Some(("*", false)), 200)]
