@@ -16,12 +16,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::stream::{Item, Source};
 
 /// The server side of a case.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Script {
     /// Responses to successive requests of one run.
@@ -29,7 +29,7 @@ pub struct Script {
 }
 
 /// One response of a script.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedResponse {
     /// Status code.
@@ -51,7 +51,7 @@ fn ok() -> u16 {
 }
 
 /// One step of a scripted body.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
     /// Send this text (UTF-8).
@@ -63,7 +63,7 @@ pub enum Step {
 }
 
 /// How a scripted body ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum End {
     /// A clean end of the body.

@@ -47,9 +47,13 @@ pub fn comment(text: &str) -> Bytes {
     out.freeze()
 }
 
-/// A `retry` field in a block of its own, so it changes no event.
+/// A `retry` line with no empty line after it: it takes effect when read, and it must not
+/// dispatch. An empty line before the first `id` of a new connection would set the client's last
+/// event ID to the new stream's empty buffer (`DISPATCH-ID-BUFFER-PER-STREAM`), so a reconnection
+/// before the next event could not resume (`SERVER-SAFE-PREAMBLE`). The line joins the first
+/// event's block, which it does not change.
 pub fn retry(millis: u64) -> Bytes {
-    Bytes::from(format!("retry: {millis}\n\n"))
+    Bytes::from(format!("retry: {millis}\n"))
 }
 
 /// A comment of exactly `len` bytes (at least 2), for middleboxes that hold the first bytes back.
@@ -154,6 +158,6 @@ mod tests {
             parse_stream(&padding(5), Limits::default()).expect("ok"),
             [Item::Comment("   ".into())]
         );
-        assert_eq!(&retry(1500)[..], b"retry: 1500\n\n");
+        assert_eq!(&retry(1500)[..], b"retry: 1500\n");
     }
 }

@@ -183,6 +183,11 @@ impl TopicStore {
         let _ = topic.live.send(Message::Closed);
     }
 
+    /// Every event still in a topic's replay log, oldest first.
+    pub fn log(&self, name: &str) -> Vec<Arc<Stored>> {
+        lock(&self.topic(name).state).log.iter().cloned().collect()
+    }
+
     /// The id of the newest event of a topic (0 before the first).
     pub fn last_id(&self, name: &str) -> u64 {
         lock(&self.topic(name).state).next_id - 1

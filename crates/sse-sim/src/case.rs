@@ -37,11 +37,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sse_server::cases::Script;
 
 /// A case, as loaded from its file.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
     /// The file stem; filled in by [`load`].
@@ -77,7 +77,7 @@ fn default_seed() -> u64 {
 }
 
 /// How the client under test is set up.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSpec {
     /// Path (and query) on the proxy; default `/cases/{id}`.
@@ -99,7 +99,7 @@ pub struct ClientSpec {
 }
 
 /// Exponential backoff settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackoffSpec {
     /// Extra wait after the first failed attempt.
@@ -109,11 +109,11 @@ pub struct BackoffSpec {
 }
 
 /// The server side of a case.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSpec {
     /// Scripted responses (served at `/cases/{id}`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub responses: Vec<sse_server::cases::ScriptedResponse>,
     /// The reference server, with these options.
     #[serde(default)]
@@ -131,7 +131,7 @@ impl ServerSpec {
 
 /// Options of the reference server for a case (unset ones keep the server's defaults,
 /// except that the run is in simulated time so nothing is slow).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ReferenceSpec {
     /// Initial `retry` in ms; 0 sends none.
@@ -153,7 +153,7 @@ pub struct ReferenceSpec {
 }
 
 /// A publisher posting `count` events to `topic`, one every `every_ms`, from `start_ms`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Publisher {
     /// Topic name.
@@ -169,7 +169,7 @@ pub struct Publisher {
 
 /// A fault. Proxy faults apply to the client's connections in the order they are made
 /// (`connections`, 1-based; empty means every connection).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Fault {
     /// Cut the connection (FIN without the final chunk: the client sees a broken body) after
@@ -270,11 +270,17 @@ pub fn load(path: &Path) -> Result<Case, CaseError> {
         .to_owned();
     case.path = path.to_owned();
     if case.checks.is_empty() {
-        return Err(invalid("checks is empty: name the requirements this case checks".into()));
+        return Err(invalid(
+            "checks is empty: name the requirements this case checks".into(),
+        ));
     }
     match (case.server.responses.is_empty(), &case.server.reference) {
         (true, None) => return Err(invalid("the server needs responses or reference".into())),
-        (false, Some(_)) => return Err(invalid("the server has both responses and reference".into())),
+        (false, Some(_)) => {
+            return Err(invalid(
+                "the server has both responses and reference".into(),
+            ));
+        }
         _ => {}
     }
     if !case.server.responses.is_empty() {

@@ -10,7 +10,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use sse_model::{Action, Backoff, Config, EventSource, Limits, NetworkError, Observation, Request, Response, Trace};
+use sse_model::{
+    Action, Backoff, Config, EventSource, Limits, NetworkError, Observation, Request, Response,
+    Trace,
+};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -41,11 +44,15 @@ impl Drop for Fetch {
 pub(crate) fn model_config(spec: &ClientSpec) -> Config {
     let defaults = Config::default();
     Config {
-        initial_reconnection_time: spec.reconnection_ms.map_or(defaults.initial_reconnection_time, Duration::from_millis),
-        backoff: spec.backoff.map_or(Backoff::None, |b| Backoff::Exponential {
-            base: Duration::from_millis(b.base_ms),
-            max: Duration::from_millis(b.max_ms),
-        }),
+        initial_reconnection_time: spec
+            .reconnection_ms
+            .map_or(defaults.initial_reconnection_time, Duration::from_millis),
+        backoff: spec
+            .backoff
+            .map_or(Backoff::None, |b| Backoff::Exponential {
+                base: Duration::from_millis(b.base_ms),
+                max: Duration::from_millis(b.max_ms),
+            }),
         limits: Limits {
             max_line_len: spec.max_line.unwrap_or(defaults.limits.max_line_len),
             max_event_data: spec.max_event.unwrap_or(defaults.limits.max_event_data),
@@ -56,7 +63,11 @@ pub(crate) fn model_config(spec: &ClientSpec) -> Config {
 }
 
 /// Runs the client until the simulation stops it; observations go to `trace`.
-pub(crate) async fn run(url: String, spec: ClientSpec, trace: Arc<Mutex<Trace>>) -> turmoil::Result {
+pub(crate) async fn run(
+    url: String,
+    spec: ClientSpec,
+    trace: Arc<Mutex<Trace>>,
+) -> turmoil::Result {
     let epoch = Instant::now();
     let now = || Instant::now().duration_since(epoch);
     let record = |at: Duration, what: &Action| {
@@ -73,7 +84,9 @@ pub(crate) async fn run(url: String, spec: ClientSpec, trace: Arc<Mutex<Trace>>)
             let at = now();
             record(at, &action);
             match action {
-                Action::Fetch(request) => fetch = Some(start(request, spec.accept_encoding.clone())),
+                Action::Fetch(request) => {
+                    fetch = Some(start(request, spec.accept_encoding.clone()))
+                }
                 Action::Abort => fetch = None,
                 Action::SetTimer(deadline) => timer = Some(deadline),
                 Action::Open | Action::Message(_) | Action::Error(_) => {}
@@ -134,11 +147,19 @@ fn start(request: Request, accept_encoding: Option<String>) -> Fetch {
 }
 
 /// One fetch: connect, send, report the head, then every body chunk (decoded), then the end.
-async fn fetch(request: Request, accept_encoding: Option<String>, tx: &mpsc::Sender<FetchEvent>) -> Result<(), ()> {
+async fn fetch(
+    request: Request,
+    accept_encoding: Option<String>,
+    tx: &mpsc::Sender<FetchEvent>,
+) -> Result<(), ()> {
     let host = request.url.host_str().ok_or(())?.to_owned();
     let port = request.url.port_or_known_default().unwrap_or(80);
-    let stream = turmoil::net::TcpStream::connect((host.as_str(), port)).await.map_err(drop)?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(drop)?;
+    let stream = turmoil::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(drop)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(drop)?;
     tokio::spawn(conn);
     let target = &request.url[url::Position::BeforePath..url::Position::AfterQuery];
     let authority = &request.url[url::Position::BeforeHost..url::Position::AfterPort];
@@ -156,15 +177,26 @@ async fn fetch(request: Request, accept_encoding: Option<String>, tx: &mpsc::Sen
         headers: response
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
     };
-    let encoding = accept_encoding.as_ref().and_then(|_| head.header_values("content-encoding").next().map(str::to_owned));
+    let encoding = accept_encoding.as_ref().and_then(|_| {
+        head.header_values("content-encoding")
+            .next()
+            .map(str::to_owned)
+    });
     let mut decoder = Decoder::new(encoding.as_deref()).ok_or(())?;
     tx.send(FetchEvent::Response(head)).await.map_err(drop)?;
     let mut body = response.into_body();
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(drop)?.into_data() else { continue };
+        let Ok(data) = frame.map_err(drop)?.into_data() else {
+            continue;
+        };
         let decoded = decoder.decode(&data).ok_or(())?;
         if !decoded.is_empty() {
             tx.send(FetchEvent::Body(decoded)).await.map_err(drop)?;
@@ -188,14 +220,20 @@ impl Decoder {
             None | Some("identity") => Decoder::Identity,
             Some("gzip") => Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new())),
             Some("deflate") => Decoder::Deflate(flate2::write::ZlibDecoder::new(Vec::new())),
-            Some("br") => Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(Vec::new(), 4096))),
+            Some("br") => {
+                Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(Vec::new(), 4096)))
+            }
             Some(_) => return None,
         })
     }
 
     /// Decodes a chunk; returns what is decodable so far, `None` on corrupt input.
     fn decode(&mut self, data: &[u8]) -> Option<Bytes> {
-        fn take<W: Write>(w: &mut W, data: &[u8], inner: impl Fn(&mut W) -> &mut Vec<u8>) -> Option<Bytes> {
+        fn take<W: Write>(
+            w: &mut W,
+            data: &[u8],
+            inner: impl Fn(&mut W) -> &mut Vec<u8>,
+        ) -> Option<Bytes> {
             w.write_all(data).ok()?;
             w.flush().ok()?;
             Some(Bytes::from(std::mem::take(inner(w))))

@@ -9,6 +9,7 @@
 //! which TCP never does.
 
 pub mod case;
+pub mod chaos;
 mod client;
 mod proxy;
 pub mod world;

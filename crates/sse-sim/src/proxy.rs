@@ -29,12 +29,21 @@ fn resolve(faults: &[Fault], n: u32) -> ConnFaults {
     let mut out = ConnFaults::default();
     for f in faults {
         match f {
-            Fault::Drop { after_bytes, at_ms, connections } if applies(connections, n) => {
+            Fault::Drop {
+                after_bytes,
+                at_ms,
+                connections,
+            } if applies(connections, n) => {
                 out.drop_after_bytes = out.drop_after_bytes.or(*after_bytes);
                 out.drop_at = out.drop_at.or(at_ms.map(Duration::from_millis));
             }
-            Fault::Buffer { bytes, connections } if applies(connections, n) => out.buffer = Some(*bytes),
-            Fault::Stall { after_bytes, connections } if applies(connections, n) => {
+            Fault::Buffer { bytes, connections } if applies(connections, n) => {
+                out.buffer = Some(*bytes)
+            }
+            Fault::Stall {
+                after_bytes,
+                connections,
+            } if applies(connections, n) => {
                 out.stall_after_bytes = Some(*after_bytes);
             }
             Fault::IdleTimeout { ms } => out.idle_timeout = Some(Duration::from_millis(*ms)),
@@ -81,7 +90,10 @@ async fn relay(client: TcpStream, server: TcpStream, faults: ConnFaults, epoch: 
     let mut forwarded = 0u64;
     let mut last_activity = Instant::now();
     // A cut at time T hits connections open at T, not ones made later.
-    let drop_at = faults.drop_at.map(|d| epoch + d).filter(|at| *at > Instant::now());
+    let drop_at = faults
+        .drop_at
+        .map(|d| epoch + d)
+        .filter(|at| *at > Instant::now());
     let mut up_open = true;
     let stop = loop {
         let idle_at = faults.idle_timeout.map(|t| last_activity + t);
@@ -148,9 +160,16 @@ async fn relay(client: TcpStream, server: TcpStream, faults: ConnFaults, epoch: 
             let _ = client_wr.shutdown().await;
         }
         Stop::Stall => {
-            // Hold the client connection open, silent, until the client gives up.
+            // Silent from now on: an idle timeout still applies; without one, hold the client
+            // connection open until the client gives up.
             let mut sink = [0u8; 1024];
-            while matches!(client_rd.read(&mut sink).await, Ok(n) if n > 0) {}
+            let idle_at = faults.idle_timeout.map(|t| Instant::now() + t);
+            tokio::select! {
+                biased;
+                () = sleep_until(idle_at) => {}
+                () = async { while matches!(client_rd.read(&mut sink).await, Ok(n) if n > 0) {} } => {}
+            }
+            let _ = client_wr.shutdown().await;
         }
     }
 }
@@ -169,11 +188,18 @@ mod tests {
     #[test]
     fn faults_target_connections() {
         let faults = vec![
-            Fault::Drop { after_bytes: Some(10), at_ms: None, connections: vec![2] },
+            Fault::Drop {
+                after_bytes: Some(10),
+                at_ms: None,
+                connections: vec![2],
+            },
             Fault::IdleTimeout { ms: 500 },
         ];
         assert_eq!(resolve(&faults, 1).drop_after_bytes, None);
         assert_eq!(resolve(&faults, 2).drop_after_bytes, Some(10));
-        assert_eq!(resolve(&faults, 1).idle_timeout, Some(Duration::from_millis(500)));
+        assert_eq!(
+            resolve(&faults, 1).idle_timeout,
+            Some(Duration::from_millis(500))
+        );
     }
 }

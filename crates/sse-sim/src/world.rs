@@ -55,7 +55,9 @@ fn server_config(case: &Case) -> Config {
         config.padding = r.padding.unwrap_or(config.padding);
         config.compression = r.compression.unwrap_or(config.compression);
         config.flush_each_event = r.flush_each_event.unwrap_or(config.flush_each_event);
-        config.demo_interval = r.demo_interval_ms.map_or(config.demo_interval, Duration::from_millis);
+        config.demo_interval = r
+            .demo_interval_ms
+            .map_or(config.demo_interval, Duration::from_millis);
         config.topic_log = r.topic_log.unwrap_or(config.topic_log);
     }
     config
@@ -74,13 +76,19 @@ fn schedule(faults: &[Fault]) -> Vec<(Duration, Scheduled)> {
     let mut out = Vec::new();
     for f in faults {
         match *f {
-            Fault::ServerCrash { at_ms, restart_at_ms } => {
+            Fault::ServerCrash {
+                at_ms,
+                restart_at_ms,
+            } => {
                 out.push((Duration::from_millis(at_ms), Scheduled::Crash));
                 if let Some(r) = restart_at_ms {
                     out.push((Duration::from_millis(r), Scheduled::Restart));
                 }
             }
-            Fault::Partition { at_ms, repair_at_ms } => {
+            Fault::Partition {
+                at_ms,
+                repair_at_ms,
+            } => {
                 out.push((Duration::from_millis(at_ms), Scheduled::Hold));
                 out.push((Duration::from_millis(repair_at_ms), Scheduled::Release));
             }
@@ -115,7 +123,12 @@ pub fn run(case: &Case, seed: u64) -> Result<Outcome, SimError> {
         .build();
 
     let config = server_config(case);
-    let durable = case.server.reference.as_ref().and_then(|r| r.durable_topics).unwrap_or(true);
+    let durable = case
+        .server
+        .reference
+        .as_ref()
+        .and_then(|r| r.durable_topics)
+        .unwrap_or(true);
     let topics = Arc::new(TopicStore::new(config.topic_log, config.topic_channel));
     let store = topics.clone();
     sim.host("server", move || {
@@ -143,13 +156,20 @@ pub fn run(case: &Case, seed: u64) -> Result<Outcome, SimError> {
 
     let trace = Arc::new(Mutex::new(Trace::new()));
     let url = format!("http://proxy{}", case.client_path());
-    sim.client("client", client::run(url, case.client.clone(), trace.clone()));
+    sim.client(
+        "client",
+        client::run(url, case.client.clone(), trace.clone()),
+    );
 
     for f in &case.faults {
         if let Fault::Latency { ms, jitter_ms } = *f {
             sim.set_link_latency("client", "proxy", Duration::from_millis(ms));
             if jitter_ms > 0 {
-                sim.set_link_max_message_latency("client", "proxy", Duration::from_millis(ms + jitter_ms));
+                sim.set_link_max_message_latency(
+                    "client",
+                    "proxy",
+                    Duration::from_millis(ms + jitter_ms),
+                );
             }
         }
     }
@@ -190,11 +210,16 @@ async fn publish(p: Publisher) -> turmoil::Result {
 async fn post(topic: &str, data: &str) -> Result<(), Box<dyn std::error::Error>> {
     use http_body_util::Full;
     let stream = turmoil::net::TcpStream::connect("server:80").await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     tokio::spawn(conn);
     let req = http::Request::post(format!("/topics/{topic}"))
         .header("host", "server")
         .body(Full::new(bytes::Bytes::from(data.to_owned())))?;
     let response = tokio::time::timeout(Duration::from_secs(2), sender.send_request(req)).await??;
-    if response.status() == 201 { Ok(()) } else { Err(format!("status {}", response.status()).into()) }
+    if response.status() == 201 {
+        Ok(())
+    } else {
+        Err(format!("status {}", response.status()).into())
+    }
 }

@@ -15,25 +15,49 @@ fn every_case_matches_its_snapshot_and_is_deterministic() {
     let started = Instant::now();
     let mut failures = Vec::new();
     for case in &cases {
-        let first = sse_sim::run(case, case.seed).unwrap_or_else(|e| panic!("{e}")).trace.to_string();
-        let second = sse_sim::run(case, case.seed).unwrap_or_else(|e| panic!("{e}")).trace.to_string();
+        let first = sse_sim::run(case, case.seed)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .trace
+            .to_string();
+        let second = sse_sim::run(case, case.seed)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .trace
+            .to_string();
         if first != second {
-            let diff = similar::TextDiff::from_lines(&first, &second).unified_diff().header("first run", "second run").to_string();
-            failures.push(format!("{} (seed {}) is not deterministic:\n{diff}", case.id, case.seed));
+            let diff = similar::TextDiff::from_lines(&first, &second)
+                .unified_diff()
+                .header("first run", "second run")
+                .to_string();
+            failures.push(format!(
+                "{} (seed {}) is not deterministic:\n{diff}",
+                case.id, case.seed
+            ));
             continue;
         }
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path(root().join("fixtures/snapshots/cases"));
         settings.set_prepend_module_to_snapshot(false);
         settings.set_omit_expression(true);
-        settings.set_description(format!("{}\nchecks: {}\nseed: {}", case.about, case.checks.join(" "), case.seed));
+        settings.set_description(format!(
+            "{}\nchecks: {}\nseed: {}",
+            case.about,
+            case.checks.join(" "),
+            case.seed
+        ));
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             settings.bind(|| insta::assert_snapshot!(case.id.as_str(), first));
         }));
         if result.is_err() {
-            failures.push(format!("{} (seed {}) does not match its snapshot (diff above)", case.id, case.seed));
+            failures.push(format!(
+                "{} (seed {}) does not match its snapshot (diff above)",
+                case.id, case.seed
+            ));
         }
     }
-    eprintln!("{} cases, each run twice, in {:.2?}", cases.len(), started.elapsed());
+    eprintln!(
+        "{} cases, each run twice, in {:.2?}",
+        cases.len(),
+        started.elapsed()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -48,7 +48,7 @@ fn serves_a_demo_stream_and_stops_on_interrupt() {
         response.contains("content-type: text/event-stream\r\n"),
         "{response}"
     );
-    assert!(response.contains("retry: 250\n\n"), "{response}");
+    assert!(response.contains("retry: 250\n"), "{response}");
     assert!(response.contains("id: 3\ndata: 640283\n\n"), "{response}");
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
