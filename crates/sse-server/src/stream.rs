@@ -126,6 +126,9 @@ impl<S: Source> Driver<S> {
                 }
                 Item::Abort(reason) => {
                     self.done = true;
+                    // Yield once so hyper flushes what was already sent before it tears the
+                    // connection down: "send these bytes, then cut" must deliver the bytes.
+                    tokio::task::yield_now().await;
                     return Some(Err(io::Error::new(
                         io::ErrorKind::ConnectionAborted,
                         reason,

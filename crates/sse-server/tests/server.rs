@@ -627,6 +627,28 @@ async fn cases_are_played_in_order_per_run() {
     );
     assert_eq!(get(s.addr, "/cases/nope", &[]).await.status(), 404);
     assert_eq!(get(s.addr, "/cases/..%2Fetc", &[]).await.status(), 400);
+    // A scripted abort delivers what was sent, then cuts without the final chunk.
+    std::fs::write(
+        dir.join("cut.toml"),
+        "checks = [\"CONN-BODY-ERROR\"]\n[[server.responses]]\nbody = [{ send = \"data: a\\n\\ndata: par\" }]\nend = \"abort\"\n",
+    )
+    .expect("write case");
+    let mut raw = tokio::net::TcpStream::connect(s.addr)
+        .await
+        .expect("connect");
+    raw.write_all(format!("GET /cases/cut HTTP/1.1\r\nhost: {}\r\n\r\n", s.addr).as_bytes())
+        .await
+        .expect("request");
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, raw.read_to_end(&mut reply))
+        .await
+        .expect("cut in time");
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(
+        reply.ends_with("data: a\n\ndata: par\r\n"),
+        "no final chunk after the cut: {reply:?}"
+    );
     let page = body_text(get(s.addr, "/", &[]).await).await;
     assert!(page.contains("new EventSource"));
     let _ = std::fs::remove_dir_all(dir);

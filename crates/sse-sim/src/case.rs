@@ -16,6 +16,9 @@
 //! accept_encoding = "gzip"     # what the client's HTTP stack offers (default: nothing)
 //! last_event_id = "41"         # a persisted id for the first request
 //! max_line = 1048576           # parser limits
+//! origin = "http://page"       # the page's origin: CORS applies to other origins
+//! with_credentials = true
+//! ua_abort_at_ms = 500         # the user agent aborts the fetch
 //!
 //! [server]                     # either a script (see sse_server::cases) ...
 //! [[server.responses]]
@@ -96,6 +99,13 @@ pub struct ClientSpec {
     pub max_line: Option<usize>,
     /// Parser event-size limit in bytes.
     pub max_event: Option<usize>,
+    /// The origin of the page that creates the EventSource (CORS applies when it differs).
+    pub origin: Option<String>,
+    /// Whether the EventSource is created with `withCredentials: true`.
+    pub with_credentials: Option<bool>,
+    /// When the user agent aborts the fetch (navigation, `window.stop()`), which fails the
+    /// connection.
+    pub ua_abort_at_ms: Option<u64>,
 }
 
 /// Exponential backoff settings.
@@ -150,6 +160,8 @@ pub struct ReferenceSpec {
     pub topic_log: Option<usize>,
     /// Whether topics survive a server restart (default true: a durable store).
     pub durable_topics: Option<bool>,
+    /// Origins allowed cross-origin.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 /// A publisher posting `count` events to `topic`, one every `every_ms`, from `start_ms`.

@@ -58,27 +58,40 @@ pub(crate) fn model_config(spec: &ClientSpec) -> Config {
             max_event_data: spec.max_event.unwrap_or(defaults.limits.max_event_data),
         },
         initial_last_event_id: spec.last_event_id.clone().unwrap_or_default(),
+        document_origin: spec.origin.clone(),
+        with_credentials: spec.with_credentials.unwrap_or(false),
         ..defaults
     }
 }
 
-/// Runs the client until the simulation stops it; observations go to `trace`.
+/// What the client did: its trace, and every request in full (headers the trace leaves out).
+#[derive(Debug, Default)]
+pub(crate) struct Recording {
+    pub(crate) trace: Trace,
+    pub(crate) requests: Vec<Request>,
+}
+
+/// Runs the client until the simulation stops it, recording what it does.
 pub(crate) async fn run(
     url: String,
     spec: ClientSpec,
-    trace: Arc<Mutex<Trace>>,
+    recording: Arc<Mutex<Recording>>,
 ) -> turmoil::Result {
     let epoch = Instant::now();
     let now = || Instant::now().duration_since(epoch);
     let record = |at: Duration, what: &Action| {
-        if let Ok(mut t) = trace.lock() {
-            t.record(at, what);
+        if let Ok(mut r) = recording.lock() {
+            r.trace.record(at, what);
+            if let Action::Fetch(request) = what {
+                r.requests.push(request.clone());
+            }
         }
     };
     let mut es = EventSource::new(&url, None, model_config(&spec))?;
     let mut fetch: Option<Fetch> = None;
     let mut timer: Option<Duration> = None;
     let mut close_at = spec.close_at_ms.map(Duration::from_millis);
+    let mut abort_at = spec.ua_abort_at_ms.map(Duration::from_millis);
     loop {
         while let Some(action) = es.poll() {
             let at = now();
@@ -97,8 +110,15 @@ pub(crate) async fn run(
             () = sleep_until(epoch, close_at) => {
                 close_at = None;
                 es.close();
-                if let Ok(mut t) = trace.lock() {
-                    t.push(now(), Observation::Closed);
+                if let Ok(mut r) = recording.lock() {
+                    r.trace.push(now(), Observation::Closed);
+                }
+            }
+            () = sleep_until(epoch, abort_at) => {
+                abort_at = None;
+                // The user agent aborts the fetch; only a fetch in flight can be aborted.
+                if fetch.take().is_some() {
+                    es.handle_network_error(now(), NetworkError::Aborted);
                 }
             }
             () = sleep_until(epoch, timer) => {

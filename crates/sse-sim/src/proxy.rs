@@ -21,6 +21,9 @@ struct ConnFaults {
     idle_timeout: Option<Duration>,
 }
 
+/// How long the proxy waits for the server to accept before treating it as down.
+const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_millis(20);
+
 fn applies(connections: &[u32], n: u32) -> bool {
     connections.is_empty() || connections.contains(&n)
 }
@@ -64,9 +67,13 @@ pub(crate) async fn run(faults: Arc<Vec<Fault>>, upstream: &'static str) -> turm
         n += 1;
         let conn = resolve(&faults, n);
         tokio::spawn(async move {
-            // A refused upstream shows the client a connection that closes at once.
-            if let Ok(server) = TcpStream::connect(upstream).await {
-                relay(client, server, conn, epoch).await;
+            // A crashed turmoil host never answers a connect; a real kernel would refuse the
+            // closed port at once. Give up quickly and close the client connection, which the
+            // client sees as a network error.
+            match tokio::time::timeout(UPSTREAM_CONNECT_TIMEOUT, TcpStream::connect(upstream)).await
+            {
+                Ok(Ok(server)) => relay(client, server, conn, epoch).await,
+                _ => drop(client),
             }
         });
     }

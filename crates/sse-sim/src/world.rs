@@ -59,6 +59,9 @@ fn server_config(case: &Case) -> Config {
             .demo_interval_ms
             .map_or(config.demo_interval, Duration::from_millis);
         config.topic_log = r.topic_log.unwrap_or(config.topic_log);
+        if let Some(origins) = &r.allowed_origins {
+            config.allowed_origins.clone_from(origins);
+        }
     }
     config
 }
@@ -104,6 +107,8 @@ fn schedule(faults: &[Fault]) -> Vec<(Duration, Scheduled)> {
 pub struct Outcome {
     /// What the client observably did.
     pub trace: Trace,
+    /// Every request the client made, with all its headers.
+    pub requests: Vec<sse_model::Request>,
     /// The reference server's topic store (for properties over published events).
     pub topics: Arc<TopicStore>,
 }
@@ -154,11 +159,11 @@ pub fn run(case: &Case, seed: u64) -> Result<Outcome, SimError> {
         sim.host("publisher", move || publish(publisher.clone()));
     }
 
-    let trace = Arc::new(Mutex::new(Trace::new()));
+    let recording = Arc::new(Mutex::new(client::Recording::default()));
     let url = format!("http://proxy{}", case.client_path());
     sim.client(
         "client",
-        client::run(url, case.client.clone(), trace.clone()),
+        client::run(url, case.client.clone(), recording.clone()),
     );
 
     for f in &case.faults {
@@ -186,8 +191,12 @@ pub fn run(case: &Case, seed: u64) -> Result<Outcome, SimError> {
         }
         sim.step().map_err(|e| fail(e.to_string()))?;
     }
-    let trace = trace.lock().map_err(|e| fail(e.to_string()))?.clone();
-    Ok(Outcome { trace, topics })
+    let recording = std::mem::take(&mut *recording.lock().map_err(|e| fail(e.to_string()))?);
+    Ok(Outcome {
+        trace: recording.trace,
+        requests: recording.requests,
+        topics,
+    })
 }
 
 /// The `publisher` host: POSTs `e1`, `e2`, ... to the topic on the server, retrying each event
