@@ -18,15 +18,20 @@ pub(crate) enum Only {
     Parser,
     /// The reference server against a minimal axum server, on loopback.
     Server,
+    /// The simulator: the case catalogue and the chaos property against real time.
+    Sim,
 }
 
 pub(crate) fn run(root: &Path, mib: usize, write: bool, only: Option<Only>) -> Result<bool> {
     let mut ok = true;
-    if only != Some(Only::Server) {
+    if only.is_none() || only == Some(Only::Parser) {
         ok &= parser(root, mib, write)?;
     }
-    if only != Some(Only::Parser) {
+    if only.is_none() || only == Some(Only::Server) {
         ok &= server(root, write)?;
+    }
+    if only.is_none() || only == Some(Only::Sim) {
+        ok &= sim(root, write)?;
     }
     Ok(ok)
 }
@@ -396,4 +401,75 @@ fn update_benchmarks_md(root: &Path, name: &str, section: &str) -> Result<()> {
         _ => format!("{}\n\n{}", current.trim_end(), section),
     };
     std::fs::write(&path, updated).with_context(|| format!("writing {}", path.display()))
+}
+
+#[derive(Debug, Deserialize)]
+struct SimBench {
+    cases: u64,
+    catalogue_simulated_secs: f64,
+    catalogue_wall_secs: f64,
+    chaos_schedules: u64,
+    chaos_events: u64,
+    chaos_simulated_secs: f64,
+    chaos_wall_secs: f64,
+}
+
+/// Runs `sse-sim/benches/catalogue.rs` and writes the catalogue's wall time against the real
+/// time the same runs would take.
+fn sim(root: &Path, write: bool) -> Result<bool> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(&cargo)
+        .current_dir(root)
+        .args(["bench", "-p", "sse-sim", "--bench", "catalogue"])
+        .status()
+        .context("running cargo bench")?;
+    if !status.success() {
+        bail!("cargo bench -p sse-sim failed ({status})");
+    }
+    let path = root.join("target/sim-bench.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let b: SimBench =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let (start, end) = markers("sim-bench");
+    let mut s = String::new();
+    let _ = writeln!(s, "{start}");
+    let _ = writeln!(s, "## Simulator\n");
+    let _ = writeln!(
+        s,
+        "Command: `cargo xtask bench --only sim` (runs `cargo bench -p sse-sim --bench catalogue`, release build, one thread). \
+         The peer is real time: what the same runs would take on a network. Machine: {}.\n",
+        machine()
+    );
+    let _ = writeln!(s, "| run | simulated | wall | faster than real time |");
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: |");
+    let _ = writeln!(
+        s,
+        "| the case catalogue, {} cases, once (fastest of 3) | {:.1} s | {:.3} s | {:.0}x |",
+        b.cases,
+        b.catalogue_simulated_secs,
+        b.catalogue_wall_secs,
+        b.catalogue_simulated_secs / b.catalogue_wall_secs
+    );
+    let _ = writeln!(
+        s,
+        "| the chaos property, {} schedules ({} events checked) | {:.0} s | {:.2} s | {:.0}x |",
+        b.chaos_schedules,
+        b.chaos_events,
+        b.chaos_simulated_secs,
+        b.chaos_wall_secs,
+        b.chaos_simulated_secs / b.chaos_wall_secs
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "Target: the whole catalogue under 5 s on 2 cores. `cargo test` runs it twice (the determinism check) in a test build with optimized dependencies."
+    );
+    let _ = writeln!(s, "{end}");
+    crate::say(&s);
+    if write {
+        update_benchmarks_md(root, "sim-bench", &s)?;
+        crate::say("updated BENCHMARKS.md\n");
+    }
+    Ok(true)
 }

@@ -33,6 +33,10 @@ struct Report<'a> {
     requirements: usize,
     must: usize,
     must_uncovered: Vec<&'a str>,
+    /// Connection and state `must` requirements that no simulator case (or test over the case
+    /// catalogue) checks.
+    network_unsimulated: Vec<&'a str>,
+    network: usize,
     uncovered: Vec<&'a str>,
     rows: Vec<Row<'a>>,
 }
@@ -119,7 +123,19 @@ pub(crate) fn run(root: &Path, out: &Path, quiet: bool) -> Result<bool> {
         .filter(|r| r.checked_by.is_empty() && r.requirement.level == Level::Must)
         .map(|r| r.requirement.id.as_str())
         .collect();
+    let network_rows: Vec<&Row<'_>> = rows
+        .iter()
+        .filter(|r| r.requirement.level == Level::Must && is_network(&r.requirement.id))
+        .collect();
+    let network_unsimulated: Vec<&str> = network_rows
+        .iter()
+        .filter(|r| !r.checked_by.iter().any(is_simulated))
+        .map(|r| r.requirement.id.as_str())
+        .collect();
+    let network = network_rows.len();
     let report = Report {
+        network_unsimulated,
+        network,
         requirements: rows.len(),
         must: rows
             .iter()
@@ -141,7 +157,28 @@ pub(crate) fn run(root: &Path, out: &Path, quiet: bool) -> Result<bool> {
         "\nwrote {0}/spec-coverage.md and {0}/spec-coverage.json\n",
         out.display()
     ));
-    Ok(report.must_uncovered.is_empty())
+    Ok(report.must_uncovered.is_empty() && report.network_unsimulated.is_empty())
+}
+
+/// Connection, state and reconnection requirements: the processing model, the request,
+/// reestablish, fail and close. Each `must` among them needs a simulator case.
+fn is_network(id: &str) -> bool {
+    [
+        "CONN-",
+        "RECONNECT-",
+        "FAIL-",
+        "CLOSE-",
+        "REQ-",
+        "LAST-EVENT-ID-",
+    ]
+    .iter()
+    .any(|p| id.starts_with(p))
+        || id == "READYSTATE-INITIAL"
+}
+
+/// A case file, or a test that runs the whole case catalogue in the simulator.
+fn is_simulated(c: &Checker) -> bool {
+    c.kind == "case" || (c.kind == "test" && c.place.starts_with("crates/sse-sim/"))
 }
 
 fn counts(checkers: &[Checker]) -> String {
@@ -195,11 +232,24 @@ fn text(report: &Report<'_>, quiet: bool) -> String {
             );
         }
     }
+    let _ = writeln!(
+        s,
+        "\nconnection and state requirements (must): {}, {} of them checked in the simulator",
+        report.network,
+        report.network - report.network_unsimulated.len()
+    );
     if !report.must_uncovered.is_empty() {
         let _ = writeln!(
             s,
             "\nFAIL: `must` requirements with no check: {}",
             report.must_uncovered.join(", ")
+        );
+    }
+    if !report.network_unsimulated.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nFAIL: connection and state requirements with no simulator case: {}",
+            report.network_unsimulated.join(", ")
         );
     }
     s

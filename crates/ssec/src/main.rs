@@ -2,6 +2,7 @@
 
 mod parse;
 mod serve;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,14 @@ enum Command {
     },
     /// Run the reference server (demo streams, topics, scripted cases; see the sse-server docs).
     Serve(serve::Args),
+    /// Run a case file in the simulator and print the model client's trace.
+    Sim {
+        /// The case file (fixtures/cases/*.toml).
+        case: PathBuf,
+        /// Seed for the simulation (default: the case's own).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,5 +64,6 @@ fn main() -> ExitCode {
             parse::run(file.as_deref(), verbose, limits)
         }
         Command::Serve(args) => serve::run(args),
+        Command::Sim { case, seed } => sim::run(&case, seed),
     }
 }

@@ -104,3 +104,21 @@ fn limit_keeps_earlier_events_and_names_the_limit() {
         "ssec parse: line longer than the limit of 16 bytes (IMPL-LIMITS)\n"
     );
 }
+
+#[test]
+fn sim_prints_a_case_trace() {
+    let case = format!(
+        "{}/../../fixtures/cases/status-204-after-events.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let (code, out, err) = ssec(&["sim", &case], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("0.000 request  GET /cases/status-204-after-events"),
+        "{out}"
+    );
+    assert!(out.ends_with("error    state=CLOSED\n"), "{out}");
+    let (code, _, err) = ssec(&["sim", "/nonexistent.toml"], b"");
+    assert_eq!(code, 1);
+    assert!(err.starts_with("ssec sim: /nonexistent.toml:"), "{err}");
+}
