@@ -81,16 +81,12 @@ struct Figure {
 
 fn parser(root: &Path, mib: usize, write: bool) -> Result<bool> {
     let (start, end) = markers("parser-bench");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(&cargo)
-        .current_dir(root)
-        .env("SSE_BENCH_MIB", mib.to_string())
-        .args(["bench", "-p", "sse-model", "--bench", "parse"])
-        .status()
-        .context("running cargo bench")?;
-    if !status.success() {
-        bail!("cargo bench failed ({status})");
-    }
+    cargo_bench(
+        root,
+        "sse-model",
+        "parse",
+        &[("SSE_BENCH_MIB", mib.to_string())],
+    )?;
     let node_dir = install_node_peers(root)?;
     let mut section = String::new();
     let _ = writeln!(section, "{start}");
@@ -116,10 +112,7 @@ fn parser(root: &Path, mib: usize, write: bool) -> Result<bool> {
             let path = root.join(format!(
                 "target/criterion/parse-{input}/{id}/new/estimates.json"
             ));
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let est: Estimates = serde_json::from_str(&text)
-                .with_context(|| format!("parsing {}", path.display()))?;
+            let est: Estimates = read_json(&path)?;
             figures.push(Figure {
                 name: (*name).to_owned(),
                 ns: est.median.point_estimate,
@@ -183,20 +176,9 @@ struct ServerResult {
 /// Runs `sse-server/benches/load.rs` (it starts both servers as child processes) and writes
 /// its figures as ratios against the axum peer.
 fn server(root: &Path, write: bool) -> Result<bool> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(&cargo)
-        .current_dir(root)
-        .args(["bench", "-p", "sse-server", "--bench", "load"])
-        .status()
-        .context("running cargo bench")?;
-    if !status.success() {
-        bail!("cargo bench -p sse-server failed ({status})");
-    }
+    cargo_bench(root, "sse-server", "load", &[])?;
     let path = root.join("target/server-bench.json");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let bench: ServerBench =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let bench: ServerBench = read_json(&path)?;
     let find = |peer: &str| bench.results.iter().find(|r| r.peer == peer);
     let (Some(ours), Some(axum)) = (find("ours"), find("axum")) else {
         bail!("{} lacks the ours/axum results", path.display());
@@ -417,20 +399,9 @@ struct SimBench {
 /// Runs `sse-sim/benches/catalogue.rs` and writes the catalogue's wall time against the real
 /// time the same runs would take.
 fn sim(root: &Path, write: bool) -> Result<bool> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(&cargo)
-        .current_dir(root)
-        .args(["bench", "-p", "sse-sim", "--bench", "catalogue"])
-        .status()
-        .context("running cargo bench")?;
-    if !status.success() {
-        bail!("cargo bench -p sse-sim failed ({status})");
-    }
+    cargo_bench(root, "sse-sim", "catalogue", &[])?;
     let path = root.join("target/sim-bench.json");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let b: SimBench =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let b: SimBench = read_json(&path)?;
     let (start, end) = markers("sim-bench");
     let mut s = String::new();
     let _ = writeln!(s, "{start}");
@@ -472,4 +443,25 @@ fn sim(root: &Path, write: bool) -> Result<bool> {
         crate::say("updated BENCHMARKS.md\n");
     }
     Ok(true)
+}
+
+/// Runs one bench target of one package; its results are in the files it writes.
+fn cargo_bench(root: &Path, package: &str, bench: &str, env: &[(&str, String)]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(&cargo)
+        .current_dir(root)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(["bench", "-p", package, "--bench", bench])
+        .status()
+        .context("running cargo bench")?;
+    if !status.success() {
+        bail!("cargo bench -p {package} --bench {bench} failed ({status})");
+    }
+    Ok(())
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
