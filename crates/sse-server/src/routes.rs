@@ -172,9 +172,18 @@ fn query_num(req: &Request<Incoming>, key: &str) -> Result<Option<u64>, Refusal>
     }
 }
 
+/// The longest demo interval a client may ask for (a day): timers past it are a client error.
+const MAX_DEMO_INTERVAL_MS: u64 = 86_400_000;
+
 /// `/sse/{n}`: the demo stream. A malformed Last-Event-ID restarts it from id 1.
 fn demo(ctx: &Ctx, req: &Request<Incoming>, n: u64) -> Response<Body> {
     let (limit, interval) = match (query_num(req, "limit"), query_num(req, "interval_ms")) {
+        (Ok(_), Ok(Some(ms))) if !(1..=MAX_DEMO_INTERVAL_MS).contains(&ms) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                &format!("interval_ms must be 1 to {MAX_DEMO_INTERVAL_MS}\n"),
+            );
+        }
         (Ok(l), Ok(i)) => (l, i.map_or(ctx.config.demo_interval, Duration::from_millis)),
         (Err(r), _) | (_, Err(r)) => return r.into_response(),
     };

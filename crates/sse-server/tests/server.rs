@@ -458,10 +458,19 @@ async fn malformed_http_gets_400_and_the_server_lives_on() {
 #[case::not_utf8(vec![0xff, 0xfe], "/topics/p", 400)]
 #[case::bad_name(b"x".to_vec(), "/topics/bad%20name", 400)]
 #[case::unknown_path(b"x".to_vec(), "/nothing/here", 404)]
+#[case::huge_interval(Vec::new(), "/sse/1?interval_ms=18446744073709551615", 400)]
+#[case::zero_interval(Vec::new(), "/sse/1?interval_ms=0", 400)]
+#[case::bad_limit(Vec::new(), "/sse/1?limit=-1", 400)]
 #[tokio::test]
-async fn bad_publishes_are_refused(#[case] body: Vec<u8>, #[case] path: &str, #[case] status: u16) {
+async fn bad_requests_are_refused(#[case] body: Vec<u8>, #[case] path: &str, #[case] status: u16) {
     let s = start(fast()).await;
-    assert_eq!(post(s.addr, path, body).await.status(), status);
+    // An empty body stands for a GET, anything else is a publish.
+    let response = if body.is_empty() {
+        get(s.addr, path, &[]).await
+    } else {
+        post(s.addr, path, body).await
+    };
+    assert_eq!(response.status(), status);
 }
 
 #[tokio::test]

@@ -184,8 +184,11 @@ pub struct Publisher {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Fault {
-    /// Cut the connection (FIN without the final chunk: the client sees a broken body) after
-    /// this many response bytes, or at this time.
+    /// Cut the connection after this many response bytes, or at this time. The cut is a FIN
+    /// without HTTP's final chunk, so the client sees a broken body: a network error, exactly
+    /// as after a reset (an HTTP client cannot tell the two apart mid-body). A *clean* close is
+    /// the server ending the response, which scripts express with `end = "close"` (and a reset
+    /// from the server with `end = "abort"`).
     Drop {
         /// Response bytes to let through first.
         after_bytes: Option<u64>,
