@@ -208,6 +208,8 @@ pub struct EventSource {
     url: Url,
     /// The URL of the current fetch: `url`, or where redirects led.
     current_url: Url,
+    /// The serialized origin of the announced stream's final URL (events' `origin`).
+    origin: String,
     ready_state: ReadyState,
     reconnection_time: Duration,
     parser: Parser,
@@ -246,6 +248,7 @@ impl EventSource {
         let mut es = EventSource {
             reconnection_time: config.initial_reconnection_time,
             current_url: url.clone(),
+            origin: String::new(),
             url,
             ready_state: ReadyState::Connecting,
             parser,
@@ -361,6 +364,7 @@ impl EventSource {
             return;
         }
         self.fetch = Fetch::Streaming;
+        self.origin = self.current_url.origin().ascii_serialization();
         self.parser.reset_stream();
         self.announced = true;
         self.failed_attempts = 0;
@@ -372,11 +376,10 @@ impl EventSource {
         if self.fetch != Fetch::Streaming {
             return;
         }
-        let origin = self.current_url.origin().ascii_serialization();
         let mut sink = TaskSink {
             tasks: &mut self.tasks,
             reconnection_time: &mut self.reconnection_time,
-            origin: &origin,
+            origin: &self.origin,
         };
         if let Err(ParseError::LineTooLong { .. } | ParseError::EventTooLarge { .. }) =
             self.parser.feed(chunk, &mut sink)
