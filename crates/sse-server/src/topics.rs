@@ -344,6 +344,14 @@ pub(crate) struct Feed {
     pub(crate) metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
+impl Feed {
+    /// The subscriber lagged past the channel: count it and cut the stream.
+    fn too_slow(&self) -> crate::stream::Item {
+        self.metrics.slow_disconnect();
+        crate::stream::Item::Abort("subscriber fell too far behind")
+    }
+}
+
 impl crate::stream::Source for Feed {
     async fn next(&mut self) -> crate::stream::Item {
         use crate::stream::Item;
@@ -369,8 +377,7 @@ impl crate::stream::Source for Feed {
                 Ok(Message::Event(e)) => break e,
                 Ok(Message::Closed) | Err(broadcast::error::RecvError::Closed) => return Item::End,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    self.metrics.slow_disconnect();
-                    return Item::Abort("subscriber fell too far behind");
+                    return self.too_slow();
                 }
             }
         };
@@ -388,8 +395,7 @@ impl crate::stream::Source for Feed {
                     break;
                 }
                 Err(broadcast::error::TryRecvError::Lagged(_)) => {
-                    self.metrics.slow_disconnect();
-                    return Item::Abort("subscriber fell too far behind");
+                    return self.too_slow();
                 }
                 Err(_) => break,
             }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
 use sse_model::{
     Action, Backoff, Config, EventSource, Limits, NetworkError, Observation, Request, Response,
     Trace,
@@ -18,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::case::ClientSpec;
+use crate::net::{connect_http1, sleep_until};
 
 /// What a fetch reports to the driver.
 #[derive(Debug)]
@@ -107,21 +107,21 @@ pub(crate) async fn run(
         }
         tokio::select! {
             biased;
-            () = sleep_until(epoch, close_at) => {
+            () = sleep_until(close_at.map(|d| epoch + d)) => {
                 close_at = None;
                 es.close();
                 if let Ok(mut r) = recording.lock() {
                     r.trace.push(now(), Observation::Closed);
                 }
             }
-            () = sleep_until(epoch, abort_at) => {
+            () = sleep_until(abort_at.map(|d| epoch + d)) => {
                 abort_at = None;
                 // The user agent aborts the fetch; only a fetch in flight can be aborted.
                 if fetch.take().is_some() {
                     es.handle_network_error(now(), NetworkError::Aborted);
                 }
             }
-            () = sleep_until(epoch, timer) => {
+            () = sleep_until(timer.map(|d| epoch + d)) => {
                 timer = None;
                 es.handle_timeout(now());
             }
@@ -149,13 +149,6 @@ async fn next_event(fetch: &mut Option<Fetch>) -> FetchEvent {
     }
 }
 
-async fn sleep_until(epoch: Instant, at: Option<Duration>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(epoch + at).await,
-        None => std::future::pending().await,
-    }
-}
-
 fn start(request: Request, accept_encoding: Option<String>) -> Fetch {
     let (tx, events) = mpsc::channel(16);
     let task = tokio::spawn(async move {
@@ -174,13 +167,7 @@ async fn fetch(
 ) -> Result<(), ()> {
     let host = request.url.host_str().ok_or(())?.to_owned();
     let port = request.url.port_or_known_default().unwrap_or(80);
-    let stream = turmoil::net::TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(drop)?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(drop)?;
-    tokio::spawn(conn);
+    let mut sender = connect_http1(&host, port).await.map_err(drop)?;
     let target = &request.url[url::Position::BeforePath..url::Position::AfterQuery];
     let authority = &request.url[url::Position::BeforeHost..url::Position::AfterPort];
     let mut builder = http::Request::get(target).header("host", authority);

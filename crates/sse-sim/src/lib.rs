@@ -11,6 +11,7 @@
 pub mod case;
 pub mod chaos;
 mod client;
+mod net;
 mod proxy;
 pub mod world;
 

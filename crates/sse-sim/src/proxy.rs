@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use turmoil::net::{TcpListener, TcpStream};
 
 use crate::case::Fault;
+use crate::net::sleep_until;
 
 /// The faults that act on relayed bytes, resolved for one connection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -178,13 +179,6 @@ async fn relay(client: TcpStream, server: TcpStream, faults: ConnFaults, epoch: 
             }
             let _ = client_wr.shutdown().await;
         }
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -218,10 +218,7 @@ async fn publish(p: Publisher) -> turmoil::Result {
 
 async fn post(topic: &str, data: &str) -> Result<(), Box<dyn std::error::Error>> {
     use http_body_util::Full;
-    let stream = turmoil::net::TcpStream::connect("server:80").await?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
+    let mut sender = crate::net::connect_http1("server", 80).await?;
     let req = http::Request::post(format!("/topics/{topic}"))
         .header("host", "server")
         .body(Full::new(bytes::Bytes::from(data.to_owned())))?;
