@@ -396,10 +396,10 @@ struct SimBench {
     chaos_wall_secs: f64,
 }
 
-/// Runs `sse-sim/benches/catalogue.rs` and writes the catalogue's wall time against the real
+/// Runs `sse-harness/benches/catalogue.rs` and writes the catalogue's wall time against the real
 /// time the same runs would take.
 fn sim(root: &Path, write: bool) -> Result<bool> {
-    cargo_bench(root, "sse-sim", "catalogue", &[])?;
+    cargo_bench(root, "sse-harness", "catalogue", &[])?;
     let path = root.join("target/sim-bench.json");
     let b: SimBench = read_json(&path)?;
     let (start, end) = markers("sim-bench");
@@ -408,7 +408,7 @@ fn sim(root: &Path, write: bool) -> Result<bool> {
     let _ = writeln!(s, "## Simulator\n");
     let _ = writeln!(
         s,
-        "Command: `cargo xtask bench --only sim` (runs `cargo bench -p sse-sim --bench catalogue`, release build, one thread). \
+        "Command: `cargo xtask bench --only sim` (runs `cargo bench -p sse-harness --bench catalogue`, release build, one thread). \
          The peer is real time: what the same runs would take on a network. Machine: {}.\n",
         machine()
     );

@@ -9,9 +9,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
-
-use crate::spec::{self, Level, Requirement};
+use serde::Serialize;
+use sse_harness::spec::{self, Level, Requirement};
 
 /// What checks a requirement, and where.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -45,7 +44,7 @@ struct Report<'a> {
 const MARKER: &str = "// spec:";
 
 pub(crate) fn run(root: &Path, out: &Path, quiet: bool) -> Result<bool> {
-    let requirements = spec::load(root)?;
+    let requirements = spec::load(&root.join("spec/requirements.toml"))?;
     let mut checked: BTreeMap<String, Vec<Checker>> = BTreeMap::new();
     let mut unknown = Vec::new();
     let known: std::collections::BTreeSet<&str> =
@@ -178,7 +177,7 @@ fn is_network(id: &str) -> bool {
 
 /// A case file, or a test that runs the whole case catalogue in the simulator.
 fn is_simulated(c: &Checker) -> bool {
-    c.kind == "case" || (c.kind == "test" && c.place.starts_with("crates/sse-sim/"))
+    c.kind == "case" || (c.kind == "test" && c.place.starts_with("crates/sse-harness/"))
 }
 
 fn counts(checkers: &[Checker]) -> String {
@@ -270,15 +269,7 @@ fn markdown(report: &Report<'_>) -> String {
     let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
     for row in &report.rows {
         let r = row.requirement;
-        let binds: Vec<&str> = r
-            .binds
-            .iter()
-            .map(|b| match b {
-                spec::Party::Client => "client",
-                spec::Party::Server => "server",
-                spec::Party::Stream => "stream",
-            })
-            .collect();
+        let binds: Vec<&str> = r.binds.iter().map(|b| b.as_str()).collect();
         let _ = writeln!(
             s,
             "| [{}]({}) | {} | {} | {} | {} |",
@@ -293,50 +284,18 @@ fn markdown(report: &Report<'_>) -> String {
     s
 }
 
-#[derive(Debug, Deserialize)]
-struct StreamManifest {
-    stream: Vec<StreamEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct StreamEntry {
-    name: String,
-    checks: Vec<String>,
-}
-
 fn stream_fixtures(root: &Path) -> Result<Vec<(String, Vec<String>)>> {
-    let path = root.join("fixtures/streams/manifest.toml");
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let manifest: StreamManifest =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    Ok(manifest
-        .stream
+    Ok(sse_harness::catalogue::stream_fixtures(root)?
         .into_iter()
         .map(|e| (e.name, e.checks))
         .collect())
 }
 
-#[derive(Debug, Deserialize)]
-struct CaseHeader {
-    #[serde(default)]
-    checks: Vec<String>,
-}
-
 fn case_files(root: &Path) -> Result<Vec<(String, Vec<String>)>> {
-    let dir = root.join("fixtures/cases");
-    let mut out = Vec::new();
-    for path in files_with_extension(&dir, "toml")? {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let header: CaseHeader =
-            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        out.push((relative(root, &path), header.checks));
-    }
-    Ok(out)
+    Ok(sse_harness::case::load_dir(&root.join("fixtures/cases"))?
+        .into_iter()
+        .map(|c| (relative(root, &c.path), c.checks))
+        .collect())
 }
 
 /// Every `// spec: ...` marker in the Rust sources under `crates/`, with the test it precedes.

@@ -2,7 +2,6 @@
 
 mod bench;
 mod coverage;
-mod spec;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -19,6 +19,10 @@ pub enum Observation {
         accept: Option<String>,
         /// The `Last-Event-ID` header, if sent.
         last_event_id: Option<String>,
+        /// Whether the server received it (`false`: the attempt died on the way, refused by a
+        /// server that is down or abandoned by the client before it was delivered; printed as
+        /// `not-received`).
+        received: bool,
     },
     /// `open` fired.
     Open,
@@ -31,8 +35,8 @@ pub enum Observation {
         /// `data`.
         data: String,
     },
-    /// `error` fired, leaving readyState as given.
-    Error(ReadyState),
+    /// `error` fired, leaving readyState as given (`None`: the client under test cannot tell).
+    Error(Option<ReadyState>),
     /// The page called close().
     Closed,
 }
@@ -76,7 +80,7 @@ impl Trace {
                 id: m.last_event_id.clone(),
                 data: m.data.clone(),
             },
-            Action::Error(state) => Observation::Error(*state),
+            Action::Error(state) => Observation::Error(Some(*state)),
             Action::Abort | Action::SetTimer(_) => return,
         };
         self.push(at, what);
@@ -93,6 +97,7 @@ impl Trace {
             target,
             accept: request.header("accept").map(str::to_owned),
             last_event_id: request.header("last-event-id").map(str::to_owned),
+            received: true,
         }
     }
 }
@@ -108,21 +113,26 @@ impl fmt::Display for Trace {
 
 impl fmt::Display for TraceLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.at.as_secs();
-        let millis = self.at.subsec_millis();
-        write!(f, "{secs}.{millis:03} ")?;
+        write!(f, "{} ", time(self.at))?;
         match &self.what {
             Observation::Request {
                 target,
                 accept,
                 last_event_id,
-            } => write!(
-                f,
-                "request  GET {}  accept={}  last-event-id={}",
-                token(target),
-                optional(accept.as_deref()),
-                optional(last_event_id.as_deref())
-            ),
+                received,
+            } => {
+                write!(
+                    f,
+                    "request  GET {}  accept={}  last-event-id={}",
+                    token(target),
+                    optional(accept.as_deref()),
+                    optional(last_event_id.as_deref())
+                )?;
+                if !received {
+                    f.write_str("  not-received")?;
+                }
+                Ok(())
+            }
             Observation::Open => f.write_str("open"),
             Observation::Message {
                 event_type,
@@ -135,10 +145,16 @@ impl fmt::Display for TraceLine {
                 token(id),
                 quote(data)
             ),
-            Observation::Error(state) => write!(f, "error    state={}", state.name()),
+            Observation::Error(Some(state)) => write!(f, "error    state={}", state.name()),
+            Observation::Error(None) => f.write_str("error"),
             Observation::Closed => f.write_str("closed"),
         }
     }
+}
+
+/// A trace time: seconds with three decimals (`1.015`).
+pub fn time(at: Duration) -> String {
+    format!("{}.{:03}", at.as_secs(), at.subsec_millis())
 }
 
 /// A value printed bare when that is unambiguous, else quoted with escapes.
@@ -181,6 +197,187 @@ fn optional(s: Option<&str>) -> String {
     s.map_or_else(|| "-".to_owned(), token)
 }
 
+/// A trace text that does not follow the format (`line` is 1-based).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("trace line {line}: {reason}")]
+pub struct TraceParseError {
+    /// Which line.
+    pub line: usize,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl std::str::FromStr for Trace {
+    type Err = TraceParseError;
+
+    /// Reads a trace back from its text (the inverse of `Display`), so a reviewed golden trace
+    /// can be turned into an expectation and an external implementation can report a trace.
+    /// Blank lines are skipped.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let mut trace = Trace::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let parsed = line
+                .parse::<TraceLine>()
+                .map_err(|reason| TraceParseError {
+                    line: i + 1,
+                    reason,
+                })?;
+            trace.lines.push(parsed);
+        }
+        Ok(trace)
+    }
+}
+
+impl std::str::FromStr for TraceLine {
+    type Err = String;
+
+    fn from_str(line: &str) -> Result<Self, String> {
+        let mut s = Scanner(line);
+        let at = parse_time(s.word().ok_or("no time")?)?;
+        let kind = s.word().ok_or("no observation after the time")?;
+        let what = match kind {
+            "request" => {
+                if s.word() != Some("GET") {
+                    return Err("a request line says GET".into());
+                }
+                let target = s.value()?;
+                let accept = s.field("accept")?;
+                let last_event_id = s.field("last-event-id")?;
+                let received = match s.word() {
+                    None => true,
+                    Some("not-received") => false,
+                    Some(other) => return Err(format!("unexpected text {other:?}")),
+                };
+                Observation::Request {
+                    target: target.ok_or("a request has a target")?,
+                    accept,
+                    last_event_id,
+                    received,
+                }
+            }
+            "open" => Observation::Open,
+            "closed" => Observation::Closed,
+            "error" if s.0.trim().is_empty() => Observation::Error(None),
+            "error" => match s.field("state")? {
+                Some(state) => Observation::Error(Some(
+                    [ReadyState::Connecting, ReadyState::Open, ReadyState::Closed]
+                        .into_iter()
+                        .find(|r| r.name() == state)
+                        .ok_or_else(|| format!("unknown readyState {state:?}"))?,
+                )),
+                None => return Err("error state must be a readyState name".into()),
+            },
+            "message" => Observation::Message {
+                event_type: s.field("type")?.ok_or("message type is required")?,
+                id: s.field("id")?.ok_or("message id is required")?,
+                data: s.field("data")?.ok_or("message data is required")?,
+            },
+            other => return Err(format!("unknown observation {other:?}")),
+        };
+        if !s.0.trim().is_empty() {
+            return Err(format!("unexpected text {:?}", s.0.trim()));
+        }
+        Ok(TraceLine { at, what })
+    }
+}
+
+fn parse_time(word: &str) -> Result<Duration, String> {
+    let (secs, millis) = word
+        .split_once('.')
+        .filter(|(_, m)| m.len() == 3)
+        .ok_or_else(|| format!("time {word:?} is not seconds.millis"))?;
+    let secs: u64 = secs
+        .parse()
+        .map_err(|_| format!("bad seconds in {word:?}"))?;
+    let millis: u64 = millis
+        .parse()
+        .map_err(|_| format!("bad millis in {word:?}"))?;
+    Ok(Duration::from_secs(secs) + Duration::from_millis(millis))
+}
+
+/// Reads a trace line left to right: bare words, `key=value` fields, quoted strings.
+struct Scanner<'a>(&'a str);
+
+impl<'a> Scanner<'a> {
+    /// The next bare word.
+    fn word(&mut self) -> Option<&'a str> {
+        let rest = self.0.trim_start();
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        self.0 = &rest[end..];
+        Some(&rest[..end])
+    }
+
+    /// `key=value`, where `-` means absent.
+    fn field(&mut self, key: &str) -> Result<Option<String>, String> {
+        let rest = self.0.trim_start();
+        let Some(value) = rest.strip_prefix(key).and_then(|r| r.strip_prefix('=')) else {
+            return Err(format!("expected {key}=..."));
+        };
+        self.0 = value;
+        self.value()
+    }
+
+    /// A bare token (`-` is `None`) or a quoted string.
+    fn value(&mut self) -> Result<Option<String>, String> {
+        let rest = self.0.trim_start();
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let (text, used) = unquote(quoted)?;
+            self.0 = &quoted[used..];
+            return Ok(Some(text));
+        }
+        let word = self.word().ok_or("missing value")?;
+        Ok((word != "-").then(|| word.to_owned()))
+    }
+}
+
+/// Undoes [`quote`] on the text after the opening quote; returns the string and the bytes used,
+/// closing quote included.
+fn unquote(s: &str) -> Result<(String, usize), String> {
+    let mut out = String::new();
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Ok((out, i + 1)),
+            '\\' => {
+                let (_, e) = chars.next().ok_or("dangling backslash")?;
+                match e {
+                    '"' => out.push('"'),
+                    '\\' => out.push('\\'),
+                    'n' => out.push('\n'),
+                    'r' => out.push('\r'),
+                    't' => out.push('\t'),
+                    '0' => out.push('\0'),
+                    'u' => {
+                        let rest = &s[i + 2..];
+                        let body = rest
+                            .strip_prefix('{')
+                            .and_then(|r| r.split_once('}'))
+                            .map(|(hex, _)| hex)
+                            .ok_or("\\u needs {hex}")?;
+                        let c = u32::from_str_radix(body, 16)
+                            .ok()
+                            .and_then(char::from_u32)
+                            .ok_or_else(|| format!("bad escape \\u{{{body}}}"))?;
+                        out.push(c);
+                        for _ in 0..body.len() + 2 {
+                            chars.next();
+                        }
+                    }
+                    other => return Err(format!("unknown escape \\{other}")),
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    Err("unterminated quoted string".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +391,7 @@ mod tests {
                 target: "/stream".into(),
                 accept: Some("text/event-stream".into()),
                 last_event_id: None,
+                received: true,
             },
         );
         t.push(Duration::from_millis(12), Observation::Open);
@@ -207,7 +405,7 @@ mod tests {
         );
         t.push(
             Duration::from_millis(1015),
-            Observation::Error(ReadyState::Connecting),
+            Observation::Error(Some(ReadyState::Connecting)),
         );
         t.push(Duration::from_millis(61_000), Observation::Closed);
         assert_eq!(
@@ -227,5 +425,53 @@ mod tests {
         assert_eq!(token("-"), "\"-\"");
         assert_eq!(token("a b"), "\"a b\"");
         assert_eq!(token("é"), "\"é\"");
+    }
+
+    #[test]
+    fn parses_what_it_prints() {
+        let text = "0.000 request  GET /stream  accept=text/event-stream  last-event-id=-\n\
+                    0.012 open\n\
+                    0.015 message  type=join  id=\"\"  data=\"a\\nb \\\"q\\\" \\u{fffd}\\\\\"\n\
+                    1.015 error    state=CONNECTING\n\
+                    1.020 error\n\
+                    2.000 request  GET \"http://other/x?a=b\"  accept=-  last-event-id=\"a b\"  not-received\n\
+                    61.000 closed\n";
+        let trace: Trace = text.parse().expect("parses");
+        assert_eq!(trace.lines.len(), 7);
+        assert_eq!(trace.to_string(), text);
+        assert_eq!(
+            trace.lines[2].what,
+            Observation::Message {
+                event_type: "join".into(),
+                id: String::new(),
+                data: "a\nb \"q\" \u{fffd}\\".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_explained() {
+        for bad in [
+            "x open",
+            "0.1 open",
+            "0.000 wave",
+            "0.000 error    state=SLEEPING",
+            "0.000 message  type=a  id=b",
+            "0.000 message  type=a  id=b  data=\"open",
+            "0.000 open extra",
+        ] {
+            let err = bad.parse::<Trace>().expect_err(bad);
+            assert_eq!(err.line, 1, "{bad}: {err}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_message_round_trips(t in "\\PC*", id in "\\PC*", data in "(\\PC|[\\n\\r\\t\\x00])*") {
+            let mut trace = Trace::new();
+            trace.push(Duration::from_millis(1234), Observation::Message { event_type: t, id, data });
+            let text = trace.to_string();
+            proptest::prop_assert_eq!(text.parse::<Trace>().expect("round trip"), trace);
+        }
     }
 }

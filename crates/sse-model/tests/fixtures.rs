@@ -6,34 +6,18 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
-use serde::Deserialize;
+use sse_harness::catalogue::StreamFixture as Entry;
 use sse_model::lint::{Severity, check_stream};
 use sse_model::trace::token;
 use sse_model::{Item, Limits, Parser};
-
-#[derive(Debug, Deserialize)]
-struct Manifest {
-    stream: Vec<Entry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Entry {
-    name: String,
-    checks: Vec<String>,
-    about: String,
-    #[serde(default)]
-    origin: Option<String>,
-}
 
 fn streams_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/streams")
 }
 
 fn manifest() -> Vec<Entry> {
-    let text = std::fs::read_to_string(streams_dir().join("manifest.toml")).expect("manifest.toml");
-    toml::from_str::<Manifest>(&text)
-        .expect("manifest.toml parses")
-        .stream
+    sse_harness::catalogue::stream_fixtures(&sse_harness::catalogue::workspace_root())
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn bytes(entry: &Entry) -> Vec<u8> {

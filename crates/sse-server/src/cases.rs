@@ -1,6 +1,8 @@
-//! Scripted responses for conformance cases: `GET /cases/{id}?run=KEY` plays the `[server]` part
-//! of `fixtures/cases/{id}.toml`, byte for byte, so a client under test meets exactly the
-//! statuses, headers, bytes, pauses and connection ends the case describes.
+//! Scripted responses for conformance cases: `GET /cases/{id}?run=KEY` plays the script
+//! registered for case `id` (in [`Config::scripts`](crate::Config::scripts)), byte for byte, so a
+//! client under test meets exactly the statuses, headers, bytes, pauses and connection ends the
+//! case describes. Scripts are parsed and checked once, by whoever registers them (the harness
+//! loads them from `fixtures/cases/*.toml`); nothing is read from disk per request.
 //!
 //! ```toml
 //! [[server.responses]]          # the n-th request of a run gets the n-th entry; the last repeats
@@ -9,16 +11,22 @@
 //! body = [{ send = "id: 1\ndata: a\n\n" }, { wait_ms = 100 }, { send_hex = "ff0a0a" }]
 //! end = "close"                 # close (clean end, default) | abort (reset) | hang (never ends)
 //! ```
+//!
+//! A run key keeps concurrent runs of one case apart: each `run` counts its own requests, and a
+//! scripted `Location` that points back at this server gets the same `run` parameter, so the
+//! redirected request still belongs to its run.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::stream::{Item, Source};
+
+/// Scripts by case id, shared by every clone of a configuration.
+pub type Scripts = Arc<BTreeMap<String, Script>>;
 
 /// The server side of a case.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -87,53 +95,74 @@ impl ScriptedResponse {
     }
 }
 
+impl ScriptedResponse {
+    /// Every byte the body sends, pauses left out (hex that does not decode counts as nothing,
+    /// as when it is played; [`Script::validate`] refuses it).
+    pub fn body_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for step in &self.body {
+            match step {
+                Step::Send(text) => out.extend_from_slice(text.as_bytes()),
+                Step::SendHex(hex) => out.extend(decode_hex(hex).unwrap_or_default()),
+                Step::WaitMs(_) => {}
+            }
+        }
+        out
+    }
+}
+
+impl Script {
+    /// Checks what serde cannot: at least one response, statuses HTTP can carry, header names
+    /// and values HTTP can carry, and hex that decodes.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.responses.is_empty() {
+            return Err("server.responses is empty".to_owned());
+        }
+        for (i, r) in self.responses.iter().enumerate() {
+            let n = i + 1;
+            if !(100..=599).contains(&r.status) {
+                return Err(format!(
+                    "response {n}: status {} is not an HTTP status (100 to 599)",
+                    r.status
+                ));
+            }
+            for (name, value) in r.headers() {
+                if http::HeaderName::try_from(name.as_str()).is_err() {
+                    return Err(format!("response {n}: {name:?} is not a header name"));
+                }
+                if http::HeaderValue::try_from(value.as_str()).is_err() {
+                    return Err(format!(
+                        "response {n}: the value of {name} is not a header value"
+                    ));
+                }
+            }
+            for step in &r.body {
+                if let Step::SendHex(hex) = step {
+                    decode_hex(hex).map_err(|e| format!("response {n}: {e}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Why a case cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum CaseError {
-    /// The endpoint is off.
-    #[error("no cases directory is configured")]
-    Disabled,
     /// The id has characters other than a-z, 0-9 and dash.
     #[error("case ids are lower-case letters, digits and dashes")]
     BadId,
-    /// No such file.
-    #[error("no case {0}")]
+    /// No script with that id (no such case, or a case played by the reference server itself).
+    #[error(
+        "no scripted case {0} (cases that run on the reference server are served at their own path)"
+    )]
     NotFound(String),
-    /// The file is not a valid case.
-    #[error("case {id}: {reason}")]
-    Invalid {
-        /// The case id.
-        id: String,
-        /// What is wrong.
-        reason: String,
-    },
 }
 
-#[derive(Debug, Deserialize)]
-struct CaseFile {
-    server: Script,
-}
-
-/// Parses the `[server]` part of a case file's text.
-pub fn parse_script(text: &str) -> Result<Script, String> {
-    let file: CaseFile = toml::from_str(text).map_err(|e| e.to_string())?;
-    if file.server.responses.is_empty() {
-        return Err("server.responses is empty".to_owned());
-    }
-    for r in &file.server.responses {
-        for step in &r.body {
-            if let Step::SendHex(hex) = step {
-                decode_hex(hex)?;
-            }
-        }
-    }
-    Ok(file.server)
-}
-
-/// Case files and how many requests each run has made.
+/// Registered scripts and how many requests each run has made.
 #[derive(Debug)]
 pub(crate) struct Cases {
-    dir: Option<PathBuf>,
+    scripts: Scripts,
     attempts: Mutex<HashMap<(String, String), usize>>,
 }
 
@@ -141,16 +170,15 @@ pub(crate) struct Cases {
 const MAX_RUNS: usize = 10_000;
 
 impl Cases {
-    pub(crate) fn new(dir: Option<PathBuf>) -> Self {
+    pub(crate) fn new(scripts: Scripts) -> Self {
         Cases {
-            dir,
+            scripts,
             attempts: Mutex::new(HashMap::new()),
         }
     }
 
     /// The response for the next request of `run` on case `id`.
     pub(crate) fn next_response(&self, id: &str, run: &str) -> Result<ScriptedResponse, CaseError> {
-        let dir = self.dir.as_ref().ok_or(CaseError::Disabled)?;
         if id.is_empty()
             || !id
                 .bytes()
@@ -158,12 +186,11 @@ impl Cases {
         {
             return Err(CaseError::BadId);
         }
-        let text = std::fs::read_to_string(dir.join(format!("{id}.toml")))
-            .map_err(|_| CaseError::NotFound(id.to_owned()))?;
-        let script = parse_script(&text).map_err(|reason| CaseError::Invalid {
-            id: id.to_owned(),
-            reason,
-        })?;
+        let script = self
+            .scripts
+            .get(id)
+            .filter(|s| !s.responses.is_empty())
+            .ok_or_else(|| CaseError::NotFound(id.to_owned()))?;
         let n = {
             let mut attempts = self
                 .attempts
@@ -178,6 +205,26 @@ impl Cases {
         };
         let last = script.responses.len() - 1;
         Ok(script.responses[n.min(last)].clone())
+    }
+}
+
+/// A `Location` with the run key added, when it points back at this server by path (an
+/// absolute URL elsewhere is left alone: it is another server's business).
+pub(crate) fn with_run(location: &str, run: &str) -> String {
+    if run.is_empty() || !location.starts_with('/') || location.starts_with("//") {
+        return location.to_owned();
+    }
+    let (before, fragment) = match location.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (location, None),
+    };
+    let key: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("run", run)
+        .finish();
+    let sep = if before.contains('?') { '&' } else { '?' };
+    match fragment {
+        Some(f) => format!("{before}{sep}{key}#{f}"),
+        None => format!("{before}{sep}{key}"),
     }
 }
 
@@ -247,41 +294,57 @@ impl Source for Player {
 mod tests {
     use super::*;
 
+    fn script(toml_text: &str) -> Script {
+        toml::from_str(toml_text).expect("valid script")
+    }
+
     #[test]
-    fn parses_a_case_file_and_ignores_other_sections() {
-        let script = parse_script(
+    fn defaults_and_validation() {
+        let s = script(
             r#"
-            checks = ["CONN-STATUS-204"]
-            [client]
-            url = "/cases/x"
-            [[server.responses]]
+            [[responses]]
             body = [{ send = "data: a\n\n" }, { wait_ms = 5 }, { send_hex = "ff 0a 0a" }]
             end = "abort"
-            [[server.responses]]
+            [[responses]]
             status = 204
             headers = []
             "#,
-        )
-        .expect("valid");
-        assert_eq!(script.responses.len(), 2);
-        assert_eq!(script.responses[0].end, End::Abort);
-        assert_eq!(script.responses[0].headers()[0].1, "text/event-stream");
-        assert_eq!(script.responses[1].status, 204);
-        assert!(script.responses[1].headers().is_empty());
+        );
+        s.validate().expect("valid");
+        assert_eq!(s.responses[0].end, End::Abort);
+        assert_eq!(s.responses[0].headers()[0].1, "text/event-stream");
+        assert!(s.responses[1].headers().is_empty());
     }
 
     #[test]
     fn bad_scripts_are_explained() {
-        assert!(
-            parse_script("[server]\nresponses = []")
-                .expect_err("empty")
-                .contains("empty")
-        );
-        assert!(
-            parse_script("[[server.responses]]\nbody = [{ send_hex = \"f\" }]")
-                .expect_err("odd")
-                .contains("odd")
-        );
-        assert!(parse_script("[[server.responses]]\nbody = [{ shout = \"x\" }]").is_err());
+        for (text, says) in [
+            ("responses = []", "empty"),
+            ("[[responses]]\nbody = [{ send_hex = \"f\" }]", "odd"),
+            ("[[responses]]\nbody = [{ send_hex = \"zz\" }]", "not hex"),
+            ("[[responses]]\nstatus = 1000", "not an HTTP status"),
+            ("[[responses]]\nstatus = 99", "not an HTTP status"),
+            (
+                "[[responses]]\nheaders = [[\"bad name\", \"x\"]]",
+                "not a header name",
+            ),
+            (
+                "[[responses]]\nheaders = [[\"x\", \"a\\nb\"]]",
+                "not a header value",
+            ),
+        ] {
+            let err = script(text).validate().expect_err(text);
+            assert!(err.contains(says), "{text}: {err}");
+        }
+        assert!(toml::from_str::<Script>("[[responses]]\nbody = [{ shout = \"x\" }]").is_err());
+    }
+
+    #[test]
+    fn run_keys_follow_redirects_to_this_server() {
+        assert_eq!(with_run("/cases/a?hop=1", "k 1"), "/cases/a?hop=1&run=k+1");
+        assert_eq!(with_run("/cases/a#f", "k"), "/cases/a?run=k#f");
+        assert_eq!(with_run("/cases/a", ""), "/cases/a");
+        assert_eq!(with_run("http://elsewhere/x", "k"), "http://elsewhere/x");
+        assert_eq!(with_run("//elsewhere/x", "k"), "//elsewhere/x");
     }
 }

@@ -12,7 +12,7 @@
 //! | `GET /topics/{name}` | subscribe: events published from now on, or after `Last-Event-ID` (or `?since=`) from the replay log, exactly once, in order |
 //! | `POST /topics/{name}?event=TYPE` | publish the body (UTF-8, at most `max_publish_bytes`) as an event; answers `201 {"id":N}` |
 //! | `DELETE /topics/{name}` | close the topic: subscribers end after what they have; later subscriptions that have everything get **204** |
-//! | `GET /cases/{id}?run=KEY` | play the `[server]` script of `fixtures/cases/{id}.toml` (see [`cases`]) |
+//! | `GET /cases/{id}?run=KEY` | play the script registered for case `id` (see [`cases`]) |
 //! | `GET /stats` | the counters of [`Stats`] as JSON |
 //! | `OPTIONS *` | CORS preflight |
 //!
@@ -48,12 +48,15 @@ pub mod encode;
 pub mod listener;
 pub mod metrics;
 mod page;
+pub mod requests;
 mod routes;
 pub mod server;
 pub mod stream;
 pub mod topics;
 
+pub use cases::{Script, Scripts};
 pub use listener::Listener;
 pub use metrics::Stats;
+pub use requests::{ReceivedRequest, RequestLog};
 pub use server::{Config, Server};
 pub use topics::TopicStore;

@@ -9,7 +9,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
-use crate::cases::{CaseError, Player};
+use crate::cases::{CaseError, Player, with_run};
 use crate::compress::{self, Coding};
 use crate::demo::Demo;
 use crate::server::Ctx;
@@ -34,6 +34,9 @@ impl Refusal {
 }
 
 pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Response<Body> {
+    if let Some(log) = ctx.request_log.get() {
+        log.record(&req);
+    }
     let cors = match cors_headers(&ctx, &req) {
         Ok(headers) => headers,
         Err(refusal) => return refusal.into_response(),
@@ -258,14 +261,10 @@ fn case(ctx: &Ctx, req: &Request<Incoming>, id: &str) -> Response<Body> {
     let run = query(req, "run").unwrap_or_default();
     let scripted = match ctx.cases.next_response(id, &run) {
         Ok(r) => r,
-        Err(e @ (CaseError::NotFound(_) | CaseError::Disabled)) => {
-            return text(StatusCode::NOT_FOUND, &format!("{e}\n"));
-        }
+        Err(e @ CaseError::NotFound(_)) => return text(StatusCode::NOT_FOUND, &format!("{e}\n")),
         Err(e @ CaseError::BadId) => return text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
-        Err(e @ CaseError::Invalid { .. }) => {
-            return text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n"));
-        }
     };
+    // Registered scripts were validated; a status out of range cannot get here.
     let status = StatusCode::from_u16(scripted.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let Some(guard) = ctx.metrics.try_open_stream(ctx.config.max_streams) else {
         return busy(ctx, false);
@@ -293,6 +292,11 @@ fn case(ctx: &Ctx, req: &Request<Incoming>, id: &str) -> Response<Body> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     for (name, value) in scripted.headers() {
+        let value = if name.eq_ignore_ascii_case("location") {
+            with_run(&value, &run)
+        } else {
+            value
+        };
         if let (Ok(n), Ok(v)) = (
             HeaderName::try_from(name.as_str()),
             HeaderValue::try_from(value.as_str()),

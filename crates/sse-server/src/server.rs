@@ -2,7 +2,6 @@
 //! HTTP/2 (prior knowledge) on the same port, connection-level protection, graceful shutdown.
 
 use std::convert::Infallible;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +11,10 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio_util::sync::CancellationToken;
 
+use crate::cases::Scripts;
 use crate::listener::{Listener, StallGuard};
 use crate::metrics::{Metrics, Stats};
+use crate::requests::RequestLog;
 use crate::routes;
 use crate::topics::TopicStore;
 
@@ -50,8 +51,8 @@ pub struct Config {
     pub max_publish_bytes: usize,
     /// Time a client has to send its request headers.
     pub header_read_timeout: Duration,
-    /// Directory of case files served at `/cases/{id}`; `None` disables the endpoint.
-    pub cases_dir: Option<PathBuf>,
+    /// Scripts served at `/cases/{id}`, parsed and checked by whoever registers them.
+    pub scripts: Scripts,
 }
 
 impl Default for Config {
@@ -72,7 +73,7 @@ impl Default for Config {
             demo_interval: Duration::from_secs(1),
             max_publish_bytes: 64 * 1024,
             header_read_timeout: Duration::from_secs(10),
-            cases_dir: None,
+            scripts: Scripts::default(),
         }
     }
 }
@@ -85,6 +86,8 @@ pub(crate) struct Ctx {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) cases: crate::cases::Cases,
+    /// Where every request is recorded, when someone asked for it.
+    pub(crate) request_log: std::sync::OnceLock<Arc<RequestLog>>,
 }
 
 /// The reference server. Cheap to clone; clones share topics and counters.
@@ -103,7 +106,7 @@ impl Server {
     /// A server using an existing topic store: pass the same store to a restarted server to
     /// model durable topics.
     pub fn with_topics(config: Config, topics: Arc<TopicStore>) -> Self {
-        let cases = crate::cases::Cases::new(config.cases_dir.clone());
+        let cases = crate::cases::Cases::new(config.scripts.clone());
         Server {
             ctx: Arc::new(Ctx {
                 config,
@@ -111,8 +114,15 @@ impl Server {
                 metrics: Arc::new(Metrics::default()),
                 shutdown: CancellationToken::new(),
                 cases,
+                request_log: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Records every request this server (and its clones) receives into `log`, from now on.
+    /// A server has one log: a second call leaves the first in place and returns `false`.
+    pub fn with_request_log(&self, log: Arc<RequestLog>) -> bool {
+        self.ctx.request_log.set(log).is_ok()
     }
 
     /// The topic store, for publishing from the same process.

@@ -594,24 +594,37 @@ async fn shutdown_ends_streams_cleanly() {
         .expect("serve task");
 }
 
+fn scripts(entries: &[(&str, &str)]) -> sse_server::Scripts {
+    let map = entries
+        .iter()
+        .map(|(id, text)| {
+            let script: sse_server::Script = toml::from_str(text).expect("script parses");
+            script.validate().expect("script is valid");
+            ((*id).to_owned(), script)
+        })
+        .collect();
+    std::sync::Arc::new(map)
+}
+
 #[tokio::test]
 async fn cases_are_played_in_order_per_run() {
-    let dir = std::env::temp_dir().join(format!("sse-cases-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    std::fs::write(
-        dir.join("two-step.toml"),
-        r#"
-        checks = ["CONN-STATUS-204"]
-        [[server.responses]]
-        body = [{ send = "id: 1\ndata: a\n\n" }, { wait_ms = 10 }, { send_hex = "64 61 74 61 3a 20 ff 0a 0a" }]
-        [[server.responses]]
-        status = 204
-        headers = []
-        "#,
-    )
-    .expect("write case");
     let s = start(Config {
-        cases_dir: Some(dir.clone()),
+        scripts: scripts(&[
+            (
+                "two-step",
+                r#"
+                [[responses]]
+                body = [{ send = "id: 1\ndata: a\n\n" }, { wait_ms = 10 }, { send_hex = "64 61 74 61 3a 20 ff 0a 0a" }]
+                [[responses]]
+                status = 204
+                headers = []
+                "#,
+            ),
+            (
+                "cut",
+                "[[responses]]\nbody = [{ send = \"data: a\\n\\ndata: par\" }]\nend = \"abort\"\n",
+            ),
+        ]),
         ..fast()
     })
     .await;
@@ -634,14 +647,11 @@ async fn cases_are_played_in_order_per_run() {
         get(s.addr, "/cases/two-step?run=b", &[]).await.status(),
         200
     );
-    assert_eq!(get(s.addr, "/cases/nope", &[]).await.status(), 404);
+    let missing = get(s.addr, "/cases/nope", &[]).await;
+    assert_eq!(missing.status(), 404);
+    assert!(body_text(missing).await.contains("no scripted case nope"));
     assert_eq!(get(s.addr, "/cases/..%2Fetc", &[]).await.status(), 400);
     // A scripted abort delivers what was sent, then cuts without the final chunk.
-    std::fs::write(
-        dir.join("cut.toml"),
-        "checks = [\"CONN-BODY-ERROR\"]\n[[server.responses]]\nbody = [{ send = \"data: a\\n\\ndata: par\" }]\nend = \"abort\"\n",
-    )
-    .expect("write case");
     let mut raw = tokio::net::TcpStream::connect(s.addr)
         .await
         .expect("connect");
@@ -660,5 +670,54 @@ async fn cases_are_played_in_order_per_run() {
     );
     let page = body_text(get(s.addr, "/", &[]).await).await;
     assert!(page.contains("new EventSource"));
-    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn scripted_redirects_keep_their_run_and_requests_are_logged() {
+    let s = start(Config {
+        scripts: scripts(&[(
+            "hop",
+            r#"
+            [[responses]]
+            status = 307
+            headers = [["location", "/cases/hop?n=1"]]
+            [[responses]]
+            status = 204
+            headers = []
+            "#,
+        )]),
+        ..fast()
+    })
+    .await;
+    let epoch = std::time::Instant::now();
+    let log = std::sync::Arc::new(sse_server::RequestLog::new(std::sync::Arc::new(
+        move || epoch.elapsed(),
+    )));
+    assert!(s.server.with_request_log(log.clone()));
+    let first = get(s.addr, "/cases/hop?run=r1", &[("last-event-id", "7")]).await;
+    assert_eq!(first.status(), 307);
+    assert_eq!(
+        first.headers()["location"].to_str().expect("ascii"),
+        "/cases/hop?n=1&run=r1"
+    );
+    // The redirected request counts in run r1: it gets the second response.
+    assert_eq!(
+        get(s.addr, "/cases/hop?n=1&run=r1", &[]).await.status(),
+        204
+    );
+    // Another run starts at the first response.
+    assert_eq!(get(s.addr, "/cases/hop?run=r2", &[]).await.status(), 307);
+    let logged = log.snapshot();
+    let targets: Vec<&str> = logged.iter().map(|r| r.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        [
+            "/cases/hop?run=r1",
+            "/cases/hop?n=1&run=r1",
+            "/cases/hop?run=r2"
+        ]
+    );
+    assert_eq!(logged[0].method, "GET");
+    assert_eq!(logged[0].header("last-event-id"), Some("7"));
+    assert!(logged.windows(2).all(|w| w[0].at <= w[1].at));
 }

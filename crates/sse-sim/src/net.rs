@@ -23,7 +23,7 @@ where
 }
 
 /// Sleeps until `at`; with no deadline, forever (a `select!` branch that never fires).
-pub(crate) async fn sleep_until(at: Option<Instant>) {
+pub async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,

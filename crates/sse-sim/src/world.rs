@@ -1,31 +1,56 @@
-//! Builds the turmoil world for a case (hosts `server`, `proxy`, `client`, and `publisher` when
-//! the case publishes), runs it in simulated time, applies the time-scheduled faults between
-//! steps (server crash and restart, partition and repair), and returns the client's trace.
+//! Builds the turmoil world (hosts `server`, `proxy`, `client`, and `publisher` when there is
+//! one), runs it in simulated time, applies the time-scheduled faults between steps (server
+//! crash and restart, partition and repair), and returns what the server received.
 
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use sse_model::Trace;
-use sse_server::{Config, Server, TopicStore};
+use sse_server::{Config, ReceivedRequest, RequestLog, Server, TopicStore};
 use tokio_util::sync::CancellationToken;
 
-use crate::case::{Case, Fault, Publisher};
-use crate::{client, proxy};
+use crate::fault::{Fault, Publisher};
+use crate::proxy;
 
-/// What went wrong running a case (not: the client misbehaved; that shows in the trace).
+/// Where the client host reaches the server: through the proxy, on port 80.
+pub const CLIENT_BASE_URL: &str = "http://proxy";
+
+/// The header the publisher marks its requests with, so the log shows only the client's.
+const PUBLISHER_HEADER: &str = "x-sse-sim-publisher";
+
+/// What went wrong running a world (not: the client misbehaved; that shows in what it observed).
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    /// A host failed (a bug in the simulator or the server, never expected).
-    #[error("simulation of {case} with seed {seed} failed: {reason}")]
+    /// A host failed (a bug in the simulator, the server or the client driver).
+    #[error("simulation of {name} with seed {seed} failed: {reason}")]
     Host {
-        /// The case id.
-        case: String,
+        /// The world's name (a case id).
+        name: String,
         /// The seed.
         seed: u64,
         /// What turmoil reported.
         reason: String,
     },
+}
+
+/// Everything about a simulated run except the client.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// A name for errors (the case id).
+    pub name: String,
+    /// The reference server's configuration, scripts included.
+    pub config: Config,
+    /// Whether topics survive a server restart (a durable store) or start empty.
+    pub durable_topics: bool,
+    /// Faults, applied by the proxy or the world.
+    pub faults: Vec<Fault>,
+    /// An optional publisher to a topic.
+    pub publisher: Option<Publisher>,
+    /// Simulated run length.
+    pub duration: Duration,
+    /// turmoil's RNG seed (latency jitter, scheduling).
+    pub seed: u64,
 }
 
 /// The reference server as a turmoil listener.
@@ -36,34 +61,6 @@ impl sse_server::Listener for SimListener {
     async fn accept(&mut self) -> std::io::Result<(Self::Io, SocketAddr)> {
         self.0.accept().await
     }
-}
-
-/// The server configuration a case asks for: the reference server's defaults, except where the
-/// case says otherwise; scripted cases are served from the case file's directory.
-fn server_config(case: &Case) -> Config {
-    let mut config = Config {
-        cases_dir: case.path.parent().map(std::path::Path::to_path_buf),
-        ..Config::default()
-    };
-    if let Some(r) = &case.server.reference {
-        if let Some(ms) = r.retry_ms {
-            config.retry = (ms > 0).then_some(ms);
-        }
-        if let Some(ms) = r.keep_alive_ms {
-            config.keep_alive = (ms > 0).then(|| Duration::from_millis(ms));
-        }
-        config.padding = r.padding.unwrap_or(config.padding);
-        config.compression = r.compression.unwrap_or(config.compression);
-        config.flush_each_event = r.flush_each_event.unwrap_or(config.flush_each_event);
-        config.demo_interval = r
-            .demo_interval_ms
-            .map_or(config.demo_interval, Duration::from_millis);
-        config.topic_log = r.topic_log.unwrap_or(config.topic_log);
-        if let Some(origins) = &r.allowed_origins {
-            config.allowed_origins.clone_from(origins);
-        }
-    }
-    config
 }
 
 /// A time-scheduled action on the simulation itself.
@@ -95,47 +92,58 @@ fn schedule(faults: &[Fault]) -> Vec<(Duration, Scheduled)> {
                 out.push((Duration::from_millis(at_ms), Scheduled::Hold));
                 out.push((Duration::from_millis(repair_at_ms), Scheduled::Release));
             }
-            _ => {}
+            // Applied when the world is built.
+            Fault::Latency { .. } => {}
+            // The proxy's, per connection.
+            Fault::Drop { .. }
+            | Fault::Buffer { .. }
+            | Fault::Stall { .. }
+            | Fault::IdleTimeout { .. } => {}
         }
     }
     out.sort_by_key(|(at, _)| *at);
     out
 }
 
-/// The client's trace and what the world looked like at the end.
+/// What the server saw, and its topics at the end.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    /// What the client observably did.
-    pub trace: Trace,
-    /// Every request the client made, with all its headers.
-    pub requests: Vec<sse_model::Request>,
+    /// Every request the client's connections delivered to the server, in simulated time.
+    pub requests: Vec<ReceivedRequest>,
     /// The reference server's topic store (for properties over published events).
     pub topics: Arc<TopicStore>,
 }
 
-/// Runs a case with a seed.
-pub fn run(case: &Case, seed: u64) -> Result<Outcome, SimError> {
+/// Simulated time since the start of the run, for logs kept by any host.
+pub fn now() -> Duration {
+    turmoil::sim_elapsed().unwrap_or_default()
+}
+
+/// Runs `client` on the `client` host of `world` until the world's duration has passed. The
+/// client reaches the server at [`CLIENT_BASE_URL`] (through the proxy); it connects with
+/// `turmoil::net::TcpStream` and keeps time with `tokio::time` (simulated here).
+pub fn run<F>(world: &World, client: F) -> Result<Outcome, SimError>
+where
+    F: Future<Output = turmoil::Result> + 'static,
+{
     let fail = |reason: String| SimError::Host {
-        case: case.id.clone(),
-        seed,
+        name: world.name.clone(),
+        seed: world.seed,
         reason,
     };
     let mut sim = turmoil::Builder::new()
-        .simulation_duration(case.duration() + Duration::from_secs(10))
+        .simulation_duration(world.duration + Duration::from_secs(10))
         .min_message_latency(Duration::ZERO)
         .max_message_latency(Duration::ZERO)
-        .rng_seed(seed)
+        .rng_seed(world.seed)
         .build();
 
-    let config = server_config(case);
-    let durable = case
-        .server
-        .reference
-        .as_ref()
-        .and_then(|r| r.durable_topics)
-        .unwrap_or(true);
+    let config = world.config.clone();
+    let durable = world.durable_topics;
     let topics = Arc::new(TopicStore::new(config.topic_log, config.topic_channel));
+    let log = Arc::new(RequestLog::new(Arc::new(now)));
     let store = topics.clone();
+    let server_log = log.clone();
     sim.host("server", move || {
         let config = config.clone();
         let topics = if durable {
@@ -143,44 +151,42 @@ pub fn run(case: &Case, seed: u64) -> Result<Outcome, SimError> {
         } else {
             Arc::new(TopicStore::new(config.topic_log, config.topic_channel))
         };
+        let log = server_log.clone();
         async move {
             let listener = SimListener(turmoil::net::TcpListener::bind("0.0.0.0:80").await?);
-            Server::with_topics(config, topics)
+            let server = Server::with_topics(config, topics);
+            server.with_request_log(log);
+            server
                 .serve(listener, CancellationToken::new(), Duration::from_secs(1))
                 .await;
             Ok(())
         }
     });
 
-    let faults = Arc::new(case.faults.clone());
+    let faults = Arc::new(world.faults.clone());
     sim.host("proxy", move || proxy::run(faults.clone(), "server:80"));
 
-    if let Some(publisher) = case.publisher.clone() {
+    if let Some(publisher) = world.publisher.clone() {
         sim.host("publisher", move || publish(publisher.clone()));
     }
 
-    let recording = Arc::new(Mutex::new(client::Recording::default()));
-    let url = format!("http://proxy{}", case.client_path());
-    sim.client(
-        "client",
-        client::run(url, case.client.clone(), recording.clone()),
-    );
+    sim.client("client", client);
 
-    for f in &case.faults {
+    for f in &world.faults {
         if let Fault::Latency { ms, jitter_ms } = *f {
             sim.set_link_latency("client", "proxy", Duration::from_millis(ms));
             if jitter_ms > 0 {
                 sim.set_link_max_message_latency(
                     "client",
                     "proxy",
-                    Duration::from_millis(ms + jitter_ms),
+                    Duration::from_millis(ms.saturating_add(jitter_ms)),
                 );
             }
         }
     }
 
-    let mut pending = schedule(&case.faults).into_iter().peekable();
-    while sim.elapsed() < case.duration() {
+    let mut pending = schedule(&world.faults).into_iter().peekable();
+    while sim.elapsed() < world.duration {
         while let Some((_, action)) = pending.next_if(|(at, _)| *at <= sim.elapsed()) {
             match action {
                 Scheduled::Crash => sim.crash("server"),
@@ -191,12 +197,12 @@ pub fn run(case: &Case, seed: u64) -> Result<Outcome, SimError> {
         }
         sim.step().map_err(|e| fail(e.to_string()))?;
     }
-    let recording = std::mem::take(&mut *recording.lock().map_err(|e| fail(e.to_string()))?);
-    Ok(Outcome {
-        trace: recording.trace,
-        requests: recording.requests,
-        topics,
-    })
+    let requests = log
+        .snapshot()
+        .into_iter()
+        .filter(|r| r.header(PUBLISHER_HEADER).is_none())
+        .collect();
+    Ok(Outcome { requests, topics })
 }
 
 /// The `publisher` host: POSTs `e1`, `e2`, ... to the topic on the server, retrying each event
@@ -221,6 +227,7 @@ async fn post(topic: &str, data: &str) -> Result<(), Box<dyn std::error::Error>>
     let mut sender = crate::net::connect_http1("server", 80).await?;
     let req = http::Request::post(format!("/topics/{topic}"))
         .header("host", "server")
+        .header(PUBLISHER_HEADER, "1")
         .body(Full::new(bytes::Bytes::from(data.to_owned())))?;
     let response = tokio::time::timeout(Duration::from_secs(2), sender.send_request(req)).await??;
     if response.status() == 201 {

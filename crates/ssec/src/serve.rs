@@ -38,9 +38,10 @@ pub(crate) struct Args {
     /// Streams served at once before answering 503.
     #[arg(long, default_value_t = Config::default().max_streams)]
     max_streams: usize,
-    /// Directory of case files for /cases/{id}.
-    #[arg(long, default_value = "fixtures/cases")]
-    cases_dir: PathBuf,
+    /// Directory of case files whose scripts are served at /cases/{id} (default: the suite's
+    /// own fixtures/cases).
+    #[arg(long)]
+    cases_dir: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
@@ -51,6 +52,13 @@ pub(crate) fn run(args: Args) -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
+    let scripts = match scripts(args.cases_dir.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ssec serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let config = Config {
         keep_alive: (args.keep_alive_secs > 0).then(|| Duration::from_secs(args.keep_alive_secs)),
         retry: (args.retry_ms > 0).then_some(args.retry_ms),
@@ -60,7 +68,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         allowed_origins: args.allowed_origins,
         max_streams: args.max_streams,
         demo_interval: Duration::from_millis(args.interval_ms.max(1)),
-        cases_dir: args.cases_dir.is_dir().then_some(args.cases_dir),
+        scripts,
         ..Config::default()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -98,4 +106,24 @@ pub(crate) fn run(args: Args) -> ExitCode {
             .await;
         ExitCode::SUCCESS
     })
+}
+
+/// The scripts of every scripted case in `dir` (or the suite's own cases), each case file
+/// parsed and checked once, here: a bad file is an error at start, not a 500 later.
+fn scripts(dir: Option<&std::path::Path>) -> Result<sse_server::Scripts, sse_harness::LoadError> {
+    let dir = dir.map_or_else(
+        || sse_harness::catalogue::workspace_root().join("fixtures/cases"),
+        std::path::Path::to_path_buf,
+    );
+    let cases = sse_harness::case::load_dir(&dir)?;
+    let scripts: std::collections::BTreeMap<String, sse_server::Script> = cases
+        .iter()
+        .filter_map(|c| c.server.script().map(|s| (c.id.clone(), s)))
+        .collect();
+    tracing::info!(
+        dir = %dir.display(),
+        scripted = scripts.len(),
+        "cases at /cases/{{id}} (cases that run on the reference server itself use their own paths)"
+    );
+    Ok(std::sync::Arc::new(scripts))
 }

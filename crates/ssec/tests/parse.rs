@@ -119,6 +119,6 @@ fn sim_prints_a_case_trace() {
     );
     assert!(out.ends_with("error    state=CLOSED\n"), "{out}");
     let (code, _, err) = ssec(&["sim", "/nonexistent.toml"], b"");
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a case that cannot be loaded is a usage error");
     assert!(err.starts_with("ssec sim: /nonexistent.toml:"), "{err}");
 }

@@ -7,9 +7,14 @@
 
 use std::path::{Path, PathBuf};
 
-use sse_model::{Item, Limits, Observation, parse_stream};
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::case::{Case, ClientSpec, Fault, Publisher, ReferenceSpec, ServerSpec};
+use sse_model::{Item, Limits, parse_stream};
+use sse_sim::{Fault, Publisher};
+
+use crate::case::{Case, ClientSpec, ExpectSpec, ReferenceSpec, ServerSpec};
+use crate::client::Seen;
 
 /// Events the publisher sends per schedule.
 pub const EVENTS: u64 = 20;
@@ -112,6 +117,8 @@ pub fn schedule(seed: u64) -> Case {
                 ..ReferenceSpec::default()
             }),
         },
+        expect: ExpectSpec::default(),
+        golden: None,
         publisher: Some(Publisher {
             topic: TOPIC.into(),
             every_ms: 50,
@@ -133,10 +140,12 @@ pub struct Violation {
     pub received: Vec<(String, String)>,
 }
 
-/// Runs one schedule; `Ok(n)` with the number of events checked, or the violation.
+/// Runs one schedule with the model; `Ok(n)` with the number of events checked, or the
+/// violation.
 pub fn check(case: &Case) -> Result<usize, Violation> {
-    let outcome = match crate::run(case, case.seed) {
-        Ok(o) => o,
+    let client = Arc::new(crate::ModelClient::default());
+    let run = match crate::run::simulated(client, case, case.seed, Duration::ZERO) {
+        Ok(run) => run,
         Err(e) => {
             return Err(Violation {
                 seed: case.seed,
@@ -146,7 +155,12 @@ pub fn check(case: &Case) -> Result<usize, Violation> {
         }
     };
     let mut accepted = Vec::new();
-    for stored in outcome.topics.log(TOPIC) {
+    for stored in run
+        .topics
+        .as_ref()
+        .map(|t| t.log(TOPIC))
+        .unwrap_or_default()
+    {
         if let Ok(items) = parse_stream(&stored.encoded, Limits::default()) {
             for item in items {
                 if let Item::Event(e) = item {
@@ -155,12 +169,15 @@ pub fn check(case: &Case) -> Result<usize, Violation> {
             }
         }
     }
-    let received: Vec<(String, String)> = outcome
-        .trace
-        .lines
+    let received: Vec<(String, String)> = run
+        .observed
         .iter()
-        .filter_map(|l| match &l.what {
-            Observation::Message { id, data, .. } => Some((id.clone(), data.clone())),
+        .filter_map(|o| match &o.what {
+            Seen::Message {
+                last_event_id,
+                data,
+                ..
+            } => Some((last_event_id.clone(), data.clone())),
             _ => None,
         })
         .collect();
@@ -176,9 +193,11 @@ pub fn check(case: &Case) -> Result<usize, Violation> {
     }
 }
 
-/// Writes a schedule as a case file (`chaos-SEED.toml`) so it can be replayed and reviewed.
+/// Writes a schedule as a case file (`chaos-SEED.toml`) so it can be replayed (`ssec sim`) and
+/// reviewed; to keep it, move it into `fixtures/cases/` and review its golden trace.
 pub fn save(case: &Case, dir: &Path) -> std::io::Result<PathBuf> {
     let text = toml::to_string(case).map_err(std::io::Error::other)?;
+    std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("{}.toml", case.id));
     std::fs::write(
         &path,

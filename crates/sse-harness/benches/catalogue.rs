@@ -1,6 +1,6 @@
 //! Wall time of the whole case catalogue and of the chaos property in simulated time
-//! (`cargo bench -p sse-sim --bench catalogue`), against the real time the same runs would take
-//! on a network: the sum of their simulated durations. Writes `target/sim-bench.json`.
+//! (`cargo bench -p sse-harness --bench catalogue`), against the real time the same runs would
+//! take on a network: the sum of their simulated durations. Writes `target/sim-bench.json`.
 
 // The bench's own helpers need no docs.
 #![allow(missing_docs)]
@@ -14,13 +14,14 @@ fn main() {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let cases = sse_sim::load_dir(&root.join("fixtures/cases")).expect("case catalogue");
-    let simulated: Duration = cases.iter().map(sse_sim::Case::duration).sum();
+    let catalogue = sse_harness::Catalogue::load(&root).expect("case catalogue");
+    let cases = &catalogue.cases;
+    let simulated: Duration = cases.iter().map(sse_harness::Case::duration).sum();
 
     // Warm up once, then time three passes over the catalogue; keep the fastest.
     let run_all = || {
-        for case in &cases {
-            sse_sim::run(case, case.seed).expect("case runs");
+        for case in cases {
+            sse_harness::run::golden_trace(case, case.seed).expect("case runs");
         }
     };
     run_all();
@@ -37,11 +38,12 @@ fn main() {
     let chaos_started = Instant::now();
     let mut events = 0;
     for seed in 0..schedules {
-        events += sse_sim::chaos::check(&sse_sim::chaos::schedule(seed)).expect("property holds");
+        events +=
+            sse_harness::chaos::check(&sse_harness::chaos::schedule(seed)).expect("property holds");
     }
     let chaos = chaos_started.elapsed();
     let chaos_simulated =
-        Duration::from_millis(sse_sim::chaos::schedule(0).duration_ms) * schedules as u32;
+        Duration::from_millis(sse_harness::chaos::schedule(0).duration_ms) * schedules as u32;
 
     println!(
         "catalogue: {} cases, {:.1} s simulated in {:.3} s wall ({:.0}x real time)",

@@ -1,12 +1,13 @@
 //! The chaos property over 1,000 seeded fault schedules (see `sse_sim::chaos`): every event the
 //! server accepted reaches the model client exactly once, in order. A schedule that breaks it is
-//! saved to `fixtures/cases/chaos-SEED.toml` and the test fails naming it.
+//! saved to `target/chaos/chaos-SEED.toml` (never into the catalogue, where it would change the
+//! next run) and the test fails naming it.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use sse_sim::chaos;
+use sse_harness::chaos;
 
 const SCHEDULES: u64 = 1_000;
 
@@ -46,7 +47,7 @@ fn every_accepted_event_arrives_exactly_once_in_order() {
         violations.len(),
         started.elapsed()
     );
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/cases");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/chaos");
     let mut report = Vec::new();
     for v in &violations {
         let saved = chaos::save(&chaos::schedule(v.seed), &dir)

@@ -1,0 +1,527 @@
+//! Case files (`fixtures/cases/*.toml`), parsed and checked once: the requirement ids a case
+//! checks, the server (a script or the reference server), the faults, what the client is asked
+//! to do, and the run length. The expected behaviour is the case's golden trace, the model's
+//! reviewed insta snapshot in `fixtures/snapshots/cases/`, from which [`crate::expect`] derives
+//! what any implementation is judged against.
+//!
+//! ```toml
+//! checks = ["CONN-STATUS-204", "FAIL-NO-RECONNECT"]
+//! about = "A 204 on reconnection stops the client for good."
+//! duration_ms = 10000          # run length (simulated, or real on loopback)
+//! seed = 1                     # optional; the simulator's seed
+//!
+//! [client]                     # all optional
+//! path = "/sse/1?limit=3"      # default: /cases/{id}, the scripted server below
+//! close_at_ms = 5000           # the page calls close()
+//! last_event_id = "41"         # a persisted id for the first request
+//! origin = "http://page"       # the page's origin: CORS applies to other origins
+//! with_credentials = true
+//! ua_abort_at_ms = 500         # the user agent aborts the fetch
+//! # user-agent choices the model can be given (other implementations have their own):
+//! reconnection_ms = 1000       # initial reconnection time (default 3000, the model's)
+//! backoff = { base_ms = 100, max_ms = 800 }
+//! accept_encoding = "gzip"     # what the client's HTTP stack offers (default: nothing)
+//! max_line = 1048576           # parser limits
+//!
+//! [server]                     # either a script (see sse_server::cases) ...
+//! [[server.responses]]
+//! body = [{ send = "data: a\n\n" }]
+//!
+//! [server.reference]           # ... or the reference server with these options
+//! retry_ms = 500
+//!
+//! [publisher]                  # optional: publish to a topic of the reference server
+//! topic = "t"
+//! every_ms = 1000
+//! count = 5
+//!
+//! [[faults]]                   # see sse_sim::Fault
+//! kind = "drop"
+//! after_bytes = 120
+//!
+//! [expect]                     # optional judging rules
+//! extra_wait = "pass"          # waiting longer than the reconnection time is fine here
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sse_model::Trace;
+use sse_server::cases::{Script, ScriptedResponse};
+use sse_sim::{Fault, Publisher, World};
+
+use crate::LoadError;
+
+/// The longest run a case may ask for: cases are short by design, and a huge value would hang a
+/// loopback run or a simulation.
+pub const MAX_DURATION_MS: u64 = 600_000;
+
+/// A case, as loaded from its file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// The file stem; filled in by [`load`].
+    #[serde(skip)]
+    pub id: String,
+    /// The file itself; filled in by [`load`].
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// Requirement ids this case checks.
+    pub checks: Vec<String>,
+    /// What the case shows, for a person.
+    pub about: String,
+    /// Run length.
+    pub duration_ms: u64,
+    /// Simulation seed (turmoil's RNG: latency jitter and scheduling).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// What the client is asked to do.
+    #[serde(default)]
+    pub client: ClientSpec,
+    /// The server.
+    pub server: ServerSpec,
+    /// An optional publisher to a reference-server topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<Publisher>,
+    /// Faults, applied by the proxy or the network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Fault>,
+    /// Judging rules beyond the defaults.
+    #[serde(default, skip_serializing_if = "ExpectSpec::is_default")]
+    pub expect: ExpectSpec,
+    /// The reviewed golden trace, when the case has one (filled in by the catalogue).
+    #[serde(skip)]
+    pub golden: Option<Trace>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// What the client is asked to do, and the user-agent choices the model can be given.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    /// Path (and query) on the case server; default `/cases/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Initial reconnection time in milliseconds (default: the model's 3000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconnection_ms: Option<u64>,
+    /// Extra exponential backoff after failed attempts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<BackoffSpec>,
+    /// When the page calls close().
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_at_ms: Option<u64>,
+    /// The Accept-Encoding the client's HTTP stack sends (and then decodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accept_encoding: Option<String>,
+    /// A persisted last event ID for the first request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_event_id: Option<String>,
+    /// Parser line limit in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_line: Option<usize>,
+    /// Parser event-size limit in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_event: Option<usize>,
+    /// The origin of the page that creates the EventSource (CORS applies when it differs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Whether the EventSource is created with `withCredentials: true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub with_credentials: Option<bool>,
+    /// When the user agent aborts the fetch (navigation, `window.stop()`), which fails the
+    /// connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ua_abort_at_ms: Option<u64>,
+}
+
+/// Exponential backoff settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackoffSpec {
+    /// Extra wait after the first failed attempt.
+    pub base_ms: u64,
+    /// Cap on the extra wait.
+    pub max_ms: u64,
+}
+
+/// The server side of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    /// Scripted responses (served at `/cases/{id}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub responses: Vec<ScriptedResponse>,
+    /// The reference server, with these options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceSpec>,
+}
+
+impl ServerSpec {
+    /// The script, if this is a scripted case.
+    pub fn script(&self) -> Option<Script> {
+        (!self.responses.is_empty()).then(|| Script {
+            responses: self.responses.clone(),
+        })
+    }
+}
+
+/// Options of the reference server for a case (unset ones keep the server's defaults).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSpec {
+    /// Initial `retry` in ms; 0 sends none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_ms: Option<u64>,
+    /// Keep-alive interval in ms; 0 disables.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_alive_ms: Option<u64>,
+    /// Initial padding comment size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub padding: Option<usize>,
+    /// Compress when the client accepts it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression: Option<bool>,
+    /// Flush the compressor after every event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flush_each_event: Option<bool>,
+    /// Demo stream interval in ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo_interval_ms: Option<u64>,
+    /// Topic replay log size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic_log: Option<usize>,
+    /// Whether topics survive a server restart (default true: a durable store).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durable_topics: Option<bool>,
+    /// Origins allowed cross-origin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+/// Judging rules a case may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSpec {
+    /// How a reconnection that waits longer than the reconnection time is judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_wait: Option<ExtraWait>,
+}
+
+impl ExpectSpec {
+    fn is_default(&self) -> bool {
+        *self == ExpectSpec::default()
+    }
+}
+
+/// The verdict for waiting longer than the reconnection time after a connection that was open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExtraWait {
+    /// Allowed and unremarkable here.
+    Pass,
+    /// Allowed by the standard, but not what the case's plain reading does (the default).
+    NonStrict,
+}
+
+/// Loads and checks one case file (requirement ids are checked by [`crate::Catalogue`], which
+/// knows them).
+pub fn load(path: &Path) -> Result<Case, LoadError> {
+    let text = crate::read(path)?;
+    let invalid = |reason: String| LoadError::Invalid {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut case: Case = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    case.id = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    case.path = path.to_owned();
+    case.validate().map_err(invalid)?;
+    Ok(case)
+}
+
+/// Every case file in a directory, sorted by id.
+pub fn load_dir(dir: &Path) -> Result<Vec<Case>, LoadError> {
+    let mut paths = crate::files_with_extension(dir, "toml")?;
+    paths.sort();
+    paths.iter().map(|p| load(p)).collect()
+}
+
+impl Case {
+    /// Checks what serde cannot, so a bad file is one clear error at load, never a panic, a
+    /// hang or a silently different run.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            || self.id.is_empty()
+        {
+            return Err(format!(
+                "the file name {:?} must be lower-case letters, digits and dashes",
+                self.id
+            ));
+        }
+        if self.checks.is_empty() {
+            return Err("checks is empty: name the requirements this case checks".into());
+        }
+        if !(1..=MAX_DURATION_MS).contains(&self.duration_ms) {
+            return Err(format!("duration_ms must be 1 to {MAX_DURATION_MS}"));
+        }
+        match (self.server.script(), &self.server.reference) {
+            (None, None) => return Err("the server needs responses or reference".into()),
+            (Some(_), Some(_)) => {
+                return Err("the server has both responses and reference".into());
+            }
+            (Some(script), None) => script.validate()?,
+            (None, Some(r)) => r.validate()?,
+        }
+        if let Some(path) = &self.client.path {
+            if !path.starts_with('/') || path.starts_with("//") {
+                return Err(format!(
+                    "client.path {path:?} must be a path on the case server, starting with one /"
+                ));
+            }
+        }
+        for fault in &self.faults {
+            validate_fault(fault)?;
+        }
+        if let Some(p) = &self.publisher {
+            if p.count > 0 && self.server.reference.is_none() {
+                return Err("a publisher needs the reference server (its topics)".into());
+            }
+            if !valid_topic(&p.topic) {
+                return Err(format!(
+                    "publisher.topic {:?} must be 1 to 64 of A-Z a-z 0-9 . _ -",
+                    p.topic
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The client's path on the case server.
+    pub fn client_path(&self) -> String {
+        self.client
+            .path
+            .clone()
+            .unwrap_or_else(|| format!("/cases/{}", self.id))
+    }
+
+    /// The run length.
+    pub fn duration(&self) -> Duration {
+        Duration::from_millis(self.duration_ms)
+    }
+
+    /// The reference server's configuration for this case: its defaults, except where the case
+    /// says otherwise, with the case's script registered under its id.
+    pub fn server_config(&self) -> sse_server::Config {
+        let mut config = sse_server::Config::default();
+        if let Some(script) = self.server.script() {
+            let mut scripts = BTreeMap::new();
+            scripts.insert(self.id.clone(), script);
+            config.scripts = Arc::new(scripts);
+        }
+        if let Some(r) = &self.server.reference {
+            if let Some(ms) = r.retry_ms {
+                config.retry = (ms > 0).then_some(ms);
+            }
+            if let Some(ms) = r.keep_alive_ms {
+                config.keep_alive = (ms > 0).then(|| Duration::from_millis(ms));
+            }
+            config.padding = r.padding.unwrap_or(config.padding);
+            config.compression = r.compression.unwrap_or(config.compression);
+            config.flush_each_event = r.flush_each_event.unwrap_or(config.flush_each_event);
+            config.demo_interval = r
+                .demo_interval_ms
+                .map_or(config.demo_interval, Duration::from_millis);
+            config.topic_log = r.topic_log.unwrap_or(config.topic_log);
+            if let Some(origins) = &r.allowed_origins {
+                config.allowed_origins.clone_from(origins);
+            }
+        }
+        config
+    }
+
+    /// Whether topics survive a server restart.
+    pub fn durable_topics(&self) -> bool {
+        self.server
+            .reference
+            .as_ref()
+            .and_then(|r| r.durable_topics)
+            .unwrap_or(true)
+    }
+
+    /// The simulated world of this case, with a seed.
+    pub fn world(&self, seed: u64) -> World {
+        World {
+            name: self.id.clone(),
+            config: self.server_config(),
+            durable_topics: self.durable_topics(),
+            faults: self.faults.clone(),
+            publisher: self.publisher.clone(),
+            duration: self.duration(),
+            seed,
+        }
+    }
+}
+
+impl ReferenceSpec {
+    fn validate(&self) -> Result<(), String> {
+        if let Some(ms) = self.demo_interval_ms {
+            if !(1..=86_400_000).contains(&ms) {
+                return Err("server.reference.demo_interval_ms must be 1 to 86400000".into());
+            }
+        }
+        for (name, value) in [
+            ("retry_ms", self.retry_ms),
+            ("keep_alive_ms", self.keep_alive_ms),
+        ] {
+            if value.is_some_and(|v| v > 86_400_000) {
+                return Err(format!("server.reference.{name} must be at most 86400000"));
+            }
+        }
+        if self.padding.is_some_and(|p| p > 1 << 20) {
+            return Err("server.reference.padding must be at most 1048576 bytes".into());
+        }
+        if self.topic_log.is_some_and(|n| n > 1_000_000) {
+            return Err("server.reference.topic_log must be at most 1000000".into());
+        }
+        Ok(())
+    }
+}
+
+fn validate_fault(fault: &Fault) -> Result<(), String> {
+    const DAY_MS: u64 = 86_400_000;
+    let connections_ok = |c: &[u32]| c.iter().all(|&n| n >= 1);
+    match fault {
+        Fault::Drop {
+            after_bytes,
+            at_ms,
+            connections,
+        } => {
+            if after_bytes.is_none() && at_ms.is_none() {
+                return Err("a drop fault needs after_bytes or at_ms".into());
+            }
+            if !connections_ok(connections) {
+                return Err("fault connections count from 1".into());
+            }
+        }
+        Fault::Buffer { connections, .. } | Fault::Stall { connections, .. } => {
+            if !connections_ok(connections) {
+                return Err("fault connections count from 1".into());
+            }
+        }
+        Fault::IdleTimeout { ms } => {
+            if !(1..=DAY_MS).contains(ms) {
+                return Err("idle-timeout ms must be 1 to 86400000".into());
+            }
+        }
+        Fault::Latency { ms, jitter_ms } => {
+            if *ms > 60_000 || *jitter_ms > 60_000 {
+                return Err("latency ms and jitter_ms must be at most 60000".into());
+            }
+        }
+        Fault::Partition {
+            at_ms,
+            repair_at_ms,
+        } => {
+            if repair_at_ms <= at_ms {
+                return Err(format!(
+                    "a partition at {at_ms} ms must be repaired later, not at {repair_at_ms} ms"
+                ));
+            }
+        }
+        Fault::ServerCrash {
+            at_ms,
+            restart_at_ms,
+        } => {
+            if restart_at_ms.is_some_and(|r| r <= *at_ms) {
+                return Err("a server restart must come after its crash".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Topic names the reference server accepts.
+fn valid_topic(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Case, String> {
+        let mut case: Case = toml::from_str(text).map_err(|e| e.to_string())?;
+        case.id = "x".into();
+        case.validate()?;
+        Ok(case)
+    }
+
+    const HEAD: &str = "checks = [\"A-B\"]\nabout = \"a\"\nduration_ms = 100\n";
+
+    #[test]
+    fn bad_cases_are_explained() {
+        for (body, says) in [
+            ("[server]\n", "needs responses or reference"),
+            (
+                "[[server.responses]]\n[server.reference]\n",
+                "both responses and reference",
+            ),
+            (
+                "[[server.responses]]\nstatus = 1000\n",
+                "not an HTTP status",
+            ),
+            (
+                "[[server.responses]]\n[client]\npath = \"x\"\n",
+                "starting with one /",
+            ),
+            (
+                "[[server.responses]]\n[[faults]]\nkind = \"partition\"\nat_ms = 5\nrepair_at_ms = 1\n",
+                "repaired later",
+            ),
+            (
+                "[[server.responses]]\n[[faults]]\nkind = \"latency\"\nms = 1\njitter_ms = 18446744073709551615\n",
+                "at most 60000",
+            ),
+            (
+                "[server.reference]\ndemo_interval_ms = 0\n",
+                "demo_interval_ms",
+            ),
+            ("[server.reference]\npadding = 99999999999\n", "padding"),
+            (
+                "[server.reference]\n[publisher]\ntopic = \"a b\"\nevery_ms = 1\ncount = 1\n",
+                "publisher.topic",
+            ),
+        ] {
+            let err = parse(&format!("{HEAD}{body}")).expect_err(body);
+            assert!(err.contains(says), "{body}: {err}");
+        }
+        let long = parse(
+            "checks = [\"A-B\"]\nabout = \"a\"\nduration_ms = 99999999999\n[server.reference]\n",
+        );
+        assert!(long.expect_err("too long").contains("duration_ms"));
+    }
+
+    #[test]
+    fn scripted_cases_register_their_script() {
+        let case = parse(&format!("{HEAD}[[server.responses]]\nstatus = 204\n")).expect("valid");
+        let config = case.server_config();
+        assert_eq!(config.scripts.get("x").map(|s| s.responses.len()), Some(1));
+        assert_eq!(case.client_path(), "/cases/x");
+    }
+}

@@ -1,0 +1,181 @@
+//! The suite's data, loaded once: the requirement catalogue (`spec/`), the conformance cases
+//! (`fixtures/cases/`) with their golden traces (`fixtures/snapshots/cases/`), and the stream
+//! fixtures' manifest (`fixtures/streams/manifest.toml`). Every tool reads the suite through
+//! here, so there is one parser per file format.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sse_model::Trace;
+
+use crate::LoadError;
+use crate::case::{self, Case};
+use crate::spec::{self, Level, Requirement};
+
+/// The workspace this crate was built in: where `spec/` and `fixtures/` live.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The requirement catalogue and the case catalogue, checked against each other.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    /// Where it was loaded from.
+    pub root: PathBuf,
+    /// Every requirement, in catalogue order.
+    pub requirements: Vec<Requirement>,
+    /// Every case, sorted by id, golden traces attached where they exist.
+    pub cases: Vec<Case>,
+    index: BTreeMap<String, usize>,
+}
+
+impl Catalogue {
+    /// Loads `spec/requirements.toml`, every `fixtures/cases/*.toml` and their golden traces.
+    /// A case that names an unknown requirement id is an error.
+    pub fn load(root: &Path) -> Result<Self, LoadError> {
+        let requirements = spec::load(&root.join("spec/requirements.toml"))?;
+        let mut cases = case::load_dir(&root.join("fixtures/cases"))?;
+        let index: BTreeMap<String, usize> = requirements
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        let mut catalogue = Catalogue {
+            root: root.to_owned(),
+            requirements,
+            cases: Vec::new(),
+            index,
+        };
+        for case in &mut cases {
+            catalogue.attach(case)?;
+        }
+        catalogue.cases = cases;
+        Ok(catalogue)
+    }
+
+    /// Loads one case file from anywhere, checked against this catalogue's requirements, with
+    /// its golden trace if `fixtures/snapshots/cases/` has one for its id.
+    pub fn load_case(&self, path: &Path) -> Result<Case, LoadError> {
+        let mut case = case::load(path)?;
+        self.attach(&mut case)?;
+        Ok(case)
+    }
+
+    /// Checks a case's requirement ids and attaches its golden trace.
+    fn attach(&self, case: &mut Case) -> Result<(), LoadError> {
+        if let Some(unknown) = case.checks.iter().find(|id| !self.index.contains_key(*id)) {
+            return Err(LoadError::Invalid {
+                path: case.path.clone(),
+                reason: format!("checks names {unknown}, which is not in spec/requirements.toml"),
+            });
+        }
+        let snapshot = self
+            .root
+            .join("fixtures/snapshots/cases")
+            .join(format!("{}.snap", case.id));
+        case.golden = golden_trace(&snapshot)?;
+        Ok(())
+    }
+
+    /// The catalogue of the workspace this crate was built in.
+    pub fn load_default() -> Result<Self, LoadError> {
+        Catalogue::load(&workspace_root())
+    }
+
+    /// A requirement by id.
+    pub fn requirement(&self, id: &str) -> Option<&Requirement> {
+        self.index.get(id).map(|&i| &self.requirements[i])
+    }
+
+    /// The level of a requirement (`Must` for unknown ids, which loading already refused).
+    pub fn level(&self, id: &str) -> Level {
+        self.requirement(id).map_or(Level::Must, |r| r.level)
+    }
+
+    /// A case by id.
+    pub fn case(&self, id: &str) -> Option<&Case> {
+        self.cases.iter().find(|c| c.id == id)
+    }
+
+    /// Every requirement id some case checks.
+    pub fn checked_ids(&self) -> BTreeSet<&str> {
+        self.cases
+            .iter()
+            .flat_map(|c| c.checks.iter().map(String::as_str))
+            .collect()
+    }
+}
+
+/// Reads the trace out of an insta snapshot file (`None` when there is no file yet).
+pub fn golden_trace(path: &Path) -> Result<Option<Trace>, LoadError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = crate::read(path)?;
+    let body = snapshot_body(&text);
+    body.parse::<Trace>()
+        .map(Some)
+        .map_err(|e| LoadError::Invalid {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+/// The contents of an insta snapshot: what follows its `---` metadata header.
+fn snapshot_body(text: &str) -> &str {
+    let Some(rest) = text.strip_prefix("---\n") else {
+        return text;
+    };
+    match rest.find("\n---\n") {
+        Some(end) => &rest[end + 5..],
+        None => text,
+    }
+}
+
+/// One raw stream fixture of `fixtures/streams/`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamFixture {
+    /// File stem of `NAME.sse`.
+    pub name: String,
+    /// Requirement ids it checks.
+    pub checks: Vec<String>,
+    /// What it shows.
+    pub about: String,
+    /// Where it comes from (a web-platform-tests file, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    stream: Vec<StreamFixture>,
+}
+
+/// The stream fixtures' manifest, `fixtures/streams/manifest.toml`.
+pub fn stream_fixtures(root: &Path) -> Result<Vec<StreamFixture>, LoadError> {
+    let path = root.join("fixtures/streams/manifest.toml");
+    let text = crate::read(&path)?;
+    toml::from_str::<Manifest>(&text)
+        .map(|m| m.stream)
+        .map_err(|e| LoadError::Invalid {
+            path,
+            reason: e.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_bodies() {
+        assert_eq!(
+            snapshot_body("---\nsource: x\ndescription: \"a\"\n---\n0.000 open\n"),
+            "0.000 open\n"
+        );
+        assert_eq!(snapshot_body("0.000 open\n"), "0.000 open\n");
+    }
+}

@@ -1,0 +1,433 @@
+//! The one interface every implementation under test is driven through: [`Client`] opens a
+//! stream and reports what a page (or a library's user) would observe; [`Session`] takes the
+//! commands a case gives (close, restart, a user-agent abort). Transport and process management
+//! stay outside: a client that connects through the given [`Net`] can run in the simulator as
+//! well as on loopback; one that brings its own network stack (a browser, another process) runs
+//! on loopback only.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use sse_model::ReadyState;
+use tokio::io::{AsyncRead, AsyncWrite};
+use url::Url;
+
+/// What an implementation can do or report; a case that needs a missing capability is
+/// `unsupported` for it, never a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// Reports the `open` event.
+    OpenEvent,
+    /// Reports readyState with each `error` (CONNECTING: will reconnect; CLOSED: gave up).
+    ReadyState,
+    /// Reports each event's `origin`.
+    Origin,
+    /// Can be closed by its user (`close()`).
+    Close,
+    /// Can be told to drop the connection and reconnect (LaunchDarkly's `restart`).
+    Restart,
+    /// Can start with a Last-Event-ID of its user's choosing (a persisted one).
+    InitialLastEventId,
+    /// Applies the CORS checks a browser applies for a page of the given origin.
+    Cors,
+    /// Its user agent can abort the fetch (navigation, `window.stop()`), failing the connection.
+    UserAgentAbort,
+    /// Takes parser limits from its user.
+    Limits,
+    /// Connects through the harness's [`Net`], so it runs in the simulator too.
+    Simulated,
+}
+
+impl Capability {
+    /// Every capability, in order.
+    pub const ALL: [Capability; 10] = [
+        Capability::OpenEvent,
+        Capability::ReadyState,
+        Capability::Origin,
+        Capability::Close,
+        Capability::Restart,
+        Capability::InitialLastEventId,
+        Capability::Cors,
+        Capability::UserAgentAbort,
+        Capability::Limits,
+        Capability::Simulated,
+    ];
+
+    /// The kebab-case name reports and the command line use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::OpenEvent => "open-event",
+            Capability::ReadyState => "ready-state",
+            Capability::Origin => "origin",
+            Capability::Close => "close",
+            Capability::Restart => "restart",
+            Capability::InitialLastEventId => "initial-last-event-id",
+            Capability::Cors => "cors",
+            Capability::UserAgentAbort => "user-agent-abort",
+            Capability::Limits => "limits",
+            Capability::Simulated => "simulated",
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of capabilities.
+pub type Capabilities = BTreeSet<Capability>;
+
+/// Who an implementation is, for reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// A short name (`model`, `eventsource-client`, `chromium`).
+    pub name: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// User-agent choices the standard leaves open, as a case suggests them. Implementations that
+/// can be configured apply them; the others keep their own (the judge knows which timings and
+/// limits are the implementation's to choose).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Settings {
+    /// The reconnection time before any `retry` field.
+    pub initial_reconnection_time: Option<Duration>,
+    /// Extra exponential backoff after failed attempts: (base, cap).
+    pub backoff: Option<(Duration, Duration)>,
+    /// Longest line the parser accepts.
+    pub max_line: Option<usize>,
+    /// Largest event data the parser accepts.
+    pub max_event: Option<usize>,
+    /// The `Accept-Encoding` the HTTP stack offers (and then decodes).
+    pub accept_encoding: Option<String>,
+}
+
+/// Everything needed to open one stream.
+#[derive(Clone)]
+pub struct OpenRequest {
+    /// The stream's URL.
+    pub url: Url,
+    /// A Last-Event-ID to start with ([`Capability::InitialLastEventId`]).
+    pub last_event_id: Option<String>,
+    /// The `withCredentials` option.
+    pub with_credentials: bool,
+    /// The origin of the page that creates the EventSource; CORS applies when the stream's
+    /// origin differs ([`Capability::Cors`]).
+    pub page_origin: Option<String>,
+    /// User-agent choices a configurable client applies.
+    pub settings: Settings,
+    /// How to reach the server, for clients with [`Capability::Simulated`].
+    pub net: Net,
+}
+
+impl fmt::Debug for OpenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenRequest")
+            .field("url", &self.url.as_str())
+            .field("last_event_id", &self.last_event_id)
+            .field("with_credentials", &self.with_credentials)
+            .field("page_origin", &self.page_origin)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A command a case gives the client while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Command {
+    /// The page calls `close()`.
+    Close,
+    /// The caller asks for the connection to be dropped and made again.
+    Restart,
+    /// The user agent aborts the fetch in flight.
+    UserAgentAbort,
+}
+
+impl Command {
+    /// The capability the command needs.
+    pub fn capability(self) -> Capability {
+        match self {
+            Command::Close => Capability::Close,
+            Command::Restart => Capability::Restart,
+            Command::UserAgentAbort => Capability::UserAgentAbort,
+        }
+    }
+}
+
+/// Why a client could not do what it was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// It does not support this (a capability it did not declare).
+    #[error("not supported: {0}")]
+    Unsupported(String),
+    /// It failed for another reason (a crashed process, a protocol error).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// One running stream of a client.
+pub trait Session: Send {
+    /// Carries out a command.
+    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<(), ClientError>>;
+}
+
+/// An implementation under test. Implement this for a client library to run the whole case
+/// catalogue against it (see [`crate::mimic`] for `cargo test` integration).
+pub trait Client: Send + Sync + 'static {
+    /// Name and version, for reports.
+    fn identity(&self) -> Identity;
+
+    /// What it can do and report.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Opens a stream; everything observable is reported to `observer` as it happens (the
+    /// harness stamps the time). The session ends when it is dropped.
+    fn open(
+        &self,
+        request: OpenRequest,
+        observer: Observer,
+    ) -> BoxFuture<'static, Result<Box<dyn Session>, ClientError>>;
+}
+
+/// A byte stream to a server.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+/// A connection made through [`Net`].
+pub type Conn = Box<dyn Io>;
+
+type ConnectFn = dyn Fn(String, u16) -> BoxFuture<'static, io::Result<Conn>> + Send + Sync;
+
+/// How a client reaches the case server: real loopback sockets or the simulator's network.
+#[derive(Clone)]
+pub struct Net(Arc<ConnectFn>);
+
+impl fmt::Debug for Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Net")
+    }
+}
+
+impl Net {
+    /// Real TCP, to loopback addresses only (127.0.0.0/8, ::1, `localhost`): the harness never
+    /// sends test traffic anywhere else.
+    pub fn loopback() -> Net {
+        Net(Arc::new(|host: String, port: u16| {
+            Box::pin(async move {
+                let host = host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned();
+                let ip: std::net::IpAddr = if host.eq_ignore_ascii_case("localhost") {
+                    std::net::Ipv4Addr::LOCALHOST.into()
+                } else {
+                    host.parse().map_err(|_| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("{host} is not a loopback address"),
+                        )
+                    })?
+                };
+                if !ip.is_loopback() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!(
+                            "{ip} is not a loopback address: the harness only connects to loopback"
+                        ),
+                    ));
+                }
+                let stream = tokio::net::TcpStream::connect((ip, port)).await?;
+                stream.set_nodelay(true)?;
+                Ok(Box::new(stream) as Conn)
+            })
+        }))
+    }
+
+    /// The simulator's network (`turmoil::net`); usable only inside a simulation.
+    pub fn simulated() -> Net {
+        Net(Arc::new(|host: String, port: u16| {
+            Box::pin(async move {
+                let stream = turmoil::net::TcpStream::connect((host.as_str(), port)).await?;
+                Ok(Box::new(stream) as Conn)
+            })
+        }))
+    }
+
+    /// Connects to `host:port`.
+    pub async fn connect(&self, host: &str, port: u16) -> io::Result<Conn> {
+        (self.0)(host.to_owned(), port).await
+    }
+}
+
+/// What a client under test observably did, as its page or user sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Seen {
+    /// `open` fired.
+    Open,
+    /// A message event was dispatched.
+    Message {
+        /// Its type.
+        #[serde(rename = "type")]
+        event_type: String,
+        /// `data`.
+        data: String,
+        /// `lastEventId`.
+        last_event_id: String,
+        /// `origin`, when the client reports it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
+    },
+    /// `error` fired.
+    Error {
+        /// readyState right after, when the client reports it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ready_state: Option<ReadyStateName>,
+        /// What the client said, if anything.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// A comment line arrived (clients that report comments).
+    Comment {
+        /// The comment's text.
+        text: String,
+    },
+    /// The harness gave a command (recorded by the runner, not reported by the client).
+    Command {
+        /// Which.
+        command: Command,
+    },
+}
+
+/// readyState in reports and protocols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReadyStateName {
+    /// 0.
+    Connecting,
+    /// 1.
+    Open,
+    /// 2.
+    Closed,
+}
+
+impl From<ReadyState> for ReadyStateName {
+    fn from(state: ReadyState) -> Self {
+        match state {
+            ReadyState::Connecting => ReadyStateName::Connecting,
+            ReadyState::Open => ReadyStateName::Open,
+            ReadyState::Closed => ReadyStateName::Closed,
+        }
+    }
+}
+
+impl From<ReadyStateName> for ReadyState {
+    fn from(state: ReadyStateName) -> Self {
+        match state {
+            ReadyStateName::Connecting => ReadyState::Connecting,
+            ReadyStateName::Open => ReadyState::Open,
+            ReadyStateName::Closed => ReadyState::Closed,
+        }
+    }
+}
+
+/// One observation with the time the harness received it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observed {
+    /// Time since the run started (simulated in the simulator).
+    #[serde(with = "crate::millis")]
+    pub at: Duration,
+    /// What.
+    #[serde(flatten)]
+    pub what: Seen,
+}
+
+/// Observations kept at most per run: a client in a loop cannot exhaust memory.
+pub const MAX_OBSERVATIONS: usize = 100_000;
+
+/// The clock observations are stamped with.
+pub type Clock = Arc<dyn Fn() -> Duration + Send + Sync>;
+
+struct ObserverInner {
+    clock: Clock,
+    seen: Mutex<Vec<Observed>>,
+    changed: tokio::sync::Notify,
+}
+
+/// Where a client reports what it observes. Cheap to clone; the harness stamps each report with
+/// its clock as it arrives.
+#[derive(Clone)]
+pub struct Observer(Arc<ObserverInner>);
+
+impl fmt::Debug for Observer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Observer")
+            .field("seen", &self.len())
+            .finish()
+    }
+}
+
+impl Observer {
+    /// An observer stamping with `clock`.
+    pub fn new(clock: Clock) -> Self {
+        Observer(Arc::new(ObserverInner {
+            clock,
+            seen: Mutex::new(Vec::new()),
+            changed: tokio::sync::Notify::new(),
+        }))
+    }
+
+    /// Records an observation now.
+    pub fn report(&self, what: Seen) {
+        let at = (self.0.clock)();
+        let mut seen = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.len() < MAX_OBSERVATIONS {
+            seen.push(Observed { at, what });
+        }
+        drop(seen);
+        self.0.changed.notify_waiters();
+    }
+
+    /// The time now, by the observer's clock.
+    pub fn now(&self) -> Duration {
+        (self.0.clock)()
+    }
+
+    /// Everything so far.
+    pub fn snapshot(&self) -> Vec<Observed> {
+        self.0
+            .seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// How many observations so far.
+    pub fn len(&self) -> usize {
+        self.0
+            .seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether nothing was observed yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Resolves at the next report.
+    pub async fn changed(&self) {
+        self.0.changed.notified().await;
+    }
+}

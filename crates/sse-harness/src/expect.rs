@@ -1,0 +1,351 @@
+//! What any implementation is judged against, derived from a case and its golden trace: the
+//! page observations in order, the requests the server must receive (path, Last-Event-ID,
+//! Accept), and for each reconnection the wait it must respect, with where that wait comes from
+//! (a `retry` field, or the user agent's own initial reconnection time, which is
+//! implementation-defined). Times in the golden trace are the model's; they are used as rules
+//! (at least this long), never as exact values.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use sse_model::{Backoff, DEFAULT_RECONNECTION_TIME, Item, Limits, Observation, ReadyState, Trace};
+
+use crate::case::Case;
+use crate::client::Command;
+
+/// An observation the page must make, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Step {
+    /// `open`.
+    Open,
+    /// A message event.
+    Message {
+        /// Its type.
+        #[serde(rename = "type")]
+        event_type: String,
+        /// `data`.
+        data: String,
+        /// `lastEventId`.
+        last_event_id: String,
+    },
+    /// `error`, leaving readyState as given.
+    Error {
+        /// CONNECTING (will reconnect) or CLOSED (gave up).
+        #[serde(serialize_with = "state_name")]
+        ready_state: ReadyState,
+    },
+}
+
+fn state_name<S: serde::Serializer>(state: &ReadyState, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(state.name())
+}
+
+/// A page step with the time the model took it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpectedStep {
+    /// The model's time (a reference, not a rule).
+    #[serde(with = "crate::millis")]
+    pub at: Duration,
+    /// Which line of the golden trace it is.
+    pub line: usize,
+    /// What.
+    #[serde(flatten)]
+    pub step: Step,
+}
+
+/// Why a request is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum RequestKind {
+    /// The constructor's request.
+    First,
+    /// Following a redirect, at once.
+    Redirect,
+    /// Reestablishing the connection after the `error` at page step `after_error`.
+    Reconnect(Wait),
+}
+
+/// Where a reconnection's minimum wait comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Basis {
+    /// A `retry` field set the reconnection time: every client must wait at least that long.
+    Retry,
+    /// No `retry` was seen: the reconnection time is the client's own initial value.
+    Initial,
+}
+
+/// The wait rule of one reconnection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Wait {
+    /// Index of the page step (an `error`) the wait starts at.
+    pub after_error: usize,
+    /// The reconnection time in effect: the least a client may wait.
+    #[serde(with = "crate::millis")]
+    pub min: Duration,
+    /// Where `min` comes from.
+    pub basis: Basis,
+    /// Whether the attempt before it failed (never opened): extra waiting, such as backoff, is
+    /// then what the standard suggests.
+    pub after_failure: bool,
+}
+
+/// A request the server must receive, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpectedRequest {
+    /// The model's time.
+    #[serde(with = "crate::millis")]
+    pub at: Duration,
+    /// Which line of the golden trace it is.
+    pub line: usize,
+    /// Path and query on the case server (a full URL when the model went to another origin).
+    pub target: String,
+    /// The `Last-Event-ID` it carries, or `None` for no header.
+    pub last_event_id: Option<String>,
+    /// The `Accept` it carries.
+    pub accept: Option<String>,
+    /// How many page steps come before it: requests are matched to received ones between the
+    /// same page observations.
+    pub after_page: usize,
+    /// Whether the model's request reached the server; one that did not (a refused connection,
+    /// an attempt abandoned in flight) may or may not arrive from another implementation.
+    pub received: bool,
+    /// Why it is made.
+    #[serde(flatten)]
+    pub kind: RequestKind,
+}
+
+/// Everything a run is judged against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expectation {
+    /// The page's observations, in order.
+    pub page: Vec<ExpectedStep>,
+    /// The requests, in order.
+    pub requests: Vec<ExpectedRequest>,
+    /// The commands the harness gives, at their times.
+    pub commands: Vec<(u64, Command)>,
+    /// How long nothing more may happen after the last expected step (the rest of the case's
+    /// run after its last golden line).
+    #[serde(with = "crate::millis")]
+    pub settle: Duration,
+    /// The golden trace it comes from.
+    #[serde(serialize_with = "trace_text")]
+    pub golden: Trace,
+}
+
+fn trace_text<S: serde::Serializer>(trace: &Trace, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&trace.to_string())
+}
+
+/// A case without a golden trace cannot be judged yet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "case {0} has no golden trace yet: run `INSTA_UPDATE=always cargo test -p sse-harness --test catalogue -- model-sim::{0}` and review fixtures/snapshots/cases/{0}.snap"
+)]
+pub struct NoGolden(pub String);
+
+impl Expectation {
+    /// Derives the expectation of a case from its golden trace.
+    pub fn of(case: &Case) -> Result<Self, NoGolden> {
+        let golden = case
+            .golden
+            .clone()
+            .ok_or_else(|| NoGolden(case.id.clone()))?;
+        Ok(derive(case, golden))
+    }
+
+    /// Whether the run can be over: every expected page step and request has been seen.
+    pub fn seen_all(&self, page_steps: usize, requests: usize) -> bool {
+        page_steps >= self.page.len() && requests >= self.requests.len()
+    }
+}
+
+/// The reconnection time the model starts with in this case.
+fn initial_reconnection_time(case: &Case) -> Duration {
+    case.client
+        .reconnection_ms
+        .map_or(DEFAULT_RECONNECTION_TIME, Duration::from_millis)
+}
+
+/// Whether any stream served to the first `served` requests can have set the reconnection time
+/// (a 200 whose body has a valid `retry` field; other bodies are never parsed).
+fn retry_served(case: &Case, served: usize) -> bool {
+    if let Some(r) = &case.server.reference {
+        return r.retry_ms != Some(0);
+    }
+    case.server.responses.iter().take(served).any(|r| {
+        r.status == 200
+            && sse_model::parse_stream(&r.body_bytes(), Limits::UNBOUNDED)
+                .is_ok_and(|items| items.iter().any(|i| matches!(i, Item::Retry(_))))
+    })
+}
+
+fn derive(case: &Case, golden: Trace) -> Expectation {
+    let backoff = case
+        .client
+        .backoff
+        .map_or(Backoff::None, |b| Backoff::Exponential {
+            base: Duration::from_millis(b.base_ms),
+            max: Duration::from_millis(b.max_ms),
+        });
+    let initial = initial_reconnection_time(case);
+    let mut page = Vec::new();
+    let mut requests: Vec<ExpectedRequest> = Vec::new();
+    let mut previous_was_request = false;
+    // The error a reconnection waits from, and whether the attempt before it opened.
+    let mut pending_error: Option<(usize, Duration)> = None;
+    let mut opened_this_attempt = false;
+    let mut ever_opened = false;
+    let mut failed_in_a_row = 0u32;
+    for (line, l) in golden.lines.iter().enumerate() {
+        match &l.what {
+            Observation::Request {
+                target,
+                accept,
+                last_event_id,
+                received,
+            } => {
+                let kind = if requests.is_empty() {
+                    RequestKind::First
+                } else if previous_was_request {
+                    RequestKind::Redirect
+                } else if let Some((after_error, error_at)) = pending_error.take() {
+                    let waited = l.at.saturating_sub(error_at);
+                    let extra = backoff.extra(failed_in_a_row);
+                    let min = waited.saturating_sub(extra);
+                    let basis = if ever_opened && retry_served(case, requests.len()) {
+                        Basis::Retry
+                    } else {
+                        Basis::Initial
+                    };
+                    RequestKind::Reconnect(Wait {
+                        after_error,
+                        min: if basis == Basis::Initial {
+                            initial.min(min)
+                        } else {
+                            min
+                        },
+                        basis,
+                        after_failure: !opened_this_attempt,
+                    })
+                } else {
+                    RequestKind::Redirect
+                };
+                if !matches!(kind, RequestKind::Redirect) {
+                    opened_this_attempt = false;
+                }
+                requests.push(ExpectedRequest {
+                    at: l.at,
+                    line,
+                    target: target.clone(),
+                    last_event_id: last_event_id.clone(),
+                    accept: accept.clone(),
+                    after_page: page.len(),
+                    received: *received,
+                    kind,
+                });
+                previous_was_request = true;
+                continue;
+            }
+            Observation::Open => {
+                opened_this_attempt = true;
+                ever_opened = true;
+                failed_in_a_row = 0;
+                page.push(ExpectedStep {
+                    at: l.at,
+                    line,
+                    step: Step::Open,
+                });
+            }
+            Observation::Message {
+                event_type,
+                id,
+                data,
+            } => page.push(ExpectedStep {
+                at: l.at,
+                line,
+                step: Step::Message {
+                    event_type: event_type.clone(),
+                    data: data.clone(),
+                    last_event_id: id.clone(),
+                },
+            }),
+            Observation::Error(state) => {
+                let state = state.unwrap_or(ReadyState::Connecting);
+                if state == ReadyState::Connecting {
+                    if !opened_this_attempt {
+                        failed_in_a_row = failed_in_a_row.saturating_add(1);
+                    }
+                    pending_error = Some((page.len(), l.at));
+                }
+                page.push(ExpectedStep {
+                    at: l.at,
+                    line,
+                    step: Step::Error { ready_state: state },
+                });
+            }
+            Observation::Closed => {}
+        }
+        previous_was_request = false;
+    }
+    let last = golden.lines.last().map_or(Duration::ZERO, |l| l.at);
+    let commands = crate::run::commands(case)
+        .into_iter()
+        .map(|(at, c)| (u64::try_from(at.as_millis()).unwrap_or(u64::MAX), c))
+        .collect();
+    Expectation {
+        page,
+        requests,
+        commands,
+        settle: case.duration().saturating_sub(last),
+        golden,
+    }
+}
+
+/// Marks the requests of a model's own trace that never reached the server, given the server's
+/// log of the same run: each request either arrived (the next logged request, with the same
+/// target and Last-Event-ID, before the model's next request) or died on the way.
+pub fn mark_unreceived(trace: &mut Trace, log: &[sse_server::ReceivedRequest]) {
+    let sent: Vec<usize> = trace
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l.what, Observation::Request { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    let mut next = 0;
+    for (k, &i) in sent.iter().enumerate() {
+        let before = sent.get(k + 1).map(|&n| trace.lines[n].at);
+        let line = &mut trace.lines[i];
+        let Observation::Request {
+            target,
+            last_event_id,
+            received,
+            ..
+        } = &mut line.what
+        else {
+            continue;
+        };
+        let arrived = log.get(next).is_some_and(|r| {
+            request_target(&r.target) == request_target(target)
+                && r.header("last-event-id") == last_event_id.as_deref()
+                && before.is_none_or(|b| r.at <= b)
+        });
+        *received = arrived;
+        if arrived {
+            next += 1;
+        }
+    }
+}
+
+/// The path and query of a trace target (which is a full URL for another origin).
+fn request_target(target: &str) -> &str {
+    match target.find("://") {
+        Some(scheme_end) => {
+            let rest = &target[scheme_end + 3..];
+            rest.find('/').map_or("/", |p| &rest[p..])
+        }
+        None => target,
+    }
+}

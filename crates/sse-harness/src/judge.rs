@@ -1,0 +1,869 @@
+//! Verdicts: what an implementation observably did, held against a case's expectation. The
+//! page's observations must match in order; the requests must arrive as expected (checked on
+//! what the server received); each reconnection must respect its wait rule; nothing more may
+//! happen for as long as the case waited after its last step. Every non-pass finding names its
+//! requirement ids, and their level in the catalogue decides how grave it is: a `must` broken
+//! fails, a `should` is non-strict, an implementation-defined difference is informational.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sse_model::trace::{quote, time, token};
+use sse_model::{Observation, ReadyState, TraceLine};
+use sse_server::ReceivedRequest;
+
+use crate::case::{Case, ExtraWait};
+use crate::catalogue::Catalogue;
+use crate::client::{Capabilities, Capability, Command, Observed, Seen};
+use crate::expect::{Basis, Expectation, RequestKind, Step};
+use crate::run::Run;
+use crate::spec::Level;
+
+/// How a case went for an implementation.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Everything the case checks held.
+    #[default]
+    Pass,
+    /// An implementation-defined behaviour differs from the model's choice.
+    Informational,
+    /// A `should` was broken, or an allowed behaviour differs from the plain reading.
+    NonStrict,
+    /// A `must` was broken.
+    Fail,
+    /// The implementation cannot run the case (a capability it lacks).
+    Unsupported,
+}
+
+impl Outcome {
+    /// The kebab-case name reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Informational => "informational",
+            Outcome::NonStrict => "non-strict",
+            Outcome::Fail => "fail",
+            Outcome::Unsupported => "unsupported",
+        }
+    }
+
+    /// The outcome of breaking a requirement of this level.
+    pub fn of_level(level: Level) -> Outcome {
+        match level {
+            Level::Must => Outcome::Fail,
+            Level::Should => Outcome::NonStrict,
+            Level::ImplDefined | Level::Authoring => Outcome::Informational,
+        }
+    }
+
+    /// How grave, for picking the worst (unsupported ranks below pass: the case did not run).
+    fn gravity(self) -> u8 {
+        match self {
+            Outcome::Unsupported => 0,
+            Outcome::Pass => 1,
+            Outcome::Informational => 2,
+            Outcome::NonStrict => 3,
+            Outcome::Fail => 4,
+        }
+    }
+
+    /// The graver of two outcomes.
+    pub fn worst(self, other: Outcome) -> Outcome {
+        if other.gravity() > self.gravity() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One thing that did not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// How grave.
+    pub outcome: Outcome,
+    /// The requirements it concerns.
+    pub requirements: Vec<String>,
+    /// When, in the observed run.
+    #[serde(default, with = "crate::millis::option")]
+    pub at: Option<Duration>,
+    /// What happened, for a person.
+    pub message: String,
+}
+
+/// The first point where the observations left the expectation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Divergence {
+    /// The golden trace's line (0-based) that was expected, if any.
+    pub expected_line: Option<usize>,
+    /// The observed trace's line (0-based) that was seen instead, if any.
+    pub observed_line: Option<usize>,
+    /// The expected line's text.
+    pub expected: String,
+    /// The observed line's text, or what was missing.
+    pub observed: String,
+}
+
+/// The verdict on one case for one implementation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The worst finding, or pass.
+    pub outcome: Outcome,
+    /// The requirement ids the case checks.
+    pub requirements: Vec<String>,
+    /// Everything that did not hold, in the order found.
+    pub findings: Vec<Finding>,
+    /// Where the observations first left the expectation.
+    pub divergence: Option<Divergence>,
+}
+
+impl Verdict {
+    /// A case the implementation could not run.
+    pub fn unsupported(case: &Case, why: String) -> Verdict {
+        Verdict {
+            outcome: Outcome::Unsupported,
+            requirements: case.checks.clone(),
+            findings: vec![Finding {
+                outcome: Outcome::Unsupported,
+                requirements: case.checks.clone(),
+                at: None,
+                message: why,
+            }],
+            divergence: None,
+        }
+    }
+
+    /// A one-line summary: the outcome and the first finding.
+    pub fn summary(&self) -> String {
+        match self.findings.first() {
+            Some(f) => format!("{}: {}", self.outcome, f.message),
+            None => self.outcome.to_string(),
+        }
+    }
+}
+
+/// Timing tolerances of a transport: measurement noise, never a license to reconnect early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Timing {
+    /// How much earlier than the reconnection time a request may be observed (clock skew
+    /// between the page's report and the server's log).
+    #[serde(with = "crate::millis")]
+    pub early: Duration,
+    /// How much later than the reconnection time counts as on time (connection set-up,
+    /// scheduling), plus `late_percent` of the reconnection time.
+    #[serde(with = "crate::millis")]
+    pub late: Duration,
+    /// See `late`.
+    pub late_percent: u32,
+    /// Past this many times the reconnection time (and at least 10 s), a reconnection hung.
+    pub hang_factor: u32,
+}
+
+impl Timing {
+    /// In the simulator, time is exact: a few milliseconds of connection set-up.
+    pub const SIMULATED: Timing = Timing {
+        early: Duration::from_millis(1),
+        late: Duration::from_millis(10),
+        late_percent: 0,
+        hang_factor: 4,
+    };
+
+    /// On loopback, real schedulers and report latency.
+    pub const LOOPBACK: Timing = Timing {
+        early: Duration::from_millis(40),
+        late: Duration::from_millis(150),
+        late_percent: 20,
+        hang_factor: 4,
+    };
+
+    fn late_bound(&self, min: Duration, latency: Duration) -> Duration {
+        min + self.late + latency + min * self.late_percent / 100
+    }
+
+    /// The longest a reconnection may take before it counts as never made.
+    pub fn hang_bound(&self, min: Duration) -> Duration {
+        (min * self.hang_factor).max(min + Duration::from_secs(10))
+    }
+}
+
+/// What the judge needs besides the case and the run.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Levels of requirements.
+    pub catalogue: &'a Catalogue,
+    /// What the implementation declared.
+    pub capabilities: &'a Capabilities,
+    /// The transport's tolerances.
+    pub timing: Timing,
+    /// The origin of the case server as the client reached it (`http://127.0.0.1:PORT`).
+    pub stream_origin: &'a str,
+}
+
+/// One line of an observed run, merged from the page's reports and the server's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceEntry {
+    /// When.
+    #[serde(with = "crate::millis")]
+    pub at: Duration,
+    /// The line, in the trace format.
+    pub text: String,
+    /// Where it came from.
+    pub source: Source,
+}
+
+/// Where an observed trace line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "from", content = "index", rename_all = "kebab-case")]
+pub enum Source {
+    /// The client's n-th report (page observations and commands).
+    Client(usize),
+    /// The server's n-th logged request.
+    Server(usize),
+}
+
+/// The observed run as trace lines, in time order (requests from the server's log).
+pub fn observed_trace(run: &Run) -> Vec<TraceEntry> {
+    let mut out: Vec<TraceEntry> = run
+        .requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| TraceEntry {
+            at: r.at,
+            text: request_line(r),
+            source: Source::Server(i),
+        })
+        .chain(run.observed.iter().enumerate().map(|(i, o)| TraceEntry {
+            at: o.at,
+            text: seen_line(o),
+            source: Source::Client(i),
+        }))
+        .collect();
+    out.sort_by_key(|e| e.at);
+    out
+}
+
+fn request_line(r: &ReceivedRequest) -> String {
+    let line = TraceLine {
+        at: r.at,
+        what: Observation::Request {
+            target: r.target.clone(),
+            accept: r.header("accept").map(str::to_owned),
+            last_event_id: r.header("last-event-id").map(str::to_owned),
+            received: true,
+        },
+    };
+    if r.method == "GET" {
+        line.to_string()
+    } else {
+        line.to_string()
+            .replacen(" GET ", &format!(" {} ", r.method), 1)
+    }
+}
+
+fn seen_line(o: &Observed) -> String {
+    let what = match &o.what {
+        Seen::Open => Observation::Open,
+        Seen::Message {
+            event_type,
+            data,
+            last_event_id,
+            ..
+        } => Observation::Message {
+            event_type: event_type.clone(),
+            id: last_event_id.clone(),
+            data: data.clone(),
+        },
+        Seen::Error { ready_state, .. } => Observation::Error(ready_state.map(Into::into)),
+        Seen::Command {
+            command: Command::Close,
+        } => Observation::Closed,
+        Seen::Command { command } => {
+            return format!("{} command  {}", time(o.at), token(command.name()));
+        }
+        Seen::Comment { text } => return format!("{} comment  {}", time(o.at), quote(text)),
+    };
+    TraceLine { at: o.at, what }.to_string()
+}
+
+impl Command {
+    /// The kebab-case name traces and protocols use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Close => "close",
+            Command::Restart => "restart",
+            Command::UserAgentAbort => "user-agent-abort",
+        }
+    }
+}
+
+/// Whether the page's observations so far already left the expectation (a step that does not
+/// match, or more steps than expected): a runner can stop there, the verdict will not improve.
+pub fn page_diverged(
+    expectation: &Expectation,
+    observed: &[Observed],
+    caps: &Capabilities,
+) -> bool {
+    let steps: Vec<&Step> = expectation
+        .page
+        .iter()
+        .map(|s| &s.step)
+        .filter(|s| caps.contains(&Capability::OpenEvent) || **s != Step::Open)
+        .collect();
+    let page: Vec<&Seen> = observed
+        .iter()
+        .map(|o| &o.what)
+        .filter(|w| matches!(w, Seen::Open | Seen::Message { .. } | Seen::Error { .. }))
+        .collect();
+    page.len() > steps.len()
+        || steps
+            .iter()
+            .zip(&page)
+            .any(|(step, seen)| !step_matches(step, seen, caps))
+}
+
+/// Page observations the judge compares: what the page saw, in order.
+fn page_of(run: &Run) -> Vec<(usize, &Observed)> {
+    run.observed
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            matches!(
+                o.what,
+                Seen::Open | Seen::Message { .. } | Seen::Error { .. }
+            )
+        })
+        .collect()
+}
+
+fn step_matches(step: &Step, seen: &Seen, caps: &Capabilities) -> bool {
+    match (step, seen) {
+        (Step::Open, Seen::Open) => true,
+        (
+            Step::Message {
+                event_type,
+                data,
+                last_event_id,
+            },
+            Seen::Message {
+                event_type: t,
+                data: d,
+                last_event_id: id,
+                ..
+            },
+        ) => event_type == t && data == d && last_event_id == id,
+        (
+            Step::Error { ready_state },
+            Seen::Error {
+                ready_state: seen, ..
+            },
+        ) => {
+            !caps.contains(&Capability::ReadyState)
+                || seen.is_none()
+                || seen.map(ReadyState::from) == Some(*ready_state)
+        }
+        _ => false,
+    }
+}
+
+struct Judging<'a> {
+    cx: Context<'a>,
+    case: &'a Case,
+    findings: Vec<Finding>,
+    divergence: Option<(usize, Divergence)>,
+}
+
+impl Judging<'_> {
+    fn find(
+        &mut self,
+        outcome: Outcome,
+        requirements: &[&str],
+        at: Option<Duration>,
+        message: String,
+    ) {
+        self.findings.push(Finding {
+            outcome,
+            requirements: requirements.iter().map(|s| (*s).to_owned()).collect(),
+            at,
+            message,
+        });
+    }
+
+    /// The outcome of a divergence in what the case checks: its strictest client requirement.
+    fn case_outcome(&self) -> Outcome {
+        self.case
+            .checks
+            .iter()
+            .filter_map(|id| self.cx.catalogue.requirement(id))
+            .filter(|r| r.binds_client())
+            .map(|r| Outcome::of_level(r.level))
+            .fold(Outcome::Informational, Outcome::worst)
+    }
+
+    fn level_of(&self, id: &str) -> Outcome {
+        Outcome::of_level(self.cx.catalogue.level(id))
+    }
+
+    /// Records a divergence; the earliest golden line wins.
+    fn diverge(
+        &mut self,
+        key: usize,
+        d: Divergence,
+        at: Option<Duration>,
+        message: String,
+        extra_ids: &[&str],
+    ) {
+        let mut ids: Vec<&str> = self.case.checks.iter().map(String::as_str).collect();
+        for id in extra_ids {
+            if !ids.contains(id) {
+                ids.push(id);
+            }
+        }
+        let outcome = extra_ids
+            .iter()
+            .map(|id| self.level_of(id))
+            .fold(self.case_outcome(), Outcome::worst);
+        self.find(outcome, &ids, at, message);
+        if self.divergence.as_ref().is_none_or(|(k, _)| key < *k) {
+            self.divergence = Some((key, d));
+        }
+    }
+}
+
+/// Judges a run against a case's expectation.
+pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>) -> Verdict {
+    let mut j = Judging {
+        cx,
+        case,
+        findings: Vec::new(),
+        divergence: None,
+    };
+    let trace = observed_trace(run);
+    let line_of = |source: Source| trace.iter().position(|e| e.source == source);
+    let golden = &expectation.golden.lines;
+    let golden_text = |line: usize| {
+        golden
+            .get(line)
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    };
+    let caps = cx.capabilities;
+
+    // The page: the expected steps this client can report, in order.
+    let steps: Vec<(usize, &crate::expect::ExpectedStep)> = expectation
+        .page
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| caps.contains(&Capability::OpenEvent) || s.step != Step::Open)
+        .collect();
+    let page = page_of(run);
+    // observed index of each expected page step that matched
+    let mut matched_page: Vec<Option<Duration>> = vec![None; expectation.page.len()];
+    let mut last_matched_at = Duration::ZERO;
+    let mut page_matched = 0;
+    for (k, (index, expected)) in steps.iter().enumerate() {
+        let Some((oi, observed)) = page.get(k) else {
+            let at_hint = last_matched_at;
+            j.diverge(
+                expected.line,
+                Divergence {
+                    expected_line: Some(expected.line),
+                    observed_line: None,
+                    expected: golden_text(expected.line),
+                    observed: "(nothing)".into(),
+                },
+                Some(at_hint),
+                format!(
+                    "expected `{}`, but the client reported nothing more",
+                    golden_text(expected.line).trim()
+                ),
+                &[],
+            );
+            break;
+        };
+        if !step_matches(&expected.step, &observed.what, caps) {
+            j.diverge(
+                expected.line,
+                Divergence {
+                    expected_line: Some(expected.line),
+                    observed_line: line_of(Source::Client(*oi)),
+                    expected: golden_text(expected.line),
+                    observed: seen_line(observed),
+                },
+                Some(observed.at),
+                format!(
+                    "expected `{}`, observed `{}`",
+                    golden_text(expected.line).trim(),
+                    seen_line(observed).trim()
+                ),
+                &[],
+            );
+            break;
+        }
+        if let (
+            Step::Message { .. },
+            Seen::Message {
+                origin: Some(origin),
+                ..
+            },
+        ) = (&expected.step, &observed.what)
+        {
+            let cross = expectation
+                .requests
+                .iter()
+                .any(|r| !r.target.starts_with('/'));
+            if caps.contains(&Capability::Origin) && !cross && origin != cx.stream_origin {
+                j.find(
+                    j.level_of("DISPATCH-ORIGIN"),
+                    &["DISPATCH-ORIGIN"],
+                    Some(observed.at),
+                    format!(
+                        "event origin is {origin:?}, the stream's origin is {:?}",
+                        cx.stream_origin
+                    ),
+                );
+            }
+        }
+        matched_page[*index] = Some(observed.at);
+        last_matched_at = last_matched_at.max(observed.at);
+        page_matched = k + 1;
+    }
+
+    let commands_end = expectation
+        .commands
+        .iter()
+        .map(|(ms, _)| Duration::from_millis(*ms))
+        .max()
+        .unwrap_or_default();
+    // The requests, as the server received them, each between the same page observations as
+    // expected: a request's position is how many page steps come before it. Observations in
+    // the same instant (or within the transport's tolerance) may fall on either side.
+    let position_of_expected =
+        |after_page: usize| steps.iter().filter(|(i, _)| *i < after_page).count();
+    let span_of_received = |r: &ReceivedRequest| {
+        let lo = page
+            .iter()
+            .filter(|(_, o)| o.at + cx.timing.early < r.at)
+            .count();
+        let hi = page
+            .iter()
+            .filter(|(_, o)| o.at <= r.at + cx.timing.early)
+            .count();
+        (lo, hi)
+    };
+    let mut next = 0;
+    for e in &expectation.requests {
+        let pos = position_of_expected(e.after_page);
+        if pos > page_matched {
+            break;
+        }
+        // Requests that came before this one's place are extra.
+        while let Some(r) = run
+            .requests
+            .get(next)
+            .filter(|r| span_of_received(r).1 < pos)
+        {
+            j.diverge(
+                e.line,
+                Divergence {
+                    expected_line: Some(e.line),
+                    observed_line: line_of(Source::Server(next)),
+                    expected: golden_text(e.line),
+                    observed: request_line(r),
+                },
+                Some(r.at),
+                format!("unexpected request {} for {}", next + 1, r.target),
+                &[],
+            );
+            next += 1;
+        }
+        let candidate = run
+            .requests
+            .get(next)
+            .filter(|r| span_of_received(r).0 <= pos);
+        let Some(r) = candidate else {
+            if e.received {
+                j.diverge(
+                    e.line,
+                    Divergence {
+                        expected_line: Some(e.line),
+                        observed_line: None,
+                        expected: golden_text(e.line),
+                        observed: "(no request)".into(),
+                    },
+                    None,
+                    format!(
+                        "expected `{}`, but no such request arrived",
+                        golden_text(e.line).trim()
+                    ),
+                    &[],
+                );
+                break;
+            }
+            continue;
+        };
+        let ri = next;
+        let leid = r.header("last-event-id").map(str::to_owned);
+        let same_target = r.target == e.target;
+        if !e.received && (!same_target || leid != e.last_event_id) {
+            // The model's attempt died on the way; this is another request.
+            continue;
+        }
+        next += 1;
+        let divergence = |observed: String| Divergence {
+            expected_line: Some(e.line),
+            observed_line: line_of(Source::Server(ri)),
+            expected: golden_text(e.line),
+            observed,
+        };
+        if !same_target {
+            j.diverge(
+                e.line,
+                divergence(request_line(r)),
+                Some(r.at),
+                format!("requested {}, expected {}", r.target, e.target),
+                &[],
+            );
+            break;
+        }
+        if leid != e.last_event_id {
+            let id = if e.last_event_id.is_some() {
+                "REQ-LAST-EVENT-ID"
+            } else {
+                "REQ-LAST-EVENT-ID-ABSENT"
+            };
+            let show = |v: &Option<String>| {
+                v.as_deref().map_or_else(
+                    || "no Last-Event-ID".into(),
+                    |v| format!("Last-Event-ID {}", quote(v)),
+                )
+            };
+            j.diverge(
+                e.line,
+                divergence(request_line(r)),
+                Some(r.at),
+                format!(
+                    "request {} carried {}, expected {}",
+                    ri + 1,
+                    show(&leid),
+                    show(&e.last_event_id)
+                ),
+                &[id],
+            );
+            break;
+        }
+        request_rules(&mut j, r, ri);
+        last_matched_at = last_matched_at.max(r.at);
+        if let RequestKind::Reconnect(wait) = &e.kind {
+            if let Some(error_at) = matched_page.get(wait.after_error).copied().flatten() {
+                judge_wait(&mut j, wait, r.at.saturating_sub(error_at), r.at);
+            }
+        }
+    }
+    // More requests than expected at the end, within the quiet time.
+    let requests_complete = j.divergence.is_none();
+    if requests_complete && page_matched == steps.len() {
+        if let Some(extra) = run
+            .requests
+            .get(next)
+            .filter(|r| r.at <= last_matched_at.max(commands_end) + expectation.settle)
+        {
+            j.diverge(
+                golden.len(),
+                Divergence {
+                    expected_line: None,
+                    observed_line: line_of(Source::Server(next)),
+                    expected: "(no more requests)".into(),
+                    observed: request_line(extra),
+                },
+                Some(extra.at),
+                format!("unexpected request {} for {}", next + 1, extra.target),
+                &[],
+            );
+        }
+    }
+
+    // Nothing more within the case's quiet time after its last step.
+    let window_end = last_matched_at.max(commands_end) + expectation.settle;
+    let complete_page = page_matched == steps.len();
+    if complete_page {
+        if let Some((oi, extra)) = page.get(steps.len()).filter(|(_, o)| o.at <= window_end) {
+            let after = steps.last().map_or(0, |(_, s)| s.line + 1);
+            j.diverge(
+                after,
+                Divergence {
+                    expected_line: None,
+                    observed_line: line_of(Source::Client(*oi)),
+                    expected: "(nothing more)".into(),
+                    observed: seen_line(extra),
+                },
+                Some(extra.at),
+                format!(
+                    "unexpected `{}` after the last expected observation",
+                    seen_line(extra).trim()
+                ),
+                &[],
+            );
+        }
+    }
+    let outcome = j
+        .findings
+        .iter()
+        .map(|f| f.outcome)
+        .fold(Outcome::Pass, Outcome::worst);
+    Verdict {
+        outcome,
+        requirements: case.checks.clone(),
+        findings: j.findings,
+        divergence: j.divergence.map(|(_, d)| d),
+    }
+}
+
+/// The wait rule of one reconnection: `waited` is from the page's `error` to the server
+/// receiving the new request.
+fn judge_wait(j: &mut Judging<'_>, wait: &crate::expect::Wait, waited: Duration, at: Duration) {
+    let timing = j.cx.timing;
+    let latency = latency_allowance(j.case);
+    let ms = |d: Duration| d.as_millis();
+    match wait.basis {
+        Basis::Retry => {
+            if waited + timing.early < wait.min {
+                j.find(
+                    j.level_of("RECONNECT-WAIT"),
+                    &["RECONNECT-WAIT", "FIELD-RETRY"],
+                    Some(at),
+                    format!(
+                        "reconnected {} ms after the error; the reconnection time was {} ms",
+                        ms(waited),
+                        ms(wait.min)
+                    ),
+                );
+            } else if waited > timing.hang_bound(wait.min) {
+                let ids: Vec<String> = j.case.checks.clone();
+                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                j.find(
+                    j.case_outcome(),
+                    &ids,
+                    Some(at),
+                    format!(
+                        "reconnected only {} ms after the error; the reconnection time was {} ms",
+                        ms(waited),
+                        ms(wait.min)
+                    ),
+                );
+            } else if waited > timing.late_bound(wait.min, latency) {
+                let (outcome, ids): (Outcome, &[&str]) = if wait.after_failure {
+                    (
+                        Outcome::Informational,
+                        &["RECONNECT-EXTRA-WAIT", "IMPL-RECONNECT-BACKOFF"],
+                    )
+                } else if j.case.expect.extra_wait == Some(ExtraWait::Pass) {
+                    (Outcome::Pass, &[])
+                } else {
+                    (Outcome::NonStrict, &["RECONNECT-EXTRA-WAIT"])
+                };
+                if outcome != Outcome::Pass {
+                    j.find(
+                        outcome,
+                        ids,
+                        Some(at),
+                        format!(
+                            "waited {} ms to reconnect; the reconnection time was {} ms",
+                            ms(waited),
+                            ms(wait.min)
+                        ),
+                    );
+                }
+            }
+        }
+        Basis::Initial => {
+            let differs =
+                waited + timing.early < wait.min || waited > timing.late_bound(wait.min, latency);
+            if differs {
+                j.find(
+                    Outcome::Informational,
+                    &["RECONNECT-TIME-INITIAL"],
+                    Some(at),
+                    format!(
+                        "waited {} ms before any retry field; the model's initial reconnection time here is {} ms (the client's own choice)",
+                        ms(waited),
+                        ms(wait.min)
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Rules every request must keep, whatever the case: each finding names its own requirement.
+fn request_rules(j: &mut Judging<'_>, r: &ReceivedRequest, i: usize) {
+    let n = i + 1;
+    match r.header("accept") {
+        Some("text/event-stream") => {}
+        other => j.find(
+            j.level_of("REQ-ACCEPT"),
+            &["REQ-ACCEPT"],
+            Some(r.at),
+            format!("request {n} has Accept {other:?}, not text/event-stream"),
+        ),
+    }
+    let no_cache = r
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "cache-control")
+        .any(|(_, v)| {
+            v.split(',')
+                .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
+        });
+    if !no_cache {
+        j.find(
+            j.level_of("REQ-NO-CACHE"),
+            &["REQ-NO-CACHE"],
+            Some(r.at),
+            format!("request {n} has no Cache-Control: no-cache"),
+        );
+    }
+    if r.method != "GET" {
+        j.find(
+            j.level_of("RECONNECT-SAME-REQUEST"),
+            &["RECONNECT-SAME-REQUEST"],
+            Some(r.at),
+            format!("request {n} uses {}, not GET", r.method),
+        );
+    }
+    if let Some(page) = &j.case.client.origin {
+        if *page != j.cx.stream_origin && r.header("origin") != Some(page.as_str()) {
+            j.find(
+                j.level_of("REQ-CORS"),
+                &["REQ-CORS"],
+                Some(r.at),
+                format!(
+                    "request {n} to another origin has Origin {:?}, expected {page:?}",
+                    r.header("origin")
+                ),
+            );
+        }
+    }
+}
+
+/// Extra transit time a case's latency faults add to each reconnection (a few round trips).
+fn latency_allowance(case: &Case) -> Duration {
+    case.faults
+        .iter()
+        .map(|f| match f {
+            sse_sim::Fault::Latency { ms, jitter_ms } => {
+                Duration::from_millis(ms.saturating_add(*jitter_ms).saturating_mul(4))
+            }
+            _ => Duration::ZERO,
+        })
+        .sum()
+}

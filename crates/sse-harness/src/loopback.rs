@@ -1,0 +1,433 @@
+//! The loopback runner: a case server on 127.0.0.1 that plays any case in real time (scripts,
+//! redirects, 204s and the reference server's own streams), with the case's faults applied by
+//! the same relay the simulator's proxy uses (cut at byte N or time T, stall, buffer, idle
+//! timeout, latency, partition) and server crashes and restarts; and the driver that opens the
+//! client against it, gives the case's commands on time and decides when the run is over.
+//!
+//! Each run gets its own server on its own port, so concurrent runs never share state; the
+//! server logs every request as it arrived. Real time is short: a run ends once every expected
+//! observation has been seen and a quiet period has passed ([`settle`]), or when the client
+//! stops making progress.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use sse_server::{ReceivedRequest, RequestLog, Server, TopicStore};
+use sse_sim::Fault;
+use sse_sim::relay::{relay, resolve};
+use tokio::io::DuplexStream;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::case::Case;
+use crate::client::{Capability, Client, Clock, Net, Observer, Seen};
+use crate::expect::{Expectation, Step};
+use crate::run::{Run, RunError, check_capabilities, commands, open_request};
+
+/// The longest a loopback run may take, whatever the client does.
+pub const MAX_RUN: Duration = Duration::from_secs(60);
+
+/// How long to wait for a client to open (a process to start, a browser to load).
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The quiet period after the last expected observation: the case's own (the rest of its run),
+/// shortened on loopback to keep real time short, except where the case ends with the client
+/// giving up or being closed, when a wrongful reconnection must still be caught.
+pub fn settle(expectation: &Expectation) -> Duration {
+    let gave_up = matches!(
+        expectation.page.last().map(|s| &s.step),
+        Some(Step::Error {
+            ready_state: sse_model::ReadyState::Closed
+        })
+    ) || !expectation.commands.is_empty();
+    let cap = if gave_up {
+        Duration::from_millis(1500)
+    } else {
+        Duration::from_millis(300)
+    };
+    expectation.settle.min(cap)
+}
+
+/// How long a run may go without any new observation or request before it is over: long
+/// enough for the slowest reconnection the case allows.
+fn idle_limit(expectation: &Expectation) -> Duration {
+    use crate::expect::{Basis, RequestKind};
+    let timing = crate::judge::Timing::LOOPBACK;
+    expectation
+        .requests
+        .iter()
+        .filter_map(|r| match &r.kind {
+            RequestKind::Reconnect(w) if w.basis == Basis::Retry => Some(timing.hang_bound(w.min)),
+            // The client's own initial reconnection time: browsers use a few seconds.
+            RequestKind::Reconnect(_) => Some(Duration::from_secs(10)),
+            RequestKind::First | RequestKind::Redirect => None,
+        })
+        .max()
+        .unwrap_or(Duration::from_secs(3))
+        .clamp(Duration::from_secs(3), Duration::from_secs(30))
+}
+
+/// Runs a case over loopback; returns the run and the origin the client reached.
+pub fn run(
+    client: Arc<dyn Client>,
+    case: &Case,
+    expectation: &Expectation,
+) -> Result<(Run, String), RunError> {
+    check_capabilities(client.as_ref(), case, false)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Loopback(format!("cannot start a runtime: {e}")))?;
+    runtime.block_on(run_async(client, case, expectation))
+}
+
+/// The same, on the caller's runtime.
+pub async fn run_async(
+    client: Arc<dyn Client>,
+    case: &Case,
+    expectation: &Expectation,
+) -> Result<(Run, String), RunError> {
+    check_capabilities(client.as_ref(), case, false)?;
+    let wall = std::time::Instant::now();
+    let start = Instant::now();
+    let clock: Clock = Arc::new(move || start.elapsed());
+    let server = CaseServer::start(case, clock.clone(), start)
+        .await
+        .map_err(|e| RunError::Loopback(format!("cannot start the case server: {e}")))?;
+    let origin = format!("http://{}", server.addr);
+    let observer = Observer::new(clock.clone());
+    let request = open_request(case, &origin, Net::loopback())?;
+    let outcome = drive(
+        client,
+        request,
+        observer.clone(),
+        case,
+        expectation,
+        &server,
+        start,
+    )
+    .await;
+    let requests = server.requests();
+    let topics = server.topics();
+    server.stop().await;
+    outcome?;
+    Ok((
+        Run {
+            observed: observer.snapshot(),
+            requests,
+            wall: wall.elapsed(),
+            topics: Some(topics),
+        },
+        origin,
+    ))
+}
+
+async fn drive(
+    client: Arc<dyn Client>,
+    request: crate::client::OpenRequest,
+    observer: Observer,
+    case: &Case,
+    expectation: &Expectation,
+    server: &CaseServer,
+    start: Instant,
+) -> Result<(), RunError> {
+    let caps = client.capabilities();
+    let mut session = tokio::time::timeout(OPEN_TIMEOUT, client.open(request, observer.clone()))
+        .await
+        .map_err(|_| {
+            RunError::Loopback(format!("the client did not open within {OPEN_TIMEOUT:?}"))
+        })??;
+    let mut pending = commands(case).into_iter().peekable();
+    let settle = settle(expectation);
+    let idle = idle_limit(expectation);
+    let expected_page = expectation
+        .page
+        .iter()
+        .filter(|s| caps.contains(&Capability::OpenEvent) || s.step != Step::Open)
+        .count();
+    let mut last_change = Instant::now();
+    let mut seen = (0, 0);
+    let mut complete_at: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        if let Some((_, command)) = pending.next_if(|(at, _)| start + *at <= now) {
+            observer.report(Seen::Command { command });
+            tokio::time::timeout(OPEN_TIMEOUT, session.command(command))
+                .await
+                .map_err(|_| {
+                    RunError::Loopback(format!(
+                        "the client did not take {} in time",
+                        command.name()
+                    ))
+                })??;
+            last_change = Instant::now();
+            complete_at = None;
+            continue;
+        }
+        let observed = observer.snapshot();
+        let page = observed
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o.what,
+                    Seen::Open | Seen::Message { .. } | Seen::Error { .. }
+                )
+            })
+            .count();
+        let requests = server.log.len();
+        if (page, requests) != seen {
+            seen = (page, requests);
+            last_change = now;
+            complete_at = None;
+            if crate::judge::page_diverged(expectation, &observed, &caps) {
+                // The verdict is decided; a little more shows what came next.
+                tokio::time::sleep(settle.min(Duration::from_millis(300))).await;
+                break;
+            }
+        }
+        if pending.peek().is_none()
+            && expectation.seen_all(expected_page.min(page), requests)
+            && page >= expected_page
+        {
+            let since = *complete_at.get_or_insert(now);
+            if now >= since + settle {
+                break;
+            }
+        } else if now >= last_change + idle {
+            break;
+        }
+        if now >= start + MAX_RUN {
+            break;
+        }
+        let next_command = pending.peek().map(|(at, _)| start + *at);
+        let tick = now + Duration::from_millis(20);
+        let wake = next_command.map_or(tick, |c| c.min(tick));
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => {}
+            () = observer.changed() => {}
+        }
+    }
+    drop(session);
+    Ok(())
+}
+
+/// One run's server: a listener on 127.0.0.1 whose connections go through the fault relay to
+/// the reference server (which plays the case's script or its own streams).
+struct CaseServer {
+    addr: SocketAddr,
+    log: Arc<RequestLog>,
+    host: Arc<Mutex<Host>>,
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// The server as it is now: up (with the channel new connections go to) or crashed.
+struct Host {
+    connections: Option<mpsc::Sender<(DuplexStream, SocketAddr)>>,
+    /// Cancelled when this incarnation crashes: every relay to it is cut.
+    alive: CancellationToken,
+    serving: Option<tokio::task::JoinHandle<()>>,
+    /// Its topic store (for the publisher).
+    topics: Arc<TopicStore>,
+}
+
+/// The reference server's accept loop fed from a channel instead of a socket.
+struct ChannelListener(mpsc::Receiver<(DuplexStream, SocketAddr)>);
+
+impl sse_server::Listener for ChannelListener {
+    type Io = DuplexStream;
+    async fn accept(&mut self) -> std::io::Result<(Self::Io, SocketAddr)> {
+        match self.0.recv().await {
+            Some(pair) => Ok(pair),
+            None => std::future::pending().await,
+        }
+    }
+}
+
+fn boot(config: &sse_server::Config, topics: Arc<TopicStore>, log: &Arc<RequestLog>) -> Host {
+    let (tx, rx) = mpsc::channel(64);
+    let server = Server::with_topics(config.clone(), topics.clone());
+    server.with_request_log(log.clone());
+    let alive = CancellationToken::new();
+    let serving = tokio::spawn({
+        let alive = alive.clone();
+        async move {
+            server
+                .serve(ChannelListener(rx), alive, Duration::from_millis(200))
+                .await;
+        }
+    });
+    Host {
+        connections: Some(tx),
+        alive,
+        serving: Some(serving),
+        topics,
+    }
+}
+
+/// The server host dies: every connection to it is cut and new ones are refused.
+fn crash(host: &Mutex<Host>) {
+    let mut h = host.lock().unwrap_or_else(PoisonError::into_inner);
+    h.connections = None;
+    h.alive.cancel();
+    if let Some(task) = h.serving.take() {
+        task.abort();
+    }
+}
+
+impl CaseServer {
+    async fn start(case: &Case, clock: Clock, epoch: Instant) -> std::io::Result<Self> {
+        let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let config = case.server_config();
+        let log = Arc::new(RequestLog::new(clock));
+        let durable = Arc::new(TopicStore::new(config.topic_log, config.topic_channel));
+        let host = Arc::new(Mutex::new(boot(&config, durable.clone(), &log)));
+        // A server that is down from the start refuses the very first connection.
+        if case
+            .faults
+            .iter()
+            .any(|f| matches!(f, Fault::ServerCrash { at_ms: 0, .. }))
+        {
+            crash(&host);
+        }
+        let stop = CancellationToken::new();
+        let mut tasks = Vec::new();
+
+        let faults = case.faults.clone();
+        tasks.push(tokio::spawn({
+            let host = host.clone();
+            let stop = stop.clone();
+            async move {
+                let mut n = 0u32;
+                loop {
+                    let accepted = tokio::select! {
+                        () = stop.cancelled() => break,
+                        accepted = listener.accept() => accepted,
+                    };
+                    let Ok((tcp, peer)) = accepted else { continue };
+                    let _ = tcp.set_nodelay(true);
+                    n += 1;
+                    let conn_faults = resolve(&faults, n);
+                    let (sender, alive) = {
+                        let h = host.lock().unwrap_or_else(PoisonError::into_inner);
+                        (h.connections.clone(), h.alive.clone())
+                    };
+                    // A crashed server refuses: the connection closes at once.
+                    let Some(sender) = sender else { continue };
+                    let (near, far) = tokio::io::duplex(64 * 1024);
+                    if sender.send((far, peer)).await.is_err() {
+                        continue;
+                    }
+                    let stop = stop.clone();
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            () = relay(tcp, near, conn_faults, epoch) => {}
+                            () = alive.cancelled() => {}
+                            () = stop.cancelled() => {}
+                        }
+                    });
+                }
+            }
+        }));
+
+        for fault in &case.faults {
+            match *fault {
+                Fault::ServerCrash {
+                    at_ms,
+                    restart_at_ms,
+                } => {
+                    let host = host.clone();
+                    let config = config.clone();
+                    let log = log.clone();
+                    let durable_store = durable.clone();
+                    let keep_topics = case.durable_topics();
+                    tasks.push(tokio::spawn(async move {
+                        tokio::time::sleep_until(epoch + Duration::from_millis(at_ms)).await;
+                        crash(&host);
+                        if let Some(r) = restart_at_ms {
+                            tokio::time::sleep_until(epoch + Duration::from_millis(r)).await;
+                            let topics = if keep_topics {
+                                durable_store
+                            } else {
+                                Arc::new(TopicStore::new(config.topic_log, config.topic_channel))
+                            };
+                            let fresh = boot(&config, topics, &log);
+                            *host.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
+                        }
+                    }));
+                }
+                // The relay's, per connection.
+                Fault::Drop { .. }
+                | Fault::Buffer { .. }
+                | Fault::Stall { .. }
+                | Fault::IdleTimeout { .. }
+                | Fault::Latency { .. }
+                | Fault::Partition { .. } => {}
+            }
+        }
+
+        if let Some(p) = case.publisher.clone() {
+            let host = host.clone();
+            tasks.push(tokio::spawn(async move {
+                tokio::time::sleep_until(epoch + Duration::from_millis(p.start_ms)).await;
+                for i in 1..=p.count {
+                    // Like the simulator's publisher: it retries while the server is down.
+                    loop {
+                        let topics = {
+                            let h = host.lock().unwrap_or_else(PoisonError::into_inner);
+                            h.connections.as_ref().map(|_| h.topics.clone())
+                        };
+                        if let Some(topics) = topics {
+                            if topics.publish(&p.topic, None, format!("e{i}")).is_ok() {
+                                break;
+                            }
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(p.every_ms)).await;
+                }
+            }));
+        }
+
+        Ok(CaseServer {
+            addr,
+            log,
+            host,
+            stop,
+            tasks,
+        })
+    }
+
+    fn topics(&self) -> Arc<TopicStore> {
+        self.host
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .topics
+            .clone()
+    }
+
+    fn requests(&self) -> Vec<ReceivedRequest> {
+        self.log.snapshot()
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        for task in self.tasks {
+            task.abort();
+            let _ = task.await;
+        }
+        let serving = {
+            let mut h = self.host.lock().unwrap_or_else(PoisonError::into_inner);
+            h.connections = None;
+            h.alive.cancel();
+            h.serving.take()
+        };
+        if let Some(task) = serving {
+            let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! The model as an implementation under test: the sans-IO `EventSource` of `sse-model` driven by
+//! real hyper HTTP/1.1 connections made through the harness's [`Net`], so the same driver runs
+//! in simulated time (turmoil) and over loopback sockets (tokio). Requests, response heads,
+//! body chunks, ends, errors and timers go in; the actions that come out are carried out here.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use sse_model::{
+    Action, Backoff, Config, EventSource, Limits, NetworkError, Observation, Request, Response,
+    Trace,
+};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::client::{
+    Capabilities, Capability, Client, ClientError, Command, Identity, Net, Observer, OpenRequest,
+    Seen, Session, Settings,
+};
+
+/// The spec model, as a client under test. It can do everything the harness asks.
+#[derive(Debug, Clone, Default)]
+pub struct ModelClient {
+    trace: Option<Arc<Mutex<Trace>>>,
+}
+
+impl ModelClient {
+    /// A model that also writes its own trace (the requests it meant to send included) into
+    /// `trace`: the golden traces of `fixtures/snapshots/cases/` are these.
+    pub fn recording(trace: Arc<Mutex<Trace>>) -> Self {
+        ModelClient { trace: Some(trace) }
+    }
+}
+
+impl Client for ModelClient {
+    fn identity(&self) -> Identity {
+        Identity {
+            name: "model".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capability::ALL.into_iter().collect()
+    }
+
+    fn open(
+        &self,
+        request: OpenRequest,
+        observer: Observer,
+    ) -> BoxFuture<'static, Result<Box<dyn Session>, ClientError>> {
+        let trace = self.trace.clone();
+        Box::pin(async move {
+            let es = EventSource::new(request.url.as_str(), None, model_config(&request))
+                .map_err(|e| ClientError::Failed(e.to_string()))?;
+            let (commands, rx) = mpsc::unbounded_channel();
+            let driver = Driver {
+                es,
+                net: request.net,
+                accept_encoding: request.settings.accept_encoding,
+                observer,
+                trace,
+                epoch: Instant::now(),
+            };
+            let task = tokio::spawn(driver.run(rx));
+            Ok(Box::new(ModelSession { commands, task }) as Box<dyn Session>)
+        })
+    }
+}
+
+/// The model configuration an open request describes.
+fn model_config(request: &OpenRequest) -> Config {
+    let defaults = Config::default();
+    let Settings {
+        initial_reconnection_time,
+        backoff,
+        max_line,
+        max_event,
+        accept_encoding: _,
+    } = &request.settings;
+    Config {
+        initial_reconnection_time: initial_reconnection_time
+            .unwrap_or(defaults.initial_reconnection_time),
+        backoff: backoff.map_or(Backoff::None, |(base, max)| Backoff::Exponential {
+            base,
+            max,
+        }),
+        limits: Limits {
+            max_line_len: max_line.unwrap_or(defaults.limits.max_line_len),
+            max_event_data: max_event.unwrap_or(defaults.limits.max_event_data),
+        },
+        initial_last_event_id: request.last_event_id.clone().unwrap_or_default(),
+        document_origin: request.page_origin.clone(),
+        with_credentials: request.with_credentials,
+        ..defaults
+    }
+}
+
+struct ModelSession {
+    commands: mpsc::UnboundedSender<Command>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Session for ModelSession {
+    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<(), ClientError>> {
+        let sent = self
+            .commands
+            .send(command)
+            .map_err(|_| ClientError::Failed("the model's driver has stopped".into()));
+        Box::pin(async move { sent })
+    }
+}
+
+impl Drop for ModelSession {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What a fetch reports to the driver.
+#[derive(Debug)]
+enum FetchEvent {
+    Response(Response),
+    Body(Bytes),
+    End,
+    Error,
+}
+
+/// A fetch in flight: its task and the channel it reports on. Dropping it aborts the fetch.
+struct Fetch {
+    events: mpsc::Receiver<FetchEvent>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Fetch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Driver {
+    es: EventSource,
+    net: Net,
+    accept_encoding: Option<String>,
+    observer: Observer,
+    trace: Option<Arc<Mutex<Trace>>>,
+    epoch: Instant,
+}
+
+impl Driver {
+    fn now(&self) -> Duration {
+        Instant::now().duration_since(self.epoch)
+    }
+
+    fn record(&self, what: &Action) {
+        if let Some(trace) = &self.trace {
+            trace
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record(self.now(), what);
+        }
+        let seen = match what {
+            Action::Open => Seen::Open,
+            Action::Message(m) => Seen::Message {
+                event_type: m.event_type.clone(),
+                data: m.data.clone(),
+                last_event_id: m.last_event_id.clone(),
+                origin: Some(m.origin.clone()),
+            },
+            Action::Error(state) => Seen::Error {
+                ready_state: Some((*state).into()),
+                message: None,
+            },
+            // Requests are observed by the server, not reported by the client.
+            Action::Fetch(_) | Action::Abort | Action::SetTimer(_) => return,
+        };
+        self.observer.report(seen);
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut fetch: Option<Fetch> = None;
+        let mut timer: Option<Duration> = None;
+        let mut commands_open = true;
+        loop {
+            while let Some(action) = self.es.poll() {
+                self.record(&action);
+                match action {
+                    Action::Fetch(request) => {
+                        fetch = Some(start(
+                            request,
+                            self.net.clone(),
+                            self.accept_encoding.clone(),
+                        ));
+                    }
+                    Action::Abort => fetch = None,
+                    Action::SetTimer(deadline) => timer = Some(deadline),
+                    Action::Open | Action::Message(_) | Action::Error(_) => {}
+                }
+            }
+            tokio::select! {
+                biased;
+                command = commands.recv(), if commands_open => match command {
+                    Some(Command::Close) => {
+                        self.es.close();
+                        if let Some(trace) = &self.trace {
+                            trace.lock().unwrap_or_else(PoisonError::into_inner).push(self.now(), Observation::Closed);
+                        }
+                    }
+                    // The user agent aborts the fetch; only a fetch in flight can be aborted.
+                    Some(Command::UserAgentAbort) => {
+                        if fetch.take().is_some() {
+                            self.es.handle_network_error(self.now(), NetworkError::Aborted);
+                        }
+                    }
+                    // A caller-triggered restart: the connection is lost, as on a network error.
+                    Some(Command::Restart) => {
+                        if fetch.take().is_some() {
+                            self.es.handle_network_error(self.now(), NetworkError::Failed);
+                        }
+                    }
+                    None => commands_open = false,
+                },
+                () = sse_sim::sleep_until(timer.map(|d| self.epoch + d)) => {
+                    timer = None;
+                    self.es.handle_timeout(self.now());
+                }
+                event = next_event(&mut fetch) => {
+                    let now = self.now();
+                    match event {
+                        FetchEvent::Response(response) => self.es.handle_response(now, &response),
+                        FetchEvent::Body(bytes) => self.es.handle_body(now, &bytes),
+                        FetchEvent::End => {
+                            fetch = None;
+                            self.es.handle_end_of_body(now);
+                        }
+                        FetchEvent::Error => {
+                            fetch = None;
+                            self.es.handle_network_error(now, NetworkError::Failed);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn next_event(fetch: &mut Option<Fetch>) -> FetchEvent {
+    match fetch {
+        // A fetch whose task ended without a word failed.
+        Some(f) => f.events.recv().await.unwrap_or(FetchEvent::Error),
+        None => std::future::pending().await,
+    }
+}
+
+fn start(request: Request, net: Net, accept_encoding: Option<String>) -> Fetch {
+    let (tx, events) = mpsc::channel(16);
+    let task = tokio::spawn(async move {
+        if fetch(request, net, accept_encoding, &tx).await.is_err() {
+            let _ = tx.send(FetchEvent::Error).await;
+        }
+    });
+    Fetch { events, task }
+}
+
+/// One fetch: connect, send, report the head, then every body chunk (decoded), then the end.
+async fn fetch(
+    request: Request,
+    net: Net,
+    accept_encoding: Option<String>,
+    tx: &mpsc::Sender<FetchEvent>,
+) -> Result<(), ()> {
+    let host = request.url.host_str().ok_or(())?.to_owned();
+    let port = request.url.port_or_known_default().unwrap_or(80);
+    let io = net.connect(&host, port).await.map_err(drop)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(drop)?;
+    tokio::spawn(conn);
+    let target = &request.url[url::Position::BeforePath..url::Position::AfterQuery];
+    let authority = &request.url[url::Position::BeforeHost..url::Position::AfterPort];
+    let mut builder = http::Request::get(target).header("host", authority);
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    if let Some(coding) = &accept_encoding {
+        builder = builder.header("accept-encoding", coding.as_str());
+    }
+    let req = builder.body(Empty::<Bytes>::new()).map_err(drop)?;
+    let response = sender.send_request(req).await.map_err(drop)?;
+    let head = Response {
+        status: response.status().as_u16(),
+        headers: response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+    };
+    let encoding = accept_encoding.as_ref().and_then(|_| {
+        head.header_values("content-encoding")
+            .next()
+            .map(str::to_owned)
+    });
+    let mut decoder = Decoder::new(encoding.as_deref()).ok_or(())?;
+    tx.send(FetchEvent::Response(head)).await.map_err(drop)?;
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(drop)?.into_data() else {
+            continue;
+        };
+        let decoded = decoder.decode(&data).ok_or(())?;
+        if !decoded.is_empty() {
+            tx.send(FetchEvent::Body(decoded)).await.map_err(drop)?;
+        }
+    }
+    tx.send(FetchEvent::End).await.map_err(drop)
+}
+
+/// Streaming content decoding, as a browser's network stack does before the EventSource sees bytes.
+enum Decoder {
+    Identity,
+    Gzip(flate2::write::GzDecoder<Vec<u8>>),
+    Deflate(flate2::write::ZlibDecoder<Vec<u8>>),
+    Brotli(Box<brotli::DecompressorWriter<Vec<u8>>>),
+}
+
+impl Decoder {
+    /// `None` for a coding the client does not know (a network error, as in browsers).
+    fn new(encoding: Option<&str>) -> Option<Self> {
+        Some(match encoding.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("identity") => Decoder::Identity,
+            Some("gzip") => Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new())),
+            Some("deflate") => Decoder::Deflate(flate2::write::ZlibDecoder::new(Vec::new())),
+            Some("br") => {
+                Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(Vec::new(), 4096)))
+            }
+            Some(_) => return None,
+        })
+    }
+
+    /// Decodes a chunk; returns what is decodable so far, `None` on corrupt input.
+    fn decode(&mut self, data: &[u8]) -> Option<Bytes> {
+        fn take<W: Write>(
+            w: &mut W,
+            data: &[u8],
+            inner: impl Fn(&mut W) -> &mut Vec<u8>,
+        ) -> Option<Bytes> {
+            w.write_all(data).ok()?;
+            w.flush().ok()?;
+            Some(Bytes::from(std::mem::take(inner(w))))
+        }
+        match self {
+            Decoder::Identity => Some(Bytes::copy_from_slice(data)),
+            Decoder::Gzip(d) => take(d, data, |d| d.get_mut()),
+            Decoder::Deflate(d) => take(d, data, |d| d.get_mut()),
+            Decoder::Brotli(d) => take(d.as_mut(), data, |d| d.get_mut()),
+        }
+    }
+}
