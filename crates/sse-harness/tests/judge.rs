@@ -1,0 +1,313 @@
+//! The judge on real runs of the model, altered the way a faulty client would behave: each
+//! alteration must turn the verdict into the right outcome naming the right requirement, and
+//! the unaltered run must pass. (The catalogue test shows the model passes; this shows the judge
+//! can fail.)
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use rstest::rstest;
+use sse_harness::client::{Capabilities, Capability, ReadyStateName};
+use sse_harness::judge::{Context, Outcome, Timing, Verdict, judge};
+use sse_harness::run::{Run, simulated};
+use sse_harness::{Catalogue, Expectation, ModelClient, Seen};
+
+fn catalogue() -> &'static Catalogue {
+    static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
+    CATALOGUE.get_or_init(|| Catalogue::load_default().unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn model_run(case: &str) -> Run {
+    let case = catalogue().case(case).expect("case exists");
+    simulated(
+        Arc::new(ModelClient::default()),
+        case,
+        case.seed,
+        Duration::ZERO,
+    )
+    .expect("runs")
+}
+
+fn verdict_with(case: &str, run: &Run, caps: &Capabilities) -> Verdict {
+    let case = catalogue().case(case).expect("case exists");
+    let expectation = Expectation::of(case).expect("golden trace");
+    judge(
+        case,
+        &expectation,
+        run,
+        Context {
+            catalogue: catalogue(),
+            capabilities: caps,
+            timing: Timing::SIMULATED,
+            stream_origin: sse_sim::CLIENT_BASE_URL,
+        },
+    )
+}
+
+fn verdict(case: &str, run: &Run) -> Verdict {
+    verdict_with(case, run, &Capability::ALL.into_iter().collect())
+}
+
+/// The finding with this requirement id, or a panic that shows the verdict.
+fn finding(v: &Verdict, id: &str) -> Outcome {
+    v.findings
+        .iter()
+        .find(|f| f.requirements.iter().any(|r| r == id))
+        .map(|f| f.outcome)
+        .unwrap_or_else(|| panic!("no finding names {id}: {v:#?}"))
+}
+
+fn shift_request(run: &mut Run, index: usize, by: Duration, earlier: bool) {
+    let r = &mut run.requests[index];
+    r.at = if earlier { r.at - by } else { r.at + by };
+}
+
+#[rstest]
+#[case("announce-open-dispatch")]
+#[case("retry-sets-reconnection-time")]
+#[case("last-event-id-persists-across-connections")]
+#[case("status-204-fails")]
+#[case("demo-resumes-after-server-restart")]
+fn the_model_as_it_ran_passes(#[case] case: &str) {
+    let v = verdict(case, &model_run(case));
+    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
+    assert!(v.divergence.is_none());
+}
+
+// spec: RECONNECT-WAIT
+#[test]
+fn reconnecting_before_the_retry_time_fails() {
+    let mut run = model_run("retry-sets-reconnection-time");
+    // The model waited 250 ms (retry: 250); arrive 100 ms early.
+    shift_request(&mut run, 1, Duration::from_millis(100), true);
+    let v = verdict("retry-sets-reconnection-time", &run);
+    assert_eq!(v.outcome, Outcome::Fail);
+    assert_eq!(finding(&v, "RECONNECT-WAIT"), Outcome::Fail);
+}
+
+#[test]
+fn waiting_longer_after_an_open_connection_is_non_strict() {
+    let mut run = model_run("retry-sets-reconnection-time");
+    shift_request(&mut run, 1, Duration::from_millis(900), false);
+    // What followed the late request comes late too.
+    for o in run.observed.iter_mut().skip(3) {
+        o.at += Duration::from_millis(900);
+    }
+    let v = verdict("retry-sets-reconnection-time", &run);
+    assert_eq!(v.outcome, Outcome::NonStrict, "{v:#?}");
+    assert_eq!(finding(&v, "RECONNECT-EXTRA-WAIT"), Outcome::NonStrict);
+}
+
+#[test]
+fn a_different_initial_reconnection_time_is_informational() {
+    let mut run = model_run("initial-reconnection-time");
+    // A client whose own default is 1 s instead of the model's 3 s.
+    shift_request(&mut run, 1, Duration::from_secs(2), true);
+    for o in run.observed.iter_mut().skip(3) {
+        o.at -= Duration::from_secs(2);
+    }
+    let v = verdict("initial-reconnection-time", &run);
+    assert_eq!(v.outcome, Outcome::Informational, "{v:#?}");
+    assert_eq!(
+        finding(&v, "RECONNECT-TIME-INITIAL"),
+        Outcome::Informational
+    );
+}
+
+// spec: REQ-LAST-EVENT-ID
+#[test]
+fn a_reconnection_without_last_event_id_fails() {
+    let mut run = model_run("last-event-id-persists-across-connections");
+    run.requests[1]
+        .headers
+        .retain(|(n, _)| n != "last-event-id");
+    let v = verdict("last-event-id-persists-across-connections", &run);
+    assert_eq!(v.outcome, Outcome::Fail);
+    assert_eq!(finding(&v, "REQ-LAST-EVENT-ID"), Outcome::Fail);
+    let d = v.divergence.expect("divergence");
+    assert_eq!(
+        d.expected_line,
+        Some(4),
+        "the second request line of the golden trace"
+    );
+    assert!(d.observed.contains("last-event-id=-"), "{}", d.observed);
+}
+
+// spec: REQ-LAST-EVENT-ID-ABSENT
+#[test]
+fn a_first_request_with_last_event_id_fails() {
+    let mut run = model_run("announce-open-dispatch");
+    run.requests[0]
+        .headers
+        .push(("last-event-id".into(), "7".into()));
+    let v = verdict("announce-open-dispatch", &run);
+    assert_eq!(finding(&v, "REQ-LAST-EVENT-ID-ABSENT"), Outcome::Fail);
+}
+
+// spec: REQ-NO-CACHE REQ-ACCEPT
+#[test]
+fn request_headers_are_judged_by_their_own_requirement() {
+    let mut run = model_run("announce-open-dispatch");
+    run.requests[0]
+        .headers
+        .retain(|(n, _)| n != "cache-control" && n != "accept");
+    let v = verdict("announce-open-dispatch", &run);
+    assert_eq!(finding(&v, "REQ-NO-CACHE"), Outcome::Fail);
+    // Accept is recommended, not required: its level in the catalogue decides.
+    let accept = catalogue().level("REQ-ACCEPT");
+    assert_eq!(
+        finding(&v, "REQ-ACCEPT"),
+        Outcome::of_level(accept),
+        "{v:#?}"
+    );
+    assert!(v.divergence.is_none(), "headers do not change the sequence");
+}
+
+// spec: FAIL-NO-RECONNECT
+#[test]
+fn reconnecting_after_a_204_fails() {
+    let mut run = model_run("status-204-fails");
+    let mut again = run.requests[0].clone();
+    again.at += Duration::from_millis(500);
+    run.requests.push(again);
+    let v = verdict("status-204-fails", &run);
+    assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
+    assert!(v.findings[0].message.contains("unexpected request 2"));
+}
+
+#[test]
+fn an_extra_request_after_the_quiet_time_is_not_the_case_s_business() {
+    let mut run = model_run("status-204-fails");
+    let mut later = run.requests[0].clone();
+    later.at += Duration::from_secs(60);
+    run.requests.push(later);
+    assert_eq!(verdict("status-204-fails", &run).outcome, Outcome::Pass);
+}
+
+// spec: CONN-ANNOUNCE
+#[test]
+fn a_missing_open_fails_unless_the_client_cannot_report_it() {
+    let mut run = model_run("announce-open-dispatch");
+    run.observed.retain(|o| o.what != Seen::Open);
+    let v = verdict("announce-open-dispatch", &run);
+    assert_eq!(v.outcome, Outcome::Fail);
+    assert_eq!(v.divergence.expect("divergence").expected_line, Some(1));
+    let without_open: Capabilities = Capability::ALL
+        .into_iter()
+        .filter(|c| *c != Capability::OpenEvent)
+        .collect();
+    let v = verdict_with("announce-open-dispatch", &run, &without_open);
+    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
+}
+
+#[test]
+fn a_wrong_event_fails_at_its_line() {
+    let mut run = model_run("announce-open-dispatch");
+    for o in &mut run.observed {
+        if let Seen::Message { data, .. } = &mut o.what {
+            if data == "second" {
+                *data = "2nd".into();
+            }
+        }
+    }
+    let v = verdict("announce-open-dispatch", &run);
+    assert_eq!(v.outcome, Outcome::Fail);
+    let d = v.divergence.expect("divergence");
+    assert_eq!(d.expected_line, Some(3));
+    assert!(d.observed.contains("data=\"2nd\""), "{}", d.observed);
+}
+
+// spec: FAIL-CLOSED
+#[test]
+fn the_ready_state_of_an_error_counts_when_the_client_reports_it() {
+    let mut run = model_run("status-204-fails");
+    for o in &mut run.observed {
+        if let Seen::Error { ready_state, .. } = &mut o.what {
+            *ready_state = Some(ReadyStateName::Connecting);
+        }
+    }
+    assert_eq!(verdict("status-204-fails", &run).outcome, Outcome::Fail);
+    let without_state: Capabilities = Capability::ALL
+        .into_iter()
+        .filter(|c| *c != Capability::ReadyState)
+        .collect();
+    assert_eq!(
+        verdict_with("status-204-fails", &run, &without_state).outcome,
+        Outcome::Pass
+    );
+}
+
+#[test]
+fn nothing_observed_fails_with_the_first_expected_line() {
+    let mut run = model_run("announce-open-dispatch");
+    run.observed.clear();
+    run.requests.clear();
+    let v = verdict("announce-open-dispatch", &run);
+    assert_eq!(v.outcome, Outcome::Fail);
+    assert_eq!(v.divergence.expect("divergence").expected_line, Some(0));
+}
+
+// spec: DISPATCH-ORIGIN
+#[test]
+fn a_wrong_origin_fails() {
+    let mut run = model_run("announce-open-dispatch");
+    for o in &mut run.observed {
+        if let Seen::Message { origin, .. } = &mut o.what {
+            *origin = Some("http://elsewhere".into());
+        }
+    }
+    let v = verdict("announce-open-dispatch", &run);
+    assert_eq!(finding(&v, "DISPATCH-ORIGIN"), Outcome::Fail);
+}
+
+/// A client that can do nothing the harness asks beyond opening (and never opens anything).
+struct Bare;
+
+impl sse_harness::Client for Bare {
+    fn identity(&self) -> sse_harness::Identity {
+        sse_harness::Identity {
+            name: "bare".into(),
+            version: "0".into(),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new()
+    }
+
+    fn open(
+        &self,
+        _request: sse_harness::OpenRequest,
+        _observer: sse_harness::Observer,
+    ) -> futures::future::BoxFuture<
+        'static,
+        Result<Box<dyn sse_harness::Session>, sse_harness::ClientError>,
+    > {
+        Box::pin(async { Err(sse_harness::ClientError::Failed("cannot".into())) })
+    }
+}
+
+#[test]
+fn a_case_needing_a_missing_capability_is_unsupported_never_a_failure() {
+    use sse_harness::run::{Transport, execute};
+    let case = catalogue().case("close-while-open").expect("case");
+    let result = execute(catalogue(), Arc::new(Bare), case, Transport::Loopback);
+    assert_eq!(result.verdict.outcome, Outcome::Unsupported);
+    assert!(
+        result.verdict.summary().contains("needs close"),
+        "{}",
+        result.verdict.summary()
+    );
+    // In the simulator it also needs the harness's network.
+    let result = execute(catalogue(), Arc::new(Bare), case, Transport::Simulated);
+    assert!(result.verdict.summary().contains("simulated"));
+    // A case it could run, but a client that cannot open fails with the reason.
+    let case = catalogue().case("announce-open-dispatch").expect("case");
+    let result = execute(catalogue(), Arc::new(Bare), case, Transport::Loopback);
+    assert_eq!(result.verdict.outcome, Outcome::Fail);
+    assert!(
+        result.verdict.summary().contains("cannot"),
+        "{}",
+        result.verdict.summary()
+    );
+}
