@@ -210,7 +210,7 @@ pub struct Context<'a> {
 }
 
 /// One line of an observed run, merged from the page's reports and the server's log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceEntry {
     /// When.
     #[serde(with = "crate::millis")]
@@ -222,7 +222,7 @@ pub struct TraceEntry {
 }
 
 /// Where an observed trace line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "from", content = "index", rename_all = "kebab-case")]
 pub enum Source {
     /// The client's n-th report (page observations and commands).

@@ -13,6 +13,7 @@ pub mod judge;
 pub mod loopback;
 pub mod mimic;
 pub mod model;
+pub mod report;
 pub mod run;
 pub mod spec;
 

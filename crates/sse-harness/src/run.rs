@@ -209,7 +209,9 @@ pub fn golden_trace(case: &Case, seed: u64) -> Result<sse_model::Trace, RunError
 }
 
 /// Where a case runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Transport {
     /// In the simulator, in simulated time, with the case's seed.

@@ -1,0 +1,513 @@
+//! Conformance reports: a serde [`RunReport`] holding, for each implementation and case, the
+//! requirement ids, the verdict, the expected and observed traces, the divergence and the
+//! timings; and the files `cargo xtask report` writes from it: `report.json`, `junit.xml` (one
+//! testcase per case and implementation), `summary.md` and `index.html` (see [`html`]).
+
+pub mod html;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::Catalogue;
+use crate::client::{Capability, Identity};
+use crate::judge::{Divergence, Finding, Outcome, TraceEntry};
+use crate::run::{CaseResult, Transport};
+use crate::spec::Level;
+
+/// Everything a conformance run found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    /// When the report was made (UTC, RFC 3339).
+    pub generated: String,
+    /// The suite that made it.
+    pub suite: SuiteInfo,
+    /// The requirement catalogue, in order.
+    pub requirements: Vec<RequirementInfo>,
+    /// Each implementation on each transport: one column of the matrix.
+    pub implementations: Vec<ImplementationReport>,
+}
+
+/// The suite's version and size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuiteInfo {
+    /// Crate version.
+    pub version: String,
+    /// Cases in the catalogue.
+    pub cases: usize,
+    /// Requirements in the catalogue.
+    pub requirements: usize,
+}
+
+/// A requirement as reports show it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequirementInfo {
+    /// Stable id.
+    pub id: String,
+    /// must, should, impl-defined or authoring.
+    pub level: Level,
+    /// Our summary.
+    pub summary: String,
+    /// The standard's text.
+    pub url: String,
+    /// Who can break it.
+    pub binds: Vec<String>,
+    /// Where the text is unclear, and what we decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ambiguity: Option<String>,
+    /// The cases that check it.
+    pub cases: Vec<String>,
+}
+
+/// One implementation on one transport.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImplementationReport {
+    /// Column id: `NAME-TRANSPORT` (`model-sim`).
+    pub id: String,
+    /// The implementation's name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// Where it ran.
+    pub transport: Transport,
+    /// What it declared it can do.
+    pub capabilities: Vec<Capability>,
+    /// Why it could not run at all, if it could not (a missing browser or toolchain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+    /// How many cases got each verdict.
+    pub totals: BTreeMap<Outcome, usize>,
+    /// Real time the whole column took.
+    pub wall_ms: u64,
+    /// One entry per case.
+    pub cases: Vec<CaseReport>,
+}
+
+/// One case for one implementation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseReport {
+    /// The case id.
+    pub case: String,
+    /// What it shows.
+    pub about: String,
+    /// The requirement ids it checks.
+    pub requirements: Vec<String>,
+    /// The verdict.
+    pub verdict: Outcome,
+    /// One line: the verdict and its first finding.
+    pub detail: String,
+    /// Everything that did not hold.
+    pub findings: Vec<Finding>,
+    /// Where the observations first left the expectation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub divergence: Option<Divergence>,
+    /// The golden trace, line by line.
+    pub expected: Vec<String>,
+    /// What was observed, line by line.
+    pub observed: Vec<TraceEntry>,
+    /// Real time the run took.
+    pub wall_ms: u64,
+}
+
+impl CaseReport {
+    /// The report entry of a judged case.
+    pub fn new(catalogue: &Catalogue, result: &CaseResult, wall: Duration) -> Self {
+        let about = catalogue
+            .case(&result.case)
+            .map(|c| c.about.clone())
+            .unwrap_or_default();
+        CaseReport {
+            case: result.case.clone(),
+            about,
+            requirements: result.verdict.requirements.clone(),
+            verdict: result.verdict.outcome,
+            detail: result.verdict.summary(),
+            findings: result.verdict.findings.clone(),
+            divergence: result.verdict.divergence.clone(),
+            expected: result.expected.lines().map(str::to_owned).collect(),
+            observed: result.observed.clone(),
+            wall_ms: millis(wall),
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl ImplementationReport {
+    /// A column from judged cases.
+    pub fn new(
+        identity: &Identity,
+        transport: Transport,
+        capabilities: Vec<Capability>,
+        cases: Vec<CaseReport>,
+        wall: Duration,
+    ) -> Self {
+        let mut totals = BTreeMap::new();
+        for c in &cases {
+            *totals.entry(c.verdict).or_insert(0) += 1;
+        }
+        ImplementationReport {
+            id: format!("{}-{}", identity.name, transport.name()),
+            name: identity.name.clone(),
+            version: identity.version.clone(),
+            transport,
+            capabilities,
+            unavailable: None,
+            totals,
+            wall_ms: millis(wall),
+            cases,
+        }
+    }
+
+    /// A column that could not run, and why.
+    pub fn unavailable(identity: &Identity, transport: Transport, why: String) -> Self {
+        let mut column =
+            ImplementationReport::new(identity, transport, Vec::new(), Vec::new(), Duration::ZERO);
+        column.unavailable = Some(why);
+        column
+    }
+
+    /// Whether any case failed.
+    pub fn failed(&self) -> bool {
+        self.cases.iter().any(|c| c.verdict == Outcome::Fail)
+    }
+}
+
+/// What one requirement got from one implementation: the worst verdict among the cases that
+/// check it (and the findings that name it), with those cases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    /// The verdict, or `None` when no case checks the requirement (a gap).
+    pub outcome: Option<Outcome>,
+    /// The cases behind it, with their verdicts.
+    pub cases: Vec<(String, Outcome)>,
+}
+
+impl RunReport {
+    /// A report over the given columns.
+    pub fn new(catalogue: &Catalogue, implementations: Vec<ImplementationReport>) -> Self {
+        let requirements = catalogue
+            .requirements
+            .iter()
+            .map(|r| RequirementInfo {
+                id: r.id.clone(),
+                level: r.level,
+                summary: r.summary.clone(),
+                url: r.url(),
+                binds: r.binds.iter().map(|b| b.as_str().to_owned()).collect(),
+                ambiguity: r.ambiguity.clone(),
+                cases: catalogue
+                    .cases
+                    .iter()
+                    .filter(|c| c.checks.contains(&r.id))
+                    .map(|c| c.id.clone())
+                    .collect(),
+            })
+            .collect();
+        RunReport {
+            generated: now_rfc3339(),
+            suite: SuiteInfo {
+                version: env!("CARGO_PKG_VERSION").into(),
+                cases: catalogue.cases.len(),
+                requirements: catalogue.requirements.len(),
+            },
+            requirements,
+            implementations,
+        }
+    }
+
+    /// The matrix cell of a requirement and an implementation. A case counts for a requirement
+    /// when it checks it; a finding in any case counts for the requirements it names.
+    pub fn cell(&self, requirement: &str, implementation: &ImplementationReport) -> Cell {
+        let mut cases = Vec::new();
+        let mut outcome: Option<Outcome> = None;
+        for c in &implementation.cases {
+            let checks = c.requirements.iter().any(|r| r == requirement);
+            let named: Option<Outcome> = c
+                .findings
+                .iter()
+                .filter(|f| f.requirements.iter().any(|r| r == requirement))
+                .map(|f| f.outcome)
+                .reduce(Outcome::worst);
+            let this = match (checks, named) {
+                (true, _) => Some(c.verdict),
+                (false, Some(o)) => Some(o),
+                (false, None) => None,
+            };
+            if let Some(o) = this {
+                cases.push((c.case.clone(), o));
+                outcome = Some(match outcome {
+                    None => o,
+                    Some(prev) if prev == Outcome::Unsupported => o,
+                    Some(prev) if o == Outcome::Unsupported => prev,
+                    Some(prev) => prev.worst(o),
+                });
+            }
+        }
+        Cell { outcome, cases }
+    }
+
+    /// Whether any implementation failed any case.
+    pub fn failed(&self) -> bool {
+        self.implementations
+            .iter()
+            .any(ImplementationReport::failed)
+    }
+
+    /// Writes `report.json`, `junit.xml`, `summary.md` and `index.html` into `dir`.
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join("report.json"), json)?;
+        std::fs::write(dir.join("junit.xml"), self.junit())?;
+        std::fs::write(dir.join("summary.md"), self.markdown())?;
+        std::fs::write(dir.join("index.html"), html::render(self))?;
+        Ok(())
+    }
+
+    /// JUnit XML: a testsuite per implementation, a testcase per case. Fail is a failure,
+    /// unsupported is skipped, the rest pass with their verdict in `system-out`.
+    pub fn junit(&self) -> String {
+        let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let failures: usize = self
+            .implementations
+            .iter()
+            .map(|i| i.totals.get(&Outcome::Fail).copied().unwrap_or(0))
+            .sum();
+        let tests: usize = self.implementations.iter().map(|i| i.cases.len()).sum();
+        let _ = writeln!(
+            s,
+            "<testsuites name=\"sse-conformance\" tests=\"{tests}\" failures=\"{failures}\">"
+        );
+        for imp in &self.implementations {
+            let count = |o: Outcome| imp.totals.get(&o).copied().unwrap_or(0);
+            let _ = writeln!(
+                s,
+                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+                xml(&imp.id),
+                imp.cases.len(),
+                count(Outcome::Fail),
+                count(Outcome::Unsupported),
+                imp.wall_ms as f64 / 1000.0
+            );
+            if let Some(why) = &imp.unavailable {
+                let _ = writeln!(
+                    s,
+                    "    <testcase classname=\"{0}\" name=\"(implementation)\"><skipped message=\"unavailable: {1}\"/></testcase>",
+                    xml(&imp.id),
+                    xml(why)
+                );
+            }
+            for c in &imp.cases {
+                let _ = write!(
+                    s,
+                    "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
+                    xml(&imp.id),
+                    xml(&c.case),
+                    c.wall_ms as f64 / 1000.0
+                );
+                match c.verdict {
+                    Outcome::Fail => {
+                        let _ = write!(
+                            s,
+                            "<failure message=\"{}\" type=\"fail\">{}</failure>",
+                            xml(&c.detail),
+                            xml(&case_text(c))
+                        );
+                    }
+                    Outcome::Unsupported => {
+                        let _ = write!(s, "<skipped message=\"{}\"/>", xml(&c.detail));
+                    }
+                    Outcome::Pass | Outcome::Informational | Outcome::NonStrict => {
+                        if c.verdict != Outcome::Pass {
+                            let _ = write!(s, "<system-out>{}</system-out>", xml(&case_text(c)));
+                        }
+                    }
+                }
+                s.push_str("</testcase>\n");
+            }
+            s.push_str("  </testsuite>\n");
+        }
+        s.push_str("</testsuites>\n");
+        s
+    }
+
+    /// A Markdown summary: totals per implementation, the requirement matrix, and every
+    /// non-pass case with its first finding.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "# SSE conformance report\n");
+        let _ = writeln!(
+            s,
+            "Generated {} by sse-harness {}: {} cases, {} requirements.\n",
+            self.generated, self.suite.version, self.suite.cases, self.suite.requirements
+        );
+        let _ = writeln!(s, "## Implementations\n");
+        let _ = writeln!(
+            s,
+            "| implementation | version | transport | pass | fail | non-strict | informational | unsupported | time |"
+        );
+        let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        for imp in &self.implementations {
+            let count = |o: Outcome| imp.totals.get(&o).copied().unwrap_or(0);
+            if let Some(why) = &imp.unavailable {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | unavailable: {} ||||||",
+                    imp.name,
+                    imp.version,
+                    imp.transport.name(),
+                    md(why)
+                );
+                continue;
+            }
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} s |",
+                imp.name,
+                imp.version,
+                imp.transport.name(),
+                count(Outcome::Pass),
+                count(Outcome::Fail),
+                count(Outcome::NonStrict),
+                count(Outcome::Informational),
+                count(Outcome::Unsupported),
+                imp.wall_ms as f64 / 1000.0
+            );
+        }
+        let _ = writeln!(s, "\n## Requirements\n");
+        let mut header = String::from("| requirement | level |");
+        let mut rule = String::from("| --- | --- |");
+        for imp in &self.implementations {
+            let _ = write!(header, " {} |", imp.id);
+            rule.push_str(" --- |");
+        }
+        let _ = writeln!(s, "{header}\n{rule}");
+        for r in &self.requirements {
+            let mut row = format!("| [{}]({}) | {} |", r.id, r.url, r.level.as_str());
+            for imp in &self.implementations {
+                let cell = self.cell(&r.id, imp);
+                let text = match cell.outcome {
+                    None if r.cases.is_empty() => "no case".to_owned(),
+                    None => "-".to_owned(),
+                    Some(Outcome::Fail) => "**FAIL**".to_owned(),
+                    Some(o) => o.name().to_owned(),
+                };
+                let _ = write!(row, " {text} |");
+            }
+            let _ = writeln!(s, "{row}");
+        }
+        let mut non_pass = String::new();
+        for imp in &self.implementations {
+            for c in imp.cases.iter().filter(|c| c.verdict != Outcome::Pass) {
+                let _ = writeln!(
+                    non_pass,
+                    "- **{}** `{}` {}: {}",
+                    imp.id,
+                    c.case,
+                    c.verdict,
+                    md(&c.detail)
+                );
+            }
+        }
+        if !non_pass.is_empty() {
+            let _ = writeln!(s, "\n## Cases that did not pass\n\n{non_pass}");
+        }
+        s
+    }
+}
+
+/// A case's verdict, findings and both traces as plain text.
+fn case_text(c: &CaseReport) -> String {
+    let mut s = String::new();
+    for f in &c.findings {
+        let _ = writeln!(
+            s,
+            "{}: {} [{}]",
+            f.outcome,
+            f.message,
+            f.requirements.join(" ")
+        );
+    }
+    let _ = writeln!(s, "expected:");
+    for l in &c.expected {
+        let _ = writeln!(s, "  {l}");
+    }
+    let _ = writeln!(s, "observed:");
+    for l in &c.observed {
+        let _ = writeln!(s, "  {}", l.text);
+    }
+    s
+}
+
+/// Escapes text for XML attributes and content; drops characters XML 1.0 cannot hold.
+pub(crate) fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The current time as RFC 3339 UTC, without a date crate.
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_escapes_and_drops_what_xml_cannot_hold() {
+        assert_eq!(xml("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&#39;");
+        assert_eq!(xml("nul\0"), "nul\\u{0}");
+    }
+
+    #[test]
+    fn dates_are_rfc3339() {
+        let d = now_rfc3339();
+        assert_eq!(d.len(), 20, "{d}");
+        assert!(d.starts_with("20") && d.ends_with('Z'), "{d}");
+    }
+}
