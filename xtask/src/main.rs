@@ -2,6 +2,7 @@
 
 mod bench;
 mod coverage;
+mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +19,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The main job: run the case catalogue on every available implementation (the model in the
+    /// simulator and over loopback) and write the conformance report: report.json, junit.xml,
+    /// summary.md and index.html. Fails when any case fails.
+    Report {
+        /// Where to write the files.
+        #[arg(long, default_value = "target/conformance")]
+        out: PathBuf,
+        /// Only these implementations (repeatable; default: all).
+        #[arg(long = "impl")]
+        implementations: Vec<String>,
+    },
     /// List every requirement with the fixtures and tests that check it; fail if a `must` has none.
     SpecCoverage {
         /// Where to write spec-coverage.md and spec-coverage.json.
@@ -45,6 +57,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let root = workspace_root();
     let result = match cli.command {
+        Command::Report {
+            out,
+            implementations,
+        } => report::run(&root, &root.join(out), &implementations),
         Command::SpecCoverage { out, quiet } => coverage::run(&root, &root.join(out), quiet),
         Command::Bench {
             mib,

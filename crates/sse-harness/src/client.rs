@@ -210,7 +210,10 @@ type ConnectFn = dyn Fn(String, u16) -> BoxFuture<'static, io::Result<Conn>> + S
 
 /// How a client reaches the case server: real loopback sockets or the simulator's network.
 #[derive(Clone)]
-pub struct Net(Arc<ConnectFn>);
+pub struct Net {
+    connect: Arc<ConnectFn>,
+    simulated: bool,
+}
 
 impl fmt::Debug for Net {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -222,7 +225,7 @@ impl Net {
     /// Real TCP, to loopback addresses only (127.0.0.0/8, ::1, `localhost`): the harness never
     /// sends test traffic anywhere else.
     pub fn loopback() -> Net {
-        Net(Arc::new(|host: String, port: u16| {
+        let connect = Arc::new(|host: String, port: u16| {
             Box::pin(async move {
                 let host = host
                     .trim_start_matches('[')
@@ -249,23 +252,37 @@ impl Net {
                 let stream = tokio::net::TcpStream::connect((ip, port)).await?;
                 stream.set_nodelay(true)?;
                 Ok(Box::new(stream) as Conn)
-            })
-        }))
+            }) as BoxFuture<'static, io::Result<Conn>>
+        });
+        Net {
+            connect,
+            simulated: false,
+        }
     }
 
     /// The simulator's network (`turmoil::net`); usable only inside a simulation.
     pub fn simulated() -> Net {
-        Net(Arc::new(|host: String, port: u16| {
+        let connect = Arc::new(|host: String, port: u16| {
             Box::pin(async move {
                 let stream = turmoil::net::TcpStream::connect((host.as_str(), port)).await?;
                 Ok(Box::new(stream) as Conn)
-            })
-        }))
+            }) as BoxFuture<'static, io::Result<Conn>>
+        });
+        Net {
+            connect,
+            simulated: true,
+        }
     }
 
     /// Connects to `host:port`.
     pub async fn connect(&self, host: &str, port: u16) -> io::Result<Conn> {
-        (self.0)(host.to_owned(), port).await
+        (self.connect)(host.to_owned(), port).await
+    }
+
+    /// Whether connections go through the simulator: a client with a network stack of its own
+    /// must use [`Net::connect`] there, and may use its own stack on loopback.
+    pub fn is_simulated(&self) -> bool {
+        self.simulated
     }
 }
 

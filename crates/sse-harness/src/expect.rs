@@ -49,6 +49,10 @@ pub struct ExpectedStep {
     pub at: Duration,
     /// Which line of the golden trace it is.
     pub line: usize,
+    /// Another failed attempt while the server cannot be reached (an `error` after an attempt
+    /// that never arrived, right after an `error`): how many such attempts a client makes
+    /// depends on its own timing, so any number matches, none included.
+    pub repeatable: bool,
     /// What.
     #[serde(flatten)]
     pub step: Step,
@@ -198,6 +202,9 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
     let mut opened_this_attempt = false;
     let mut ever_opened = false;
     let mut failed_in_a_row = 0u32;
+    // Whether the last request reached the server, and whether the last page step is an error.
+    let mut last_request_received = true;
+    let mut last_step_was_error = false;
     for (line, l) in golden.lines.iter().enumerate() {
         match &l.what {
             Observation::Request {
@@ -235,6 +242,7 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
                 if !matches!(kind, RequestKind::Redirect) {
                     opened_this_attempt = false;
                 }
+                last_request_received = *received;
                 requests.push(ExpectedRequest {
                     at: l.at,
                     line,
@@ -255,6 +263,7 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
                 page.push(ExpectedStep {
                     at: l.at,
                     line,
+                    repeatable: false,
                     step: Step::Open,
                 });
             }
@@ -265,6 +274,7 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
             } => page.push(ExpectedStep {
                 at: l.at,
                 line,
+                repeatable: false,
                 step: Step::Message {
                     event_type: event_type.clone(),
                     data: data.clone(),
@@ -273,6 +283,10 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
             }),
             Observation::Error(state) => {
                 let state = state.unwrap_or(ReadyState::Connecting);
+                let repeatable = state == ReadyState::Connecting
+                    && last_step_was_error
+                    && !last_request_received
+                    && !opened_this_attempt;
                 if state == ReadyState::Connecting {
                     if !opened_this_attempt {
                         failed_in_a_row = failed_in_a_row.saturating_add(1);
@@ -282,11 +296,16 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
                 page.push(ExpectedStep {
                     at: l.at,
                     line,
+                    repeatable,
                     step: Step::Error { ready_state: state },
                 });
+                last_step_was_error = true;
+                previous_was_request = false;
+                continue;
             }
             Observation::Closed => {}
         }
+        last_step_was_error = false;
         previous_was_request = false;
     }
     let last = golden.lines.last().map_or(Duration::ZERO, |l| l.at);

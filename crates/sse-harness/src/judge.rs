@@ -306,29 +306,99 @@ impl Command {
     }
 }
 
-/// Whether the page's observations so far already left the expectation (a step that does not
-/// match, or more steps than expected): a runner can stop there, the verdict will not improve.
-pub fn page_diverged(
-    expectation: &Expectation,
-    observed: &[Observed],
-    caps: &Capabilities,
-) -> bool {
-    let steps: Vec<&Step> = expectation
-        .page
-        .iter()
-        .map(|s| &s.step)
-        .filter(|s| caps.contains(&Capability::OpenEvent) || **s != Step::Open)
-        .collect();
-    let page: Vec<&Seen> = observed
+/// How the page's observations line up with the expected steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageMatch {
+    /// For each expected page step, the index (in the page observations) of the observation it
+    /// matched: for a repeatable failed attempt, the last of the errors it stands for.
+    pub observed_of: Vec<Option<usize>>,
+    /// How many page observations the expected steps account for.
+    pub consumed: usize,
+    /// The expected step (index into `Expectation::page`) where the observations left the
+    /// expectation: `Some((step, Some(observation)))` for a mismatch, `(step, None)` when the
+    /// observations ran out.
+    pub diverged: Option<(usize, Option<usize>)>,
+}
+
+impl PageMatch {
+    /// Whether every expected step was seen.
+    pub fn complete(&self) -> bool {
+        self.diverged.is_none()
+    }
+
+    /// Whether the observations contradict the expectation (not merely fall short of it).
+    pub fn contradicted(&self, observations: usize) -> bool {
+        matches!(self.diverged, Some((_, Some(_)))) || observations > self.consumed
+    }
+}
+
+/// Lines up page observations with a case's expected steps: in order, a failed attempt while
+/// the server cannot be reached matching any number of such errors.
+pub fn match_page(expectation: &Expectation, page: &[&Seen], caps: &Capabilities) -> PageMatch {
+    let mut observed_of = vec![None; expectation.page.len()];
+    let mut o = 0;
+    for (index, expected) in expectation.page.iter().enumerate() {
+        if expected.step == Step::Open && !caps.contains(&Capability::OpenEvent) {
+            continue;
+        }
+        if expected.repeatable {
+            let start = o;
+            while page.get(o).is_some_and(|seen| is_retrying(seen)) {
+                o += 1;
+            }
+            observed_of[index] = if o > start {
+                Some(o - 1)
+            } else {
+                o.checked_sub(1)
+            };
+            continue;
+        }
+        match page.get(o) {
+            None => {
+                return PageMatch {
+                    observed_of,
+                    consumed: o,
+                    diverged: Some((index, None)),
+                };
+            }
+            Some(seen) if !step_matches(&expected.step, seen, caps) => {
+                return PageMatch {
+                    observed_of,
+                    consumed: o,
+                    diverged: Some((index, Some(o))),
+                };
+            }
+            Some(_) => {
+                observed_of[index] = Some(o);
+                o += 1;
+            }
+        }
+    }
+    PageMatch {
+        observed_of,
+        consumed: o,
+        diverged: None,
+    }
+}
+
+/// An `error` after which the client goes on trying.
+fn is_retrying(seen: &Seen) -> bool {
+    matches!(
+        seen,
+        Seen::Error {
+            ready_state: None | Some(crate::client::ReadyStateName::Connecting),
+            ..
+        }
+    )
+}
+
+/// The page observations of a run, in order.
+pub fn page_observations(observed: &[Observed]) -> Vec<&Seen> {
+    observed
         .iter()
         .map(|o| &o.what)
         .filter(|w| matches!(w, Seen::Open | Seen::Message { .. } | Seen::Error { .. }))
-        .collect();
-    page.len() > steps.len()
-        || steps
-            .iter()
-            .zip(&page)
-            .any(|(step, seen)| !step_matches(step, seen, caps))
+        .collect()
 }
 
 /// Page observations the judge compares: what the page saw, in order.
@@ -458,84 +528,86 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
     };
     let caps = cx.capabilities;
 
-    // The page: the expected steps this client can report, in order.
-    let steps: Vec<(usize, &crate::expect::ExpectedStep)> = expectation
-        .page
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| caps.contains(&Capability::OpenEvent) || s.step != Step::Open)
-        .collect();
+    // The page: observations in order, as the expectation allows.
     let page = page_of(run);
-    // observed index of each expected page step that matched
-    let mut matched_page: Vec<Option<Duration>> = vec![None; expectation.page.len()];
-    let mut last_matched_at = Duration::ZERO;
-    let mut page_matched = 0;
-    for (k, (index, expected)) in steps.iter().enumerate() {
-        let Some((oi, observed)) = page.get(k) else {
-            let at_hint = last_matched_at;
-            j.diverge(
-                expected.line,
-                Divergence {
-                    expected_line: Some(expected.line),
-                    observed_line: None,
-                    expected: golden_text(expected.line),
-                    observed: "(nothing)".into(),
-                },
-                Some(at_hint),
+    let seen: Vec<&Seen> = page.iter().map(|(_, o)| &o.what).collect();
+    let matched = match_page(expectation, &seen, caps);
+    let observed_at = |step: usize| {
+        matched
+            .observed_of
+            .get(step)
+            .copied()
+            .flatten()
+            .and_then(|o| page.get(o))
+            .map(|(_, o)| o.at)
+    };
+    let mut last_matched_at = (0..expectation.page.len())
+        .filter_map(observed_at)
+        .max()
+        .unwrap_or_default();
+    let mut page_divergence: Option<(usize, Option<Duration>)> = None;
+    if let Some((step, observation)) = matched.diverged {
+        let expected = &expectation.page[step];
+        let at = observation.and_then(|o| page.get(o)).map(|(_, o)| o.at);
+        let (observed_line, observed, message) = match observation.and_then(|o| page.get(o)) {
+            Some((oi, o)) => (
+                line_of(Source::Client(*oi)),
+                seen_line(o),
+                format!(
+                    "expected `{}`, observed `{}`",
+                    golden_text(expected.line).trim(),
+                    seen_line(o).trim()
+                ),
+            ),
+            None => (
+                None,
+                "(nothing)".to_owned(),
                 format!(
                     "expected `{}`, but the client reported nothing more",
                     golden_text(expected.line).trim()
                 ),
-                &[],
-            );
-            break;
+            ),
         };
-        if !step_matches(&expected.step, &observed.what, caps) {
-            j.diverge(
-                expected.line,
-                Divergence {
-                    expected_line: Some(expected.line),
-                    observed_line: line_of(Source::Client(*oi)),
-                    expected: golden_text(expected.line),
-                    observed: seen_line(observed),
-                },
-                Some(observed.at),
-                format!(
-                    "expected `{}`, observed `{}`",
-                    golden_text(expected.line).trim(),
-                    seen_line(observed).trim()
-                ),
-                &[],
-            );
-            break;
-        }
-        if let (
-            Step::Message { .. },
-            Seen::Message {
+        page_divergence = Some((j.findings.len(), at));
+        j.diverge(
+            expected.line,
+            Divergence {
+                expected_line: Some(expected.line),
+                observed_line,
+                expected: golden_text(expected.line),
+                observed,
+            },
+            at.or(Some(last_matched_at)),
+            message,
+            &[],
+        );
+    }
+    // Event origins, where the client reports them.
+    let cross = expectation
+        .requests
+        .iter()
+        .any(|r| !r.target.starts_with('/'));
+    if caps.contains(&Capability::Origin) && !cross {
+        for (_, o) in &page {
+            if let Seen::Message {
                 origin: Some(origin),
                 ..
-            },
-        ) = (&expected.step, &observed.what)
-        {
-            let cross = expectation
-                .requests
-                .iter()
-                .any(|r| !r.target.starts_with('/'));
-            if caps.contains(&Capability::Origin) && !cross && origin != cx.stream_origin {
-                j.find(
-                    j.level_of("DISPATCH-ORIGIN"),
-                    &["DISPATCH-ORIGIN"],
-                    Some(observed.at),
-                    format!(
-                        "event origin is {origin:?}, the stream's origin is {:?}",
-                        cx.stream_origin
-                    ),
-                );
+            } = &o.what
+            {
+                if origin != cx.stream_origin {
+                    j.find(
+                        j.level_of("DISPATCH-ORIGIN"),
+                        &["DISPATCH-ORIGIN"],
+                        Some(o.at),
+                        format!(
+                            "event origin is {origin:?}, the stream's origin is {:?}",
+                            cx.stream_origin
+                        ),
+                    );
+                    break;
+                }
             }
         }
-        matched_page[*index] = Some(observed.at);
-        last_matched_at = last_matched_at.max(observed.at);
-        page_matched = k + 1;
     }
 
     let commands_end = expectation
@@ -545,10 +617,19 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         .max()
         .unwrap_or_default();
     // The requests, as the server received them, each between the same page observations as
-    // expected: a request's position is how many page steps come before it. Observations in
-    // the same instant (or within the transport's tolerance) may fall on either side.
-    let position_of_expected =
-        |after_page: usize| steps.iter().filter(|(i, _)| *i < after_page).count();
+    // expected. Observations in the same instant (or within the transport's tolerance) may fall
+    // on either side.
+    let observed_position = |after_page: usize| -> Option<usize> {
+        if after_page == 0 {
+            return Some(0);
+        }
+        (0..after_page)
+            .rev()
+            .find_map(|step| matched.observed_of.get(step).copied().flatten())
+            .map(|o| o + 1)
+            .or(Some(0))
+            .filter(|_| matched.diverged.is_none_or(|(step, _)| after_page <= step))
+    };
     let span_of_received = |r: &ReceivedRequest| {
         let lo = page
             .iter()
@@ -560,12 +641,18 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             .count();
         (lo, hi)
     };
+    let fits = |e: &crate::expect::ExpectedRequest, r: &ReceivedRequest| {
+        let (lo, hi) = span_of_received(r);
+        observed_position(e.after_page).is_some_and(|pos| lo <= pos && pos <= hi)
+            && r.target == e.target
+            && r.header("last-event-id") == e.last_event_id.as_deref()
+    };
+    let mut timing_deviated_at: Option<Duration> = None;
     let mut next = 0;
-    for e in &expectation.requests {
-        let pos = position_of_expected(e.after_page);
-        if pos > page_matched {
+    for (k, e) in expectation.requests.iter().enumerate() {
+        let Some(pos) = observed_position(e.after_page) else {
             break;
-        }
+        };
         // Requests that came before this one's place are extra.
         while let Some(r) = run
             .requests
@@ -614,8 +701,12 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         let ri = next;
         let leid = r.header("last-event-id").map(str::to_owned);
         let same_target = r.target == e.target;
-        if !e.received && (!same_target || leid != e.last_event_id) {
-            // The model's attempt died on the way; this is another request.
+        let later = expectation.requests[k + 1..].iter().find(|l| l.received);
+        if !e.received
+            && (!same_target || leid != e.last_event_id || later.is_some_and(|l| fits(l, r)))
+        {
+            // The model's attempt died on the way; this is another request (the next one that
+            // must arrive, when it fits).
             continue;
         }
         next += 1;
@@ -664,14 +755,21 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         request_rules(&mut j, r, ri);
         last_matched_at = last_matched_at.max(r.at);
         if let RequestKind::Reconnect(wait) = &e.kind {
-            if let Some(error_at) = matched_page.get(wait.after_error).copied().flatten() {
-                judge_wait(&mut j, wait, r.at.saturating_sub(error_at), r.at);
+            if let Some(error_at) = observed_at(wait.after_error) {
+                let waited = r.at.saturating_sub(error_at);
+                judge_wait(&mut j, wait, waited, r.at);
+                let golden_wait = expectation
+                    .page
+                    .get(wait.after_error)
+                    .map_or(wait.min, |s| e.at.saturating_sub(s.at));
+                if waited.abs_diff(golden_wait) > cx.timing.late {
+                    timing_deviated_at.get_or_insert(r.at);
+                }
             }
         }
     }
     // More requests than expected at the end, within the quiet time.
-    let requests_complete = j.divergence.is_none();
-    if requests_complete && page_matched == steps.len() {
+    if j.divergence.is_none() {
         if let Some(extra) = run
             .requests
             .get(next)
@@ -691,13 +789,14 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             );
         }
     }
-
-    // Nothing more within the case's quiet time after its last step.
+    // Nothing more on the page within the case's quiet time after its last step.
     let window_end = last_matched_at.max(commands_end) + expectation.settle;
-    let complete_page = page_matched == steps.len();
-    if complete_page {
-        if let Some((oi, extra)) = page.get(steps.len()).filter(|(_, o)| o.at <= window_end) {
-            let after = steps.last().map_or(0, |(_, s)| s.line + 1);
+    if matched.diverged.is_none() {
+        if let Some((oi, extra)) = page
+            .get(matched.consumed)
+            .filter(|(_, o)| o.at <= window_end)
+        {
+            let after = expectation.page.last().map_or(0, |s| s.line + 1);
             j.diverge(
                 after,
                 Divergence {
@@ -715,6 +814,25 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             );
         }
     }
+    // Live data depends on when the client came back: after a reconnection at another time than
+    // the model's, a different sequence of live events is not the client's fault.
+    if let (Some(_), Some((finding, at)), Some(deviated)) =
+        (&case.publisher, page_divergence, timing_deviated_at)
+    {
+        if at.is_none_or(|at| at >= deviated) {
+            if let Some(f) = j.findings.get_mut(finding) {
+                if f.outcome == Outcome::Fail || f.outcome == Outcome::NonStrict {
+                    f.outcome = Outcome::Informational;
+                    f.message = format!(
+                        "{} (the client reconnected at {} instead of the model's time; the live events it then gets depend on that)",
+                        f.message,
+                        time(deviated)
+                    );
+                }
+            }
+        }
+    }
+
     let outcome = j
         .findings
         .iter()

@@ -181,8 +181,8 @@ async fn drive(
         if (page, requests) != seen {
             seen = (page, requests);
             last_change = now;
-            complete_at = None;
-            if crate::judge::page_diverged(expectation, &observed, &caps) {
+            let page = crate::judge::page_observations(&observed);
+            if crate::judge::match_page(expectation, &page, &caps).contradicted(page.len()) {
                 // The verdict is decided; a little more shows what came next.
                 tokio::time::sleep(settle.min(Duration::from_millis(300))).await;
                 break;

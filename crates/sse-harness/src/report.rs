@@ -243,7 +243,7 @@ impl RunReport {
                 cases.push((c.case.clone(), o));
                 outcome = Some(match outcome {
                     None => o,
-                    Some(prev) if prev == Outcome::Unsupported => o,
+                    Some(Outcome::Unsupported) => o,
                     Some(prev) if o == Outcome::Unsupported => prev,
                     Some(prev) => prev.worst(o),
                 });
@@ -420,6 +420,22 @@ impl RunReport {
         }
         s
     }
+}
+
+/// Runs the selected cases on every target and gathers the report: what `cargo xtask report`,
+/// `ssec report` and `ssec run` share. `progress` hears of every judged case.
+pub fn conformance(
+    catalogue: &Catalogue,
+    targets: &[crate::run::Target],
+    selection: &crate::run::Selection,
+    progress: &(dyn Fn(&crate::run::Target, &CaseResult) + Sync),
+) -> RunReport {
+    let cases = selection.apply(catalogue);
+    let columns = targets
+        .iter()
+        .map(|t| crate::run::run_cases(catalogue, t, &cases, &|r| progress(t, r)))
+        .collect();
+    RunReport::new(catalogue, columns)
 }
 
 /// A case's verdict, findings and both traces as plain text.

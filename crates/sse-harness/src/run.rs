@@ -336,3 +336,190 @@ pub fn execute(
         Err(e) => result(broken(e.to_string()), None),
     }
 }
+
+/// An implementation on a transport: one column of a report.
+#[derive(Clone)]
+pub struct Target {
+    /// The client.
+    pub client: Arc<dyn Client>,
+    /// Where it runs.
+    pub transport: Transport,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.id())
+    }
+}
+
+impl Target {
+    /// Column id: `NAME-TRANSPORT`.
+    pub fn id(&self) -> String {
+        format!("{}-{}", self.client.identity().name, self.transport.name())
+    }
+
+    /// Parses an `--impl` value: `model-sim` or `model-loopback`.
+    pub fn parse(spec: &str) -> Result<Target, String> {
+        match spec {
+            "model-sim" => Ok(Target {
+                client: Arc::new(crate::ModelClient::default()),
+                transport: Transport::Simulated,
+            }),
+            "model-loopback" => Ok(Target {
+                client: Arc::new(crate::ModelClient::default()),
+                transport: Transport::Loopback,
+            }),
+            other => Err(format!(
+                "unknown implementation {other:?}: known are {}",
+                Target::KNOWN.join(", ")
+            )),
+        }
+    }
+
+    /// Every `--impl` value [`Target::parse`] knows.
+    pub const KNOWN: [&'static str; 2] = ["model-sim", "model-loopback"];
+
+    /// Every implementation this build can run, for a full report.
+    pub fn all() -> Vec<Target> {
+        Target::KNOWN
+            .iter()
+            .filter_map(|s| Target::parse(s).ok())
+            .collect()
+    }
+
+    /// How many cases run at once: simulations use the CPU, loopback runs mostly wait.
+    pub fn concurrency(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        match self.transport {
+            Transport::Simulated => cores,
+            Transport::Loopback => cores.max(8),
+        }
+    }
+}
+
+/// Runs `cases` on `target`, `target.concurrency()` at a time, calling `progress` after each;
+/// returns the judged cases in the order given.
+pub fn run_cases(
+    catalogue: &crate::Catalogue,
+    target: &Target,
+    cases: &[&Case],
+    progress: &(dyn Fn(&CaseResult) + Sync),
+) -> crate::report::ImplementationReport {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let started = std::time::Instant::now();
+    let next = AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<crate::report::CaseReport>>> =
+        std::sync::Mutex::new(vec![None; cases.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..target.concurrency().min(cases.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(case) = cases.get(i) else { break };
+                    let t = std::time::Instant::now();
+                    let result = execute(catalogue, target.client.clone(), case, target.transport);
+                    progress(&result);
+                    let report = crate::report::CaseReport::new(catalogue, &result, t.elapsed());
+                    if let Ok(mut r) = results.lock() {
+                        r[i] = Some(report);
+                    }
+                }
+            });
+        }
+    });
+    let cases = results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect();
+    crate::report::ImplementationReport::new(
+        &target.client.identity(),
+        target.transport,
+        target.client.capabilities().into_iter().collect(),
+        cases,
+        started.elapsed(),
+    )
+}
+
+/// Which cases a run takes: all, or those whose id matches a glob (`*`, `?`) and that check a
+/// requirement.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Case id globs; a case matching any is taken (none: every case).
+    pub cases: Vec<String>,
+    /// Requirement ids; a case checking any is taken (none: every case).
+    pub requirements: Vec<String>,
+}
+
+impl Selection {
+    /// The selected cases of a catalogue, in catalogue order.
+    pub fn apply<'a>(&self, catalogue: &'a crate::Catalogue) -> Vec<&'a Case> {
+        catalogue
+            .cases
+            .iter()
+            .filter(|c| self.cases.is_empty() || self.cases.iter().any(|g| glob(g, &c.id)))
+            .filter(|c| {
+                self.requirements.is_empty()
+                    || self.requirements.iter().any(|r| c.checks.contains(r))
+            })
+            .collect()
+    }
+}
+
+/// Whether `text` matches `pattern`, where `*` is any run of characters and `?` one character.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    // Classic two-pointer match with backtracking to the last star.
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        for (p, t, m) in [
+            ("*", "anything", true),
+            ("status-*", "status-204-fails", true),
+            ("status-*-fails", "status-204-fails", true),
+            ("status-?04-fails", "status-204-fails", true),
+            ("status-*", "retry-zero", false),
+            ("retry", "retry-zero", false),
+            ("*zero", "retry-zero", true),
+            ("a*b*c", "aXbYc", true),
+            ("a*b*c", "aXbY", false),
+        ] {
+            assert_eq!(glob(p, t), m, "{p} {t}");
+        }
+    }
+
+    #[test]
+    fn targets_parse_and_unknown_ones_are_explained() {
+        assert_eq!(
+            Target::parse("model-sim").map(|t| t.id()),
+            Ok("model-sim".into())
+        );
+        let err = Target::parse("netscape").expect_err("unknown");
+        assert!(err.contains("model-loopback"), "{err}");
+    }
+}

@@ -1,6 +1,7 @@
 //! `ssec`: the command line of the SSE conformance suite.
 
 mod parse;
+mod run;
 mod serve;
 mod sim;
 
@@ -38,6 +39,16 @@ enum Command {
     },
     /// Run the reference server (demo streams, topics, scripted cases; see the sse-server docs).
     Serve(serve::Args),
+    /// Run the case catalogue on implementations under test and judge every case.
+    ///
+    /// Exits 0 when no case fails, 1 when one does, 2 on bad arguments.
+    Run(run::Args),
+    /// Run every implementation and write the conformance report (HTML, JSON, JUnit, Markdown).
+    Report {
+        /// Where to write the files.
+        #[arg(long, default_value = "target/conformance")]
+        out: PathBuf,
+    },
     /// Run a case file in the simulator and print the model client's trace.
     Sim {
         /// The case file (fixtures/cases/*.toml).
@@ -65,5 +76,7 @@ fn main() -> ExitCode {
         }
         Command::Serve(args) => serve::run(args),
         Command::Sim { case, seed } => sim::run(&case, seed),
+        Command::Run(args) => run::run(&args),
+        Command::Report { out } => run::run(&run::Args::report(out)),
     }
 }

@@ -1,0 +1,238 @@
+//! The harness's public API on a client nobody here wrote: LaunchDarkly's `eventsource-client`
+//! from crates.io, run through the whole case catalogue as one `cargo test`-style test per case,
+//! over loopback with its own HTTP stack, and in the simulator (simulated time, deterministic
+//! network) through its pluggable `HttpTransport`, implemented here over the harness's `Net`.
+//!
+//! ```text
+//! cargo run -p sse-harness --example eventsource_client                 # every case, both transports
+//! cargo run -p sse-harness --example eventsource_client -- loopback::status-204-fails
+//! cargo run -p sse-harness --example eventsource_client -- --list
+//! ```
+//!
+//! Its failures are findings about the library (see `docs/findings.md`), not cases to change.
+//!
+//! How its API maps onto what the harness observes:
+//! - `SSE::Connected` is `open`; `SSE::Event` is a message (its `id` is the sticky last event
+//!   ID, which is what `lastEventId` means); `SSE::Comment` a comment;
+//! - an `Err` item is `error`; readyState after it is CLOSED when the stream ends right after
+//!   (the library gave up) and CONNECTING when it goes on (it will reconnect);
+//! - dropping the stream is `close()`; `ClientBuilder::last_event_id` is the initial ID;
+//! - everything else is the library's defaults (reconnect after 1 s, doubling up to 60 s, with
+//!   jitter; no retry when the very first connection fails).
+
+use bytes::Bytes;
+use eventsource_client::{Client as _, ClientBuilder, SSE};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper_util::rt::TokioIo;
+use launchdarkly_sdk_transport::{ByteStream, HttpTransport, ResponseFuture, TransportError};
+use sse_harness::client::ReadyStateName;
+use sse_harness::mimic::Suite;
+use sse_harness::run::Transport;
+use sse_harness::{
+    Capabilities, Capability, Client, ClientError, Command, Identity, Net, Observer, OpenRequest,
+    Seen, Session,
+};
+
+/// `eventsource-client` as an implementation under test.
+struct EventsourceClient;
+
+impl Client for EventsourceClient {
+    fn identity(&self) -> Identity {
+        Identity {
+            name: "eventsource-client".into(),
+            version: "0.18.0".into(),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        [
+            Capability::OpenEvent,
+            Capability::ReadyState,
+            Capability::Close,
+            Capability::InitialLastEventId,
+            Capability::Simulated,
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    fn open(
+        &self,
+        request: OpenRequest,
+        observer: Observer,
+    ) -> BoxFuture<'static, Result<Box<dyn Session>, ClientError>> {
+        Box::pin(async move {
+            let failed = |e: eventsource_client::Error| ClientError::Failed(e.to_string());
+            let mut builder = ClientBuilder::for_url(request.url.as_str()).map_err(failed)?;
+            if let Some(id) = request.last_event_id {
+                builder = builder.last_event_id(id);
+            }
+            let stream = if request.net.is_simulated() {
+                builder
+                    .build_with_transport(NetTransport(request.net))
+                    .stream()
+            } else {
+                let transport = launchdarkly_sdk_transport::HyperTransport::new()
+                    .map_err(|e| ClientError::Failed(e.to_string()))?;
+                builder.build_with_transport(transport).stream()
+            };
+            let task = tokio::spawn(watch(stream, observer));
+            Ok(Box::new(Running(task)) as Box<dyn Session>)
+        })
+    }
+}
+
+/// Reports what the library's stream yields, as its user sees it.
+async fn watch(
+    mut stream: futures::stream::BoxStream<'static, eventsource_client::Result<SSE>>,
+    observer: Observer,
+) {
+    let mut next = stream.next().await;
+    loop {
+        let Some(item) = next.take() else {
+            // Ended without an error: the user sees nothing more.
+            return;
+        };
+        match item {
+            Ok(SSE::Connected(_)) => observer.report(Seen::Open),
+            Ok(SSE::Event(e)) => observer.report(Seen::Message {
+                event_type: e.event_type,
+                data: e.data,
+                last_event_id: e.id.unwrap_or_default(),
+                origin: None,
+            }),
+            Ok(SSE::Comment(text)) => observer.report(Seen::Comment { text }),
+            Err(e) => {
+                // Whether the library goes on after this error decides readyState.
+                let after = stream.next().now_or_never();
+                let gave_up = matches!(after, Some(None));
+                observer.report(Seen::Error {
+                    ready_state: Some(if gave_up {
+                        ReadyStateName::Closed
+                    } else {
+                        ReadyStateName::Connecting
+                    }),
+                    message: Some(e.to_string()),
+                });
+                if let Some(item) = after {
+                    next = item;
+                    continue;
+                }
+            }
+        }
+        next = stream.next().await;
+    }
+}
+
+/// The running stream; dropping it closes the stream.
+struct Running(tokio::task::JoinHandle<()>);
+
+impl Session for Running {
+    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<(), ClientError>> {
+        let result = match command {
+            Command::Close => {
+                self.0.abort();
+                Ok(())
+            }
+            other => Err(ClientError::Unsupported(other.name().into())),
+        };
+        Box::pin(async move { result })
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The library's `HttpTransport` over the harness's network: one HTTP/1.1 request per
+/// connection, so the library runs in the simulator.
+#[derive(Clone)]
+struct NetTransport(Net);
+
+impl HttpTransport for NetTransport {
+    fn request(&self, request: http::Request<Option<Bytes>>) -> ResponseFuture {
+        let net = self.0.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let _ = tx.send(send(net, request).await);
+        });
+        Box::pin(async move {
+            rx.await
+                .map_err(|_| TransportError::new(std::io::Error::other("request task ended")))?
+        })
+    }
+}
+
+fn transport_error(e: impl std::error::Error + Send + Sync + 'static) -> TransportError {
+    TransportError::new(e)
+}
+
+async fn send(
+    net: Net,
+    request: http::Request<Option<Bytes>>,
+) -> Result<http::Response<ByteStream>, TransportError> {
+    let uri = request.uri().clone();
+    let host = uri.host().unwrap_or("localhost").to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    let io = net.connect(&host, port).await.map_err(transport_error)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(transport_error)?;
+    tokio::spawn(conn);
+    let (parts, body) = request.into_parts();
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut builder = http::Request::builder()
+        .method(parts.method)
+        .uri(target)
+        .header(
+            "host",
+            uri.authority().map_or(host.as_str(), |a| a.as_str()),
+        );
+    for (name, value) in &parts.headers {
+        builder = builder.header(name, value);
+    }
+    let body = match body {
+        Some(bytes) => Full::new(bytes).map_err(|never| match never {}).boxed(),
+        None => Empty::new().map_err(|never| match never {}).boxed(),
+    };
+    let request = builder.body(body).map_err(transport_error)?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(transport_error)?;
+    let (parts, mut incoming) = response.into_parts();
+    let (chunks, rx) = tokio::sync::mpsc::channel::<Result<Bytes, TransportError>>(16);
+    tokio::spawn(async move {
+        while let Some(frame) = incoming.frame().await {
+            let item = match frame {
+                Ok(frame) => match frame.into_data() {
+                    Ok(data) => Ok(data),
+                    Err(_) => continue,
+                },
+                Err(e) => Err(transport_error(e)),
+            };
+            let last = item.is_err();
+            if chunks.send(item).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    let stream: ByteStream = Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
+    Ok(http::Response::from_parts(parts, stream))
+}
+
+fn main() {
+    let suite = Suite::load().unwrap_or_else(|e| panic!("{e}"));
+    suite
+        .client(
+            EventsourceClient,
+            &[Transport::Loopback, Transport::Simulated],
+        )
+        .main();
+}

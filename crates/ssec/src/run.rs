@@ -1,0 +1,173 @@
+//! `ssec run` and `ssec report`: the case catalogue on implementations under test, judged, with
+//! a progress bar on a terminal, a line per case that did not pass, and optionally the report
+//! files (`report.json`, `junit.xml`, `summary.md`, `index.html`).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sse_harness::judge::Outcome;
+use sse_harness::report::{RunReport, conformance};
+use sse_harness::run::{Selection, Target};
+use sse_harness::{Catalogue, mimic};
+
+/// Options of `ssec run`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Implementations to run (repeat the flag): model-sim, model-loopback, or `all`.
+    #[arg(long = "impl", default_value = "model-sim")]
+    implementations: Vec<String>,
+    /// Only cases whose id matches this glob (`*` and `?`; repeat the flag for several).
+    #[arg(long = "case")]
+    cases: Vec<String>,
+    /// Only cases that check this requirement id (repeatable).
+    #[arg(long = "requirement")]
+    requirements: Vec<String>,
+    /// Print the whole report as JSON on standard output instead of lines.
+    #[arg(long)]
+    json: bool,
+    /// Also print the findings and both traces of every case that did not pass.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Write report.json, junit.xml, summary.md and index.html into this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+impl Args {
+    /// The arguments of `ssec report`: every implementation, files in `out`.
+    pub(crate) fn report(out: PathBuf) -> Self {
+        Args {
+            implementations: vec!["all".into()],
+            cases: Vec::new(),
+            requirements: Vec::new(),
+            json: false,
+            verbose: false,
+            out: Some(out),
+        }
+    }
+}
+
+pub(crate) fn run(args: &Args) -> ExitCode {
+    let catalogue = match Catalogue::load_default() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ssec run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut targets = Vec::new();
+    for spec in &args.implementations {
+        if spec == "all" {
+            targets.extend(Target::all());
+            continue;
+        }
+        match Target::parse(spec) {
+            Ok(t) => targets.push(t),
+            Err(e) => {
+                eprintln!("ssec run: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(unknown) = args
+        .requirements
+        .iter()
+        .find(|r| catalogue.requirement(r).is_none())
+    {
+        eprintln!("ssec run: no requirement {unknown} in spec/requirements.toml");
+        return ExitCode::from(2);
+    }
+    let selection = Selection {
+        cases: args.cases.clone(),
+        requirements: args.requirements.clone(),
+    };
+    let selected = selection.apply(&catalogue).len();
+    if selected == 0 {
+        eprintln!("ssec run: no case matches the selection");
+        return ExitCode::from(2);
+    }
+    let bar = progress_bar((selected * targets.len()) as u64);
+    let report = conformance(&catalogue, &targets, &selection, &|target, result| {
+        bar.inc(1);
+        bar.set_message(format!("{} {}", target.id(), result.case));
+        if result.verdict.outcome != Outcome::Pass && !args.json {
+            bar.suspend(|| {
+                eprintln!(
+                    "{:<13} {} {}: {}",
+                    result.verdict.outcome.name(),
+                    target.id(),
+                    result.case,
+                    result.verdict.summary()
+                );
+                if args.verbose && result.verdict.outcome != Outcome::Unsupported {
+                    eprintln!("{}", mimic::explain(result));
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("ssec run: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        print!("{}", totals(&report));
+    }
+    if let Some(dir) = &args.out {
+        if let Err(e) = report.write(dir) {
+            eprintln!(
+                "ssec run: cannot write the report into {}: {e}",
+                dir.display()
+            );
+            return ExitCode::from(2);
+        }
+        eprintln!(
+            "wrote {0}/index.html, report.json, junit.xml and summary.md",
+            dir.display()
+        );
+    }
+    if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// A line per implementation: how many cases got each verdict.
+fn totals(report: &RunReport) -> String {
+    let mut s = String::new();
+    for imp in &report.implementations {
+        let count = |o: Outcome| imp.totals.get(&o).copied().unwrap_or(0);
+        s.push_str(&format!(
+            "{}: {} cases, {} pass, {} fail, {} non-strict, {} informational, {} unsupported ({:.1} s)\n",
+            imp.id,
+            imp.cases.len(),
+            count(Outcome::Pass),
+            count(Outcome::Fail),
+            count(Outcome::NonStrict),
+            count(Outcome::Informational),
+            count(Outcome::Unsupported),
+            imp.wall_ms as f64 / 1000.0
+        ));
+    }
+    s
+}
+
+/// A progress bar on a terminal; hidden otherwise (CI logs get the per-case lines only).
+fn progress_bar(len: u64) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
