@@ -7,7 +7,11 @@
 //! cargo run -p sse-harness --example eventsource_client                 # every case, both transports
 //! cargo run -p sse-harness --example eventsource_client -- loopback::status-204-fails
 //! cargo run -p sse-harness --example eventsource_client -- --list
+//! SSE_REPORT=target/conformance-eventsource-client cargo run -p sse-harness --example eventsource_client
 //! ```
+//!
+//! With `SSE_REPORT=DIR` it writes the conformance report (HTML, JSON, JUnit, Markdown) of the
+//! library on both transports into `DIR` instead of running as tests.
 //!
 //! Its failures are findings about the library (see `docs/findings.md`), not cases to change.
 //!
@@ -228,6 +232,27 @@ async fn send(
 }
 
 fn main() {
+    if let Some(dir) = std::env::var_os("SSE_REPORT") {
+        let catalogue = sse_harness::Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
+        let client: std::sync::Arc<dyn Client> = std::sync::Arc::new(EventsourceClient);
+        let targets: Vec<_> = [Transport::Loopback, Transport::Simulated]
+            .into_iter()
+            .map(|transport| sse_harness::run::Target {
+                client: client.clone(),
+                transport,
+            })
+            .collect();
+        let report = sse_harness::report::conformance(
+            &catalogue,
+            &targets,
+            &sse_harness::run::Selection::default(),
+            &|_, _| {},
+        );
+        let dir = std::path::PathBuf::from(dir);
+        report.write(&dir).unwrap_or_else(|e| panic!("{e}"));
+        println!("wrote {}", dir.join("index.html").display());
+        return;
+    }
     let suite = Suite::load().unwrap_or_else(|e| panic!("{e}"));
     suite
         .client(

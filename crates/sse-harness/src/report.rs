@@ -62,6 +62,13 @@ pub struct RequirementInfo {
     pub cases: Vec<String>,
 }
 
+impl RequirementInfo {
+    /// Whether a client can break it (a client column can show it).
+    pub fn binds_client(&self) -> bool {
+        self.binds.iter().any(|b| b == "client")
+    }
+}
+
 /// One implementation on one transport.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImplementationReport {
@@ -221,8 +228,10 @@ impl RunReport {
         }
     }
 
-    /// The matrix cell of a requirement and an implementation. A case counts for a requirement
-    /// when it checks it; a finding in any case counts for the requirements it names.
+    /// The matrix cell of a requirement and an implementation. A case that checks the
+    /// requirement counts as pass for it unless a finding names it (a case that failed on the
+    /// reconnection time does not fail the parsing rule it was about); a finding in any case
+    /// counts for the requirements it names; an unsupported case counts as unsupported.
     pub fn cell(&self, requirement: &str, implementation: &ImplementationReport) -> Cell {
         let mut cases = Vec::new();
         let mut outcome: Option<Outcome> = None;
@@ -234,16 +243,16 @@ impl RunReport {
                 .filter(|f| f.requirements.iter().any(|r| r == requirement))
                 .map(|f| f.outcome)
                 .reduce(Outcome::worst);
-            let this = match (checks, named) {
-                (true, _) => Some(c.verdict),
-                (false, Some(o)) => Some(o),
-                (false, None) => None,
+            let this = match (c.verdict, checks, named) {
+                (Outcome::Unsupported, true, _) => Some(Outcome::Unsupported),
+                (_, _, Some(o)) => Some(o),
+                (_, true, None) => Some(Outcome::Pass),
+                (_, false, None) => None,
             };
             if let Some(o) = this {
                 cases.push((c.case.clone(), o));
                 outcome = Some(match outcome {
-                    None => o,
-                    Some(Outcome::Unsupported) => o,
+                    None | Some(Outcome::Unsupported) => o,
                     Some(prev) if o == Outcome::Unsupported => prev,
                     Some(prev) => prev.worst(o),
                 });
@@ -393,6 +402,7 @@ impl RunReport {
             for imp in &self.implementations {
                 let cell = self.cell(&r.id, imp);
                 let text = match cell.outcome {
+                    None if !r.binds_client() => "n/a".to_owned(),
                     None if r.cases.is_empty() => "no case".to_owned(),
                     None => "-".to_owned(),
                     Some(Outcome::Fail) => "**FAIL**".to_owned(),
@@ -518,6 +528,88 @@ mod tests {
     fn xml_escapes_and_drops_what_xml_cannot_hold() {
         assert_eq!(xml("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&#39;");
         assert_eq!(xml("nul\0"), "nul\\u{0}");
+    }
+
+    fn case(
+        name: &str,
+        checks: &[&str],
+        verdict: Outcome,
+        findings: &[(Outcome, &[&str])],
+    ) -> CaseReport {
+        CaseReport {
+            case: name.into(),
+            about: String::new(),
+            requirements: checks.iter().map(|s| (*s).to_owned()).collect(),
+            verdict,
+            detail: String::new(),
+            findings: findings
+                .iter()
+                .map(|(o, ids)| Finding {
+                    outcome: *o,
+                    requirements: ids.iter().map(|s| (*s).to_owned()).collect(),
+                    at: None,
+                    message: String::new(),
+                })
+                .collect(),
+            divergence: None,
+            expected: Vec::new(),
+            observed: Vec::new(),
+            wall_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_case_fails_only_the_requirements_its_findings_name() {
+        let catalogue = Catalogue::load_default().expect("catalogue");
+        let identity = Identity {
+            name: "x".into(),
+            version: "1".into(),
+        };
+        let column = ImplementationReport::new(
+            &identity,
+            Transport::Loopback,
+            Vec::new(),
+            vec![
+                case(
+                    "a",
+                    &["PARSE-EOF-DISCARD"],
+                    Outcome::Fail,
+                    &[(Outcome::Fail, &["RECONNECT-WAIT"])],
+                ),
+                case(
+                    "b",
+                    &["FIELD-RETRY"],
+                    Outcome::Unsupported,
+                    &[(Outcome::Unsupported, &["FIELD-RETRY"])],
+                ),
+                case(
+                    "c",
+                    &["FIELD-RETRY"],
+                    Outcome::NonStrict,
+                    &[(Outcome::NonStrict, &["FIELD-RETRY"])],
+                ),
+            ],
+            Duration::ZERO,
+        );
+        let report = RunReport::new(&catalogue, vec![column]);
+        let imp = &report.implementations[0];
+        assert_eq!(
+            report.cell("PARSE-EOF-DISCARD", imp).outcome,
+            Some(Outcome::Pass)
+        );
+        assert_eq!(
+            report.cell("RECONNECT-WAIT", imp).outcome,
+            Some(Outcome::Fail)
+        );
+        // Unsupported gives way to a case that ran.
+        assert_eq!(
+            report.cell("FIELD-RETRY", imp).outcome,
+            Some(Outcome::NonStrict)
+        );
+        assert_eq!(report.cell("CONN-ANNOUNCE", imp).outcome, None);
+        assert!(report.failed());
+        assert!(report.junit().contains("<failure"));
+        assert!(report.markdown().contains("| [RECONNECT-WAIT]"));
     }
 
     #[test]

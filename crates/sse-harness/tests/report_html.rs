@@ -311,6 +311,7 @@ fn expected_counts(report: &RunReport) -> Counts {
         for req in &report.requirements {
             let name = match report.cell(&req.id, imp).outcome {
                 Some(o) => o.name(),
+                None if !req.binds_client() => "n-a",
                 None if req.cases.is_empty() => "gap",
                 None => "none",
             };

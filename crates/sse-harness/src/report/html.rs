@@ -93,6 +93,8 @@ enum Shown {
     Outcome(Outcome),
     /// No case checks the requirement.
     Gap,
+    /// The requirement binds servers or streams, not clients, and no case judged it here.
+    NotApplicable,
     /// Cases check it, but none ran for this implementation.
     NotRun,
 }
@@ -101,6 +103,7 @@ impl Shown {
     fn of(cell: &Cell, requirement: &RequirementInfo) -> Shown {
         match cell.outcome {
             Some(o) => Shown::Outcome(o),
+            None if !requirement.binds_client() => Shown::NotApplicable,
             None if requirement.cases.is_empty() => Shown::Gap,
             None => Shown::NotRun,
         }
@@ -111,6 +114,7 @@ impl Shown {
         match self {
             Shown::Outcome(o) => o.name(),
             Shown::Gap => "gap",
+            Shown::NotApplicable => "n-a",
             Shown::NotRun => "none",
         }
     }
@@ -123,6 +127,7 @@ impl Shown {
             Shown::Outcome(Outcome::Unsupported) => "unsupp.",
             Shown::Outcome(o) => o.name(),
             Shown::Gap => "gap",
+            Shown::NotApplicable => "n/a",
             Shown::NotRun => "–",
         }
     }
@@ -134,7 +139,10 @@ impl Shown {
 
     /// Whether a row of such cells holds nothing to look at.
     fn clean(self) -> bool {
-        matches!(self, Shown::Outcome(Outcome::Pass) | Shown::NotRun)
+        matches!(
+            self,
+            Shown::Outcome(Outcome::Pass) | Shown::NotRun | Shown::NotApplicable
+        )
     }
 }
 
@@ -315,6 +323,10 @@ fn matrix_cell(
     let total = cell.cases.len();
     let (count, title) = match shown {
         Shown::Gap => (String::new(), "no case checks this requirement".to_owned()),
+        Shown::NotApplicable => (
+            String::new(),
+            "binds servers or streams: not judged on a client".to_owned(),
+        ),
         Shown::NotRun => (String::new(), "not run".to_owned()),
         Shown::Outcome(_) => (
             format!(" <small>{passed}/{total}</small>"),
@@ -610,6 +622,7 @@ const MATRIX_LEGEND: &str = "<ul class=\"legend\">\
 <li><span class=\"chip o-informational\">info</span> an implementation-defined choice differs from the model's</li>\
 <li><span class=\"chip o-unsupported\">unsupp.</span> lacks a capability the cases need</li>\
 <li><span class=\"chip o-gap\">gap</span> no case checks the requirement</li>\
+<li><span class=\"chip o-n-a\">n/a</span> binds servers or streams, not clients</li>\
 <li><span class=\"chip o-none\">–</span> not run</li>\
 <li><span class=\"amb\">?</span> the standard is ambiguous here (hover for our reading)</li>\
 <li><small>n/m</small>: cases behind the cell that passed / all of them; click a coloured cell for its cases</li>\
@@ -638,13 +651,13 @@ mod tests {
     }
 
     #[test]
-    fn cells_without_outcome_are_gaps_or_not_run() {
+    fn cells_without_outcome_are_not_applicable_gaps_or_not_run() {
         let mut req = RequirementInfo {
             id: "R".into(),
             level: crate::spec::Level::Must,
             summary: String::new(),
             url: String::new(),
-            binds: Vec::new(),
+            binds: vec!["server".into()],
             ambiguity: None,
             cases: Vec::new(),
         };
@@ -652,6 +665,8 @@ mod tests {
             outcome: None,
             cases: Vec::new(),
         };
+        assert_eq!(Shown::of(&empty, &req).name(), "n-a");
+        req.binds.push("client".into());
         assert_eq!(Shown::of(&empty, &req).name(), "gap");
         req.cases.push("some-case".into());
         assert_eq!(Shown::of(&empty, &req).name(), "none");
