@@ -158,11 +158,6 @@ impl Expectation {
             .ok_or_else(|| NoGolden(case.id.clone()))?;
         Ok(derive(case, golden))
     }
-
-    /// Whether the run can be over: every expected page step and request has been seen.
-    pub fn seen_all(&self, page_steps: usize, requests: usize) -> bool {
-        page_steps >= self.page.len() && requests >= self.requests.len()
-    }
 }
 
 /// The reconnection time the model starts with in this case.

@@ -143,9 +143,14 @@ impl Verdict {
         }
     }
 
-    /// A one-line summary: the outcome and the first finding.
+    /// A one-line summary: the outcome and the first of its gravest findings.
     pub fn summary(&self) -> String {
-        match self.findings.first() {
+        let worst = self
+            .findings
+            .iter()
+            .find(|f| f.outcome == self.outcome)
+            .or(self.findings.first());
+        match worst {
             Some(f) => format!("{}: {}", self.outcome, f.message),
             None => self.outcome.to_string(),
         }

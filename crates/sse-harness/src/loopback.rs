@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::case::Case;
-use crate::client::{Capability, Client, Clock, Net, Observer, Seen};
+use crate::client::{Client, Clock, Net, Observer, Seen};
 use crate::expect::{Expectation, Step};
 use crate::run::{Run, RunError, check_capabilities, commands, open_request};
 
@@ -143,11 +143,6 @@ async fn drive(
     let mut pending = commands(case).into_iter().peekable();
     let settle = settle(expectation);
     let idle = idle_limit(expectation);
-    let expected_page = expectation
-        .page
-        .iter()
-        .filter(|s| caps.contains(&Capability::OpenEvent) || s.step != Step::Open)
-        .count();
     let mut last_change = Instant::now();
     let mut seen = (0, 0);
     let mut complete_at: Option<Instant> = None;
@@ -168,30 +163,21 @@ async fn drive(
             continue;
         }
         let observed = observer.snapshot();
-        let page = observed
-            .iter()
-            .filter(|o| {
-                matches!(
-                    o.what,
-                    Seen::Open | Seen::Message { .. } | Seen::Error { .. }
-                )
-            })
-            .count();
+        let page_obs = crate::judge::page_observations(&observed);
+        let matched = crate::judge::match_page(expectation, &page_obs, &caps);
         let requests = server.log.len();
-        if (page, requests) != seen {
-            seen = (page, requests);
+        if (page_obs.len(), requests) != seen {
+            seen = (page_obs.len(), requests);
             last_change = now;
-            let page = crate::judge::page_observations(&observed);
-            if crate::judge::match_page(expectation, &page, &caps).contradicted(page.len()) {
+            if matched.contradicted(page_obs.len()) {
                 // The verdict is decided; a little more shows what came next.
                 tokio::time::sleep(settle.min(Duration::from_millis(300))).await;
                 break;
             }
         }
-        if pending.peek().is_none()
-            && expectation.seen_all(expected_page.min(page), requests)
-            && page >= expected_page
-        {
+        let page_done = matched.complete();
+        let required = expectation.requests.iter().filter(|r| r.received).count();
+        if pending.peek().is_none() && page_done && requests >= required {
             let since = *complete_at.get_or_insert(now);
             if now >= since + settle {
                 break;
