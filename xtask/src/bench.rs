@@ -20,6 +20,8 @@ pub(crate) enum Only {
     Server,
     /// The simulator: the case catalogue and the chaos property against real time.
     Sim,
+    /// The harness: judging against simulating, the loopback catalogue against real time.
+    Harness,
 }
 
 pub(crate) fn run(root: &Path, mib: usize, write: bool, only: Option<Only>) -> Result<bool> {
@@ -32,6 +34,9 @@ pub(crate) fn run(root: &Path, mib: usize, write: bool, only: Option<Only>) -> R
     }
     if only.is_none() || only == Some(Only::Sim) {
         ok &= sim(root, write)?;
+    }
+    if only.is_none() || only == Some(Only::Harness) {
+        ok &= harness(root, write)?;
     }
     Ok(ok)
 }
@@ -443,6 +448,77 @@ fn sim(root: &Path, write: bool) -> Result<bool> {
         crate::say("updated BENCHMARKS.md\n");
     }
     Ok(true)
+}
+
+#[derive(Debug, Deserialize)]
+struct HarnessBench {
+    cases: u64,
+    judge_secs: f64,
+    simulate_secs: f64,
+    loopback_wall_secs: f64,
+    loopback_concurrency: u64,
+    loopback_passed: u64,
+    loopback_serial_secs: f64,
+    case_durations_secs: f64,
+}
+
+/// Runs `sse-harness/benches/harness.rs`: what judging costs next to simulating, and the
+/// loopback catalogue's wall time next to the real time its cases span.
+fn harness(root: &Path, write: bool) -> Result<bool> {
+    cargo_bench(root, "sse-harness", "harness", &[])?;
+    let b: HarnessBench = read_json(&root.join("target/harness-bench.json"))?;
+    let n = b.cases as f64;
+    let (start, end) = markers("harness-bench");
+    let mut s = String::new();
+    let _ = writeln!(s, "{start}");
+    let _ = writeln!(
+        s,
+        "## Harness
+"
+    );
+    let _ = writeln!(
+        s,
+        "Command: `cargo xtask bench --only harness` (runs `cargo bench -p sse-harness --bench harness`, release build). Machine: {}.\n",
+        machine()
+    );
+    let _ = writeln!(s, "| measure | harness | peer | harness / peer |");
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: |");
+    let _ = writeln!(
+        s,
+        "| per case: deriving the expectation, judging the run, building its observed trace (fastest of 20) vs. the model's simulated run of the case | {:.1} us | {:.2} ms | {:.3} |",
+        b.judge_secs * 1e6 / n,
+        b.simulate_secs * 1e3 / n,
+        b.judge_secs / b.simulate_secs
+    );
+    let _ = writeln!(
+        s,
+        "| the loopback catalogue, {} cases ({} pass), {} at once, vs. the same runs one after another | {:.1} s | {:.1} s | {:.2} |",
+        b.cases,
+        b.loopback_passed,
+        b.loopback_concurrency,
+        b.loopback_wall_secs,
+        b.loopback_serial_secs,
+        b.loopback_wall_secs / b.loopback_serial_secs
+    );
+    let _ = writeln!(
+        s,
+        "| the loopback catalogue vs. the real time its cases span (sum of their durations) | {:.1} s | {:.1} s | {:.2} |",
+        b.loopback_wall_secs,
+        b.case_durations_secs,
+        b.loopback_wall_secs / b.case_durations_secs
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "A loopback run ends once every expected observation has been seen and a quiet period has passed (300 ms, 1.5 s after a client gave up or was closed), so it takes less real time than its case's duration."
+    );
+    let _ = writeln!(s, "{end}");
+    crate::say(&s);
+    if write {
+        update_benchmarks_md(root, "harness-bench", &s)?;
+        crate::say("updated BENCHMARKS.md\n");
+    }
+    Ok(b.loopback_passed == b.cases)
 }
 
 /// Runs one bench target of one package; its results are in the files it writes.
