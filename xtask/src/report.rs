@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Result, anyhow};
 use sse_harness::Catalogue;
 use sse_harness::judge::Outcome;
-use sse_harness::report::conformance;
+use sse_harness::report::{conformance, verdict_line};
 use sse_harness::run::{Selection, Target};
 
 pub(crate) fn run(root: &Path, out: &Path, implementations: &[String]) -> Result<bool> {
@@ -33,28 +33,12 @@ pub(crate) fn run(root: &Path, out: &Path, implementations: &[String]) -> Result
         &Selection::default(),
         &|target, result| {
             if result.verdict.outcome != Outcome::Pass {
-                crate::say(&format!(
-                    "{:<13} {} {}: {}\n",
-                    result.verdict.outcome.name(),
-                    target.id(),
-                    result.case,
-                    result.verdict.summary()
-                ));
+                crate::say(&(verdict_line(&target.id(), result) + "\n"));
             }
         },
     );
     for imp in &report.implementations {
-        let count = |o: Outcome| imp.totals.get(&o).copied().unwrap_or(0);
-        crate::say(&format!(
-            "{}: {} pass, {} fail, {} non-strict, {} informational, {} unsupported ({:.1} s)\n",
-            imp.id,
-            count(Outcome::Pass),
-            count(Outcome::Fail),
-            count(Outcome::NonStrict),
-            count(Outcome::Informational),
-            count(Outcome::Unsupported),
-            imp.wall_ms as f64 / 1000.0
-        ));
+        crate::say(&(imp.totals_line() + "\n"));
     }
     report.write(out)?;
     crate::say(&format!(

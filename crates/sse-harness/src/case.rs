@@ -282,7 +282,17 @@ impl Case {
             (Some(_), Some(_)) => {
                 return Err("the server has both responses and reference".into());
             }
-            (Some(script), None) => script.validate()?,
+            (Some(script), None) => {
+                script.validate()?;
+                let waits = script
+                    .responses
+                    .iter()
+                    .flat_map(|r| &r.body)
+                    .any(|step| matches!(step, sse_server::cases::Step::WaitMs(ms) if *ms > MAX_DURATION_MS));
+                if waits {
+                    return Err(format!("a wait_ms step must be at most {MAX_DURATION_MS}"));
+                }
+            }
             (None, Some(r)) => r.validate()?,
         }
         if let Some(path) = &self.client.path {
@@ -292,12 +302,41 @@ impl Case {
                 ));
             }
         }
+        for (name, at) in [
+            ("client.close_at_ms", self.client.close_at_ms),
+            ("client.ua_abort_at_ms", self.client.ua_abort_at_ms),
+        ] {
+            if at.is_some_and(|ms| ms > self.duration_ms) {
+                return Err(format!("{name} must fall within duration_ms"));
+            }
+        }
+        if let Some(b) = self.client.backoff {
+            if b.max_ms < b.base_ms || b.max_ms > MAX_DURATION_MS {
+                return Err(format!(
+                    "client.backoff.max_ms must be at least base_ms and at most {MAX_DURATION_MS}"
+                ));
+            }
+        }
+        if self
+            .client
+            .reconnection_ms
+            .is_some_and(|ms| ms > MAX_DURATION_MS)
+        {
+            return Err(format!(
+                "client.reconnection_ms must be at most {MAX_DURATION_MS}"
+            ));
+        }
         for fault in &self.faults {
             validate_fault(fault)?;
         }
         if let Some(p) = &self.publisher {
             if p.count > 0 && self.server.reference.is_none() {
                 return Err("a publisher needs the reference server (its topics)".into());
+            }
+            if p.every_ms == 0 || p.every_ms > MAX_DURATION_MS || p.count > 100_000 {
+                return Err(format!(
+                    "publisher.every_ms must be 1 to {MAX_DURATION_MS} and count at most 100000"
+                ));
             }
             if !valid_topic(&p.topic) {
                 return Err(format!(
@@ -400,6 +439,9 @@ impl ReferenceSpec {
     }
 }
 
+/// The most a buffering middlebox fault may hold.
+const MAX_BUFFER: usize = 16 << 20;
+
 fn validate_fault(fault: &Fault) -> Result<(), String> {
     const DAY_MS: u64 = 86_400_000;
     let connections_ok = |c: &[u32]| c.iter().all(|&n| n >= 1);
@@ -415,6 +457,9 @@ fn validate_fault(fault: &Fault) -> Result<(), String> {
             if !connections_ok(connections) {
                 return Err("fault connections count from 1".into());
             }
+        }
+        Fault::Buffer { bytes, .. } if *bytes > MAX_BUFFER => {
+            return Err(format!("a buffer fault holds at most {MAX_BUFFER} bytes"));
         }
         Fault::Buffer { connections, .. } | Fault::Stall { connections, .. } => {
             if !connections_ok(connections) {
@@ -503,6 +548,26 @@ mod tests {
                 "demo_interval_ms",
             ),
             ("[server.reference]\npadding = 99999999999\n", "padding"),
+            (
+                "[[server.responses]]\n[client]\nclose_at_ms = 101\n",
+                "within duration_ms",
+            ),
+            (
+                "[[server.responses]]\n[client]\nbackoff = { base_ms = 10, max_ms = 1 }\n",
+                "at least base_ms",
+            ),
+            (
+                "[server.reference]\n[publisher]\ntopic = \"t\"\nevery_ms = 0\ncount = 1\n",
+                "every_ms",
+            ),
+            (
+                "[[server.responses]]\nbody = [{ wait_ms = 18446744073709551615 }]\n",
+                "wait_ms",
+            ),
+            (
+                "[[server.responses]]\n[[faults]]\nkind = \"buffer\"\nbytes = 99999999999\n",
+                "buffer fault",
+            ),
             (
                 "[server.reference]\n[publisher]\ntopic = \"a b\"\nevery_ms = 1\ncount = 1\n",
                 "publisher.topic",

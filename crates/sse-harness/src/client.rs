@@ -372,13 +372,45 @@ pub struct Observed {
 /// Observations kept at most per run: a client in a loop cannot exhaust memory.
 pub const MAX_OBSERVATIONS: usize = 100_000;
 
+/// Bytes of event data and text kept at most per run, for the same reason.
+pub const MAX_OBSERVED_BYTES: usize = 64 << 20;
+
 /// The clock observations are stamped with.
 pub type Clock = Arc<dyn Fn() -> Duration + Send + Sync>;
 
 struct ObserverInner {
     clock: Clock,
-    seen: Mutex<Vec<Observed>>,
+    seen: Mutex<Kept>,
     changed: tokio::sync::Notify,
+}
+
+/// What an observer holds, and how many bytes of text that is.
+#[derive(Default)]
+struct Kept {
+    seen: Vec<Observed>,
+    bytes: usize,
+}
+
+impl Seen {
+    /// The bytes of text it carries.
+    fn text_len(&self) -> usize {
+        match self {
+            Seen::Message {
+                event_type,
+                data,
+                last_event_id,
+                origin,
+            } => {
+                event_type.len()
+                    + data.len()
+                    + last_event_id.len()
+                    + origin.as_ref().map_or(0, String::len)
+            }
+            Seen::Error { message, .. } => message.as_ref().map_or(0, String::len),
+            Seen::Comment { text } => text.len(),
+            Seen::Open | Seen::Command { .. } => 0,
+        }
+    }
 }
 
 /// Where a client reports what it observes. Cheap to clone; the harness stamps each report with
@@ -399,19 +431,22 @@ impl Observer {
     pub fn new(clock: Clock) -> Self {
         Observer(Arc::new(ObserverInner {
             clock,
-            seen: Mutex::new(Vec::new()),
+            seen: Mutex::new(Kept::default()),
             changed: tokio::sync::Notify::new(),
         }))
     }
 
-    /// Records an observation now.
+    /// Records an observation now (past [`MAX_OBSERVATIONS`] or [`MAX_OBSERVED_BYTES`], later
+    /// ones are dropped).
     pub fn report(&self, what: Seen) {
         let at = (self.0.clock)();
-        let mut seen = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if seen.len() < MAX_OBSERVATIONS {
-            seen.push(Observed { at, what });
+        let mut kept = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let bytes = kept.bytes.saturating_add(what.text_len());
+        if kept.seen.len() < MAX_OBSERVATIONS && bytes <= MAX_OBSERVED_BYTES {
+            kept.bytes = bytes;
+            kept.seen.push(Observed { at, what });
         }
-        drop(seen);
+        drop(kept);
         self.0.changed.notify_waiters();
     }
 
@@ -422,11 +457,16 @@ impl Observer {
 
     /// Everything so far.
     pub fn snapshot(&self) -> Vec<Observed> {
-        self.0
-            .seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.since(0)
+    }
+
+    /// The observations from the `from`-th on (a runner keeps up without copying it all).
+    pub fn since(&self, from: usize) -> Vec<Observed> {
+        let kept = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.seen
+            .get(from..)
+            .map(<[Observed]>::to_vec)
+            .unwrap_or_default()
     }
 
     /// How many observations so far.
@@ -435,6 +475,7 @@ impl Observer {
             .seen
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .seen
             .len()
     }
 

@@ -53,6 +53,10 @@ pub struct ExpectedStep {
     /// that never arrived, right after an `error`): how many such attempts a client makes
     /// depends on its own timing, so any number matches, none included.
     pub repeatable: bool,
+    /// An `error` (CONNECTING) ending an attempt that never opened: a network error before any
+    /// response, after which the standard lets a client that knows retrying to be futile fail
+    /// the connection instead (CONN-FUTILE).
+    pub after_network_error: bool,
     /// What.
     #[serde(flatten)]
     pub step: Step,
@@ -160,6 +164,34 @@ impl Expectation {
     }
 }
 
+impl Expectation {
+    /// Whether the case ends with the client stopped for good (it gave up, or the page closed
+    /// it): nothing may follow, however late.
+    pub fn ends_for_good(&self) -> bool {
+        self.commands
+            .iter()
+            .any(|(_, c)| matches!(c, Command::Close | Command::UserAgentAbort))
+            || matches!(
+                self.page.last().map(|s| &s.step),
+                Some(Step::Error {
+                    ready_state: ReadyState::Closed
+                })
+            )
+    }
+
+    /// Whether the case ends waiting to reconnect: what follows is the next attempt, which the
+    /// case's run was too short to show.
+    pub fn ends_reconnecting(&self) -> bool {
+        !self.ends_for_good()
+            && matches!(
+                self.page.last().map(|s| &s.step),
+                Some(Step::Error {
+                    ready_state: ReadyState::Connecting
+                })
+            )
+    }
+}
+
 /// The reconnection time the model starts with in this case.
 fn initial_reconnection_time(case: &Case) -> Duration {
     case.client
@@ -259,6 +291,7 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
                     at: l.at,
                     line,
                     repeatable: false,
+                    after_network_error: false,
                     step: Step::Open,
                 });
             }
@@ -270,6 +303,7 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
                 at: l.at,
                 line,
                 repeatable: false,
+                after_network_error: false,
                 step: Step::Message {
                     event_type: event_type.clone(),
                     data: data.clone(),
@@ -292,6 +326,7 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
                     at: l.at,
                     line,
                     repeatable,
+                    after_network_error: state == ReadyState::Connecting && !opened_this_attempt,
                     step: Step::Error { ready_state: state },
                 });
                 last_step_was_error = true;

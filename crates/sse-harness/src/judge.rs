@@ -323,6 +323,10 @@ pub struct PageMatch {
     /// expectation: `Some((step, Some(observation)))` for a mismatch, `(step, None)` when the
     /// observations ran out.
     pub diverged: Option<(usize, Option<usize>)>,
+    /// The expected step (a reconnection after a network error) where the client failed the
+    /// connection instead, as the standard lets it when it knows retrying to be futile: the
+    /// expectation ends there.
+    pub gave_up: Option<usize>,
 }
 
 impl PageMatch {
@@ -364,6 +368,16 @@ pub fn match_page(expectation: &Expectation, page: &[&Seen], caps: &Capabilities
                     observed_of,
                     consumed: o,
                     diverged: Some((index, None)),
+                    gave_up: None,
+                };
+            }
+            Some(seen) if expected.after_network_error && gives_up(seen, caps) => {
+                observed_of[index] = Some(o);
+                return PageMatch {
+                    observed_of,
+                    consumed: o + 1,
+                    diverged: None,
+                    gave_up: Some(index),
                 };
             }
             Some(seen) if !step_matches(&expected.step, seen, caps) => {
@@ -371,6 +385,7 @@ pub fn match_page(expectation: &Expectation, page: &[&Seen], caps: &Capabilities
                     observed_of,
                     consumed: o,
                     diverged: Some((index, Some(o))),
+                    gave_up: None,
                 };
             }
             Some(_) => {
@@ -383,7 +398,20 @@ pub fn match_page(expectation: &Expectation, page: &[&Seen], caps: &Capabilities
         observed_of,
         consumed: o,
         diverged: None,
+        gave_up: None,
     }
+}
+
+/// An `error` after which the client says it will not try again.
+fn gives_up(seen: &Seen, caps: &Capabilities) -> bool {
+    caps.contains(&Capability::ReadyState)
+        && matches!(
+            seen,
+            Seen::Error {
+                ready_state: Some(crate::client::ReadyStateName::Closed),
+                ..
+            }
+        )
 }
 
 /// An `error` after which the client goes on trying.
@@ -399,16 +427,15 @@ fn is_retrying(seen: &Seen) -> bool {
 
 /// The page observations of a run, in order.
 pub fn page_observations(observed: &[Observed]) -> Vec<&Seen> {
-    observed
-        .iter()
-        .map(|o| &o.what)
-        .filter(|w| matches!(w, Seen::Open | Seen::Message { .. } | Seen::Error { .. }))
+    page_of(observed)
+        .into_iter()
+        .map(|(_, o)| &o.what)
         .collect()
 }
 
-/// Page observations the judge compares: what the page saw, in order.
-fn page_of(run: &Run) -> Vec<(usize, &Observed)> {
-    run.observed
+/// Page observations the judge compares, with their index among all observations.
+fn page_of(observed: &[Observed]) -> Vec<(usize, &Observed)> {
+    observed
         .iter()
         .enumerate()
         .filter(|(_, o)| {
@@ -497,7 +524,19 @@ impl Judging<'_> {
         message: String,
         extra_ids: &[&str],
     ) {
-        let mut ids: Vec<&str> = self.case.checks.iter().map(String::as_str).collect();
+        // A client cannot break what binds only servers or streams.
+        let mut ids: Vec<&str> = self
+            .case
+            .checks
+            .iter()
+            .map(String::as_str)
+            .filter(|id| {
+                self.cx
+                    .catalogue
+                    .requirement(id)
+                    .is_none_or(crate::spec::Requirement::binds_client)
+            })
+            .collect();
         for id in extra_ids {
             if !ids.contains(id) {
                 ids.push(id);
@@ -534,7 +573,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
     let caps = cx.capabilities;
 
     // The page: observations in order, as the expectation allows.
-    let page = page_of(run);
+    let page = page_of(&run.observed);
     let seen: Vec<&Seen> = page.iter().map(|(_, o)| &o.what).collect();
     let matched = match_page(expectation, &seen, caps);
     let observed_at = |step: usize| {
@@ -587,6 +626,19 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             &[],
         );
     }
+    // A client that failed the connection after a network error instead of reconnecting.
+    if let Some(step) = matched.gave_up {
+        let expected = &expectation.page[step];
+        j.find(
+            Outcome::NonStrict,
+            &["CONN-NETWORK-ERROR", "CONN-FUTILE"],
+            observed_at(step),
+            format!(
+                "gave up (error, CLOSED) where the model reconnects (`{}`): the standard lets a client that knows retrying to be futile fail the connection",
+                golden_text(expected.line).trim()
+            ),
+        );
+    }
     // Event origins, where the client reports them.
     let cross = expectation
         .requests
@@ -633,7 +685,13 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             .find_map(|step| matched.observed_of.get(step).copied().flatten())
             .map(|o| o + 1)
             .or(Some(0))
-            .filter(|_| matched.diverged.is_none_or(|(step, _)| after_page <= step))
+            .filter(|_| {
+                let end = matched
+                    .diverged
+                    .map(|(step, _)| step)
+                    .or(matched.gave_up.map(|step| step + 1));
+                end.is_none_or(|step| after_page <= step)
+            })
     };
     let span_of_received = |r: &ReceivedRequest| {
         let lo = page
@@ -722,14 +780,36 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             observed,
         };
         if !same_target {
-            j.diverge(
-                e.line,
-                divergence(request_line(r)),
-                Some(r.at),
-                format!("requested {}, expected {}", r.target, e.target),
-                &[],
-            );
-            break;
+            let earlier_target = expectation.requests[..k]
+                .iter()
+                .any(|p| p.target == r.target && matches!(p.kind, RequestKind::Redirect));
+            if matches!(e.kind, RequestKind::Reconnect(_))
+                && earlier_target
+                && case
+                    .checks
+                    .iter()
+                    .any(|c| c == "CONN-REDIRECT-RECONNECT-URL")
+            {
+                // Reconnecting to where a redirect led: one reading of an ambiguous text.
+                j.find(
+                    Outcome::NonStrict,
+                    &["CONN-REDIRECT-RECONNECT-URL"],
+                    Some(r.at),
+                    format!(
+                        "reconnected to {}, where an earlier redirect led, rather than to {} (the text is ambiguous here: see the requirement's note)",
+                        r.target, e.target
+                    ),
+                );
+            } else {
+                j.diverge(
+                    e.line,
+                    divergence(request_line(r)),
+                    Some(r.at),
+                    format!("requested {}, expected {}", r.target, e.target),
+                    &[],
+                );
+                break;
+            }
         }
         if leid != e.last_event_id {
             let id = if e.last_event_id.is_some() {
@@ -773,13 +853,19 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             }
         }
     }
-    // More requests than expected at the end, within the quiet time.
-    if j.divergence.is_none() {
-        if let Some(extra) = run
-            .requests
-            .get(next)
-            .filter(|r| r.at <= last_matched_at.max(commands_end) + expectation.settle)
-        {
+    outage_attempts(&mut j, expectation, &matched, &page, run);
+    // Nothing more within the case's quiet time after its last step; after a client gave up
+    // or was closed, nothing more at all; after a last `error` (CONNECTING), the next attempt
+    // is expected, however soon.
+    let for_good = expectation.ends_for_good() || matched.gave_up.is_some();
+    let window_end = if for_good {
+        Duration::MAX
+    } else {
+        last_matched_at.max(commands_end) + expectation.settle
+    };
+    let trailing_reconnect = expectation.ends_reconnecting() && matched.gave_up.is_none();
+    if j.divergence.is_none() && !trailing_reconnect {
+        if let Some(extra) = run.requests.get(next).filter(|r| r.at <= window_end) {
             j.diverge(
                 golden.len(),
                 Divergence {
@@ -794,9 +880,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             );
         }
     }
-    // Nothing more on the page within the case's quiet time after its last step.
-    let window_end = last_matched_at.max(commands_end) + expectation.settle;
-    if matched.diverged.is_none() {
+    if matched.diverged.is_none() && !trailing_reconnect {
         if let Some((oi, extra)) = page
             .get(matched.consumed)
             .filter(|(_, o)| o.at <= window_end)
@@ -851,6 +935,103 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
     }
 }
 
+/// Attempts while the server cannot be reached never become requests; the case server logs
+/// their connections, and each must keep the wait rule of the reconnection it stands for, and
+/// come at all: a client that stops trying after a network error is caught here.
+fn outage_attempts(
+    j: &mut Judging<'_>,
+    expectation: &Expectation,
+    matched: &PageMatch,
+    page: &[(usize, &Observed)],
+    run: &Run,
+) {
+    let timing = j.cx.timing;
+    let mut start = 0;
+    for (index, step) in expectation.page.iter().enumerate() {
+        let Some(last) = matched.observed_of.get(index).copied().flatten() else {
+            continue;
+        };
+        // The observed errors this expected error stands for.
+        let first = if step.repeatable { start } else { last };
+        start = last + 1;
+        if !matches!(
+            step.step,
+            Step::Error {
+                ready_state: sse_model::ReadyState::Connecting
+            }
+        ) || matched.gave_up == Some(index)
+        {
+            continue;
+        }
+        let Some(wait) = expectation.requests.iter().find_map(|r| match &r.kind {
+            RequestKind::Reconnect(w) if w.after_error == index && !r.received => Some(w),
+            _ => None,
+        }) else {
+            continue;
+        };
+        for (_, error) in page.get(first..=last).unwrap_or_default() {
+            // The attempt after the one this error ended: the first connection after the
+            // last one made before the error was reported.
+            let cause = run.connections.iter().rposition(|c| *c <= error.at);
+            let attempt = match cause {
+                Some(i) => run.connections.get(i + 1),
+                None => run
+                    .connections
+                    .iter()
+                    .find(|c| **c + timing.early >= error.at),
+            };
+            match attempt {
+                Some(at)
+                    if wait.basis == Basis::Retry && *at + timing.early < error.at + wait.min =>
+                {
+                    j.find(
+                        j.level_of("RECONNECT-WAIT"),
+                        &["RECONNECT-WAIT", "FIELD-RETRY"],
+                        Some(*at),
+                        format!(
+                            "tried again {} ms after the error while the server was unreachable; the reconnection time was {} ms",
+                            at.saturating_sub(error.at).as_millis(),
+                            wait.min.as_millis()
+                        ),
+                    );
+                    return;
+                }
+                Some(at)
+                    if wait.basis == Basis::Initial
+                        && (*at + timing.early < error.at + wait.min
+                            || *at > error.at + timing.late_bound(wait.min, Duration::ZERO)) =>
+                {
+                    j.find(
+                        Outcome::Informational,
+                        &["RECONNECT-TIME-INITIAL"],
+                        Some(*at),
+                        format!(
+                            "tried again {} ms after the error while the server was unreachable; the model's initial reconnection time here is {} ms (the client's own choice)",
+                            at.saturating_sub(error.at).as_millis(),
+                            wait.min.as_millis()
+                        ),
+                    );
+                    return;
+                }
+                None if run.ended >= error.at + timing.hang_bound(wait.min) => {
+                    j.find(
+                        j.level_of("CONN-NETWORK-ERROR"),
+                        &["CONN-NETWORK-ERROR"],
+                        Some(error.at),
+                        format!(
+                            "never tried again after the network error at {} (the run went on until {})",
+                            time(error.at),
+                            time(run.ended)
+                        ),
+                    );
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// The wait rule of one reconnection: `waited` is from the page's `error` to the server
 /// receiving the new request.
 fn judge_wait(j: &mut Judging<'_>, wait: &crate::expect::Wait, waited: Duration, at: Duration) {
@@ -871,10 +1052,16 @@ fn judge_wait(j: &mut Judging<'_>, wait: &crate::expect::Wait, waited: Duration,
                     ),
                 );
             } else if waited > timing.hang_bound(wait.min) {
-                let ids: Vec<String> = j.case.checks.clone();
+                // After failed attempts long backoff is what the standard suggests; after a
+                // healthy connection it is a reconnection that came too late to count.
+                let (outcome, ids): (Outcome, Vec<String>) = if wait.after_failure {
+                    (Outcome::NonStrict, vec!["RECONNECT-EXTRA-WAIT".to_owned()])
+                } else {
+                    (j.case_outcome(), j.case.checks.clone())
+                };
                 let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
                 j.find(
-                    j.case_outcome(),
+                    outcome,
                     &ids,
                     Some(at),
                     format!(

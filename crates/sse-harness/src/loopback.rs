@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::case::Case;
 use crate::client::{Client, Clock, Net, Observer, Seen};
-use crate::expect::{Expectation, Step};
+use crate::expect::Expectation;
 use crate::run::{Run, RunError, check_capabilities, commands, open_request};
 
 /// The longest a loopback run may take, whatever the client does.
@@ -33,22 +33,43 @@ pub const MAX_RUN: Duration = Duration::from_secs(60);
 /// How long to wait for a client to open (a process to start, a browser to load).
 pub const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// How long a loopback run watches after a client gave up or was closed: longer than the
+/// initial reconnection time of browsers (3 s in Chromium, 5 s in Firefox), so a wrongful
+/// reconnection is caught.
+pub const SETTLE_FOR_GOOD: Duration = Duration::from_secs(6);
+
 /// The quiet period after the last expected observation: the case's own (the rest of its run),
 /// shortened on loopback to keep real time short, except where the case ends with the client
-/// giving up or being closed, when a wrongful reconnection must still be caught.
-pub fn settle(expectation: &Expectation) -> Duration {
-    let gave_up = matches!(
-        expectation.page.last().map(|s| &s.step),
-        Some(Step::Error {
-            ready_state: sse_model::ReadyState::Closed
-        })
-    ) || !expectation.commands.is_empty();
-    let cap = if gave_up {
-        Duration::from_millis(1500)
+/// stopped for good (a wrongful reconnection must still be caught, see [`SETTLE_FOR_GOOD`]) or
+/// a time-based fault has yet to act (an idle timeout the case shows does not fire).
+pub fn settle(case: &Case, expectation: &Expectation) -> Duration {
+    let cap = if expectation.ends_for_good() {
+        SETTLE_FOR_GOOD
     } else {
         Duration::from_millis(300)
     };
-    expectation.settle.min(cap)
+    let last = expectation
+        .golden
+        .lines
+        .last()
+        .map_or(Duration::ZERO, |l| l.at);
+    let margin = Duration::from_millis(200);
+    let fault_due = case
+        .faults
+        .iter()
+        .filter_map(|f| match *f {
+            Fault::IdleTimeout { ms } => Some(last + Duration::from_millis(ms)),
+            Fault::Drop { at_ms, .. } => at_ms.map(Duration::from_millis),
+            Fault::Partition { repair_at_ms, .. } => Some(Duration::from_millis(repair_at_ms)),
+            Fault::ServerCrash {
+                at_ms,
+                restart_at_ms,
+            } => Some(Duration::from_millis(restart_at_ms.unwrap_or(at_ms))),
+            Fault::Buffer { .. } | Fault::Stall { .. } | Fault::Latency { .. } => None,
+        })
+        .max()
+        .map_or(Duration::ZERO, |due| (due + margin).saturating_sub(last));
+    expectation.settle.min(cap.max(fault_due))
 }
 
 /// How long a run may go without any new observation or request before it is over: long
@@ -76,7 +97,6 @@ pub fn run(
     case: &Case,
     expectation: &Expectation,
 ) -> Result<(Run, String), RunError> {
-    check_capabilities(client.as_ref(), case, false)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -111,13 +131,17 @@ pub async fn run_async(
     )
     .await;
     let requests = server.requests();
+    let connections = server.connections();
     let topics = server.topics();
+    let ended = clock();
     server.stop().await;
     outcome?;
     Ok((
         Run {
             observed: observer.snapshot(),
             requests,
+            connections,
+            ended,
             wall: wall.elapsed(),
             topics: Some(topics),
         },
@@ -141,11 +165,12 @@ async fn drive(
             RunError::Loopback(format!("the client did not open within {OPEN_TIMEOUT:?}"))
         })??;
     let mut pending = commands(case).into_iter().peekable();
-    let settle = settle(expectation);
+    let settle = settle(case, expectation);
     let idle = idle_limit(expectation);
     let mut last_change = Instant::now();
     let mut seen = (0, 0);
     let mut complete_at: Option<Instant> = None;
+    let mut observed = Vec::new();
     loop {
         let now = Instant::now();
         if let Some((_, command)) = pending.next_if(|(at, _)| start + *at <= now) {
@@ -162,7 +187,7 @@ async fn drive(
             complete_at = None;
             continue;
         }
-        let observed = observer.snapshot();
+        observed.extend(observer.since(observed.len()));
         let page_obs = crate::judge::page_observations(&observed);
         let matched = crate::judge::match_page(expectation, &page_obs, &caps);
         let requests = server.log.len();
@@ -205,6 +230,7 @@ async fn drive(
 struct CaseServer {
     addr: SocketAddr,
     log: Arc<RequestLog>,
+    connections: Arc<Mutex<Vec<Duration>>>,
     host: Arc<Mutex<Host>>,
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -269,7 +295,7 @@ impl CaseServer {
         let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let config = case.server_config();
-        let log = Arc::new(RequestLog::new(clock));
+        let log = Arc::new(RequestLog::new(clock.clone()));
         let durable = Arc::new(TopicStore::new(config.topic_log, config.topic_channel));
         let host = Arc::new(Mutex::new(boot(&config, durable.clone(), &log)));
         // A server that is down from the start refuses the very first connection.
@@ -284,9 +310,12 @@ impl CaseServer {
         let mut tasks = Vec::new();
 
         let faults = case.faults.clone();
+        let connections = Arc::new(Mutex::new(Vec::new()));
         tasks.push(tokio::spawn({
             let host = host.clone();
             let stop = stop.clone();
+            let connections = connections.clone();
+            let clock = clock.clone();
             async move {
                 let mut n = 0u32;
                 loop {
@@ -295,6 +324,12 @@ impl CaseServer {
                         accepted = listener.accept() => accepted,
                     };
                     let Ok((tcp, peer)) = accepted else { continue };
+                    {
+                        let mut log = connections.lock().unwrap_or_else(PoisonError::into_inner);
+                        if log.len() < sse_server::requests::MAX_LOGGED {
+                            log.push(clock());
+                        }
+                    }
                     let _ = tcp.set_nodelay(true);
                     n += 1;
                     let conn_faults = resolve(&faults, n);
@@ -382,6 +417,7 @@ impl CaseServer {
         Ok(CaseServer {
             addr,
             log,
+            connections,
             host,
             stop,
             tasks,
@@ -393,6 +429,13 @@ impl CaseServer {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .topics
+            .clone()
+    }
+
+    fn connections(&self) -> Vec<Duration> {
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 

@@ -26,7 +26,7 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use crate::catalogue::Catalogue;
 use crate::client::Client;
 use crate::judge::Outcome;
-use crate::run::{CaseResult, RunError, Transport, check_capabilities, execute};
+use crate::run::{CaseResult, Transport, check_capabilities, execute};
 
 /// Cases × implementations × transports, as tests.
 pub struct Suite {
@@ -60,21 +60,10 @@ impl Suite {
         for &transport in transports {
             for case in &self.catalogue.cases {
                 let test = format!("{name}::{}::{}", transport.name(), case.id);
-                let unsupported = match check_capabilities(
-                    client.as_ref(),
-                    case,
-                    transport == Transport::Simulated,
-                ) {
-                    Err(RunError::Unsupported(missing)) => Some(format!(
-                        "unsupported: needs {}",
-                        missing
-                            .iter()
-                            .map(|c| c.name())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
-                    _ => None,
-                };
+                let unsupported =
+                    check_capabilities(client.as_ref(), case, transport == Transport::Simulated)
+                        .err()
+                        .map(|e| e.to_string());
                 let catalogue = self.catalogue.clone();
                 let client = client.clone();
                 let id = case.id.clone();
@@ -125,44 +114,18 @@ fn conclude(result: &CaseResult) -> Result<Completion, Failed> {
 
 /// A verdict with its findings and the expected and observed traces, for a person.
 pub fn explain(result: &CaseResult) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::new();
     let v = &result.verdict;
-    let _ = writeln!(
-        s,
-        "{} on {}: {} (checks {})",
+    format!(
+        "{} on {}: {} (checks {})\n{}",
         result.case,
         result.transport.name(),
         v.outcome,
-        v.requirements.join(" ")
-    );
-    for f in &v.findings {
-        let at =
-            f.at.map(|t| format!(" at {}", sse_model::trace::time(t)))
-                .unwrap_or_default();
-        let _ = writeln!(
-            s,
-            "  {}{at}: {} [{}]",
-            f.outcome,
-            f.message,
-            f.requirements.join(" ")
-        );
-    }
-    let _ = writeln!(s, "expected (the model's golden trace):");
-    for (i, line) in result.expected.lines().enumerate() {
-        let mark = match &v.divergence {
-            Some(d) if d.expected_line == Some(i) => ">>",
-            _ => "  ",
-        };
-        let _ = writeln!(s, "  {mark} {line}");
-    }
-    let _ = writeln!(s, "observed:");
-    for (i, entry) in result.observed.iter().enumerate() {
-        let mark = match &v.divergence {
-            Some(d) if d.observed_line == Some(i) => ">>",
-            _ => "  ",
-        };
-        let _ = writeln!(s, "  {mark} {}", entry.text);
-    }
-    s
+        v.requirements.join(" "),
+        crate::report::explain(
+            &v.findings,
+            v.divergence.as_ref(),
+            result.expected.lines(),
+            result.observed.iter().map(|e| e.text.as_str()),
+        )
+    )
 }

@@ -179,6 +179,25 @@ impl ImplementationReport {
         column
     }
 
+    /// One line: how many cases got each verdict, and the time it took.
+    pub fn totals_line(&self) -> String {
+        if let Some(why) = &self.unavailable {
+            return format!("{}: unavailable: {why}", self.id);
+        }
+        let count = |o: Outcome| self.totals.get(&o).copied().unwrap_or(0);
+        format!(
+            "{}: {} cases, {} pass, {} fail, {} non-strict, {} informational, {} unsupported ({:.1} s)",
+            self.id,
+            self.cases.len(),
+            count(Outcome::Pass),
+            count(Outcome::Fail),
+            count(Outcome::NonStrict),
+            count(Outcome::Informational),
+            count(Outcome::Unsupported),
+            self.wall_ms as f64 / 1000.0
+        )
+    }
+
     /// Whether any case failed.
     pub fn failed(&self) -> bool {
         self.cases.iter().any(|c| c.verdict == Outcome::Fail)
@@ -235,6 +254,14 @@ impl RunReport {
     pub fn cell(&self, requirement: &str, implementation: &ImplementationReport) -> Cell {
         let mut cases = Vec::new();
         let mut outcome: Option<Outcome> = None;
+        // Client columns judge clients: what binds only servers or streams stays n/a.
+        if self
+            .requirements
+            .iter()
+            .any(|r| r.id == requirement && !r.binds_client())
+        {
+            return Cell { outcome, cases };
+        }
         for c in &implementation.cases {
             let checks = c.requirements.iter().any(|r| r == requirement);
             let named: Option<Outcome> = c
@@ -448,27 +475,58 @@ pub fn conformance(
     RunReport::new(catalogue, columns)
 }
 
-/// A case's verdict, findings and both traces as plain text.
-fn case_text(c: &CaseReport) -> String {
+/// One line for a judged case that did not pass: verdict, column, case, gravest finding.
+pub fn verdict_line(column: &str, result: &CaseResult) -> String {
+    format!(
+        "{:<13} {column} {}: {}",
+        result.verdict.outcome.name(),
+        result.case,
+        result.verdict.summary()
+    )
+}
+
+/// A case's findings and both traces as plain text, the first divergence marked `>>`.
+pub fn explain<'a>(
+    findings: &[Finding],
+    divergence: Option<&Divergence>,
+    expected: impl Iterator<Item = &'a str>,
+    observed: impl Iterator<Item = &'a str>,
+) -> String {
     let mut s = String::new();
-    for f in &c.findings {
+    for f in findings {
+        let at =
+            f.at.map(|t| format!(" at {}", sse_model::trace::time(t)))
+                .unwrap_or_default();
         let _ = writeln!(
             s,
-            "{}: {} [{}]",
+            "  {}{at}: {} [{}]",
             f.outcome,
             f.message,
             f.requirements.join(" ")
         );
     }
-    let _ = writeln!(s, "expected:");
-    for l in &c.expected {
-        let _ = writeln!(s, "  {l}");
+    let mark = |hit: bool| if hit { ">>" } else { "  " };
+    let _ = writeln!(s, "expected (the model's golden trace):");
+    for (i, line) in expected.enumerate() {
+        let hit = divergence.is_some_and(|d| d.expected_line == Some(i));
+        let _ = writeln!(s, "  {} {line}", mark(hit));
     }
     let _ = writeln!(s, "observed:");
-    for l in &c.observed {
-        let _ = writeln!(s, "  {}", l.text);
+    for (i, line) in observed.enumerate() {
+        let hit = divergence.is_some_and(|d| d.observed_line == Some(i));
+        let _ = writeln!(s, "  {} {line}", mark(hit));
     }
     s
+}
+
+/// A case's verdict, findings and both traces as plain text.
+fn case_text(c: &CaseReport) -> String {
+    explain(
+        &c.findings,
+        c.divergence.as_ref(),
+        c.expected.iter().map(String::as_str),
+        c.observed.iter().map(|e| e.text.as_str()),
+    )
 }
 
 /// Escapes text for XML attributes and content; drops characters XML 1.0 cannot hold.

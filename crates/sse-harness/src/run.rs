@@ -21,6 +21,13 @@ pub struct Run {
     pub observed: Vec<Observed>,
     /// The requests the server received, in order.
     pub requests: Vec<ReceivedRequest>,
+    /// When each connection to the case server arrived, taken or refused (a server that is
+    /// down refuses attempts that never become requests).
+    #[serde(skip)]
+    pub connections: Vec<Duration>,
+    /// When the run ended, on its clock.
+    #[serde(with = "crate::millis")]
+    pub ended: Duration,
     /// How long the run took in real time.
     #[serde(with = "crate::millis")]
     pub wall: Duration,
@@ -33,7 +40,7 @@ pub struct Run {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The implementation lacks what the case needs.
-    #[error("needs {}", .0.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "))]
+    #[error("unsupported: needs {}", .0.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "))]
     Unsupported(Vec<Capability>),
     /// The client failed to open or to take a command.
     #[error("client: {0}")]
@@ -188,6 +195,8 @@ pub fn simulated(
     Ok(Run {
         observed: observer.snapshot(),
         requests: outcome.requests,
+        connections: outcome.connections,
+        ended: world.duration,
         wall: wall.elapsed(),
         topics: Some(outcome.topics),
     })
@@ -303,10 +312,14 @@ pub fn execute(
         Err(e) => return result(broken(e.to_string()), None),
     };
     let capabilities = client.capabilities();
-    let outcome = match transport {
-        Transport::Simulated => simulated(client, case, case.seed, SIMULATED_EXTRA)
-            .map(|run| (run, sse_sim::CLIENT_BASE_URL.to_owned())),
-        Transport::Loopback => crate::loopback::run(client, case, &expectation),
+    let outcome = {
+        let case = case.clone();
+        let expectation = expectation.clone();
+        guarded(WATCHDOG, move || match transport {
+            Transport::Simulated => simulated(client, &case, case.seed, SIMULATED_EXTRA)
+                .map(|run| (run, sse_sim::CLIENT_BASE_URL.to_owned())),
+            Transport::Loopback => crate::loopback::run(client, &case, &expectation),
+        })
     };
     match outcome {
         Ok((run, origin)) => {
@@ -319,21 +332,49 @@ pub fn execute(
             let verdict = crate::judge::judge(case, &expectation, &run, cx);
             result(verdict, Some(run))
         }
-        Err(RunError::Unsupported(missing)) => result(
-            Verdict::unsupported(
-                case,
-                format!(
-                    "needs {}",
-                    missing
-                        .iter()
-                        .map(|c| c.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ),
-            None,
-        ),
+        Err(e @ (RunError::Unsupported(_) | RunError::Client(ClientError::Unsupported(_)))) => {
+            result(Verdict::unsupported(case, e.to_string()), None)
+        }
         Err(e) => result(broken(e.to_string()), None),
+    }
+}
+
+/// The longest one case may take in real time, whatever the client does (a loopback run is
+/// capped well below it; a client that blocks its thread is not).
+pub const WATCHDOG: Duration = Duration::from_secs(120);
+
+/// Runs `f` on a thread of its own: a panic becomes a client failure, and a run that does not
+/// finish within `limit` is abandoned (its thread is left behind) instead of hanging the
+/// suite.
+fn guarded<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> Result<T, RunError> + Send + 'static,
+) -> Result<T, RunError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("sse-harness-run".into())
+        .spawn(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = tx.send(outcome);
+        });
+    if let Err(e) = spawned {
+        return Err(RunError::Loopback(format!("cannot start a thread: {e}")));
+    }
+    match rx.recv_timeout(limit) {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(panic)) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            Err(RunError::Client(ClientError::Failed(format!(
+                "the run panicked: {why}"
+            ))))
+        }
+        Err(_) => Err(RunError::Client(ClientError::Failed(format!(
+            "the run did not finish within {limit:?}: the client blocked its thread"
+        )))),
     }
 }
 

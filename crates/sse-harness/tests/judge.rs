@@ -177,11 +177,78 @@ fn reconnecting_after_a_204_fails() {
 
 #[test]
 fn an_extra_request_after_the_quiet_time_is_not_the_case_s_business() {
-    let mut run = model_run("status-204-fails");
+    let mut run = model_run("announce-open-dispatch");
     let mut later = run.requests[0].clone();
     later.at += Duration::from_secs(60);
     run.requests.push(later);
-    assert_eq!(verdict("status-204-fails", &run).outcome, Outcome::Pass);
+    assert_eq!(
+        verdict("announce-open-dispatch", &run).outcome,
+        Outcome::Pass
+    );
+}
+
+// spec: FAIL-NO-RECONNECT
+#[test]
+fn after_giving_up_nothing_may_follow_however_late() {
+    // A browser's default reconnection time is a few seconds: a reconnection after a 204 that
+    // comes then must still fail.
+    for late in [5, 60] {
+        let mut run = model_run("status-204-fails");
+        let mut again = run.requests[0].clone();
+        again.at += Duration::from_secs(late);
+        run.requests.push(again);
+        assert_eq!(
+            verdict("status-204-fails", &run).outcome,
+            Outcome::Fail,
+            "{late} s"
+        );
+    }
+}
+
+#[test]
+fn the_next_attempt_after_a_last_error_is_no_extra() {
+    // The case ends waiting to reconnect; a client with a shorter initial reconnection time
+    // than the model's makes its next attempt inside the case's run.
+    let mut run = model_run("redirect-loop-is-a-network-error");
+    let mut next = run.requests[0].clone();
+    next.at += Duration::from_millis(300);
+    run.requests.push(next);
+    let v = verdict("redirect-loop-is-a-network-error", &run);
+    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
+}
+
+// spec: CONN-FUTILE
+#[test]
+fn giving_up_after_a_network_error_is_non_strict() {
+    let mut run = model_run("connection-refused-reconnects");
+    // The client fails the connection at its first refused attempt and stops.
+    let first_error = run
+        .observed
+        .iter()
+        .position(|o| matches!(o.what, Seen::Error { .. }))
+        .expect("an error");
+    run.observed.truncate(first_error + 1);
+    if let Seen::Error { ready_state, .. } = &mut run.observed[first_error].what {
+        *ready_state = Some(ReadyStateName::Closed);
+    }
+    let v = verdict("connection-refused-reconnects", &run);
+    assert_eq!(v.outcome, Outcome::NonStrict, "{v:#?}");
+    assert_eq!(finding(&v, "CONN-FUTILE"), Outcome::NonStrict);
+    // Giving up where the model fails for a status is no such reading: it is CLOSED there too,
+    // and an error CLOSED where the model opens is a plain failure.
+    let mut run = model_run("announce-open-dispatch");
+    run.observed.truncate(0);
+    run.observed.push(sse_harness::Observed {
+        at: Duration::from_millis(3),
+        what: Seen::Error {
+            ready_state: Some(ReadyStateName::Closed),
+            message: None,
+        },
+    });
+    assert_eq!(
+        verdict("announce-open-dispatch", &run).outcome,
+        Outcome::Fail
+    );
 }
 
 // spec: CONN-ANNOUNCE
@@ -310,4 +377,102 @@ fn a_case_needing_a_missing_capability_is_unsupported_never_a_failure() {
         "{}",
         result.verdict.summary()
     );
+}
+
+// spec: CONN-REDIRECT-RECONNECT-URL
+#[test]
+fn reconnecting_where_a_redirect_led_is_one_reading_of_an_ambiguous_text() {
+    let case = "redirect-chain-reconnects-to-original";
+    let mut run = model_run(case);
+    assert_eq!(run.requests.len(), 5, "{:#?}", run.requests);
+    run.requests[3].target = format!("/cases/{case}?hop=2");
+    let v = verdict(case, &run);
+    assert_eq!(v.outcome, Outcome::NonStrict, "{v:#?}");
+    assert_eq!(
+        finding(&v, "CONN-REDIRECT-RECONNECT-URL"),
+        Outcome::NonStrict
+    );
+    // Reconnecting anywhere else is a plain divergence.
+    run.requests[3].target = "/elsewhere".into();
+    assert_eq!(verdict(case, &run).outcome, Outcome::Fail);
+}
+
+fn first_error_at(run: &Run) -> Duration {
+    run.observed
+        .iter()
+        .find(|o| matches!(o.what, Seen::Error { .. }))
+        .expect("an error")
+        .at
+}
+
+// spec: RECONNECT-WAIT
+#[test]
+fn attempts_a_down_server_refuses_keep_the_wait_rule() {
+    let case = "demo-resumes-after-server-restart";
+    let mut run = model_run(case);
+    let crash = first_error_at(&run);
+    // Another attempt 5 ms after the cut, before the 200 ms the stream's retry field set.
+    run.connections.push(crash + Duration::from_millis(5));
+    run.connections.sort();
+    let v = verdict(case, &run);
+    assert_eq!(finding(&v, "RECONNECT-WAIT"), Outcome::Fail, "{v:#?}");
+}
+
+// spec: CONN-NETWORK-ERROR
+#[test]
+fn a_client_that_stops_trying_after_a_network_error_fails() {
+    let case = "connection-refused-reconnects";
+    let mut run = model_run(case);
+    let refused = first_error_at(&run);
+    // It says CONNECTING, and then never tries again.
+    run.observed.retain(|o| o.at <= refused);
+    run.connections.retain(|c| *c <= refused);
+    // Judged runs go on past the case (as `execute` runs them) to see whether it comes back.
+    run.ended += sse_harness::run::SIMULATED_EXTRA;
+    let v = verdict(case, &run);
+    assert_eq!(finding(&v, "CONN-NETWORK-ERROR"), Outcome::Fail, "{v:#?}");
+    // The model itself, trying again every 500 ms, passes.
+    assert_eq!(verdict(case, &model_run(case)).outcome, Outcome::Pass);
+}
+
+/// A client whose `open` panics.
+struct Panicky;
+
+impl sse_harness::Client for Panicky {
+    fn identity(&self) -> sse_harness::Identity {
+        sse_harness::Identity {
+            name: "panicky".into(),
+            version: "0".into(),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capability::ALL.into_iter().collect()
+    }
+
+    fn open(
+        &self,
+        _request: sse_harness::OpenRequest,
+        _observer: sse_harness::Observer,
+    ) -> futures::future::BoxFuture<
+        'static,
+        Result<Box<dyn sse_harness::Session>, sse_harness::ClientError>,
+    > {
+        Box::pin(async { panic!("boom in the client") })
+    }
+}
+
+#[test]
+fn a_client_that_panics_fails_its_case_and_the_run_goes_on() {
+    use sse_harness::run::{Transport, execute};
+    let case = catalogue().case("announce-open-dispatch").expect("case");
+    for transport in [Transport::Loopback, Transport::Simulated] {
+        let result = execute(catalogue(), Arc::new(Panicky), case, transport);
+        assert_eq!(result.verdict.outcome, Outcome::Fail, "{transport:?}");
+        assert!(
+            result.verdict.summary().contains("boom in the client"),
+            "{transport:?}: {}",
+            result.verdict.summary()
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! through [`crate::relay`] with the faults for that connection. Every case has the same
 //! topology, faults or not.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -14,14 +14,28 @@ use crate::relay::{relay, resolve};
 /// How long the proxy waits for the server to accept before treating it as down.
 const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_millis(20);
 
-/// Runs the proxy on port 80, forwarding to `upstream` (host:port). The proxy starts with the
+/// Connections logged at most.
+const MAX_LOGGED: usize = 100_000;
+
+/// Runs the proxy on port 80, forwarding to `upstream` (host:port), logging when each client
+/// connection arrived (whether the server then takes it or not). The proxy starts with the
 /// simulation, so its start is the epoch of faults given as absolute times.
-pub(crate) async fn run(faults: Arc<Vec<Fault>>, upstream: &'static str) -> turmoil::Result {
+pub(crate) async fn run(
+    faults: Arc<Vec<Fault>>,
+    upstream: &'static str,
+    connections: Arc<Mutex<Vec<Duration>>>,
+) -> turmoil::Result {
     let epoch = Instant::now();
     let listener = TcpListener::bind("0.0.0.0:80").await?;
     let mut n = 0u32;
     loop {
         let (client, _) = listener.accept().await?;
+        {
+            let mut log = connections.lock().unwrap_or_else(PoisonError::into_inner);
+            if log.len() < MAX_LOGGED {
+                log.push(crate::world::now());
+            }
+        }
         n += 1;
         // turmoil's network applies latency and partitions itself.
         let conn = resolve(&faults, n).without_link();

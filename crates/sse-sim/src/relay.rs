@@ -92,11 +92,33 @@ pub fn resolve(faults: &[Fault], n: u32) -> ConnFaults {
 
 /// Bytes on their way in one direction, each with the time it may be delivered.
 #[derive(Default)]
-struct InFlight(VecDeque<(Instant, Vec<u8>)>);
+struct InFlight {
+    queue: VecDeque<(Instant, Vec<u8>)>,
+    bytes: usize,
+}
+
+/// Bytes the relay holds in flight per direction at most; past it, it stops reading that side
+/// (backpressure), so a delayed link cannot make it buffer without bound.
+const MAX_IN_FLIGHT: usize = 1 << 20;
 
 impl InFlight {
     fn due(&self) -> Option<Instant> {
-        self.0.front().map(|(at, _)| *at)
+        self.queue.front().map(|(at, _)| *at)
+    }
+
+    fn push(&mut self, at: Instant, bytes: Vec<u8>) {
+        self.bytes += bytes.len();
+        self.queue.push_back((at, bytes));
+    }
+
+    fn pop(&mut self) -> Option<(Instant, Vec<u8>)> {
+        let item = self.queue.pop_front()?;
+        self.bytes -= item.1.len();
+        Some(item)
+    }
+
+    fn has_room(&self) -> bool {
+        self.bytes < MAX_IN_FLIGHT
     }
 }
 
@@ -121,17 +143,17 @@ async fn send<W: AsyncWrite + Unpin>(
     at: Instant,
     bytes: &[u8],
 ) -> std::io::Result<()> {
-    if queue.0.is_empty() && at <= Instant::now() {
+    if queue.queue.is_empty() && at <= Instant::now() {
         w.write_all(bytes).await
     } else {
-        queue.0.push_back((at, bytes.to_vec()));
+        queue.push(at, bytes.to_vec());
         Ok(())
     }
 }
 
 /// Delivers everything still in flight, each at its time.
 async fn drain<W: AsyncWrite + Unpin>(w: &mut W, queue: &mut InFlight) -> std::io::Result<()> {
-    while let Some((at, bytes)) = queue.0.pop_front() {
+    while let Some((at, bytes)) = queue.pop() {
         tokio::time::sleep_until(at).await;
         w.write_all(&bytes).await?;
     }
@@ -176,20 +198,20 @@ where
             () = sleep_until(drop_at) => break Stop::Cut,
             () = sleep_until(idle_at) => break Stop::Cut,
             () = sleep_until(up.due()) => {
-                if let Some((_, bytes)) = up.0.pop_front() {
+                if let Some((_, bytes)) = up.pop() {
                     if server_wr.write_all(&bytes).await.is_err() {
                         break Stop::Cut;
                     }
                 }
             },
             () = sleep_until(down.due()) => {
-                if let Some((_, bytes)) = down.0.pop_front() {
+                if let Some((_, bytes)) = down.pop() {
                     if client_wr.write_all(&bytes).await.is_err() {
                         break Stop::Cut;
                     }
                 }
             },
-            read = client_rd.read(&mut up_buf), if up_open => match read {
+            read = client_rd.read(&mut up_buf), if up_open && up.has_room() => match read {
                 Ok(0) | Err(_) => {
                     up_open = false;
                     let _ = drain(&mut server_wr, &mut up).await;
@@ -203,7 +225,7 @@ where
                     }
                 }
             },
-            read = server_rd.read(&mut down_buf) => {
+            read = server_rd.read(&mut down_buf), if down.has_room() => {
                 let n = match read {
                     Ok(0) | Err(_) => {
                         // Upstream closed: a buffering middlebox lets go of what it held.

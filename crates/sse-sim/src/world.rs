@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use sse_server::{Config, ReceivedRequest, RequestLog, Server, TopicStore};
@@ -110,6 +110,9 @@ fn schedule(faults: &[Fault]) -> Vec<(Duration, Scheduled)> {
 pub struct Outcome {
     /// Every request the client's connections delivered to the server, in simulated time.
     pub requests: Vec<ReceivedRequest>,
+    /// When each client connection reached the proxy, in simulated time, whether or not the
+    /// server was there to take it (attempts a crashed server refuses show only here).
+    pub connections: Vec<Duration>,
     /// The reference server's topic store (for properties over published events).
     pub topics: Arc<TopicStore>,
 }
@@ -164,7 +167,11 @@ where
     });
 
     let faults = Arc::new(world.faults.clone());
-    sim.host("proxy", move || proxy::run(faults.clone(), "server:80"));
+    let connections = Arc::new(Mutex::new(Vec::new()));
+    let proxy_log = connections.clone();
+    sim.host("proxy", move || {
+        proxy::run(faults.clone(), "server:80", proxy_log.clone())
+    });
 
     if let Some(publisher) = world.publisher.clone() {
         sim.host("publisher", move || publish(publisher.clone()));
@@ -202,7 +209,13 @@ where
         .into_iter()
         .filter(|r| r.header(PUBLISHER_HEADER).is_none())
         .collect();
-    Ok(Outcome { requests, topics })
+    let connections =
+        std::mem::take(&mut *connections.lock().unwrap_or_else(PoisonError::into_inner));
+    Ok(Outcome {
+        requests,
+        connections,
+        topics,
+    })
 }
 
 /// The `publisher` host: POSTs `e1`, `e2`, ... to the topic on the server, retrying each event

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sse_harness::judge::Outcome;
-use sse_harness::report::{RunReport, conformance};
+use sse_harness::report::{RunReport, conformance, verdict_line};
 use sse_harness::run::{Selection, Target};
 use sse_harness::{Catalogue, mimic};
 
@@ -93,13 +93,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         bar.set_message(format!("{} {}", target.id(), result.case));
         if result.verdict.outcome != Outcome::Pass && !args.json {
             bar.suspend(|| {
-                eprintln!(
-                    "{:<13} {} {}: {}",
-                    result.verdict.outcome.name(),
-                    target.id(),
-                    result.case,
-                    result.verdict.summary()
-                );
+                eprintln!("{}", verdict_line(&target.id(), result));
                 if args.verbose && result.verdict.outcome != Outcome::Unsupported {
                     eprintln!("{}", mimic::explain(result));
                 }
@@ -140,22 +134,11 @@ pub(crate) fn run(args: &Args) -> ExitCode {
 
 /// A line per implementation: how many cases got each verdict.
 fn totals(report: &RunReport) -> String {
-    let mut s = String::new();
-    for imp in &report.implementations {
-        let count = |o: Outcome| imp.totals.get(&o).copied().unwrap_or(0);
-        s.push_str(&format!(
-            "{}: {} cases, {} pass, {} fail, {} non-strict, {} informational, {} unsupported ({:.1} s)\n",
-            imp.id,
-            imp.cases.len(),
-            count(Outcome::Pass),
-            count(Outcome::Fail),
-            count(Outcome::NonStrict),
-            count(Outcome::Informational),
-            count(Outcome::Unsupported),
-            imp.wall_ms as f64 / 1000.0
-        ));
-    }
-    s
+    report
+        .implementations
+        .iter()
+        .map(|imp| imp.totals_line() + "\n")
+        .collect()
 }
 
 /// A progress bar on a terminal; hidden otherwise (CI logs get the per-case lines only).
