@@ -21,7 +21,7 @@ fn main() {
     // Warm up once, then time three passes over the catalogue; keep the fastest.
     let run_all = || {
         for case in cases {
-            sse_harness::run::golden_trace(case, case.seed).expect("case runs");
+            sse_harness::run::golden_trace(case, case.seed, &[]).expect("case runs");
         }
     };
     run_all();

@@ -95,6 +95,10 @@ pub struct Case {
     /// The reviewed golden trace, when the case has one (filled in by the catalogue).
     #[serde(skip)]
     pub golden: Option<Trace>,
+    /// Golden traces under other readings of an ambiguous text, where they differ (filled in by
+    /// the catalogue from `CASE@READING.snap`).
+    #[serde(skip)]
+    pub alternatives: Vec<(Vec<crate::expect::Reading>, Trace)>,
 }
 
 fn default_seed() -> u64 {

@@ -70,11 +70,16 @@ impl Catalogue {
                 reason: format!("checks names {unknown}, which is not in spec/requirements.toml"),
             });
         }
-        let snapshot = self
-            .root
-            .join("fixtures/snapshots/cases")
-            .join(format!("{}.snap", case.id));
-        case.golden = golden_trace(&snapshot)?;
+        let snapshots = self.root.join("fixtures/snapshots/cases");
+        case.golden = golden_trace(&snapshots.join(format!("{}.snap", case.id)))?;
+        case.alternatives.clear();
+        for readings in crate::expect::Reading::combinations() {
+            let name = crate::expect::Reading::names(&readings);
+            let path = snapshots.join(format!("{}@{name}.snap", case.id));
+            if let Some(trace) = golden_trace(&path)? {
+                case.alternatives.push((readings, trace));
+            }
+        }
         Ok(())
     }
 

@@ -119,6 +119,7 @@ pub fn schedule(seed: u64) -> Case {
         },
         expect: ExpectSpec::default(),
         golden: None,
+        alternatives: Vec::new(),
         publisher: Some(Publisher {
             topic: TOPIC.into(),
             every_ms: 50,

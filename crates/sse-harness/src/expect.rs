@@ -7,11 +7,81 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sse_model::{Backoff, DEFAULT_RECONNECTION_TIME, Item, Limits, Observation, ReadyState, Trace};
 
 use crate::case::Case;
 use crate::client::Command;
+
+/// A reading of a point the standard's text leaves open (an `ambiguity` note of the catalogue):
+/// the model can follow it, a case has a golden trace for it (`CASE@NAME.snap`) where it makes a
+/// difference, and a client that follows it passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reading {
+    /// A new stream's last event ID buffer keeps the last event ID (browsers, web-platform-tests
+    /// `format-field-id-2`) rather than starting empty (the literal text).
+    KeepLastEventId,
+    /// A reconnection goes where the last redirect led (Fetch's URL list) rather than to the
+    /// constructor's URL.
+    ReconnectToRedirectTarget,
+}
+
+impl Reading {
+    /// Every reading, in order.
+    pub const ALL: [Reading; 2] = [Reading::KeepLastEventId, Reading::ReconnectToRedirectTarget];
+
+    /// Its name in snapshot files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reading::KeepLastEventId => "keep-last-event-id",
+            Reading::ReconnectToRedirectTarget => "reconnect-to-redirect-target",
+        }
+    }
+
+    /// The requirement whose text is ambiguous.
+    pub fn requirement(self) -> &'static str {
+        match self {
+            Reading::KeepLastEventId => "DISPATCH-ID-BUFFER-PER-STREAM",
+            Reading::ReconnectToRedirectTarget => "CONN-REDIRECT-RECONNECT-URL",
+        }
+    }
+
+    /// The model's configuration for it.
+    pub fn apply(self, readings: &mut sse_model::Readings) {
+        match self {
+            Reading::KeepLastEventId => readings.keep_last_event_id = true,
+            Reading::ReconnectToRedirectTarget => readings.reconnect_to_redirect_target = true,
+        }
+    }
+
+    /// Every combination of readings a client may follow at once (each non-empty subset of
+    /// [`Reading::ALL`]), single readings first.
+    pub fn combinations() -> Vec<Vec<Reading>> {
+        let n = Reading::ALL.len();
+        let mut all: Vec<Vec<Reading>> = (1u32..(1 << n))
+            .map(|mask| {
+                Reading::ALL
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| mask & (1 << i) != 0)
+                    .map(|(_, r)| r)
+                    .collect()
+            })
+            .collect();
+        all.sort_by_key(Vec::len);
+        all
+    }
+
+    /// The name of a combination in snapshot files and reports: `a+b`.
+    pub fn names(readings: &[Reading]) -> String {
+        readings
+            .iter()
+            .map(|r| r.name())
+            .collect::<Vec<_>>()
+            .join("+")
+    }
+}
 
 /// An observation the page must make, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -161,6 +231,16 @@ impl Expectation {
             .clone()
             .ok_or_else(|| NoGolden(case.id.clone()))?;
         Ok(derive(case, golden))
+    }
+
+    /// Every acceptable expectation of a case: the literal reading's first, then one per
+    /// reading of an ambiguous text that changes what the case shows.
+    pub fn readings(case: &Case) -> Result<Vec<(Vec<Reading>, Self)>, NoGolden> {
+        let mut all = vec![(Vec::new(), Expectation::of(case)?)];
+        for (readings, golden) in &case.alternatives {
+            all.push((readings.clone(), derive(case, golden.clone())));
+        }
+        Ok(all)
     }
 }
 

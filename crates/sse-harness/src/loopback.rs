@@ -24,7 +24,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::case::Case;
 use crate::client::{Client, Clock, Net, Observer, Seen};
-use crate::expect::Expectation;
+use crate::expect::{Expectation, Reading};
+
+/// Every acceptable expectation of a case (see [`Expectation::readings`]).
+type Expectations = [(Vec<Reading>, Expectation)];
 use crate::run::{Run, RunError, check_capabilities, commands, open_request};
 
 /// The longest a loopback run may take, whatever the client does.
@@ -95,20 +98,20 @@ fn idle_limit(expectation: &Expectation) -> Duration {
 pub fn run(
     client: Arc<dyn Client>,
     case: &Case,
-    expectation: &Expectation,
+    expectations: &Expectations,
 ) -> Result<(Run, String), RunError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| RunError::Loopback(format!("cannot start a runtime: {e}")))?;
-    runtime.block_on(run_async(client, case, expectation))
+    runtime.block_on(run_async(client, case, expectations))
 }
 
 /// The same, on the caller's runtime.
 pub async fn run_async(
     client: Arc<dyn Client>,
     case: &Case,
-    expectation: &Expectation,
+    expectations: &Expectations,
 ) -> Result<(Run, String), RunError> {
     check_capabilities(client.as_ref(), case, false)?;
     let wall = std::time::Instant::now();
@@ -125,7 +128,7 @@ pub async fn run_async(
         request,
         observer.clone(),
         case,
-        expectation,
+        expectations,
         &server,
         start,
     )
@@ -154,7 +157,7 @@ async fn drive(
     request: crate::client::OpenRequest,
     observer: Observer,
     case: &Case,
-    expectation: &Expectation,
+    expectations: &Expectations,
     server: &CaseServer,
     start: Instant,
 ) -> Result<(), RunError> {
@@ -165,8 +168,16 @@ async fn drive(
             RunError::Loopback(format!("the client did not open within {OPEN_TIMEOUT:?}"))
         })??;
     let mut pending = commands(case).into_iter().peekable();
-    let settle = settle(case, expectation);
-    let idle = idle_limit(expectation);
+    let settle = expectations
+        .iter()
+        .map(|(_, e)| settle(case, e))
+        .max()
+        .unwrap_or_default();
+    let idle = expectations
+        .iter()
+        .map(|(_, e)| idle_limit(e))
+        .max()
+        .unwrap_or(Duration::from_secs(3));
     let mut last_change = Instant::now();
     let mut seen = (0, 0);
     let mut complete_at: Option<Instant> = None;
@@ -189,20 +200,25 @@ async fn drive(
         }
         observed.extend(observer.since(observed.len()));
         let page_obs = crate::judge::page_observations(&observed);
-        let matched = crate::judge::match_page(expectation, &page_obs, &caps);
+        let matches: Vec<_> = expectations
+            .iter()
+            .map(|(_, e)| (e, crate::judge::match_page(e, &page_obs, &caps)))
+            .collect();
         let requests = server.log.len();
         if (page_obs.len(), requests) != seen {
             seen = (page_obs.len(), requests);
             last_change = now;
-            if matched.contradicted(page_obs.len()) {
+            if matches.iter().all(|(_, m)| m.contradicted(page_obs.len())) {
                 // The verdict is decided; a little more shows what came next.
                 tokio::time::sleep(settle.min(Duration::from_millis(300))).await;
                 break;
             }
         }
-        let page_done = matched.complete();
-        let required = expectation.requests.iter().filter(|r| r.received).count();
-        if pending.peek().is_none() && page_done && requests >= required {
+        // Complete under some reading: every page step seen and every request that must arrive.
+        let done = matches.iter().any(|(e, m)| {
+            m.complete() && requests >= e.requests.iter().filter(|r| r.received).count()
+        });
+        if pending.peek().is_none() && done {
             let since = *complete_at.get_or_insert(now);
             if now >= since + settle {
                 break;

@@ -27,13 +27,23 @@ use crate::client::{
 #[derive(Debug, Clone, Default)]
 pub struct ModelClient {
     trace: Option<Arc<Mutex<Trace>>>,
+    readings: sse_model::Readings,
 }
 
 impl ModelClient {
     /// A model that also writes its own trace (the requests it meant to send included) into
     /// `trace`: the golden traces of `fixtures/snapshots/cases/` are these.
     pub fn recording(trace: Arc<Mutex<Trace>>) -> Self {
-        ModelClient { trace: Some(trace) }
+        ModelClient {
+            trace: Some(trace),
+            readings: sse_model::Readings::default(),
+        }
+    }
+
+    /// The same model following `reading` of an ambiguous text.
+    pub fn reading(mut self, reading: crate::expect::Reading) -> Self {
+        reading.apply(&mut self.readings);
+        self
     }
 }
 
@@ -55,8 +65,13 @@ impl Client for ModelClient {
         observer: Observer,
     ) -> BoxFuture<'static, Result<Box<dyn Session>, ClientError>> {
         let trace = self.trace.clone();
+        let readings = self.readings;
         Box::pin(async move {
-            let es = EventSource::new(request.url.as_str(), None, model_config(&request))
+            let config = Config {
+                readings,
+                ..model_config(&request)
+            };
+            let es = EventSource::new(request.url.as_str(), None, config)
                 .map_err(|e| ClientError::Failed(e.to_string()))?;
             let (commands, rx) = mpsc::unbounded_channel();
             let driver = Driver {

@@ -205,9 +205,17 @@ pub fn simulated(
 /// The model's golden trace of a case: the model in the simulator for exactly the case's
 /// duration, its own trace (requests as it sent them) with the requests that never reached the
 /// server marked. `fixtures/snapshots/cases/` holds these, reviewed.
-pub fn golden_trace(case: &Case, seed: u64) -> Result<sse_model::Trace, RunError> {
+pub fn golden_trace(
+    case: &Case,
+    seed: u64,
+    readings: &[crate::expect::Reading],
+) -> Result<sse_model::Trace, RunError> {
     let trace = Arc::new(std::sync::Mutex::new(sse_model::Trace::new()));
-    let client = Arc::new(crate::ModelClient::recording(trace.clone()));
+    let mut model = crate::ModelClient::recording(trace.clone());
+    for reading in readings {
+        model = model.reading(*reading);
+    }
+    let client = Arc::new(model);
     let run = simulated(client, case, seed, Duration::ZERO)?;
     let mut trace = trace
         .lock()
@@ -306,19 +314,20 @@ pub fn execute(
             message: why,
         }],
         divergence: None,
+        readings: Vec::new(),
     };
-    let expectation = match crate::expect::Expectation::of(case) {
+    let expectations = match crate::expect::Expectation::readings(case) {
         Ok(e) => e,
         Err(e) => return result(broken(e.to_string()), None),
     };
     let capabilities = client.capabilities();
     let outcome = {
         let case = case.clone();
-        let expectation = expectation.clone();
+        let expectations = expectations.clone();
         guarded(WATCHDOG, move || match transport {
             Transport::Simulated => simulated(client, &case, case.seed, SIMULATED_EXTRA)
                 .map(|run| (run, sse_sim::CLIENT_BASE_URL.to_owned())),
-            Transport::Loopback => crate::loopback::run(client, &case, &expectation),
+            Transport::Loopback => crate::loopback::run(client, &case, &expectations),
         })
     };
     match outcome {
@@ -329,7 +338,7 @@ pub fn execute(
                 timing: transport.timing(),
                 stream_origin: &origin,
             };
-            let verdict = crate::judge::judge(case, &expectation, &run, cx);
+            let verdict = crate::judge::judge_readings(case, &expectations, &run, cx);
             result(verdict, Some(run))
         }
         Err(e @ (RunError::Unsupported(_) | RunError::Client(ClientError::Unsupported(_)))) => {

@@ -6,21 +6,23 @@
 //! them; `cargo test -p sse-harness -- CASE` runs one case everywhere.
 
 use libtest_mimic::{Failed, Trial};
+use sse_harness::expect::Reading;
 use sse_harness::mimic::Suite;
 use sse_harness::run::{Transport, golden_trace};
 use sse_harness::{Case, ModelClient};
 
-/// The model's own trace of a case in the simulator (its requests as it meant to send them).
-fn golden_run(case: &Case) -> Result<String, Failed> {
-    golden_trace(case, case.seed)
+/// The model's own trace of a case in the simulator (its requests as it meant to send them),
+/// under the literal text or another reading of an ambiguous one.
+fn golden_run(case: &Case, readings: &[Reading]) -> Result<String, Failed> {
+    golden_trace(case, case.seed, readings)
         .map(|t| t.to_string())
         .map_err(|e| Failed::from(e.to_string()))
 }
 
 fn golden(case: Case, snapshots: std::path::PathBuf) -> Trial {
     Trial::test(format!("golden::{}", case.id), move || {
-        let first = golden_run(&case)?;
-        let second = golden_run(&case)?;
+        let first = golden_run(&case, &[])?;
+        let second = golden_run(&case, &[])?;
         if first != second {
             let diff = similar::TextDiff::from_lines(&first, &second)
                 .unified_diff()
@@ -33,7 +35,7 @@ fn golden(case: Case, snapshots: std::path::PathBuf) -> Trial {
             .into());
         }
         let mut settings = insta::Settings::clone_current();
-        settings.set_snapshot_path(snapshots);
+        settings.set_snapshot_path(snapshots.clone());
         settings.set_prepend_module_to_snapshot(false);
         settings.set_omit_expression(true);
         settings.set_description(format!(
@@ -42,7 +44,39 @@ fn golden(case: Case, snapshots: std::path::PathBuf) -> Trial {
             case.checks.join(" "),
             case.seed
         ));
-        settings.bind(|| insta::assert_snapshot!(case.id.as_str(), first));
+        settings.bind(|| insta::assert_snapshot!(case.id.as_str(), first.clone()));
+        // Other readings of ambiguous texts (and their combinations): a golden trace of their
+        // own wherever they show something no earlier one does.
+        let mut shown = vec![first];
+        for readings in Reading::combinations() {
+            let name = format!("{}@{}", case.id, Reading::names(&readings));
+            let alternative = golden_run(&case, &readings)?;
+            if shown.contains(&alternative) {
+                if snapshots.join(format!("{name}.snap")).exists() {
+                    return Err(format!(
+                        "{name}.snap is stale: the case shows nothing new under {}; delete it",
+                        Reading::names(&readings)
+                    )
+                    .into());
+                }
+                continue;
+            }
+            let mut settings = settings.clone();
+            settings.set_description(format!(
+                "{}\nchecks: {}\nseed: {}\nreadings: {} (ambiguous: {}; a client following them passes)",
+                case.about,
+                case.checks.join(" "),
+                case.seed,
+                Reading::names(&readings),
+                readings
+                    .iter()
+                    .map(|r| r.requirement())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+            settings.bind(|| insta::assert_snapshot!(name.as_str(), alternative.clone()));
+            shown.push(alternative);
+        }
         Ok(())
     })
 }

@@ -65,6 +65,22 @@ pub struct Config {
     pub document_origin: Option<String>,
     /// Last event ID string to start with, as a client that persists it might (`IMPL-LAST-EVENT-ID-INITIAL`).
     pub initial_last_event_id: String,
+    /// How to read the points where the standard's text allows more than one reading.
+    pub readings: Readings,
+}
+
+/// The model's reading of each point where the standard's text is ambiguous (each is an
+/// `ambiguity` note in `spec/requirements.toml`). The default is the literal text; the others
+/// are what browsers and web-platform-tests do, so the harness can accept either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Readings {
+    /// A new stream's last event ID buffer starts with the last event ID string instead of
+    /// empty, so an event without `id` on a reconnected stream keeps the old id
+    /// (`DISPATCH-ID-BUFFER-PER-STREAM`; web-platform-tests `format-field-id-2`).
+    pub keep_last_event_id: bool,
+    /// A reconnection fetches the URL the last redirect led to instead of the constructor's
+    /// (`CONN-REDIRECT-RECONNECT-URL`: Fetch appends redirects to the request's URL list).
+    pub reconnect_to_redirect_target: bool,
 }
 
 impl Default for Config {
@@ -77,6 +93,7 @@ impl Default for Config {
             max_redirects: 20,
             document_origin: None,
             initial_last_event_id: String::new(),
+            readings: Readings::default(),
         }
     }
 }
@@ -208,6 +225,8 @@ pub struct EventSource {
     url: Url,
     /// The URL of the current fetch: `url`, or where redirects led.
     current_url: Url,
+    /// Where the announced connection's redirects led (its final URL).
+    final_url: Url,
     /// The serialized origin of the announced stream's final URL (events' `origin`).
     origin: String,
     ready_state: ReadyState,
@@ -248,6 +267,7 @@ impl EventSource {
         let mut es = EventSource {
             reconnection_time: config.initial_reconnection_time,
             current_url: url.clone(),
+            final_url: url.clone(),
             origin: String::new(),
             url,
             ready_state: ReadyState::Connecting,
@@ -365,7 +385,12 @@ impl EventSource {
         }
         self.fetch = Fetch::Streaming;
         self.origin = self.current_url.origin().ascii_serialization();
+        self.final_url = self.current_url.clone();
         self.parser.reset_stream();
+        if self.config.readings.keep_last_event_id {
+            let kept = self.parser.last_event_id().to_owned();
+            self.parser.set_last_event_id(&kept);
+        }
         self.announced = true;
         self.failed_attempts = 0;
         self.tasks.push_back(Task::Announce);
@@ -440,10 +465,14 @@ impl EventSource {
 
     /// Starts a fetch of the `EventSource`'s request; the caller hands the request to the driver.
     fn start_fetch(&mut self) -> Request {
-        self.current_url = self.url.clone();
+        self.current_url = if self.config.readings.reconnect_to_redirect_target {
+            self.final_url.clone()
+        } else {
+            self.url.clone()
+        };
         self.fetch = Fetch::AwaitingResponse { redirects: 0 };
         self.announced = false;
-        self.request(self.url.clone())
+        self.request(self.current_url.clone())
     }
 
     fn request(&self, url: Url) -> Request {

@@ -29,8 +29,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_line_len: 1 << 20,
-            max_event_data: 16 << 20,
+            max_line_len: 16 << 20,
+            max_event_data: 64 << 20,
         }
     }
 }

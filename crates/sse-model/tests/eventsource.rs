@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use rstest::rstest;
 use sse_model::{
-    Action, Backoff, Config, EventSource, Limits, NetworkError, ReadyState, Response, Trace,
+    Action, Backoff, Config, EventSource, Limits, NetworkError, Readings, ReadyState, Response,
+    Trace,
 };
 
 /// One input to the model, or a check on it.
@@ -344,6 +345,40 @@ fn id_buffer_starts_empty_on_each_stream() {
     );
 }
 
+// spec: DISPATCH-ID-BUFFER-PER-STREAM
+#[test]
+fn the_browsers_reading_keeps_the_id_across_streams() {
+    let config = Config {
+        readings: Readings {
+            keep_last_event_id: true,
+            ..Readings::default()
+        },
+        ..fast()
+    };
+    let out = run_with(
+        config,
+        "http://a.test/s",
+        &[
+            S::Ok,
+            S::Body(b"id: 5\ndata: a\n\n"),
+            S::End,
+            S::Wait(100),
+            S::Ok,
+            S::Body(b"data: b\n\n"),
+            S::End,
+            S::Wait(100),
+        ],
+    );
+    assert!(
+        out.contains("message  type=message  id=5  data=\"b\""),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("0.200 request  GET /s  accept=text/event-stream  last-event-id=5\n"),
+        "{out}"
+    );
+}
+
 // spec: CLOSE-ABORTS CLOSE-NO-EVENT CLOSE-ANY-STATE CONN-ANNOUNCE-NOT-WHEN-CLOSED
 #[rstest]
 #[case::while_connecting(&[S::Close], "0.000 abort\n")]
@@ -437,6 +472,36 @@ fn redirects_are_followed_and_forgotten() {
     assert!(matches!(es.poll(), Some(Action::SetTimer(_))));
     es.handle_timeout(Duration::from_millis(100));
     assert_eq!(next_url(&mut es), "http://a.test/s");
+}
+
+// spec: CONN-REDIRECT-RECONNECT-URL
+#[test]
+fn the_url_list_reading_reconnects_where_redirects_led() {
+    let config = Config {
+        readings: Readings {
+            reconnect_to_redirect_target: true,
+            ..Readings::default()
+        },
+        ..fast()
+    };
+    let mut es = EventSource::new("http://a.test/s", None, config).expect("valid URL");
+    let t0 = Duration::ZERO;
+    let next_url = |es: &mut EventSource| match es.poll() {
+        Some(Action::Fetch(r)) => r.url.to_string(),
+        other => panic!("expected a fetch, got {other:?}"),
+    };
+    assert_eq!(next_url(&mut es), "http://a.test/s");
+    es.handle_response(t0, &Response::new(302, &[("Location", "/moved")]));
+    assert_eq!(next_url(&mut es), "http://a.test/moved");
+    es.handle_response(t0, &Response::new(200, EVENT_STREAM));
+    es.handle_end_of_body(t0);
+    assert_eq!(es.poll(), Some(Action::Open));
+    assert_eq!(es.poll(), Some(Action::Error(ReadyState::Connecting)));
+    assert!(matches!(es.poll(), Some(Action::SetTimer(_))));
+    es.handle_timeout(Duration::from_millis(100));
+    assert_eq!(next_url(&mut es), "http://a.test/moved");
+    // The url attribute still shows the constructor's URL.
+    assert_eq!(es.url().as_str(), "http://a.test/s");
 }
 
 // spec: CONN-REDIRECT-LIMIT

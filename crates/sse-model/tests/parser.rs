@@ -187,3 +187,14 @@ proptest! {
         }
     }
 }
+
+// spec: IMPL-LIMITS
+#[test]
+fn default_limits_take_the_largest_lines_known_test_suites_send() {
+    // LaunchDarkly's sse-contract-tests send single data lines of about 6.7 MB and 13.3 MB.
+    let data = "x".repeat(13_300_000);
+    let stream = format!("data: {data}\n\n");
+    let items = sse_model::parse_stream(stream.as_bytes(), sse_model::Limits::default())
+        .expect("within the default limits");
+    assert!(matches!(&items[..], [sse_model::Item::Event(e)] if e.data.len() == data.len()));
+}

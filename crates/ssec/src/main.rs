@@ -56,6 +56,10 @@ enum Command {
         /// Seed for the simulation (default: the case's own).
         #[arg(long)]
         seed: Option<u64>,
+        /// Follow another reading of an ambiguous text (keep-last-event-id,
+        /// reconnect-to-redirect-target); repeat the flag for several.
+        #[arg(long)]
+        reading: Vec<String>,
     },
 }
 
@@ -75,7 +79,11 @@ fn main() -> ExitCode {
             parse::run(file.as_deref(), verbose, limits)
         }
         Command::Serve(args) => serve::run(args),
-        Command::Sim { case, seed } => sim::run(&case, seed),
+        Command::Sim {
+            case,
+            seed,
+            reading,
+        } => sim::run(&case, seed, &reading),
         Command::Run(args) => run::run(&args),
         Command::Report { out } => run::run(&run::Args::report(out)),
     }

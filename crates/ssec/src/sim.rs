@@ -3,7 +3,25 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-pub(crate) fn run(path: &Path, seed: Option<u64>) -> ExitCode {
+pub(crate) fn run(path: &Path, seed: Option<u64>, names: &[String]) -> ExitCode {
+    let mut readings = Vec::new();
+    for name in names {
+        match sse_harness::expect::Reading::ALL
+            .into_iter()
+            .find(|r| r.name() == name)
+        {
+            Some(r) => readings.push(r),
+            None => {
+                eprintln!(
+                    "ssec sim: no reading {name:?}; known are {}",
+                    sse_harness::expect::Reading::ALL
+                        .map(|r| r.name())
+                        .join(", ")
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
     let catalogue = match sse_harness::Catalogue::load_default() {
         Ok(c) => c,
         Err(e) => {
@@ -19,7 +37,7 @@ pub(crate) fn run(path: &Path, seed: Option<u64>) -> ExitCode {
         }
     };
     let seed = seed.unwrap_or(case.seed);
-    match sse_harness::run::golden_trace(&case, seed) {
+    match sse_harness::run::golden_trace(&case, seed, &readings) {
         Ok(trace) => {
             print!("{trace}");
             eprintln!(
