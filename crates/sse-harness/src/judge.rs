@@ -919,8 +919,9 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
 }
 
 /// Judges a run against every acceptable expectation of its case (the literal reading's
-/// first, then the other readings of ambiguous texts) and keeps the kindest verdict: a client
-/// that follows any reading the text allows is not failed for it.
+/// first, then the other readings of ambiguous texts) and keeps the kindest verdict (the
+/// literal reading's on a tie): a client that follows any reading the text allows is not
+/// failed for it.
 pub fn judge_readings(
     case: &Case,
     expectations: &[(Vec<crate::expect::Reading>, Expectation)],
@@ -931,10 +932,10 @@ pub fn judge_readings(
     for (readings, expectation) in expectations {
         let mut verdict = judge(case, expectation, run, cx);
         verdict.readings.clone_from(readings);
-        let better = best.as_ref().is_none_or(|b| {
-            (verdict.outcome.gravity(), verdict.findings.len())
-                < (b.outcome.gravity(), b.findings.len())
-        });
+        // Another reading only counts when it is strictly kinder: ties keep the literal one.
+        let better = best
+            .as_ref()
+            .is_none_or(|b| verdict.outcome.gravity() < b.outcome.gravity());
         if better {
             best = Some(verdict);
         }
