@@ -320,7 +320,7 @@ fn test_markers(root: &Path) -> Result<Vec<(String, Vec<String>)>> {
             }
             let test = lines[i + 1..]
                 .iter()
-                .take(60)
+                .take(400)
                 .find_map(|l| fn_name(l))
                 .unwrap_or("?");
             out.push((format!("{}:{} {test}", relative(root, &path), i + 1), ids));
@@ -329,14 +329,36 @@ fn test_markers(root: &Path) -> Result<Vec<(String, Vec<String>)>> {
     Ok(out)
 }
 
+/// The name of the function a line declares (`fn`, `pub fn`, `async fn`, `pub(crate) fn`...).
 fn fn_name(line: &str) -> Option<&str> {
-    let rest = line
-        .trim_start()
-        .strip_prefix("fn ")
-        .or_else(|| line.trim_start().strip_prefix("pub fn "))?;
-    rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+    let mut rest = line.trim_start();
+    for prefix in ["pub(crate) ", "pub ", "async ", "unsafe ", "const "] {
+        rest = rest.strip_prefix(prefix).unwrap_or(rest);
+    }
+    rest.strip_prefix("fn ")?
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
         .next()
         .filter(|n| !n.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fn_name;
+
+    #[test]
+    fn function_names_behind_any_qualifier() {
+        for (line, name) in [
+            ("fn a() {", Some("a")),
+            ("    pub fn b_c(x: u8) {", Some("b_c")),
+            ("async fn d() {", Some("d")),
+            ("pub async fn e() {", Some("e")),
+            ("pub(crate) fn f() {", Some("f")),
+            ("#[tokio::test]", None),
+            ("let fn_x = 1;", None),
+        ] {
+            assert_eq!(fn_name(line), name, "{line}");
+        }
+    }
 }
 
 fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {

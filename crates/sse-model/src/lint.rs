@@ -1,5 +1,5 @@
 //! Checks a server's side against the event-stream grammar (`#parsing-an-event-stream`) and the
-//! MIME registration: what `ssec check-server` reports about bytes and headers a server sent.
+//! MIME registration: what is wrong with the bytes and headers a server sent (the server checks of the harness build on it).
 
 use memchr::memchr2_iter;
 

@@ -23,7 +23,8 @@ pub fn value(stream: u64, id: u64) -> u64 {
 #[derive(Debug)]
 pub(crate) struct Demo {
     stream: u64,
-    next_id: u64,
+    /// The id of the next event; `None` once the last possible id (`u64::MAX`) has gone out.
+    next_id: Option<u64>,
     /// The last id this stream has; after it the body ends (and a resume gets 204).
     limit: Option<u64>,
     interval: Duration,
@@ -35,28 +36,31 @@ impl Demo {
     pub(crate) fn new(stream: u64, last_id: u64, limit: Option<u64>, interval: Duration) -> Self {
         Demo {
             stream,
-            next_id: last_id.saturating_add(1),
+            next_id: last_id.checked_add(1),
             limit,
             interval,
             next_at: Instant::now(),
         }
     }
 
-    /// Whether a client that has seen `last_id` has the whole stream already.
+    /// Whether a client that has seen `last_id` has the whole stream already (past `limit`, or
+    /// at the last id a stream can have).
     pub(crate) fn finished(last_id: u64, limit: Option<u64>) -> bool {
-        limit.is_some_and(|l| last_id >= l)
+        limit.is_some_and(|l| last_id >= l) || last_id == u64::MAX
     }
 }
 
 impl Source for Demo {
     async fn next(&mut self) -> Item {
-        if self.limit.is_some_and(|l| self.next_id > l) {
+        let Some(id) = self
+            .next_id
+            .filter(|id| self.limit.is_none_or(|l| *id <= l))
+        else {
             return Item::End;
-        }
+        };
         // Cancel-safe: the deadline lives in `self`, not in this future.
         tokio::time::sleep_until(self.next_at).await;
-        let id = self.next_id;
-        self.next_id += 1;
+        self.next_id = id.checked_add(1);
         self.next_at += self.interval;
         Item::Data(encode::event(&OutEvent {
             id: Some(id.to_string()),

@@ -99,6 +99,22 @@ async fn demo_stream_resumes_with_the_same_numbers() {
     assert_eq!(resumed[1].data, first[4].data);
 }
 
+#[tokio::test]
+async fn a_resume_at_the_last_possible_id_ends_instead_of_overflowing() {
+    let s = start(fast()).await;
+    let max = u64::MAX.to_string();
+    // Nothing can come after the last possible id: the stream is over for this client.
+    let at_max = get(s.addr, "/sse/1", &[("last-event-id", max.as_str())]).await;
+    assert_eq!(at_max.status(), 204);
+    let one_before = (u64::MAX - 1).to_string();
+    let events =
+        Reader::new(get(s.addr, "/sse/1", &[("last-event-id", one_before.as_str())]).await)
+            .until_end()
+            .await;
+    let ids: Vec<_> = events.iter().map(|e| e.last_event_id.as_str()).collect();
+    assert_eq!(ids, [max.as_str()]);
+}
+
 // spec: SERVER-RESUME
 #[tokio::test]
 async fn topic_resume_is_exactly_once_in_order() {

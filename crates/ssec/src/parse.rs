@@ -42,6 +42,8 @@ struct JsonLines<W: Write> {
     out: W,
     verbose: bool,
     error: Option<io::Error>,
+    /// Events dispatched so far.
+    events: u64,
 }
 
 impl<W: Write> JsonLines<W> {
@@ -60,6 +62,7 @@ impl<W: Write> JsonLines<W> {
 
 impl<W: Write> Sink for JsonLines<W> {
     fn event(&mut self, e: &Event<'_>) {
+        self.events += 1;
         self.line(&EventLine {
             event_type: e.event_type,
             data: e.data,
@@ -84,13 +87,28 @@ pub(crate) fn run(file: Option<&Path>, verbose: bool, limits: Limits) -> ExitCod
         out: BufWriter::new(stdout),
         verbose,
         error: None,
+        events: 0,
     };
     let result = parse(file, limits, &mut sink);
     let flushed = sink.out.flush();
-    let result = result.and(sink.error.take().map_or(Ok(()), |e| Err(Failure::Write(e))));
-    let result = result.and(flushed.map_err(Failure::Write));
+    let result = result.and_then(|bytes| {
+        sink.error
+            .take()
+            .map_or(Ok(bytes), |e| Err(Failure::Write(e)))
+    });
+    let result = result.and_then(|bytes| flushed.map(|()| bytes).map_err(Failure::Write));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(bytes) => {
+            // Nothing on standard output can mean an empty input or bytes that hold no event
+            // (an error page, say): tell which.
+            if sink.events == 0 {
+                eprintln!(
+                    "ssec parse: no event in the input ({bytes} bytes{})",
+                    if bytes == 0 { ": it was empty" } else { "" }
+                );
+            }
+            ExitCode::SUCCESS
+        }
         // The reader went away (`ssec parse x | head`): not an error of ours.
         Err(Failure::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(err) => {
@@ -104,7 +122,7 @@ fn parse<W: Write>(
     file: Option<&Path>,
     limits: Limits,
     sink: &mut JsonLines<W>,
-) -> Result<(), Failure> {
+) -> Result<u64, Failure> {
     let (mut input, what): (Box<dyn Read>, String) = match file {
         None => (Box::new(io::stdin().lock()), "standard input".to_owned()),
         Some(p) if p == Path::new("-") => {
@@ -120,6 +138,7 @@ fn parse<W: Write>(
     };
     let mut parser = Parser::new(limits);
     let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
     loop {
         let n = match input.read(&mut buf) {
             Ok(0) => break,
@@ -127,6 +146,7 @@ fn parse<W: Write>(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(source) => return Err(Failure::Read { what, source }),
         };
+        total += n as u64;
         parser.feed(&buf[..n], sink)?;
         if let Some(e) = sink.error.take() {
             return Err(Failure::Write(e));
@@ -134,5 +154,5 @@ fn parse<W: Write>(
         sink.out.flush().map_err(Failure::Write)?;
     }
     parser.finish(sink)?;
-    Ok(())
+    Ok(total)
 }

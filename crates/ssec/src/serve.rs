@@ -14,14 +14,15 @@ pub(crate) struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// Milliseconds between events of the /sse/{n} demo streams.
-    #[arg(long, default_value_t = 1000)]
+    /// Milliseconds between events of the demo streams at /sse/N (1 to 86400000, as the
+    /// interval_ms query parameter).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     interval_ms: u64,
-    /// Seconds without output before a keep-alive comment; 0 disables them.
-    #[arg(long, default_value_t = 15)]
+    /// Seconds without output before a keep-alive comment; 0 disables them (at most a day).
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     keep_alive_secs: u64,
-    /// The retry (milliseconds) sent at the start of each stream; 0 sends none.
-    #[arg(long, default_value_t = 1000)]
+    /// The retry (milliseconds) sent at the start of each stream; 0 sends none (at most a day).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
     retry_ms: u64,
     /// Never compress, whatever Accept-Encoding says.
     #[arg(long)]
@@ -67,7 +68,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         flush_each_event: !args.no_flush,
         allowed_origins: args.allowed_origins,
         max_streams: args.max_streams,
-        demo_interval: Duration::from_millis(args.interval_ms.max(1)),
+        demo_interval: Duration::from_millis(args.interval_ms),
         scripts,
         ..Config::default()
     };
@@ -95,9 +96,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         tokio::spawn({
             let shutdown = shutdown.clone();
             async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    tracing::info!("interrupted");
-                }
+                stop_signal().await;
                 shutdown.cancel();
             }
         });
@@ -126,4 +125,29 @@ fn scripts(dir: Option<&std::path::Path>) -> Result<sse_server::Scripts, sse_har
         "cases at /cases/{{id}} (cases that run on the reference server itself use their own paths)"
     );
     Ok(std::sync::Arc::new(scripts))
+}
+
+/// Resolves at Ctrl-C (SIGINT) or SIGTERM (what service managers and `kill` send): both end
+/// every stream cleanly.
+async fn stop_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("interrupted");
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    () = interrupt => {}
+                    _ = term.recv() => tracing::info!("terminated"),
+                }
+            }
+            Err(_) => interrupt.await,
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await;
 }

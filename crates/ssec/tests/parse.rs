@@ -122,3 +122,18 @@ fn sim_prints_a_case_trace() {
     assert_eq!(code, 2, "a case that cannot be loaded is a usage error");
     assert!(err.starts_with("ssec sim: /nonexistent.toml:"), "{err}");
 }
+
+#[test]
+fn an_input_without_events_says_so() {
+    let (code, out, err) = ssec(&["parse"], b"");
+    assert_eq!((code, out.as_str()), (0, ""));
+    assert_eq!(
+        err,
+        "ssec parse: no event in the input (0 bytes: it was empty)\n"
+    );
+    let (code, out, err) = ssec(&["parse"], b"not found\n");
+    assert_eq!((code, out.as_str()), (0, ""));
+    assert_eq!(err, "ssec parse: no event in the input (10 bytes)\n");
+    let (_, _, err) = ssec(&["parse"], b"data: a\n\n");
+    assert_eq!(err, "", "no note when events came out");
+}

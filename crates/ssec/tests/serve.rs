@@ -1,27 +1,81 @@
 //! `ssec serve` end to end: the binary listens on loopback, serves a demo stream, and shuts
-//! down cleanly on SIGINT.
+//! down cleanly on SIGINT; durations out of range are refused at the command line.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The server process, killed when the test ends however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Running {
+    /// Waits for the process to exit, at most `limit`.
+    fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+#[test]
+fn durations_out_of_range_are_refused() {
+    for args in [
+        ["--keep-alive-secs", "18446744073709551615"],
+        ["--interval-ms", "0"],
+        ["--interval-ms", "99999999999"],
+        ["--retry-ms", "99999999999"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ssec"))
+            .arg("serve")
+            .args(args)
+            .output()
+            .expect("ssec runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not in"), "{args:?}: {err}");
+    }
+}
 
 #[test]
 fn serves_a_demo_stream_and_stops_on_interrupt() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ssec"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--interval-ms",
-            "10",
-            "--retry-ms",
-            "250",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ssec serve starts");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    serve_and_stop("-INT");
+}
+
+#[test]
+fn stops_as_cleanly_on_terminate() {
+    serve_and_stop("-TERM");
+}
+
+fn serve_and_stop(signal: &str) {
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_ssec"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--interval-ms",
+                "10",
+                "--retry-ms",
+                "250",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ssec serve starts"),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().expect("stderr"));
     let mut line = String::new();
     let addr = loop {
         line.clear();
@@ -51,9 +105,12 @@ fn serves_a_demo_stream_and_stops_on_interrupt() {
     assert!(response.contains("retry: 250\n"), "{response}");
     assert!(response.contains("id: 3\ndata: 640283\n\n"), "{response}");
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
-    assert!(child.wait().expect("ssec serve exits").success());
+    let status = child
+        .wait(Duration::from_secs(10))
+        .expect("ssec serve exits within 10 s of the signal");
+    assert!(status.success());
 }
