@@ -341,26 +341,6 @@ fn fn_name(line: &str) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::fn_name;
-
-    #[test]
-    fn function_names_behind_any_qualifier() {
-        for (line, name) in [
-            ("fn a() {", Some("a")),
-            ("    pub fn b_c(x: u8) {", Some("b_c")),
-            ("async fn d() {", Some("d")),
-            ("pub async fn e() {", Some("e")),
-            ("pub(crate) fn f() {", Some("f")),
-            ("#[tokio::test]", None),
-            ("let fn_x = 1;", None),
-        ] {
-            assert_eq!(fn_name(line), name, "{line}");
-        }
-    }
-}
-
 fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     if !dir.exists() {
@@ -391,4 +371,24 @@ fn relative(root: &Path, path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fn_name;
+
+    #[test]
+    fn function_names_behind_any_qualifier() {
+        for (line, name) in [
+            ("fn a() {", Some("a")),
+            ("    pub fn b_c(x: u8) {", Some("b_c")),
+            ("async fn d() {", Some("d")),
+            ("pub async fn e() {", Some("e")),
+            ("pub(crate) fn f() {", Some("f")),
+            ("#[tokio::test]", None),
+            ("let fn_x = 1;", None),
+        ] {
+            assert_eq!(fn_name(line), name, "{line}");
+        }
+    }
 }
