@@ -312,7 +312,7 @@ impl CaseServer {
         let addr = listener.local_addr()?;
         let config = case.server_config();
         let log = Arc::new(RequestLog::new(clock.clone()));
-        let durable = Arc::new(TopicStore::new(config.topic_log, config.topic_channel));
+        let durable = Arc::new(TopicStore::for_config(&config));
         let host = Arc::new(Mutex::new(boot(&config, durable.clone(), &log)));
         // A server that is down from the start refuses the very first connection.
         if case
@@ -390,7 +390,7 @@ impl CaseServer {
                             let topics = if keep_topics {
                                 durable_store
                             } else {
-                                Arc::new(TopicStore::new(config.topic_log, config.topic_channel))
+                                Arc::new(TopicStore::for_config(&config))
                             };
                             let fresh = boot(&config, topics, &log);
                             *host.lock().unwrap_or_else(PoisonError::into_inner) = fresh;

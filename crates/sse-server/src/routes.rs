@@ -14,7 +14,7 @@ use crate::compress::{self, Coding};
 use crate::demo::Demo;
 use crate::server::Ctx;
 use crate::stream::{self, Body, Framing, Source};
-use crate::topics::{Feed, Resume, Subscribe, TopicClosed};
+use crate::topics::{Feed, PublishError, Resume, Subscribe};
 
 /// Topic names: 1 to 64 of `A-Z a-z 0-9 . _ -`.
 fn valid_topic(name: &str) -> bool {
@@ -66,8 +66,11 @@ pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Response<Bo
             Box::pin(publish(&ctx, req, &name)).await
         }
         (&Method::DELETE, ["topics", name]) => {
-            ctx.topics.close(name);
-            empty(StatusCode::NO_CONTENT)
+            if ctx.topics.close(name) {
+                empty(StatusCode::NO_CONTENT)
+            } else {
+                text(StatusCode::NOT_FOUND, "no such topic\n")
+            }
         }
         (&Method::GET, ["cases", id]) => case(&ctx, &req, id),
         (_, [""] | ["stats"] | ["sse", _] | ["topics", _] | ["cases", _]) => {
@@ -211,6 +214,7 @@ fn demo(ctx: &Ctx, req: &Request<Incoming>, n: u64) -> Response<Body> {
 fn subscribe(ctx: &Ctx, req: &Request<Incoming>, name: &str) -> Response<Body> {
     match ctx.topics.subscribe(name, resume(req)) {
         Subscribe::Ended => empty(StatusCode::NO_CONTENT),
+        Subscribe::Full => topics_full(ctx),
         Subscribe::Stream(sub) => event_stream(
             ctx,
             req,
@@ -225,10 +229,18 @@ fn subscribe(ctx: &Ctx, req: &Request<Incoming>, name: &str) -> Response<Body> {
 /// `POST /topics/{name}?event=NAME`: the body (UTF-8) is the data; answers the new id.
 async fn publish(ctx: &Ctx, req: Request<Incoming>, name: &str) -> Response<Body> {
     let event = query(&req, "event");
-    let body = match Limited::new(req.into_body(), ctx.config.max_publish_bytes)
-        .collect()
-        .await
-    {
+    let collect = Limited::new(req.into_body(), ctx.config.max_publish_bytes).collect();
+    let Ok(collected) = tokio::time::timeout(ctx.config.body_read_timeout, collect).await else {
+        // A client trickling its body would hold a connection (and a file descriptor) forever.
+        return text(
+            StatusCode::REQUEST_TIMEOUT,
+            &format!(
+                "the request body must arrive within {:?}\n",
+                ctx.config.body_read_timeout
+            ),
+        );
+    };
+    let body = match collected {
         Ok(b) => b.to_bytes(),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -252,7 +264,8 @@ async fn publish(ctx: &Ctx, req: Request<Incoming>, name: &str) -> Response<Body
             ctx.metrics.published();
             json(StatusCode::CREATED, &format!("{{\"id\":{id}}}"))
         }
-        Err(TopicClosed) => text(StatusCode::GONE, "topic is closed\n"),
+        Err(PublishError::Closed) => text(StatusCode::GONE, "topic is closed\n"),
+        Err(PublishError::Full) => topics_full(ctx),
     }
 }
 
@@ -350,6 +363,21 @@ fn event_stream<S: Source>(ctx: &Ctx, req: &Request<Incoming>, source: S) -> Res
         h.append(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     response
+}
+
+/// 503: the store holds its maximum of topics and every one has subscribers.
+fn topics_full(ctx: &Ctx) -> Response<Body> {
+    let mut r = text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!(
+            "too many topics (at most {}, every one with subscribers)\n",
+            ctx.config.max_topics
+        ),
+    );
+    let secs = ctx.config.retry_after.as_secs().max(1);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
 }
 
 /// 503 with `Retry-After`; `close` also asks the client to drop the connection (used when the

@@ -43,6 +43,11 @@ pub struct Config {
     pub slow_client_timeout: Duration,
     /// Events each topic keeps for resume.
     pub topic_log: usize,
+    /// Bytes of events each topic keeps for resume, at most.
+    pub topic_log_bytes: usize,
+    /// Topics held at once; past it the idle topic touched longest ago is evicted (and if every
+    /// topic has subscribers, a new one is refused with 503).
+    pub max_topics: usize,
     /// Events a live subscriber may fall behind before it is cut as too slow.
     pub topic_channel: usize,
     /// Time between events of the `/sse/{n}` demo streams.
@@ -51,6 +56,8 @@ pub struct Config {
     pub max_publish_bytes: usize,
     /// Time a client has to send its request headers.
     pub header_read_timeout: Duration,
+    /// Time a client has to send a whole request body (publishing).
+    pub body_read_timeout: Duration,
     /// Scripts served at `/cases/{id}`, parsed and checked by whoever registers them.
     pub scripts: Scripts,
 }
@@ -69,10 +76,13 @@ impl Default for Config {
             retry_after: Duration::from_secs(5),
             slow_client_timeout: Duration::from_secs(30),
             topic_log: 10_000,
+            topic_log_bytes: crate::topics::DEFAULT_MAX_LOG_BYTES,
+            max_topics: crate::topics::DEFAULT_MAX_TOPICS,
             topic_channel: 1024,
             demo_interval: Duration::from_secs(1),
             max_publish_bytes: 64 * 1024,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
             scripts: Scripts::default(),
         }
     }
@@ -99,7 +109,7 @@ pub struct Server {
 impl Server {
     /// A server with fresh, in-memory topics.
     pub fn new(config: Config) -> Self {
-        let topics = Arc::new(TopicStore::new(config.topic_log, config.topic_channel));
+        let topics = Arc::new(TopicStore::for_config(&config));
         Server::with_topics(config, topics)
     }
 

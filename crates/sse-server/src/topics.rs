@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::broadcast;
@@ -63,10 +64,16 @@ impl ResetReason {
     }
 }
 
-/// A topic was closed by `DELETE`: it takes no more events.
+/// Why an event was not published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("topic is closed")]
-pub struct TopicClosed;
+pub enum PublishError {
+    /// The topic was closed by `DELETE`: it takes no more events.
+    #[error("topic is closed")]
+    Closed,
+    /// The store holds its maximum of topics and every one has subscribers.
+    #[error("too many topics")]
+    Full,
+}
 
 /// What a subscription starts with.
 #[derive(Debug)]
@@ -90,13 +97,19 @@ pub(crate) enum Subscribe {
     Stream(Box<Subscription>),
     /// The topic is closed and the subscriber has everything: answer 204.
     Ended,
+    /// The store holds its maximum of topics and every one has subscribers: answer 503.
+    Full,
 }
 
 #[derive(Debug)]
 struct State {
     next_id: u64,
     log: VecDeque<Arc<Stored>>,
+    /// Bytes of the encoded events in `log`.
+    log_bytes: usize,
     closed: bool,
+    /// Last publish or subscription: the idle topic touched longest ago is evicted first.
+    touched: Instant,
 }
 
 /// One topic.
@@ -108,39 +121,90 @@ struct Topic {
 
 /// All topics of a server. Share one store across server restarts (as the simulator does) to
 /// model durable topics; a fresh store models a server that loses its history.
+///
+/// Memory is bounded: at most `max_topics` topics (creating one more evicts the idle topic
+/// touched longest ago, one without subscribers; if every topic has subscribers, it is refused),
+/// and each topic's log keeps at most `log_capacity` events and `max_log_bytes` bytes. Reading a
+/// topic (its log, its last id, closing it) never creates it.
 #[derive(Debug)]
 pub struct TopicStore {
     topics: Mutex<HashMap<String, Arc<Topic>>>,
     log_capacity: usize,
     channel_capacity: usize,
+    max_topics: usize,
+    max_log_bytes: usize,
 }
+
+/// Topics a store holds at most unless told otherwise.
+pub const DEFAULT_MAX_TOPICS: usize = 10_000;
+
+/// Bytes of replay log a topic keeps at most unless told otherwise.
+pub const DEFAULT_MAX_LOG_BYTES: usize = 16 << 20;
 
 impl TopicStore {
     /// A store whose topics keep the last `log_capacity` events for resume and let a live
-    /// subscriber fall `channel_capacity` events behind before it is cut off as too slow.
+    /// subscriber fall `channel_capacity` events behind before it is cut off as too slow, with
+    /// the default bounds on topics and log bytes.
     pub fn new(log_capacity: usize, channel_capacity: usize) -> Self {
         TopicStore {
             topics: Mutex::new(HashMap::new()),
             log_capacity: log_capacity.max(1),
             channel_capacity: channel_capacity.max(1),
+            max_topics: DEFAULT_MAX_TOPICS,
+            max_log_bytes: DEFAULT_MAX_LOG_BYTES,
         }
     }
 
-    fn topic(&self, name: &str) -> Arc<Topic> {
+    /// The store a server configuration asks for.
+    pub fn for_config(config: &crate::Config) -> Self {
+        TopicStore {
+            max_topics: config.max_topics.max(1),
+            max_log_bytes: config.topic_log_bytes.max(1),
+            ..TopicStore::new(config.topic_log, config.topic_channel)
+        }
+    }
+
+    /// How many topics the store holds.
+    pub fn len(&self) -> usize {
+        lock(&self.topics).len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        lock(&self.topics).get(name).cloned()
+    }
+
+    /// The topic, created if need be (evicting the idle topic touched longest ago at the cap);
+    /// `None` when the store is full of topics with subscribers.
+    fn get_or_create(&self, name: &str) -> Option<Arc<Topic>> {
         let mut topics = lock(&self.topics);
-        topics
-            .entry(name.to_owned())
-            .or_insert_with(|| {
-                Arc::new(Topic {
-                    state: Mutex::new(State {
-                        next_id: 1,
-                        log: VecDeque::new(),
-                        closed: false,
-                    }),
-                    live: broadcast::channel(self.channel_capacity).0,
-                })
-            })
-            .clone()
+        if let Some(topic) = topics.get(name) {
+            return Some(topic.clone());
+        }
+        if topics.len() >= self.max_topics {
+            let idle = topics
+                .iter()
+                .filter(|(_, t)| t.live.receiver_count() == 0)
+                .min_by_key(|(_, t)| lock(&t.state).touched)
+                .map(|(n, _)| n.clone())?;
+            topics.remove(&idle);
+        }
+        let topic = Arc::new(Topic {
+            state: Mutex::new(State {
+                next_id: 1,
+                log: VecDeque::new(),
+                log_bytes: 0,
+                closed: false,
+                touched: Instant::now(),
+            }),
+            live: broadcast::channel(self.channel_capacity).0,
+        });
+        topics.insert(name.to_owned(), topic.clone());
+        Some(topic)
     }
 
     /// Publishes an event; returns its id.
@@ -149,12 +213,13 @@ impl TopicStore {
         name: &str,
         event: Option<String>,
         data: String,
-    ) -> Result<u64, TopicClosed> {
-        let topic = self.topic(name);
+    ) -> Result<u64, PublishError> {
+        let topic = self.get_or_create(name).ok_or(PublishError::Full)?;
         let mut state = lock(&topic.state);
         if state.closed {
-            return Err(TopicClosed);
+            return Err(PublishError::Closed);
         }
+        state.touched = Instant::now();
         let id = state.next_id;
         state.next_id += 1;
         let stored = Arc::new(Stored {
@@ -165,37 +230,50 @@ impl TopicStore {
                 data,
             }),
         });
-        if state.log.len() == self.log_capacity {
-            state.log.pop_front();
-        }
+        state.log_bytes += stored.encoded.len();
         state.log.push_back(stored.clone());
+        while state.log.len() > self.log_capacity || state.log_bytes > self.max_log_bytes {
+            match state.log.pop_front() {
+                Some(old) => state.log_bytes -= old.encoded.len(),
+                None => break,
+            }
+        }
         // Sent under the lock, so a subscriber's snapshot and its live channel never overlap
         // or leave a gap. No receivers is fine.
         let _ = topic.live.send(Message::Event(stored));
         Ok(id)
     }
 
-    /// Closes a topic: subscribers end after what they have, later resumes get 204.
-    pub fn close(&self, name: &str) {
-        let topic = self.topic(name);
+    /// Closes a topic: subscribers end after what they have, later resumes get 204. Returns
+    /// whether there was such a topic (closing creates nothing).
+    pub fn close(&self, name: &str) -> bool {
+        let Some(topic) = self.get(name) else {
+            return false;
+        };
         let mut state = lock(&topic.state);
         state.closed = true;
         let _ = topic.live.send(Message::Closed);
+        true
     }
 
-    /// Every event still in a topic's replay log, oldest first.
+    /// Every event still in a topic's replay log, oldest first (none for an unknown topic).
     pub fn log(&self, name: &str) -> Vec<Arc<Stored>> {
-        lock(&self.topic(name).state).log.iter().cloned().collect()
+        self.get(name)
+            .map(|t| lock(&t.state).log.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
-    /// The id of the newest event of a topic (0 before the first).
+    /// The id of the newest event of a topic (0 before the first, or for an unknown topic).
     pub fn last_id(&self, name: &str) -> u64 {
-        lock(&self.topic(name).state).next_id - 1
+        self.get(name).map_or(0, |t| lock(&t.state).next_id - 1)
     }
 
     pub(crate) fn subscribe(&self, name: &str, resume: Resume) -> Subscribe {
-        let topic = self.topic(name);
-        let state = lock(&topic.state);
+        let Some(topic) = self.get_or_create(name) else {
+            return Subscribe::Full;
+        };
+        let mut state = lock(&topic.state);
+        state.touched = Instant::now();
         let live = topic.live.subscribe();
         let last_id = state.next_id - 1;
         let first_logged = state.log.front().map_or(state.next_id, |e| e.id);
@@ -250,8 +328,60 @@ mod tests {
     fn stream(s: Subscribe) -> Box<Subscription> {
         match s {
             Subscribe::Stream(s) => s,
-            Subscribe::Ended => panic!("expected a stream"),
+            Subscribe::Ended | Subscribe::Full => panic!("expected a stream"),
         }
+    }
+
+    #[test]
+    fn reading_or_closing_an_unknown_topic_creates_nothing() {
+        let store = TopicStore::new(10, 16);
+        for i in 0..20_000 {
+            let name = format!("t{i}");
+            assert!(!store.close(&name));
+            assert!(store.log(&name).is_empty());
+            assert_eq!(store.last_id(&name), 0);
+        }
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn topics_are_bounded_by_evicting_the_idle_one_touched_longest_ago() {
+        let config = crate::Config {
+            max_topics: 3,
+            ..crate::Config::default()
+        };
+        let store = TopicStore::for_config(&config);
+        for name in ["a", "b", "c"] {
+            store.publish(name, None, "x".into()).expect("room");
+        }
+        // "a" has a subscriber, so "b" (idle, touched longest ago) makes room for "d".
+        let held = stream(store.subscribe("a", Resume::Live));
+        store.publish("d", None, "x".into()).expect("evicts b");
+        assert_eq!(store.len(), 3);
+        assert_eq!(store.last_id("b"), 0, "b was evicted");
+        assert_eq!(store.last_id("a"), 1);
+        // With every topic held by a subscriber, a new one is refused.
+        let _c = stream(store.subscribe("c", Resume::Live));
+        let _d = stream(store.subscribe("d", Resume::Live));
+        assert_eq!(store.publish("e", None, "x".into()), Err(PublishError::Full));
+        assert!(matches!(store.subscribe("e", Resume::Live), Subscribe::Full));
+        drop(held);
+    }
+
+    #[test]
+    fn a_topic_log_is_bounded_in_bytes() {
+        let config = crate::Config {
+            topic_log_bytes: 1000,
+            ..crate::Config::default()
+        };
+        let store = TopicStore::for_config(&config);
+        for _ in 0..100 {
+            store.publish("t", None, "x".repeat(100)).expect("publish");
+        }
+        let log = store.log("t");
+        let bytes: usize = log.iter().map(|e| e.encoded.len()).sum();
+        assert!(bytes <= 1000, "{bytes} bytes kept");
+        assert_eq!(log.last().map(|e| e.id), Some(100), "the newest events stay");
     }
 
     #[test]
@@ -306,7 +436,7 @@ mod tests {
         store.publish("t", None, "a".into()).expect("open topic");
         store.publish("t", None, "b".into()).expect("open topic");
         store.close("t");
-        assert_eq!(store.publish("t", None, "c".into()), Err(TopicClosed));
+        assert_eq!(store.publish("t", None, "c".into()), Err(PublishError::Closed));
         let sub = stream(store.subscribe("t", Resume::After(1)));
         assert_eq!((ids(&sub), sub.closed), (vec![2], true));
         assert!(matches!(

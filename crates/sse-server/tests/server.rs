@@ -737,3 +737,33 @@ async fn scripted_redirects_keep_their_run_and_requests_are_logged() {
     assert_eq!(logged[0].header("last-event-id"), Some("7"));
     assert!(logged.windows(2).all(|w| w[0].at <= w[1].at));
 }
+
+#[tokio::test]
+async fn a_trickled_request_body_times_out_and_the_server_keeps_serving() {
+    let s = start(Config {
+        body_read_timeout: Duration::from_millis(200),
+        ..fast()
+    })
+    .await;
+    let mut slow = tokio::net::TcpStream::connect(s.addr)
+        .await
+        .expect("connect");
+    slow.write_all(
+        format!(
+            "POST /topics/slow HTTP/1.1\r\nhost: {}\r\ncontent-length: 100\r\n\r\nab",
+            s.addr
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("head and two bytes");
+    let mut reply = vec![0u8; 256];
+    let n = tokio::time::timeout(PATIENCE, slow.read(&mut reply))
+        .await
+        .expect("answered in time")
+        .expect("read");
+    let reply = String::from_utf8_lossy(&reply[..n]);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(s.server.topics().is_empty(), "nothing was published");
+    assert_eq!(get(s.addr, "/sse/1?limit=1", &[]).await.status(), 200);
+}

@@ -143,7 +143,7 @@ where
 
     let config = world.config.clone();
     let durable = world.durable_topics;
-    let topics = Arc::new(TopicStore::new(config.topic_log, config.topic_channel));
+    let topics = Arc::new(TopicStore::for_config(&config));
     let log = Arc::new(RequestLog::new(Arc::new(now)));
     let store = topics.clone();
     let server_log = log.clone();
@@ -152,7 +152,7 @@ where
         let topics = if durable {
             store.clone()
         } else {
-            Arc::new(TopicStore::new(config.topic_log, config.topic_channel))
+            Arc::new(TopicStore::for_config(&config))
         };
         let log = server_log.clone();
         async move {
