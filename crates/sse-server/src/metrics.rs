@@ -9,6 +9,7 @@ use serde::Serialize;
 #[derive(Debug, Default)]
 pub struct Metrics {
     open_streams: AtomicUsize,
+    open_compressed: AtomicUsize,
     open_connections: AtomicUsize,
     streams: AtomicU64,
     connections: AtomicU64,
@@ -23,6 +24,8 @@ pub struct Metrics {
 pub struct Stats {
     /// Event-stream responses being served now.
     pub open_streams: usize,
+    /// Of those, the ones being compressed.
+    pub open_compressed: usize,
     /// Connections open now.
     pub open_connections: usize,
     /// Event-stream responses started since the server started.
@@ -44,6 +47,7 @@ impl Metrics {
     pub fn snapshot(&self) -> Stats {
         Stats {
             open_streams: self.open_streams.load(Ordering::Relaxed),
+            open_compressed: self.open_compressed.load(Ordering::Relaxed),
             open_connections: self.open_connections.load(Ordering::Relaxed),
             streams: self.streams.load(Ordering::Relaxed),
             connections: self.connections.load(Ordering::Relaxed),
@@ -67,7 +71,10 @@ impl Metrics {
             return None;
         }
         self.streams.fetch_add(1, Ordering::Relaxed);
-        Some(StreamGuard(self.clone()))
+        Some(StreamGuard {
+            metrics: self.clone(),
+            compressed: false,
+        })
     }
 
     /// Counts a new connection; says whether it is within `max` (an excess connection is still
@@ -95,13 +102,37 @@ impl Metrics {
     }
 }
 
-/// Holds one of the `max_streams` slots for as long as a stream body lives.
+/// Holds one of the `max_streams` slots (and, when compressing, one of the
+/// `max_compressed_streams` slots) for as long as a stream body lives.
 #[derive(Debug)]
-pub(crate) struct StreamGuard(Arc<Metrics>);
+pub(crate) struct StreamGuard {
+    metrics: Arc<Metrics>,
+    compressed: bool,
+}
+
+impl StreamGuard {
+    /// Takes a compressed-stream slot if fewer than `max` are open; without one the stream is
+    /// served uncompressed (a compressor's state is many times a plain stream's memory).
+    pub(crate) fn try_compress(&mut self, max: usize) -> bool {
+        if !self.compressed {
+            self.compressed = self
+                .metrics
+                .open_compressed
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < max).then_some(n + 1)
+                })
+                .is_ok();
+        }
+        self.compressed
+    }
+}
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.0.open_streams.fetch_sub(1, Ordering::AcqRel);
+        self.metrics.open_streams.fetch_sub(1, Ordering::AcqRel);
+        if self.compressed {
+            self.metrics.open_compressed.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 

@@ -322,10 +322,10 @@ fn case(ctx: &Ctx, req: &Request<Incoming>, id: &str) -> Response<Body> {
 
 /// A 200 event-stream response around a source, within the stream limit.
 fn event_stream<S: Source>(ctx: &Ctx, req: &Request<Incoming>, source: S) -> Response<Body> {
-    let Some(guard) = ctx.metrics.try_open_stream(ctx.config.max_streams) else {
+    let Some(mut guard) = ctx.metrics.try_open_stream(ctx.config.max_streams) else {
         return busy(ctx, false);
     };
-    let coding = if ctx.config.compression {
+    let mut coding = if ctx.config.compression {
         compress::negotiate(
             req.headers()
                 .get_all(header::ACCEPT_ENCODING)
@@ -335,6 +335,9 @@ fn event_stream<S: Source>(ctx: &Ctx, req: &Request<Incoming>, source: S) -> Res
     } else {
         Coding::Identity
     };
+    if coding != Coding::Identity && !guard.try_compress(ctx.config.max_compressed_streams) {
+        coding = Coding::Identity;
+    }
     let framing = Framing {
         padding: ctx.config.padding,
         retry: ctx.config.retry,

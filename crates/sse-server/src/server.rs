@@ -35,6 +35,9 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Event-stream responses served at once; more get 503 with `Retry-After`.
     pub max_streams: usize,
+    /// Streams compressed at once; past it a stream is served uncompressed, so a crowd of
+    /// clients asking for gzip or br cannot multiply the server's memory per stream.
+    pub max_compressed_streams: usize,
     /// Connections open at once; requests on connections past it get 503 with `Retry-After`.
     pub max_connections: usize,
     /// The `Retry-After` of a 503.
@@ -72,6 +75,7 @@ impl Default for Config {
             flush_each_event: true,
             allowed_origins: Vec::new(),
             max_streams: 100_000,
+            max_compressed_streams: 1_000,
             max_connections: 50_000,
             retry_after: Duration::from_secs(5),
             slow_client_timeout: Duration::from_secs(30),

@@ -363,8 +363,14 @@ mod tests {
         // With every topic held by a subscriber, a new one is refused.
         let _c = stream(store.subscribe("c", Resume::Live));
         let _d = stream(store.subscribe("d", Resume::Live));
-        assert_eq!(store.publish("e", None, "x".into()), Err(PublishError::Full));
-        assert!(matches!(store.subscribe("e", Resume::Live), Subscribe::Full));
+        assert_eq!(
+            store.publish("e", None, "x".into()),
+            Err(PublishError::Full)
+        );
+        assert!(matches!(
+            store.subscribe("e", Resume::Live),
+            Subscribe::Full
+        ));
         drop(held);
     }
 
@@ -381,7 +387,11 @@ mod tests {
         let log = store.log("t");
         let bytes: usize = log.iter().map(|e| e.encoded.len()).sum();
         assert!(bytes <= 1000, "{bytes} bytes kept");
-        assert_eq!(log.last().map(|e| e.id), Some(100), "the newest events stay");
+        assert_eq!(
+            log.last().map(|e| e.id),
+            Some(100),
+            "the newest events stay"
+        );
     }
 
     #[test]
@@ -436,7 +446,10 @@ mod tests {
         store.publish("t", None, "a".into()).expect("open topic");
         store.publish("t", None, "b".into()).expect("open topic");
         store.close("t");
-        assert_eq!(store.publish("t", None, "c".into()), Err(PublishError::Closed));
+        assert_eq!(
+            store.publish("t", None, "c".into()),
+            Err(PublishError::Closed)
+        );
         let sub = stream(store.subscribe("t", Resume::After(1)));
         assert_eq!((ids(&sub), sub.closed), (vec![2], true));
         assert!(matches!(

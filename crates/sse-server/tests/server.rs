@@ -767,3 +767,34 @@ async fn a_trickled_request_body_times_out_and_the_server_keeps_serving() {
     assert!(s.server.topics().is_empty(), "nothing was published");
     assert_eq!(get(s.addr, "/sse/1?limit=1", &[]).await.status(), 200);
 }
+
+#[tokio::test]
+async fn compressed_streams_are_capped_and_the_rest_go_out_plain() {
+    let s = start(Config {
+        max_compressed_streams: 1,
+        ..fast()
+    })
+    .await;
+    let first = get(s.addr, "/sse/1", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(
+        first
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.as_bytes()),
+        Some(&b"gzip"[..])
+    );
+    let second = get(s.addr, "/sse/2?limit=2", &[("accept-encoding", "gzip, br")]).await;
+    assert_eq!(second.status(), 200);
+    assert!(second.headers().get("content-encoding").is_none());
+    let events = Reader::new(second).until_end().await;
+    assert_eq!(events.len(), 2, "the plain stream is whole");
+    assert_eq!(s.server.stats().open_compressed, 1);
+    drop(first);
+    tokio::time::timeout(PATIENCE, async {
+        while s.server.stats().open_compressed != 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the slot is freed when the stream ends");
+}
