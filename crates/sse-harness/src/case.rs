@@ -210,12 +210,16 @@ pub struct ReferenceSpec {
 }
 
 /// Judging rules a case may set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
     /// How a reconnection that waits longer than the reconnection time is judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_wait: Option<ExtraWait>,
+    /// Requirements the case's server breaks on purpose, to show what that does to a client:
+    /// the case demonstrates them and never counts as checking them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub demonstrates: Vec<String>,
 }
 
 impl ExpectSpec {

@@ -64,7 +64,12 @@ impl Catalogue {
 
     /// Checks a case's requirement ids and attaches its golden trace.
     fn attach(&self, case: &mut Case) -> Result<(), LoadError> {
-        if let Some(unknown) = case.checks.iter().find(|id| !self.index.contains_key(*id)) {
+        if let Some(unknown) = case
+            .checks
+            .iter()
+            .chain(&case.expect.demonstrates)
+            .find(|id| !self.index.contains_key(*id))
+        {
             return Err(LoadError::Invalid {
                 path: case.path.clone(),
                 reason: format!("checks names {unknown}, which is not in spec/requirements.toml"),

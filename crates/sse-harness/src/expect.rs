@@ -413,7 +413,8 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
                 previous_was_request = false;
                 continue;
             }
-            Observation::Closed => {}
+            // The page's command and the model's own abort: not what a client reports.
+            Observation::Closed | Observation::Abort => {}
         }
         last_step_was_error = false;
         previous_was_request = false;

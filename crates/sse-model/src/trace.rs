@@ -39,6 +39,9 @@ pub enum Observation {
     Error(Option<ReadyState>),
     /// The page called close().
     Closed,
+    /// The client aborted its fetch in flight (after close(), or on a parser limit): the
+    /// server sees the connection go away.
+    Abort,
 }
 
 /// One trace line: when, and what.
@@ -69,8 +72,8 @@ impl Trace {
         self.lines.push(TraceLine { at, what });
     }
 
-    /// Records an [`Action`] of the model if it is observable (requests and events; not timers
-    /// or aborts, which are the driver's business).
+    /// Records an [`Action`] of the model if it is observable (requests, events and aborts; not
+    /// timers, which are the driver's business).
     pub fn record(&mut self, at: Duration, action: &Action) {
         let what = match action {
             Action::Fetch(request) => self.request(request),
@@ -81,7 +84,8 @@ impl Trace {
                 data: m.data.clone(),
             },
             Action::Error(state) => Observation::Error(Some(*state)),
-            Action::Abort | Action::SetTimer(_) => return,
+            Action::Abort => Observation::Abort,
+            Action::SetTimer(_) => return,
         };
         self.push(at, what);
     }
@@ -148,6 +152,7 @@ impl fmt::Display for TraceLine {
             Observation::Error(Some(state)) => write!(f, "error    state={}", state.name()),
             Observation::Error(None) => f.write_str("error"),
             Observation::Closed => f.write_str("closed"),
+            Observation::Abort => f.write_str("abort"),
         }
     }
 }
@@ -260,6 +265,7 @@ impl std::str::FromStr for TraceLine {
             }
             "open" => Observation::Open,
             "closed" => Observation::Closed,
+            "abort" => Observation::Abort,
             "error" if s.0.trim().is_empty() => Observation::Error(None),
             "error" => match s.field("state")? {
                 Some(state) => Observation::Error(Some(
@@ -434,10 +440,11 @@ mod tests {
                     0.015 message  type=join  id=\"\"  data=\"a\\nb \\\"q\\\" \\u{fffd}\\\\\"\n\
                     1.015 error    state=CONNECTING\n\
                     1.020 error\n\
+                    1.021 abort\n\
                     2.000 request  GET \"http://other/x?a=b\"  accept=-  last-event-id=\"a b\"  not-received\n\
                     61.000 closed\n";
         let trace: Trace = text.parse().expect("parses");
-        assert_eq!(trace.lines.len(), 7);
+        assert_eq!(trace.lines.len(), 8);
         assert_eq!(trace.to_string(), text);
         assert_eq!(
             trace.lines[2].what,

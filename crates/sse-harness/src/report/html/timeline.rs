@@ -70,6 +70,7 @@ impl Kind {
             Observation::Message { .. } => Kind::Message,
             Observation::Error(state) => Kind::Error(*state),
             Observation::Closed => Kind::Closed,
+            Observation::Abort => Kind::Other,
         }
     }
 
