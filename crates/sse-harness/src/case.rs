@@ -112,6 +112,10 @@ pub struct ClientSpec {
     /// Path (and query) on the case server; default `/cases/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The constructor's URL exactly as a page would give it, resolved against the case
+    /// server's URL for `path` (for URLs no path can express: `ftp:`, `about:blank`, `""`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// Initial reconnection time in milliseconds (default: the model's 3000).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reconnection_ms: Option<u64>,
@@ -302,6 +306,12 @@ impl Case {
                 }
             }
             (None, Some(r)) => r.validate()?,
+        }
+        if self.client.path.is_some() && self.client.url.is_some() {
+            return Err("client.path and client.url cannot both be set".into());
+        }
+        if self.client.url.as_ref().is_some_and(|u| u.len() > 2048) {
+            return Err("client.url must be at most 2048 bytes".into());
         }
         if let Some(path) = &self.client.path {
             if !path.starts_with('/') || path.starts_with("//") {

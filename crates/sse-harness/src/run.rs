@@ -90,8 +90,14 @@ pub fn commands(case: &Case) -> Vec<(Duration, Command)> {
 
 /// The open request of a case against a server at `base` (scheme, host and port).
 pub fn open_request(case: &Case, base: &str, net: Net) -> Result<OpenRequest, RunError> {
-    let url = url::Url::parse(&format!("{base}{}", case.client_path()))
-        .map_err(|e| RunError::Loopback(format!("bad URL: {e}")))?;
+    let bad = |e: url::ParseError| RunError::Loopback(format!("bad URL: {e}"));
+    let mut url = url::Url::parse(&format!("{base}{}", case.client_path())).map_err(bad)?;
+    if let Some(given) = &case.client.url {
+        url = url::Url::options()
+            .base_url(Some(&url))
+            .parse(given)
+            .map_err(bad)?;
+    }
     let c = &case.client;
     Ok(OpenRequest {
         url,

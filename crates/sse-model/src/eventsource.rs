@@ -278,8 +278,14 @@ impl EventSource {
             announced: false,
             config,
         };
-        let request = es.start_fetch();
-        es.tasks.push_back(Task::Emit(Action::Fetch(request)));
+        if matches!(es.url.scheme(), "http" | "https") {
+            let request = es.start_fetch();
+            es.tasks.push_back(Task::Emit(Action::Fetch(request)));
+        } else {
+            // Fetch answers any other scheme (ftp:, about:, mailto:, javascript:) with a network
+            // error that no retry can fix: the connection fails without a request (CONN-FUTILE).
+            es.fail();
+        }
         Ok(es)
     }
 

@@ -564,6 +564,19 @@ fn backoff_grows_until_announced() {
     );
 }
 
+// spec: CONN-FUTILE FAIL-CLOSED
+#[rstest]
+#[case::ftp("ftp://example.not/")]
+#[case::about("about:blank")]
+#[case::mailto("mailto:whatwg@awesome.example")]
+#[case::javascript("javascript:alert('FAIL')")]
+fn a_url_fetch_cannot_serve_fails_without_a_request(#[case] url: &str) {
+    let mut es = EventSource::new(url, None, fast()).expect("parses");
+    assert_eq!(es.poll(), Some(Action::Error(ReadyState::Closed)));
+    assert_eq!(es.poll(), None, "no request, no timer");
+    assert_eq!(es.ready_state(), ReadyState::Closed);
+}
+
 // spec: CTOR-URL-PARSE CTOR-URL-ATTR
 #[rstest]
 #[case::relative_without_base("/s", None, None)]
