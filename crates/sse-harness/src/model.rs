@@ -3,7 +3,6 @@
 //! in simulated time (turmoil) and over loopback sockets (tokio). Requests, response heads,
 //! body chunks, ends, errors and timers go in; the actions that come out are carried out here.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -17,6 +16,8 @@ use sse_model::{
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+use sse_server::compress::Decoder;
 
 use crate::client::{
     Capabilities, Capability, Client, ClientError, Command, Identity, Net, Observer, OpenRequest,
@@ -338,96 +339,4 @@ async fn fetch(
         }
     }
     tx.send(FetchEvent::End).await.map_err(drop)
-}
-
-/// Streaming content decoding, as a browser's network stack does before the EventSource sees bytes.
-enum Decoder {
-    Identity,
-    Gzip(flate2::write::GzDecoder<Bounded>),
-    Deflate(flate2::write::ZlibDecoder<Bounded>),
-    Brotli(Box<brotli::DecompressorWriter<Bounded>>),
-}
-
-/// The most one network chunk may decompress to: far beyond what real data does (deflate
-/// expands at most about 1000-fold), and a stop to decompression bombs from a hostile server.
-const MAX_DECODED_PER_CHUNK: usize = 64 << 20;
-
-/// Decoded bytes, refusing to grow past [`MAX_DECODED_PER_CHUNK`] before they are taken.
-#[derive(Default)]
-struct Bounded(Vec<u8>);
-
-impl Write for Bounded {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.0.len() + buf.len() > MAX_DECODED_PER_CHUNK {
-            return Err(std::io::Error::other("decompressed data too large"));
-        }
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Decoder {
-    /// `None` for a coding the client does not know (a network error, as in browsers).
-    fn new(encoding: Option<&str>) -> Option<Self> {
-        Some(match encoding.map(str::to_ascii_lowercase).as_deref() {
-            None | Some("identity") => Decoder::Identity,
-            Some("gzip") => Decoder::Gzip(flate2::write::GzDecoder::new(Bounded::default())),
-            Some("deflate") => {
-                Decoder::Deflate(flate2::write::ZlibDecoder::new(Bounded::default()))
-            }
-            Some("br") => Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(
-                Bounded::default(),
-                4096,
-            ))),
-            Some(_) => return None,
-        })
-    }
-
-    /// Decodes a chunk; returns what is decodable so far, `None` on corrupt or explosive input
-    /// (a network error).
-    fn decode(&mut self, data: &[u8]) -> Option<Bytes> {
-        fn take<W: Write>(
-            w: &mut W,
-            data: &[u8],
-            inner: impl Fn(&mut W) -> &mut Bounded,
-        ) -> Option<Bytes> {
-            w.write_all(data).ok()?;
-            w.flush().ok()?;
-            Some(Bytes::from(std::mem::take(&mut inner(w).0)))
-        }
-        match self {
-            Decoder::Identity => Some(Bytes::copy_from_slice(data)),
-            Decoder::Gzip(d) => take(d, data, |d| d.get_mut()),
-            Decoder::Deflate(d) => take(d, data, |d| d.get_mut()),
-            Decoder::Brotli(d) => take(d.as_mut(), data, |d| d.get_mut()),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_decompression_bomb_is_a_network_error_not_an_allocation() {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        let zeros = vec![0u8; 1 << 20];
-        for _ in 0..100 {
-            gz.write_all(&zeros).expect("compress");
-        }
-        let bomb = gz.finish().expect("finish");
-        assert!(bomb.len() < 200 << 10, "{} bytes", bomb.len());
-        let mut decoder = Decoder::new(Some("gzip")).expect("gzip");
-        assert!(decoder.decode(&bomb).is_none());
-        // Ordinary data decodes.
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(b"data: a\n\n").expect("compress");
-        let small = gz.finish().expect("finish");
-        let mut decoder = Decoder::new(Some("gzip")).expect("gzip");
-        assert_eq!(decoder.decode(&small).as_deref(), Some(&b"data: a\n\n"[..]));
-    }
 }

@@ -319,38 +319,17 @@ fn empty_id_stops_the_header() {
 }
 
 // spec: DISPATCH-ID-BUFFER-PER-STREAM
-#[test]
-fn id_buffer_starts_empty_on_each_stream() {
-    let out = run_with(
-        fast(),
-        "http://a.test/s",
-        &[
-            S::Ok,
-            S::Body(b"id: 5\ndata: a\n\n"),
-            S::End,
-            S::Wait(100),
-            S::Ok,
-            S::Body(b"data: b\n\n"),
-            S::End,
-            S::Wait(100),
-        ],
-    );
-    assert!(
-        out.contains("message  type=message  id=\"\"  data=\"b\""),
-        "{out}"
-    );
-    assert!(
-        out.ends_with("0.200 request  GET /s  accept=text/event-stream  last-event-id=-\n"),
-        "{out}"
-    );
-}
-
-// spec: DISPATCH-ID-BUFFER-PER-STREAM
-#[test]
-fn the_browsers_reading_keeps_the_id_across_streams() {
+#[rstest]
+#[case::literal_reading_starts_empty(false, "\"\"", "-")]
+#[case::browsers_reading_keeps_the_id(true, "5", "5")]
+fn id_buffer_of_each_new_stream(
+    #[case] keep_last_event_id: bool,
+    #[case] second_id: &str,
+    #[case] last_header: &str,
+) {
     let config = Config {
         readings: Readings {
-            keep_last_event_id: true,
+            keep_last_event_id,
             ..Readings::default()
         },
         ..fast()
@@ -370,11 +349,15 @@ fn the_browsers_reading_keeps_the_id_across_streams() {
         ],
     );
     assert!(
-        out.contains("message  type=message  id=5  data=\"b\""),
+        out.contains(&format!(
+            "message  type=message  id={second_id}  data=\"b\""
+        )),
         "{out}"
     );
     assert!(
-        out.ends_with("0.200 request  GET /s  accept=text/event-stream  last-event-id=5\n"),
+        out.ends_with(&format!(
+            "0.200 request  GET /s  accept=text/event-stream  last-event-id={last_header}\n"
+        )),
         "{out}"
     );
 }

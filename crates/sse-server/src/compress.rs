@@ -109,6 +109,17 @@ pub enum Encoder {
     Brotli(Box<brotli::CompressorWriter<Vec<u8>>>),
 }
 
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Decoder::Identity => "Identity",
+            Decoder::Gzip(_) => "Gzip",
+            Decoder::Deflate(_) => "Deflate",
+            Decoder::Brotli(_) => "Brotli",
+        })
+    }
+}
+
 impl std::fmt::Debug for Encoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -175,9 +186,103 @@ fn write_take<W: Write>(
     Ok(Bytes::from(std::mem::take(buffer(writer))))
 }
 
+/// Streaming content decoding, as a client's network stack does before the EventSource sees
+/// bytes; bounded, so a decompression bomb is an error rather than an allocation.
+pub enum Decoder {
+    /// Pass-through.
+    Identity,
+    /// gzip.
+    Gzip(flate2::write::GzDecoder<Bounded>),
+    /// zlib-wrapped deflate.
+    Deflate(flate2::write::ZlibDecoder<Bounded>),
+    /// Brotli (boxed: its state is large).
+    Brotli(Box<brotli::DecompressorWriter<Bounded>>),
+}
+
+/// The most one network chunk may decompress to: far beyond what real data does (deflate
+/// expands at most about 1000-fold), and a stop to decompression bombs from a hostile server.
+pub const MAX_DECODED_PER_CHUNK: usize = 64 << 20;
+
+/// Decoded bytes, refusing to grow past [`MAX_DECODED_PER_CHUNK`] before they are taken.
+#[derive(Debug, Default)]
+pub struct Bounded(Vec<u8>);
+
+impl Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_DECODED_PER_CHUNK {
+            return Err(std::io::Error::other("decompressed data too large"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Decoder {
+    /// The decoder of a `Content-Encoding` value; `None` for a coding it does not know (a
+    /// network error, as in browsers).
+    pub fn new(encoding: Option<&str>) -> Option<Self> {
+        Some(match encoding.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("identity") => Decoder::Identity,
+            Some("gzip") => Decoder::Gzip(flate2::write::GzDecoder::new(Bounded::default())),
+            Some("deflate") => {
+                Decoder::Deflate(flate2::write::ZlibDecoder::new(Bounded::default()))
+            }
+            Some("br") => Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(
+                Bounded::default(),
+                4096,
+            ))),
+            Some(_) => return None,
+        })
+    }
+
+    /// Decodes a chunk; returns what is decodable so far, `None` on corrupt or explosive input
+    /// (a network error).
+    pub fn decode(&mut self, data: &[u8]) -> Option<Bytes> {
+        fn take<W: Write>(
+            w: &mut W,
+            data: &[u8],
+            inner: impl Fn(&mut W) -> &mut Bounded,
+        ) -> Option<Bytes> {
+            w.write_all(data).ok()?;
+            w.flush().ok()?;
+            Some(Bytes::from(std::mem::take(&mut inner(w).0)))
+        }
+        match self {
+            Decoder::Identity => Some(Bytes::copy_from_slice(data)),
+            Decoder::Gzip(d) => take(d, data, |d| d.get_mut()),
+            Decoder::Deflate(d) => take(d, data, |d| d.get_mut()),
+            Decoder::Brotli(d) => take(d.as_mut(), data, |d| d.get_mut()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_decompression_bomb_is_a_network_error_not_an_allocation() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..100 {
+            gz.write_all(&zeros).expect("compress");
+        }
+        let bomb = gz.finish().expect("finish");
+        assert!(bomb.len() < 200 << 10, "{} bytes", bomb.len());
+        let mut decoder = Decoder::new(Some("gzip")).expect("gzip");
+        assert!(decoder.decode(&bomb).is_none());
+        // Ordinary data decodes.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"data: a\n\n").expect("compress");
+        let small = gz.finish().expect("finish");
+        let mut decoder = Decoder::new(Some("gzip")).expect("gzip");
+        assert_eq!(decoder.decode(&small).as_deref(), Some(&b"data: a\n\n"[..]));
+    }
+
     use rstest::rstest;
     use std::io::Read;
 

@@ -13,10 +13,16 @@ use crate::stream::{Item, Source};
 /// The data of event `id` of demo stream `stream`: SplitMix64 of `stream << 32 ^ id`, modulo
 /// one million. Stable across versions, so other tools can check it.
 pub fn value(stream: u64, id: u64) -> u64 {
-    let mut z = (stream << 32 ^ id).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    splitmix64(stream << 32 ^ id) % 1_000_000
+}
+
+/// One step of SplitMix64 from state `x`: a tiny, portable mixer whose output never changes with
+/// a crate's version (demo values and seeded fault schedules rely on that).
+pub fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    (z ^ (z >> 31)) % 1_000_000
+    z ^ (z >> 31)
 }
 
 /// One demo stream from a resume point.

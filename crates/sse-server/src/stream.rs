@@ -160,7 +160,8 @@ impl<S: Source> Driver<S> {
     }
 }
 
-async fn sleep_until(at: Option<Instant>) {
+/// Sleeps until `at`; with no deadline, forever (a `select!` branch that never fires).
+pub async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
