@@ -50,6 +50,17 @@ fn durations_out_of_range_are_refused() {
 }
 
 #[test]
+fn a_cases_dir_that_cannot_be_read_is_an_error_at_start() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ssec"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--cases-dir", "/nonexistent"])
+        .output()
+        .expect("ssec runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ssec serve: /nonexistent:"), "{err}");
+}
+
+#[test]
 fn serves_a_demo_stream_and_stops_on_interrupt() {
     serve_and_stop("-INT");
 }
