@@ -52,7 +52,13 @@ fn durations_out_of_range_are_refused() {
 #[test]
 fn a_cases_dir_that_cannot_be_read_is_an_error_at_start() {
     let out = Command::new(env!("CARGO_BIN_EXE_ssec"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--cases-dir", "/nonexistent"])
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--cases-dir",
+            "/nonexistent",
+        ])
         .output()
         .expect("ssec runs");
     assert_eq!(out.status.code(), Some(2));
