@@ -510,7 +510,7 @@ fn harness(root: &Path, write: bool) -> Result<bool> {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "A loopback run ends once every expected observation has been seen and a quiet period has passed (300 ms, 1.5 s after a client gave up or was closed), so it takes less real time than its case's duration."
+        "A loopback run ends once every expected observation has been seen and a quiet period has passed (300 ms; 6 s after a client gave up or was closed, to catch a wrongful reconnection; longer where a time-based fault has yet to act), so it takes less real time than its case's duration."
     );
     let _ = writeln!(s, "{end}");
     crate::say(&s);

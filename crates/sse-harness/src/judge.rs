@@ -1013,7 +1013,9 @@ fn outage_attempts(
                 Some(at)
                     if wait.basis == Basis::Initial
                         && (*at + timing.early < error.at + wait.min
-                            || *at > error.at + timing.late_bound(wait.min, Duration::ZERO)) =>
+                            || (!wait.after_failure
+                                && *at
+                                    > error.at + timing.late_bound(wait.min, Duration::ZERO))) =>
                 {
                     j.find(
                         Outcome::Informational,
@@ -1110,8 +1112,10 @@ fn judge_wait(j: &mut Judging<'_>, wait: &crate::expect::Wait, waited: Duration,
             }
         }
         Basis::Initial => {
-            let differs =
-                waited + timing.early < wait.min || waited > timing.late_bound(wait.min, latency);
+            // After failed attempts a longer wait is backoff, as much the client's choice as
+            // its initial reconnection time: only a shorter one says something.
+            let differs = waited + timing.early < wait.min
+                || (!wait.after_failure && waited > timing.late_bound(wait.min, latency));
             if differs {
                 j.find(
                     Outcome::Informational,

@@ -32,6 +32,7 @@ use crate::run::{CaseResult, Transport, check_capabilities, execute};
 pub struct Suite {
     catalogue: Arc<Catalogue>,
     trials: Vec<Trial>,
+    require_pass: bool,
 }
 
 impl Suite {
@@ -45,12 +46,22 @@ impl Suite {
         Suite {
             catalogue: Arc::new(catalogue),
             trials: Vec::new(),
+            require_pass: false,
         }
     }
 
     /// The catalogue in use.
     pub fn catalogue(&self) -> &Arc<Catalogue> {
         &self.catalogue
+    }
+
+    /// Makes every verdict but `pass` fail the tests added after it (the model's own tests:
+    /// the spec model must pass every case outright). On loopback an informational finding is
+    /// let through: real schedulers can delay a timer past the tolerance, and only timing
+    /// findings are informational.
+    pub fn require_pass(mut self) -> Self {
+        self.require_pass = true;
+        self
     }
 
     /// Adds one test per case for `client` on each transport.
@@ -67,6 +78,7 @@ impl Suite {
                 let catalogue = self.catalogue.clone();
                 let client = client.clone();
                 let id = case.id.clone();
+                let require_pass = self.require_pass;
                 self.trials.push(Trial::ignorable_test(test, move || {
                     if let Some(why) = unsupported {
                         return Ok(Completion::ignored_with(why));
@@ -75,6 +87,13 @@ impl Suite {
                         .case(&id)
                         .ok_or_else(|| Failed::from(format!("no case {id}")))?;
                     let result = execute(&catalogue, client, case, transport);
+                    let allowed = match transport {
+                        Transport::Simulated => Outcome::Pass,
+                        Transport::Loopback => Outcome::Informational,
+                    };
+                    if require_pass && result.verdict.outcome.worst(allowed) != allowed {
+                        return Err(Failed::from(explain(&result)));
+                    }
                     conclude(&result)
                 }));
             }
