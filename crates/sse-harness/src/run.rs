@@ -40,7 +40,7 @@ pub struct Run {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The implementation lacks what the case needs.
-    #[error("unsupported: needs {}", .0.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "))]
+    #[error("needs {}", .0.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "))]
     Unsupported(Vec<Capability>),
     /// The client failed to open or to take a command.
     #[error("client: {0}")]
