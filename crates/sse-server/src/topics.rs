@@ -110,13 +110,30 @@ struct State {
     closed: bool,
     /// Last publish or subscription: the idle topic touched longest ago is evicted first.
     touched: Instant,
+    /// The live channel, made at the first subscription: a topic nobody ever subscribed to
+    /// costs its log and nothing more (a channel's slots are allocated up front).
+    live: Option<broadcast::Sender<Message>>,
+}
+
+impl State {
+    fn subscribers(&self) -> usize {
+        self.live
+            .as_ref()
+            .map_or(0, broadcast::Sender::receiver_count)
+    }
+
+    fn send(&self, message: Message) {
+        if let Some(live) = &self.live {
+            // No receivers is fine.
+            let _ = live.send(message);
+        }
+    }
 }
 
 /// One topic.
 #[derive(Debug)]
 struct Topic {
     state: Mutex<State>,
-    live: broadcast::Sender<Message>,
 }
 
 /// All topics of a server. Share one store across server restarts (as the simulator does) to
@@ -188,7 +205,7 @@ impl TopicStore {
         if topics.len() >= self.max_topics {
             let idle = topics
                 .iter()
-                .filter(|(_, t)| t.live.receiver_count() == 0)
+                .filter(|(_, t)| lock(&t.state).subscribers() == 0)
                 .min_by_key(|(_, t)| lock(&t.state).touched)
                 .map(|(n, _)| n.clone())?;
             topics.remove(&idle);
@@ -200,8 +217,8 @@ impl TopicStore {
                 log_bytes: 0,
                 closed: false,
                 touched: Instant::now(),
+                live: None,
             }),
-            live: broadcast::channel(self.channel_capacity).0,
         });
         topics.insert(name.to_owned(), topic.clone());
         Some(topic)
@@ -239,8 +256,8 @@ impl TopicStore {
             }
         }
         // Sent under the lock, so a subscriber's snapshot and its live channel never overlap
-        // or leave a gap. No receivers is fine.
-        let _ = topic.live.send(Message::Event(stored));
+        // or leave a gap.
+        state.send(Message::Event(stored));
         Ok(id)
     }
 
@@ -252,7 +269,7 @@ impl TopicStore {
         };
         let mut state = lock(&topic.state);
         state.closed = true;
-        let _ = topic.live.send(Message::Closed);
+        state.send(Message::Closed);
         true
     }
 
@@ -274,7 +291,10 @@ impl TopicStore {
         };
         let mut state = lock(&topic.state);
         state.touched = Instant::now();
-        let live = topic.live.subscribe();
+        let live = state
+            .live
+            .get_or_insert_with(|| broadcast::channel(self.channel_capacity).0)
+            .subscribe();
         let last_id = state.next_id - 1;
         let first_logged = state.log.front().map_or(state.next_id, |e| e.id);
         let (reset, after) = match resume {
