@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+
+mod hostile;
 use serde::Deserialize;
 
 /// Which benchmark sets to run.
@@ -22,6 +24,8 @@ pub(crate) enum Only {
     Sim,
     /// The harness: judging against simulating, the loopback catalogue against real time.
     Harness,
+    /// The reference server under the hostile inputs that once hurt it, beside axum.
+    Hostile,
 }
 
 pub(crate) fn run(root: &Path, mib: usize, write: bool, only: Option<Only>) -> Result<bool> {
@@ -37,6 +41,9 @@ pub(crate) fn run(root: &Path, mib: usize, write: bool, only: Option<Only>) -> R
     }
     if only.is_none() || only == Some(Only::Harness) {
         ok &= harness(root, write)?;
+    }
+    if only.is_none() || only == Some(Only::Hostile) {
+        ok &= hostile::run(root, write)?;
     }
     Ok(ok)
 }

@@ -15,19 +15,17 @@
 // The bench's own helpers need no docs.
 #![allow(missing_docs)]
 
-use std::alloc::System;
-use std::io::{BufRead, BufReader, Write as _};
+mod support;
+
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as TokioBufReader};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-#[global_allocator]
-static GLOBAL: &stats_alloc::StatsAlloc<System> = &stats_alloc::INSTRUMENTED_SYSTEM;
+use support::{Peer, ServerProcess, open_stream, publish};
 
 const IDLE_STREAMS: usize = 10_000;
 const H2_STREAMS_PER_CONNECTION: usize = 100;
@@ -37,26 +35,21 @@ const EVENT_BYTES: usize = 100;
 const DEADLINE: Duration = Duration::from_secs(120);
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--serve") {
-        serve(args.get(i + 1).map_or("ours", String::as_str));
+    if support::serve_if_asked() || !support::benchmarking() {
         return;
     }
-    // `cargo test` runs benches with no `--bench`: do nothing there.
-    if !args.iter().any(|a| a == "--bench") {
-        return;
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::runtime();
     let mut results = Vec::new();
-    for peer in ["ours", "axum"] {
+    for peer in [Peer::Ours, Peer::Axum] {
         let r = runtime.block_on(measure(peer));
         println!(
-            "{peer}: idle stream RSS {:.0} B (heap {:.0} B) on HTTP/1.1, {:.0} B (heap {:.0} B) on HTTP/2; {:.0} events/s to {SUBSCRIBERS} subscribers",
-            r.h1.rss, r.h1.heap, r.h2.rss, r.h2.heap, r.events_per_sec
+            "{}: idle stream RSS {:.0} B (heap {:.0} B) on HTTP/1.1, {:.0} B (heap {:.0} B) on HTTP/2; {:.0} events/s to {SUBSCRIBERS} subscribers",
+            peer.name(),
+            r.h1.rss,
+            r.h1.heap,
+            r.h2.rss,
+            r.h2.heap,
+            r.events_per_sec
         );
         results.push(r);
     }
@@ -76,11 +69,7 @@ fn main() {
             "broadcast_secs": r.broadcast_secs,
         })).collect::<Vec<_>>(),
     });
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/server-bench.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&json).expect("json"))
-        .expect("write results");
-    println!("wrote {}", path.display());
+    support::write_results("server-bench.json", &json);
 }
 
 /// Bytes per idle stream.
@@ -98,65 +87,6 @@ struct Measured {
     broadcast_secs: f64,
 }
 
-/// A server child process; `heap()` asks it for its live heap bytes.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    replies: BufReader<std::process::ChildStdout>,
-}
-
-impl ServerProcess {
-    fn spawn(peer: &str) -> Self {
-        let mut child = Command::new(std::env::current_exe().expect("own path"))
-            .args(["--serve", peer])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn server");
-        let mut replies = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        replies.read_line(&mut line).expect("address line");
-        let addr = line.trim().parse().expect("server prints its address");
-        ServerProcess {
-            child,
-            addr,
-            replies,
-        }
-    }
-
-    fn rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("proc status");
-        let kb: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .expect("VmRSS");
-        kb * 1024
-    }
-
-    fn heap(&mut self) -> u64 {
-        let stdin = self.child.stdin.as_mut().expect("stdin");
-        stdin.write_all(b"heap\n").expect("ask heap");
-        stdin.flush().expect("flush");
-        let mut line = String::new();
-        self.replies.read_line(&mut line).expect("heap line");
-        line.trim().parse().expect("heap bytes")
-    }
-
-    fn snapshot(&mut self) -> (u64, u64) {
-        (self.rss(), self.heap())
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn per_stream(before: (u64, u64), after: (u64, u64)) -> PerStream {
     let n = IDLE_STREAMS as f64;
     PerStream {
@@ -165,7 +95,7 @@ fn per_stream(before: (u64, u64), after: (u64, u64)) -> PerStream {
     }
 }
 
-async fn measure(peer: &'static str) -> Measured {
+async fn measure(peer: Peer) -> Measured {
     let mut server = ServerProcess::spawn(peer);
     let addr = server.addr;
     let (h1, h2, (events_per_sec, broadcast_secs)) = tokio::time::timeout(DEADLINE, async {
@@ -203,7 +133,7 @@ async fn measure(peer: &'static str) -> Measured {
     .await
     .expect("benchmark finished within its deadline");
     Measured {
-        peer,
+        peer: peer.name(),
         h1,
         h2,
         events_per_sec,
@@ -234,65 +164,6 @@ async fn open_h2_streams(
         async move { sender.send_request(req).await.expect("h2 stream") }
     });
     futures::future::join_all(requests).await
-}
-
-/// Opens an event stream and reads up to the end of the response headers.
-async fn open_stream(addr: SocketAddr, path: &str) -> TokioBufReader<TcpStream> {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\naccept: text/event-stream\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .expect("request");
-    let mut reader = TokioBufReader::new(stream);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line).await.expect("header line");
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-    }
-    reader
-}
-
-/// POSTs one event on a kept-alive connection (opened on first use).
-async fn publish(
-    addr: SocketAddr,
-    conn: &mut Option<TokioBufReader<TcpStream>>,
-    topic: &str,
-    data: &str,
-) {
-    if conn.is_none() {
-        *conn = Some(TokioBufReader::new(
-            TcpStream::connect(addr).await.expect("connect"),
-        ));
-    }
-    let c = conn.as_mut().expect("connection");
-    let req = format!(
-        "POST /topics/{topic} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\n\r\n{data}",
-        data.len()
-    );
-    c.get_mut()
-        .write_all(req.as_bytes())
-        .await
-        .expect("publish");
-    let mut line = String::new();
-    let mut length = 0usize;
-    loop {
-        line.clear();
-        c.read_line(&mut line).await.expect("response line");
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-    }
-    let mut body = vec![0u8; length];
-    c.read_exact(&mut body).await.expect("response body");
 }
 
 async fn broadcast(addr: SocketAddr) -> (f64, f64) {
@@ -346,115 +217,4 @@ async fn broadcast(addr: SocketAddr) -> (f64, f64) {
         "every subscriber got every event"
     );
     (total as f64 / secs, secs)
-}
-
-/// Runs a server in this process until stdin closes.
-fn serve(peer: &str) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        println!("{}", listener.local_addr().expect("addr"));
-        let stop = tokio_util::sync::CancellationToken::new();
-        let watcher = stop.clone();
-        std::thread::spawn(move || {
-            // One command per line: `heap` prints the live heap bytes; end of input stops.
-            let mut line = String::new();
-            while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
-                let stats = GLOBAL.stats();
-                let live = stats
-                    .bytes_allocated
-                    .saturating_sub(stats.bytes_deallocated);
-                println!("{live}");
-                line.clear();
-            }
-            watcher.cancel();
-        });
-        match peer {
-            "axum" => axum_peer::serve(listener, stop).await,
-            _ => {
-                let config = sse_server::Config {
-                    retry: None,
-                    compression: false,
-                    ..sse_server::Config::default()
-                };
-                sse_server::Server::new(config)
-                    .serve(listener, stop, Duration::from_secs(1))
-                    .await;
-            }
-        }
-    });
-}
-
-/// The peer: a minimal axum server with the same endpoints (subscribe and publish on a topic),
-/// keep-alive on, one broadcast channel per topic of the same capacity, no replay.
-mod axum_peer {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex};
-
-    use axum::Router;
-    use axum::extract::{Path, State};
-    use axum::response::sse::{Event, KeepAlive, Sse};
-    use futures::Stream;
-    use tokio::sync::broadcast;
-    use tokio_stream::StreamExt as _;
-    use tokio_stream::wrappers::BroadcastStream;
-
-    type Topics = Arc<Mutex<HashMap<String, (u64, broadcast::Sender<(u64, Arc<str>)>)>>>;
-
-    fn sender(topics: &Topics, name: &str) -> broadcast::Sender<(u64, Arc<str>)> {
-        let mut t = topics.lock().expect("lock");
-        t.entry(name.to_owned())
-            .or_insert_with(|| (0, broadcast::channel(1024).0))
-            .1
-            .clone()
-    }
-
-    async fn subscribe(
-        State(topics): State<Topics>,
-        Path(name): Path<String>,
-    ) -> Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>> {
-        let rx = sender(&topics, &name).subscribe();
-        let events = BroadcastStream::new(rx)
-            .filter_map(|m| m.ok())
-            .map(|(id, data)| Ok(Event::default().id(id.to_string()).data(&*data)));
-        Sse::new(events).keep_alive(KeepAlive::default())
-    }
-
-    async fn publish(
-        State(topics): State<Topics>,
-        Path(name): Path<String>,
-        body: String,
-    ) -> String {
-        let tx = sender(&topics, &name);
-        let id = {
-            let mut t = topics.lock().expect("lock");
-            let entry = t.get_mut(&name).expect("topic exists");
-            entry.0 += 1;
-            entry.0
-        };
-        let _ = tx.send((id, Arc::from(body)));
-        format!("{{\"id\":{id}}}")
-    }
-
-    pub(super) async fn serve(
-        listener: tokio::net::TcpListener,
-        stop: tokio_util::sync::CancellationToken,
-    ) {
-        let topics: Topics = Arc::default();
-        let app = Router::new()
-            .route(
-                "/topics/{name}",
-                axum::routing::get(subscribe).post(publish),
-            )
-            .with_state(topics);
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-    }
 }

@@ -18,8 +18,10 @@
 //!
 //! Every event stream is `200`, `Content-Type: text/event-stream`, `Cache-Control: no-cache`,
 //! `X-Accel-Buffering: no`; it starts with the optional padding comment and `retry`, sends a
-//! keep-alive comment after `keep_alive` without output, and is compressed (br, gzip or deflate,
-//! by `Accept-Encoding`) with a flush after every event.
+//! keep-alive comment after `keep_alive` without output, and is compressed (gzip, br or deflate,
+//! by `Accept-Encoding`) with a flush after every event. gzip and deflate streams share one
+//! compressor per thread and keep only the last [`compress::DICTIONARY_BYTES`] of their own
+//! plaintext, so a compressed stream costs little more memory than a plain one.
 //!
 //! # Resume rules for topics
 //!
@@ -51,6 +53,7 @@ mod page;
 pub mod requests;
 mod routes;
 pub mod server;
+mod shed;
 pub mod stream;
 pub mod topics;
 

@@ -15,6 +15,7 @@ pub struct Metrics {
     connections: AtomicU64,
     rejected_busy: AtomicU64,
     slow_disconnects: AtomicU64,
+    shed_bodies: AtomicU64,
     bytes_sent: AtomicU64,
     published: AtomicU64,
 }
@@ -36,6 +37,11 @@ pub struct Stats {
     pub rejected_busy: u64,
     /// Streams cut because the client read too slowly.
     pub slow_disconnects: u64,
+    /// Requests reading their bodies now.
+    pub reading_bodies: usize,
+    /// Requests given up on while their bodies trickled in, because the server ran out of file
+    /// descriptors.
+    pub shed_bodies: u64,
     /// Body bytes produced for event streams (after compression).
     pub bytes_sent: u64,
     /// Events published to topics.
@@ -43,7 +49,7 @@ pub struct Stats {
 }
 
 impl Metrics {
-    /// Current values.
+    /// Current values (`reading_bodies` is filled in by the server, which tracks them).
     pub fn snapshot(&self) -> Stats {
         Stats {
             open_streams: self.open_streams.load(Ordering::Relaxed),
@@ -53,6 +59,8 @@ impl Metrics {
             connections: self.connections.load(Ordering::Relaxed),
             rejected_busy: self.rejected_busy.load(Ordering::Relaxed),
             slow_disconnects: self.slow_disconnects.load(Ordering::Relaxed),
+            reading_bodies: 0,
+            shed_bodies: self.shed_bodies.load(Ordering::Relaxed),
             bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
             published: self.published.load(Ordering::Relaxed),
         }
@@ -91,6 +99,10 @@ impl Metrics {
 
     pub(crate) fn slow_disconnect(&self) {
         self.slow_disconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn shed_bodies(&self, n: usize) {
+        self.shed_bodies.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn add_bytes(&self, n: usize) {

@@ -48,7 +48,7 @@ pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Response<Bo
         (&Method::GET, [""]) => page(),
         (&Method::GET, ["stats"]) => json(
             StatusCode::OK,
-            &serde_json::to_string(&ctx.metrics.snapshot()).unwrap_or_default(),
+            &serde_json::to_string(&ctx.stats()).unwrap_or_default(),
         ),
         (&Method::GET, ["sse", n]) => match n.parse::<u64>() {
             Ok(n) => demo(&ctx, &req, n),
@@ -230,15 +230,26 @@ fn subscribe(ctx: &Ctx, req: &Request<Incoming>, name: &str) -> Response<Body> {
 async fn publish(ctx: &Ctx, req: Request<Incoming>, name: &str) -> Response<Body> {
     let event = query(&req, "event");
     let collect = Limited::new(req.into_body(), ctx.config.max_publish_bytes).collect();
-    let Ok(collected) = tokio::time::timeout(ctx.config.body_read_timeout, collect).await else {
+    let wait = ctx.body_waits.enter();
+    let outcome = tokio::select! {
+        outcome = tokio::time::timeout(ctx.config.body_read_timeout, collect) => outcome.ok(),
+        () = wait.shed.cancelled() => None,
+    };
+    drop(wait);
+    let Some(collected) = outcome else {
         // A client trickling its body would hold a connection (and a file descriptor) forever.
-        return text(
+        let mut response = text(
             StatusCode::REQUEST_TIMEOUT,
             &format!(
-                "the request body must arrive within {:?}\n",
+                "the request body must arrive within {:?} (sooner when the server is short of \
+                 connections)\n",
                 ctx.config.body_read_timeout
             ),
         );
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
     };
     let body = match collected {
         Ok(b) => b.to_bytes(),

@@ -102,6 +102,17 @@ pub(crate) struct Ctx {
     pub(crate) cases: crate::cases::Cases,
     /// Where every request is recorded, when someone asked for it.
     pub(crate) request_log: std::sync::OnceLock<Arc<RequestLog>>,
+    /// Requests reading their bodies, to shed when descriptors run out.
+    pub(crate) body_waits: crate::shed::BodyWaits,
+}
+
+impl Ctx {
+    pub(crate) fn stats(&self) -> crate::metrics::Stats {
+        crate::metrics::Stats {
+            reading_bodies: self.body_waits.len(),
+            ..self.metrics.snapshot()
+        }
+    }
 }
 
 /// The reference server. Cheap to clone; clones share topics and counters.
@@ -129,6 +140,7 @@ impl Server {
                 shutdown: CancellationToken::new(),
                 cases,
                 request_log: std::sync::OnceLock::new(),
+                body_waits: crate::shed::BodyWaits::default(),
             }),
         }
     }
@@ -146,7 +158,7 @@ impl Server {
 
     /// The counters now.
     pub fn stats(&self) -> Stats {
-        self.ctx.metrics.snapshot()
+        self.ctx.stats()
     }
 
     /// The configuration in use.
@@ -175,7 +187,16 @@ impl Server {
                 accepted = listener.accept() => match accepted {
                     Ok(pair) => pair,
                     Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
+                        // Out of file descriptors: free some by giving up on the bodies that
+                        // have trickled in longest, so new clients are served. Then (and for
+                        // any other failure) back off instead of spinning.
+                        if crate::shed::out_of_descriptors(&e) {
+                            let shed = self
+                                .ctx
+                                .body_waits
+                                .shed_oldest(crate::shed::SHED_PER_SHORTAGE);
+                            self.ctx.metrics.shed_bodies(shed);
+                        }
                         tracing::warn!(error = %e, "accept failed");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;

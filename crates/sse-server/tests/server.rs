@@ -765,6 +765,104 @@ async fn a_trickled_request_body_times_out_and_the_server_keeps_serving() {
     assert_eq!(get(s.addr, "/sse/1?limit=1", &[]).await.status(), 200);
 }
 
+/// A listener that fails one accept with `EMFILE` when told to, as a server at its descriptor
+/// limit sees.
+struct Starving {
+    inner: tokio::net::TcpListener,
+    starve: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl sse_server::listener::Listener for Starving {
+    type Io = tokio::net::TcpStream;
+    async fn accept(&mut self) -> std::io::Result<(Self::Io, std::net::SocketAddr)> {
+        if self.starve.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(24));
+        }
+        self.inner.accept().await
+    }
+}
+
+/// Opens a POST that sends its head and two body bytes of a hundred, then trickles nothing.
+async fn trickle(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(
+        format!("POST /topics/slow HTTP/1.1\r\nhost: {addr}\r\ncontent-length: 100\r\n\r\nab")
+            .as_bytes(),
+    )
+    .await
+    .expect("head and two bytes");
+    slow
+}
+
+#[tokio::test]
+async fn out_of_descriptors_the_longest_trickling_bodies_are_shed_first() {
+    let inner = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = inner.local_addr().expect("addr");
+    let starve = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = sse_server::Server::new(Config {
+        body_read_timeout: Duration::from_secs(600),
+        ..fast()
+    });
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn({
+        let (server, shutdown, starve) = (server.clone(), shutdown.clone(), starve.clone());
+        async move {
+            server
+                .serve(Starving { inner, starve }, shutdown, Duration::from_secs(1))
+                .await;
+        }
+    });
+    // Seventeen trickling bodies, one after another, so their order is known.
+    let mut slow = Vec::new();
+    for n in 1..=17 {
+        slow.push(trickle(addr).await);
+        tokio::time::timeout(PATIENCE, async {
+            while server.stats().reading_bodies < n {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the body is being read");
+    }
+    // The next accept fails for want of descriptors; a connection wakes the accept loop.
+    starve.store(true, std::sync::atomic::Ordering::SeqCst);
+    let probe = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let _ = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tokio::time::timeout(PATIENCE, async {
+        while server.stats().shed_bodies == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("bodies were shed");
+    drop(probe);
+    let stats = server.stats();
+    assert_eq!(stats.shed_bodies, 16, "{stats:?}");
+    assert_eq!(stats.reading_bodies, 1, "{stats:?}");
+    // The sixteen oldest got 408 and a closed connection; the newest is still being read.
+    let mut newest = slow.pop().expect("newest");
+    for (i, mut s) in slow.into_iter().enumerate() {
+        let mut reply = Vec::new();
+        tokio::time::timeout(PATIENCE, s.read_to_end(&mut reply))
+            .await
+            .expect("answered and closed in time")
+            .expect("read");
+        let reply = String::from_utf8_lossy(&reply);
+        assert!(reply.starts_with("HTTP/1.1 408"), "body {i}: {reply}");
+    }
+    let mut buf = [0u8; 16];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), newest.read(&mut buf))
+            .await
+            .is_err(),
+        "the newest body is still awaited"
+    );
+    assert_eq!(get(addr, "/sse/1?limit=1", &[]).await.status(), 200);
+    shutdown.cancel();
+}
+
 #[tokio::test]
 async fn compressed_streams_are_capped_and_the_rest_go_out_plain() {
     let s = start(Config {
