@@ -48,7 +48,7 @@ fn main() {
                     catalogue: &catalogue,
                     capabilities: &caps,
                     timing: Timing::SIMULATED,
-                    stream_origin: sse_sim::CLIENT_BASE_URL,
+                    origins: &sse_harness::run::Origins::simulated(),
                 };
                 let verdict = judge(case, &expectation, run, cx);
                 assert!(verdict.findings.is_empty(), "{}: {verdict:?}", case.id);

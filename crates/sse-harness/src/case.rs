@@ -14,7 +14,8 @@
 //! path = "/sse/1?limit=3"      # default: /cases/{id}, the scripted server below
 //! close_at_ms = 5000           # the page calls close()
 //! last_event_id = "41"         # a persisted id for the first request
-//! origin = "http://page"       # the page's origin: CORS applies to other origins
+//! origin = "http://page"       # the page's origin: CORS applies to other origins ("{origin}":
+//!                              # the stream's own, so CORS starts when a redirect leaves it)
 //! with_credentials = true
 //! ua_abort_at_ms = 500         # the user agent aborts the fetch
 //! # user-agent choices the model can be given (other implementations have their own):

@@ -98,6 +98,10 @@ pub enum Step {
         data: String,
         /// `lastEventId`.
         last_event_id: String,
+        /// `origin` when it is not `{origin}` (the stream was redirected to another origin);
+        /// `{origin}` and `{other-origin}` stand for the run's origins.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
     },
     /// `error`, leaving readyState as given.
     Error {
@@ -183,6 +187,9 @@ pub struct ExpectedRequest {
     pub last_event_id: Option<String>,
     /// The `Accept` it carries.
     pub accept: Option<String>,
+    /// The `Origin` a browser-like client (one with the `cors` capability) must send, or `None`
+    /// for none; `{origin}` and `{other-origin}` stand for the run's origins.
+    pub origin: Option<String>,
     /// How many page steps come before it: requests are matched to received ones between the
     /// same page observations.
     pub after_page: usize,
@@ -318,6 +325,7 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
                 target,
                 accept,
                 last_event_id,
+                origin,
                 received,
             } => {
                 let kind = if requests.is_empty() {
@@ -356,6 +364,7 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
                     target: target.clone(),
                     last_event_id: last_event_id.clone(),
                     accept: accept.clone(),
+                    origin: origin.clone(),
                     after_page: page.len(),
                     received: *received,
                     kind,
@@ -379,6 +388,7 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
                 event_type,
                 id,
                 data,
+                origin,
             } => page.push(ExpectedStep {
                 at: l.at,
                 line,
@@ -388,6 +398,7 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
                     event_type: event_type.clone(),
                     data: data.clone(),
                     last_event_id: id.clone(),
+                    origin: origin.clone(),
                 },
             }),
             Observation::Error(state) => {
@@ -469,8 +480,12 @@ pub fn mark_unreceived(trace: &mut Trace, log: &[sse_server::ReceivedRequest]) {
     }
 }
 
-/// The path and query of a trace target (which is a full URL for another origin).
-fn request_target(target: &str) -> &str {
+/// The path and query of a trace target (which is a full URL, or `{other-origin}` and a path,
+/// for another origin).
+pub(crate) fn request_target(target: &str) -> &str {
+    if let Some(path) = target.strip_prefix(sse_server::cases::OTHER_ORIGIN) {
+        return if path.is_empty() { "/" } else { path };
+    }
     match target.find("://") {
         Some(scheme_end) => {
             let rest = &target[scheme_end + 3..];

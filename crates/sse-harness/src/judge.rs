@@ -214,8 +214,8 @@ pub struct Context<'a> {
     pub capabilities: &'a Capabilities,
     /// The transport's tolerances.
     pub timing: Timing,
-    /// The origin of the case server as the client reached it (`http://127.0.0.1:PORT`).
-    pub stream_origin: &'a str,
+    /// The origins of the case server as the client reached them.
+    pub origins: &'a crate::run::Origins,
 }
 
 /// One line of an observed run, merged from the page's reports and the server's log.
@@ -268,6 +268,7 @@ fn request_line(r: &ReceivedRequest) -> String {
             target: r.target.clone(),
             accept: r.header("accept").map(str::to_owned),
             last_event_id: r.header("last-event-id").map(str::to_owned),
+            origin: r.header("origin").map(str::to_owned),
             received: true,
         },
     };
@@ -291,6 +292,7 @@ fn seen_line(o: &Observed) -> String {
             event_type: event_type.clone(),
             id: last_event_id.clone(),
             data: data.clone(),
+            origin: None,
         },
         Seen::Error { ready_state, .. } => Observation::Error(ready_state.map(Into::into)),
         Seen::Command {
@@ -459,6 +461,7 @@ fn step_matches(step: &Step, seen: &Seen, caps: &Capabilities) -> bool {
                 event_type,
                 data,
                 last_event_id,
+                ..
             },
             Seen::Message {
                 event_type: t,
@@ -643,30 +646,33 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             ),
         );
     }
-    // Event origins, where the client reports them.
-    let cross = expectation
-        .requests
-        .iter()
-        .any(|r| !r.target.starts_with('/'));
-    if caps.contains(&Capability::Origin) && !cross {
-        for (_, o) in &page {
-            if let Seen::Message {
+    // Event origins, where the client reports them: the origin the stream was finally fetched
+    // from (`{origin}` unless the golden trace says otherwise).
+    if caps.contains(&Capability::Origin) {
+        for (step, observed) in matched.observed_of.iter().enumerate() {
+            let (Some(o), Step::Message { origin: want, .. }) =
+                (observed, &expectation.page[step].step)
+            else {
+                continue;
+            };
+            let Seen::Message {
                 origin: Some(origin),
                 ..
-            } = &o.what
-            {
-                if origin != cx.stream_origin {
-                    j.find(
-                        j.level_of("DISPATCH-ORIGIN"),
-                        &["DISPATCH-ORIGIN"],
-                        Some(o.at),
-                        format!(
-                            "event origin is {origin:?}, the stream's origin is {:?}",
-                            cx.stream_origin
-                        ),
-                    );
-                    break;
-                }
+            } = &page[*o].1.what
+            else {
+                continue;
+            };
+            let want = cx
+                .origins
+                .resolve(want.as_deref().unwrap_or(crate::run::ORIGIN));
+            if *origin != want {
+                j.find(
+                    j.level_of("DISPATCH-ORIGIN"),
+                    &["DISPATCH-ORIGIN"],
+                    Some(page[*o].1.at),
+                    format!("event origin is {origin:?}, the stream's final origin is {want:?}"),
+                );
+                break;
             }
         }
     }
@@ -711,7 +717,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
     let fits = |e: &crate::expect::ExpectedRequest, r: &ReceivedRequest| {
         let (lo, hi) = span_of_received(r);
         observed_position(e.after_page).is_some_and(|pos| lo <= pos && pos <= hi)
-            && r.target == e.target
+            && r.target == crate::expect::request_target(&e.target)
             && r.header("last-event-id") == e.last_event_id.as_deref()
     };
     let mut timing_deviated_at: Option<Duration> = None;
@@ -720,6 +726,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         let Some(pos) = observed_position(e.after_page) else {
             break;
         };
+        skip_preflights(&mut j, &run.requests, &mut next);
         // Requests that came before this one's place are extra.
         while let Some(r) = run
             .requests
@@ -739,6 +746,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                 &[],
             );
             next += 1;
+            skip_preflights(&mut j, &run.requests, &mut next);
         }
         let candidate = run
             .requests
@@ -767,7 +775,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         };
         let ri = next;
         let leid = r.header("last-event-id").map(str::to_owned);
-        let same_target = r.target == e.target;
+        let same_target = r.target == crate::expect::request_target(&e.target);
         let later = expectation.requests[k + 1..].iter().find(|l| l.received);
         if !e.received
             && (!same_target || leid != e.last_event_id || later.is_some_and(|l| fits(l, r)))
@@ -819,7 +827,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             );
             break;
         }
-        request_rules(&mut j, r, ri);
+        request_rules(&mut j, r, ri, e);
         last_matched_at = last_matched_at.max(r.at);
         if let RequestKind::Reconnect(wait) = &e.kind {
             if let Some(error_at) = observed_at(wait.after_error) {
@@ -846,6 +854,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         last_matched_at.max(commands_end) + expectation.settle
     };
     let trailing_reconnect = expectation.ends_reconnecting() && matched.gave_up.is_none();
+    skip_preflights(&mut j, &run.requests, &mut next);
     if j.divergence.is_none() && !trailing_reconnect {
         if let Some(extra) = run.requests.get(next).filter(|r| r.at <= window_end) {
             j.diverge(
@@ -1133,7 +1142,33 @@ fn judge_wait(j: &mut Judging<'_>, wait: &crate::expect::Wait, waited: Duration,
 }
 
 /// Rules every request must keep, whatever the case: each finding names its own requirement.
-fn request_rules(j: &mut Judging<'_>, r: &ReceivedRequest, i: usize) {
+/// CORS preflights (`OPTIONS`) are not stream requests: they are set aside, each noted. The
+/// standard's text has an `EventSource` never preflight; web-platform-tests expect one before a
+/// cross-origin request whose `Last-Event-ID` is not CORS-safelisted (an open proposal to Fetch):
+/// neither reading fails (`REQ-LAST-EVENT-ID-PREFLIGHT`).
+fn skip_preflights(j: &mut Judging<'_>, requests: &[ReceivedRequest], next: &mut usize) {
+    while let Some(r) = requests.get(*next).filter(|r| r.method == "OPTIONS") {
+        j.find(
+            Outcome::Informational,
+            &["REQ-LAST-EVENT-ID-PREFLIGHT"],
+            Some(r.at),
+            format!(
+                "CORS preflight OPTIONS {} (Access-Control-Request-Headers {:?}) before the next \
+                 request: web-platform-tests' reading; the standard's text sends none",
+                r.target,
+                r.header("access-control-request-headers").unwrap_or("")
+            ),
+        );
+        *next += 1;
+    }
+}
+
+fn request_rules(
+    j: &mut Judging<'_>,
+    r: &ReceivedRequest,
+    i: usize,
+    expected: &crate::expect::ExpectedRequest,
+) {
     let n = i + 1;
     match r.header("accept") {
         Some("text/event-stream") => {}
@@ -1168,15 +1203,32 @@ fn request_rules(j: &mut Judging<'_>, r: &ReceivedRequest, i: usize) {
             format!("request {n} uses {}, not GET", r.method),
         );
     }
-    if let Some(page) = &j.case.client.origin {
-        if *page != j.cx.stream_origin && r.header("origin") != Some(page.as_str()) {
+    // The Origin a browser sends: none on a same-origin request, the page's on a CORS one, and
+    // `null` once a redirect tainted it.
+    if j.cx.capabilities.contains(&Capability::Cors) {
+        let want = expected.origin.as_deref().map(|o| j.cx.origins.resolve(o));
+        if r.header("origin") != want.as_deref() {
+            let id = if want.as_deref() == Some("null") {
+                "REQ-CORS-REDIRECT"
+            } else {
+                "REQ-CORS"
+            };
+            let show = |v: Option<&str>| v.map_or_else(|| "none".to_owned(), |v| format!("{v:?}"));
+            // An Origin where Fetch adds none (a same-origin GET) harms nothing a server can
+            // tell: the text does not call for it, but the case does not hinge on it.
+            let outcome = if want.is_none() {
+                Outcome::NonStrict
+            } else {
+                j.level_of(id)
+            };
             j.find(
-                j.level_of("REQ-CORS"),
-                &["REQ-CORS"],
+                outcome,
+                &[id],
                 Some(r.at),
                 format!(
-                    "request {n} to another origin has Origin {:?}, expected {page:?}",
-                    r.header("origin")
+                    "request {n} has Origin {}, expected {}",
+                    show(r.header("origin")),
+                    show(want.as_deref())
                 ),
             );
         }

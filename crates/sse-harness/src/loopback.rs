@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::case::Case;
 use crate::client::{Client, Clock, Net, Observer, Seen};
 use crate::expect::{Expectation, Reading};
+use crate::run::Origins;
 
 /// Every acceptable expectation of a case (see [`Expectation::readings`]).
 type Expectations = [(Vec<Reading>, Expectation)];
@@ -94,12 +95,12 @@ fn idle_limit(expectation: &Expectation) -> Duration {
         .clamp(Duration::from_secs(3), Duration::from_secs(30))
 }
 
-/// Runs a case over loopback; returns the run and the origin the client reached.
+/// Runs a case over loopback; returns the run and the origins the client reached.
 pub fn run(
     client: Arc<dyn Client>,
     case: &Case,
     expectations: &Expectations,
-) -> Result<(Run, String), RunError> {
+) -> Result<(Run, Origins), RunError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -112,7 +113,7 @@ pub async fn run_async(
     client: Arc<dyn Client>,
     case: &Case,
     expectations: &Expectations,
-) -> Result<(Run, String), RunError> {
+) -> Result<(Run, Origins), RunError> {
     check_capabilities(client.as_ref(), case, false)?;
     let wall = std::time::Instant::now();
     let start = Instant::now();
@@ -120,9 +121,12 @@ pub async fn run_async(
     let server = CaseServer::start(case, clock.clone(), start)
         .await
         .map_err(|e| RunError::Loopback(format!("cannot start the case server: {e}")))?;
-    let origin = format!("http://{}", server.addr);
+    let origins = Origins {
+        stream: format!("http://{}", server.addr),
+        other: format!("http://{}", server.other_addr),
+    };
     let observer = Observer::new(clock.clone());
-    let request = open_request(case, &origin, Net::loopback())?;
+    let request = open_request(case, &origins.stream, Net::loopback())?;
     let outcome = drive(
         client,
         request,
@@ -148,7 +152,7 @@ pub async fn run_async(
             wall: wall.elapsed(),
             topics: Some(topics),
         },
-        origin,
+        origins,
     ))
 }
 
@@ -245,6 +249,8 @@ async fn drive(
 /// the reference server (which plays the case's script or its own streams).
 struct CaseServer {
     addr: SocketAddr,
+    /// The server's second origin's address.
+    other_addr: SocketAddr,
     log: Arc<RequestLog>,
     connections: Arc<Mutex<Vec<Duration>>>,
     host: Arc<Mutex<Host>>,
@@ -310,7 +316,13 @@ impl CaseServer {
     async fn start(case: &Case, clock: Clock, epoch: Instant) -> std::io::Result<Self> {
         let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        let config = case.server_config();
+        // The second origin: another port, relayed to the same server with the same faults.
+        let other = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        let other_addr = other.local_addr()?;
+        let config = sse_server::Config {
+            other_origin: Some(format!("http://{other_addr}")),
+            ..case.server_config()
+        };
         let log = Arc::new(RequestLog::new(clock.clone()));
         let durable = Arc::new(TopicStore::for_config(&config));
         let host = Arc::new(Mutex::new(boot(&config, durable.clone(), &log)));
@@ -338,6 +350,7 @@ impl CaseServer {
                     let accepted = tokio::select! {
                         () = stop.cancelled() => break,
                         accepted = listener.accept() => accepted,
+                        accepted = other.accept() => accepted,
                     };
                     let Ok((tcp, peer)) = accepted else { continue };
                     {
@@ -432,6 +445,7 @@ impl CaseServer {
 
         Ok(CaseServer {
             addr,
+            other_addr,
             log,
             connections,
             host,

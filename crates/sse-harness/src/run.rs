@@ -103,7 +103,7 @@ pub fn open_request(case: &Case, base: &str, net: Net) -> Result<OpenRequest, Ru
         url,
         last_event_id: c.last_event_id.clone(),
         with_credentials: c.with_credentials.unwrap_or(false),
-        page_origin: c.origin.clone(),
+        page_origin: c.origin.as_ref().map(|o| o.replace(ORIGIN, base)),
         settings: Settings {
             initial_reconnection_time: c.reconnection_ms.map(Duration::from_millis),
             backoff: c.backoff.map(|b| {
@@ -228,7 +228,32 @@ pub fn golden_trace(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
     crate::expect::mark_unreceived(&mut trace, &run.requests);
+    name_origins(&mut trace, &Origins::simulated());
     Ok(trace)
+}
+
+/// Writes the run's origins in a trace by name (`{origin}`, `{other-origin}`), so a golden
+/// trace holds for any transport.
+fn name_origins(trace: &mut sse_model::Trace, origins: &Origins) {
+    use sse_model::trace::Observation;
+    for line in &mut trace.lines {
+        match &mut line.what {
+            Observation::Request { target, origin, .. } => {
+                *target = origins.name(target);
+                if let Some(o) = origin {
+                    *o = origins.name(o);
+                }
+            }
+            Observation::Message {
+                origin: Some(o), ..
+            } => *o = origins.name(o),
+            Observation::Message { origin: None, .. }
+            | Observation::Open
+            | Observation::Error(_)
+            | Observation::Closed
+            | Observation::Abort => {}
+        }
+    }
 }
 
 /// Where a case runs.
@@ -332,17 +357,17 @@ pub fn execute(
         let expectations = expectations.clone();
         guarded(WATCHDOG, move || match transport {
             Transport::Simulated => simulated(client, &case, case.seed, SIMULATED_EXTRA)
-                .map(|run| (run, sse_sim::CLIENT_BASE_URL.to_owned())),
+                .map(|run| (run, Origins::simulated())),
             Transport::Loopback => crate::loopback::run(client, &case, &expectations),
         })
     };
     match outcome {
-        Ok((run, origin)) => {
+        Ok((run, origins)) => {
             let cx = Context {
                 catalogue,
                 capabilities: &capabilities,
                 timing: transport.timing(),
-                stream_origin: &origin,
+                origins: &origins,
             };
             let verdict = crate::judge::judge_readings(case, &expectations, &run, cx);
             result(verdict, Some(run))
@@ -353,6 +378,54 @@ pub fn execute(
         Err(e) => result(broken(e.to_string()), None),
     }
 }
+
+/// The two origins at which a run's client reaches the case server: the one its stream starts
+/// at, and the second one cases redirect to (`{origin}` and `{other-origin}` in case files and
+/// golden traces).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origins {
+    /// `{origin}`, e.g. `http://127.0.0.1:PORT`.
+    pub stream: String,
+    /// `{other-origin}`.
+    pub other: String,
+}
+
+impl Origins {
+    /// The simulator's, which are fixed.
+    pub fn simulated() -> Self {
+        Origins {
+            stream: sse_sim::CLIENT_BASE_URL.to_owned(),
+            other: sse_sim::OTHER_BASE_URL.to_owned(),
+        }
+    }
+
+    /// `text` with `{origin}` and `{other-origin}` replaced by these origins.
+    pub fn resolve(&self, text: &str) -> String {
+        text.replace(sse_server::cases::OTHER_ORIGIN, &self.other)
+            .replace(ORIGIN, &self.stream)
+    }
+
+    /// `text` with these origins replaced by their names (the inverse of [`Origins::resolve`]).
+    pub fn name(&self, text: &str) -> String {
+        // The longer first, in case one origin is a prefix of the other.
+        let (long, short) = if self.other.len() >= self.stream.len() {
+            (
+                (&self.other, sse_server::cases::OTHER_ORIGIN),
+                (&self.stream, ORIGIN),
+            )
+        } else {
+            (
+                (&self.stream, ORIGIN),
+                (&self.other, sse_server::cases::OTHER_ORIGIN),
+            )
+        };
+        text.replace(long.0.as_str(), long.1)
+            .replace(short.0.as_str(), short.1)
+    }
+}
+
+/// What case files and golden traces write for the origin a run's stream starts at.
+pub const ORIGIN: &str = "{origin}";
 
 /// The longest one case may take in real time, whatever the client does (a loopback run is
 /// capped well below it; a client that blocks its thread is not).

@@ -39,7 +39,7 @@ fn verdict_with(case: &str, run: &Run, caps: &Capabilities) -> Verdict {
             catalogue: catalogue(),
             capabilities: caps,
             timing: Timing::SIMULATED,
-            stream_origin: sse_sim::CLIENT_BASE_URL,
+            origins: &sse_harness::run::Origins::simulated(),
         },
     )
 }
@@ -391,7 +391,7 @@ fn verdict_any_reading(case: &str, run: &Run) -> Verdict {
             catalogue: catalogue(),
             capabilities: &Capability::ALL.into_iter().collect(),
             timing: Timing::SIMULATED,
-            stream_origin: sse_sim::CLIENT_BASE_URL,
+            origins: &sse_harness::run::Origins::simulated(),
         },
     )
 }
@@ -525,4 +525,100 @@ fn a_client_that_panics_fails_its_case_and_the_run_goes_on() {
             result.verdict.summary()
         );
     }
+}
+
+fn set_origin_header(run: &mut Run, index: usize, value: Option<&str>) {
+    let headers = &mut run.requests[index].headers;
+    headers.retain(|(n, _)| n != "origin");
+    if let Some(v) = value {
+        headers.push(("origin".to_owned(), v.to_owned()));
+    }
+}
+
+// spec: REQ-CORS-REDIRECT
+#[rstest]
+// Keeping the page's origin after a tainting redirect.
+#[case(
+    "cors-redirect-taints-origin-null",
+    1,
+    Some("http://page"),
+    "REQ-CORS-REDIRECT",
+    Outcome::Fail
+)]
+// None on the CORS request after the redirect.
+#[case("cors-redirect-to-other-origin", 1, None, "REQ-CORS", Outcome::Fail)]
+// An Origin on a same-origin request: not called for, harmless.
+#[case(
+    "cors-redirect-to-other-origin",
+    0,
+    Some("http://proxy"),
+    "REQ-CORS",
+    Outcome::NonStrict
+)]
+fn a_wrong_origin_header_is_found(
+    #[case] case: &str,
+    #[case] index: usize,
+    #[case] origin: Option<&str>,
+    #[case] id: &str,
+    #[case] outcome: Outcome,
+) {
+    let mut run = model_run(case);
+    set_origin_header(&mut run, index, origin);
+    let v = verdict(case, &run);
+    assert_eq!(finding(&v, id), outcome, "{v:#?}");
+    assert_eq!(v.outcome, outcome);
+    // A client without the `cors` capability sends no Origin at all and is not held to it.
+    let mut caps: Capabilities = Capability::ALL.into_iter().collect();
+    caps.remove(&Capability::Cors);
+    let v = verdict_with(case, &run, &caps);
+    assert!(
+        v.findings
+            .iter()
+            .all(|f| !f.requirements.iter().any(|r| r == id)),
+        "{v:#?}"
+    );
+}
+
+// spec: DISPATCH-ORIGIN
+#[test]
+fn an_event_reporting_the_first_origin_after_a_cross_origin_redirect_fails() {
+    let case = "cors-redirect-to-other-origin";
+    let mut run = model_run(case);
+    for o in &mut run.observed {
+        if let Seen::Message { origin, .. } = &mut o.what {
+            *origin = Some(sse_sim::CLIENT_BASE_URL.to_owned());
+            break;
+        }
+    }
+    let v = verdict(case, &run);
+    assert_eq!(finding(&v, "DISPATCH-ORIGIN"), Outcome::Fail, "{v:#?}");
+}
+
+// spec: REQ-LAST-EVENT-ID-PREFLIGHT
+#[test]
+fn a_preflight_before_an_unsafe_last_event_id_is_informational() {
+    let case = "cors-unsafe-last-event-id";
+    let mut run = model_run(case);
+    let get = run.requests[1].clone();
+    run.requests.insert(
+        1,
+        sse_server::ReceivedRequest {
+            method: "OPTIONS".to_owned(),
+            headers: vec![
+                ("origin".to_owned(), "http://page".to_owned()),
+                (
+                    "access-control-request-headers".to_owned(),
+                    "last-event-id".to_owned(),
+                ),
+            ],
+            ..get
+        },
+    );
+    let v = verdict(case, &run);
+    assert_eq!(v.outcome, Outcome::Informational, "{v:#?}");
+    assert_eq!(
+        finding(&v, "REQ-LAST-EVENT-ID-PREFLIGHT"),
+        Outcome::Informational
+    );
+    assert!(v.divergence.is_none());
 }

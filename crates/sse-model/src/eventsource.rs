@@ -61,7 +61,8 @@ pub struct Config {
     /// Redirects Fetch follows before it gives a network error (Fetch uses 20).
     pub max_redirects: u32,
     /// The origin (ASCII serialization) of the page that creates the `EventSource`; `None` means
-    /// same-origin with the stream, so no CORS checks apply (`REQ-CORS`).
+    /// the origin of the constructor's URL, so CORS applies only once a redirect leaves it
+    /// (`REQ-CORS`, `REQ-CORS-REDIRECT`).
     pub document_origin: Option<String>,
     /// Last event ID string to start with, as a client that persists it might (`IMPL-LAST-EVENT-ID-INITIAL`).
     pub initial_last_event_id: String,
@@ -238,6 +239,12 @@ pub struct EventSource {
     failed_attempts: u32,
     /// Whether the current attempt has been announced.
     announced: bool,
+    /// Fetch's response tainting of the current fetch is "cors": some hop went to an origin
+    /// other than the page's. It stays so for the rest of the fetch, redirects included.
+    cors: bool,
+    /// Fetch's redirect-taint of the current fetch is not "same-origin": a redirect left an
+    /// origin other than the page's for yet another one, so the request's origin is `null`.
+    origin_tainted: bool,
 }
 
 /// The URL given to the constructor did not parse (`CTOR-URL-PARSE`: SyntaxError).
@@ -276,6 +283,8 @@ impl EventSource {
             tasks: VecDeque::new(),
             failed_attempts: 0,
             announced: false,
+            cors: false,
+            origin_tainted: false,
             config,
         };
         if matches!(es.url.scheme(), "http" | "https") {
@@ -373,16 +382,18 @@ impl EventSource {
         let Fetch::AwaitingResponse { redirects } = self.fetch else {
             return;
         };
+        // Fetch checks CORS before it looks at redirects: a redirect response of a CORS fetch
+        // must allow the origin too (`REQ-CORS-REDIRECT`).
+        if !self.cors_allows(response) {
+            // A CORS failure is a network error; retrying cannot fix it, so we fail (`REQ-CORS`).
+            self.fail();
+            return;
+        }
         if is_redirect(response.status) {
             if let Some(location) = response.header_values("location").next() {
                 self.follow_redirect(now, location, redirects);
                 return;
             }
-        }
-        if !self.cors_allows(response) {
-            // A CORS failure is a network error; retrying cannot fix it, so we fail (`REQ-CORS`).
-            self.fail();
-            return;
         }
         if response.status != 200 || !mime::is_event_stream(response.header_values("content-type"))
         {
@@ -478,10 +489,25 @@ impl EventSource {
         };
         self.fetch = Fetch::AwaitingResponse { redirects: 0 };
         self.announced = false;
+        self.cors = false;
+        self.origin_tainted = false;
         self.request(self.current_url.clone())
     }
 
-    fn request(&self, url: Url) -> Request {
+    /// The page's origin, serialized: Fetch's request origin.
+    fn page_origin(&self) -> String {
+        self.config
+            .document_origin
+            .clone()
+            .unwrap_or_else(|| self.url.origin().ascii_serialization())
+    }
+
+    /// The request for one hop of the current fetch; a hop to another origin than the page's
+    /// makes the rest of the fetch a CORS one.
+    fn request(&mut self, url: Url) -> Request {
+        if url.origin().ascii_serialization() != self.page_origin() {
+            self.cors = true;
+        }
         let mut headers = vec![("accept".to_owned(), "text/event-stream".to_owned())];
         // Cache mode "no-store": Fetch adds these two when the request has neither.
         headers.push(("cache-control".to_owned(), "no-cache".to_owned()));
@@ -490,8 +516,8 @@ impl EventSource {
         if !last_event_id.is_empty() {
             headers.push(("last-event-id".to_owned(), last_event_id.to_owned()));
         }
-        if let Some(origin) = self.cors_origin(&url) {
-            headers.push(("origin".to_owned(), origin.to_owned()));
+        if let Some(origin) = self.cors_origin() {
+            headers.push(("origin".to_owned(), origin));
         }
         Request {
             url,
@@ -500,17 +526,21 @@ impl EventSource {
         }
     }
 
-    /// The page origin when the current URL is cross-origin to it, i.e. when CORS applies.
-    fn cors_origin(&self, url: &Url) -> Option<&str> {
-        self.config
-            .document_origin
-            .as_deref()
-            .filter(|origin| *origin != url.origin().ascii_serialization())
+    /// The `Origin` a hop of a CORS fetch carries (the page's, or `null` once a redirect tainted
+    /// it); `None` while the fetch is not a CORS one (a same-origin GET has no `Origin`).
+    fn cors_origin(&self) -> Option<String> {
+        if !self.cors {
+            None
+        } else if self.origin_tainted {
+            Some("null".to_owned())
+        } else {
+            Some(self.page_origin())
+        }
     }
 
-    /// Fetch's CORS check on the response of a cross-origin request.
+    /// Fetch's CORS check on a response of a CORS fetch.
     fn cors_allows(&self, response: &Response) -> bool {
-        let Some(origin) = self.cors_origin(&self.current_url) else {
+        let Some(origin) = self.cors_origin() else {
             return true;
         };
         let mut allow_origin = response.header_values("access-control-allow-origin");
@@ -532,8 +562,16 @@ impl EventSource {
         match target {
             Ok(target)
                 if redirects < self.config.max_redirects
-                    && matches!(target.scheme(), "http" | "https") =>
+                    && matches!(target.scheme(), "http" | "https")
+                    && !self.credentials_refused(&target) =>
             {
+                // Leaving an origin other than the page's for yet another one taints the
+                // request's origin: it is `null` from here on.
+                let page = self.page_origin();
+                let from = self.current_url.origin().ascii_serialization();
+                if from != target.origin().ascii_serialization() && from != page {
+                    self.origin_tainted = true;
+                }
                 self.current_url = target.clone();
                 self.fetch = Fetch::AwaitingResponse {
                     redirects: redirects + 1,
@@ -541,9 +579,17 @@ impl EventSource {
                 let request = self.request(target);
                 self.tasks.push_back(Task::Emit(Action::Fetch(request)));
             }
-            // Too many redirects, a bad Location or a non-HTTP(S) target: a network error.
+            // Too many redirects, a bad Location, a non-HTTP(S) target or credentials in a CORS
+            // redirect: a network error.
             _ => self.reestablish(now),
         }
+    }
+
+    /// Fetch refuses to follow a redirect to a URL with credentials in it when the fetch is a
+    /// CORS one or the URL is on another origin than the page's.
+    fn credentials_refused(&self, target: &Url) -> bool {
+        let credentials = !target.username().is_empty() || target.password().is_some();
+        credentials && (self.cors || target.origin().ascii_serialization() != self.page_origin())
     }
 
     fn reestablish(&mut self, now: Duration) {

@@ -19,6 +19,8 @@ pub enum Observation {
         accept: Option<String>,
         /// The `Last-Event-ID` header, if sent.
         last_event_id: Option<String>,
+        /// The `Origin` header, if sent (a CORS request); printed only then.
+        origin: Option<String>,
         /// Whether the server received it (`false`: the attempt died on the way, refused by a
         /// server that is down or abandoned by the client before it was delivered; printed as
         /// `not-received`).
@@ -34,6 +36,9 @@ pub enum Observation {
         id: String,
         /// `data`.
         data: String,
+        /// `origin`, when it is not the origin of the trace's first request (the stream was
+        /// redirected to another origin); printed only then.
+        origin: Option<String>,
     },
     /// `error` fired, leaving readyState as given (`None`: the client under test cannot tell).
     Error(Option<ReadyState>),
@@ -82,6 +87,12 @@ impl Trace {
                 event_type: m.event_type.clone(),
                 id: m.last_event_id.clone(),
                 data: m.data.clone(),
+                origin: self
+                    .origin
+                    .as_ref()
+                    .filter(|first| first.origin().ascii_serialization() == m.origin)
+                    .is_none()
+                    .then(|| m.origin.clone()),
             },
             Action::Error(state) => Observation::Error(Some(*state)),
             Action::Abort => Observation::Abort,
@@ -101,6 +112,7 @@ impl Trace {
             target,
             accept: request.header("accept").map(str::to_owned),
             last_event_id: request.header("last-event-id").map(str::to_owned),
+            origin: request.header("origin").map(str::to_owned),
             received: true,
         }
     }
@@ -123,6 +135,7 @@ impl fmt::Display for TraceLine {
                 target,
                 accept,
                 last_event_id,
+                origin,
                 received,
             } => {
                 write!(
@@ -132,6 +145,9 @@ impl fmt::Display for TraceLine {
                     optional(accept.as_deref()),
                     optional(last_event_id.as_deref())
                 )?;
+                if let Some(origin) = origin {
+                    write!(f, "  origin={}", token(origin))?;
+                }
                 if !received {
                     f.write_str("  not-received")?;
                 }
@@ -142,13 +158,20 @@ impl fmt::Display for TraceLine {
                 event_type,
                 id,
                 data,
-            } => write!(
-                f,
-                "message  type={}  id={}  data={}",
-                token(event_type),
-                token(id),
-                quote(data)
-            ),
+                origin,
+            } => {
+                write!(
+                    f,
+                    "message  type={}  id={}  data={}",
+                    token(event_type),
+                    token(id),
+                    quote(data)
+                )?;
+                match origin {
+                    Some(origin) => write!(f, "  origin={}", token(origin)),
+                    None => Ok(()),
+                }
+            }
             Observation::Error(Some(state)) => write!(f, "error    state={}", state.name()),
             Observation::Error(None) => f.write_str("error"),
             Observation::Closed => f.write_str("closed"),
@@ -251,6 +274,7 @@ impl std::str::FromStr for TraceLine {
                 let target = s.value()?;
                 let accept = s.field("accept")?;
                 let last_event_id = s.field("last-event-id")?;
+                let origin = s.optional_field("origin")?;
                 let received = match s.word() {
                     None => true,
                     Some("not-received") => false,
@@ -260,6 +284,7 @@ impl std::str::FromStr for TraceLine {
                     target: target.ok_or("a request has a target")?,
                     accept,
                     last_event_id,
+                    origin,
                     received,
                 }
             }
@@ -280,6 +305,7 @@ impl std::str::FromStr for TraceLine {
                 event_type: s.field("type")?.ok_or("message type is required")?,
                 id: s.field("id")?.ok_or("message id is required")?,
                 data: s.field("data")?.ok_or("message data is required")?,
+                origin: s.optional_field("origin")?,
             },
             other => return Err(format!("unknown observation {other:?}")),
         };
@@ -317,6 +343,16 @@ impl<'a> Scanner<'a> {
         let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         self.0 = &rest[end..];
         Some(&rest[..end])
+    }
+
+    /// `key=value` if the line goes on with `key=`, else `None` (nothing read).
+    fn optional_field(&mut self, key: &str) -> Result<Option<String>, String> {
+        let rest = self.0.trim_start();
+        if rest.strip_prefix(key).is_some_and(|r| r.starts_with('=')) {
+            self.field(key)
+        } else {
+            Ok(None)
+        }
     }
 
     /// `key=value`, where `-` means absent.
@@ -397,6 +433,7 @@ mod tests {
                 target: "/stream".into(),
                 accept: Some("text/event-stream".into()),
                 last_event_id: None,
+                origin: None,
                 received: true,
             },
         );
@@ -407,6 +444,7 @@ mod tests {
                 event_type: "join".into(),
                 id: "2".into(),
                 data: "a\nb".into(),
+                origin: None,
             },
         );
         t.push(
@@ -442,17 +480,60 @@ mod tests {
                     1.020 error\n\
                     1.021 abort\n\
                     2.000 request  GET \"http://other/x?a=b\"  accept=-  last-event-id=\"a b\"  not-received\n\
+                    2.100 request  GET \"{other-origin}/x?a=b\"  accept=-  last-event-id=-  origin=null\n\
+                    2.200 message  type=message  id=1  data=\"x\"  origin={other-origin}\n\
                     61.000 closed\n";
         let trace: Trace = text.parse().expect("parses");
-        assert_eq!(trace.lines.len(), 8);
+        assert_eq!(trace.lines.len(), 10);
         assert_eq!(trace.to_string(), text);
         assert_eq!(
             trace.lines[2].what,
             Observation::Message {
                 event_type: "join".into(),
                 id: String::new(),
-                data: "a\nb \"q\" \u{fffd}\\".into()
+                data: "a\nb \"q\" \u{fffd}\\".into(),
+                origin: None,
             }
+        );
+    }
+
+    /// Origins show where CORS is at work: the `Origin` a request carried, and an event's
+    /// origin when a redirect took the stream elsewhere.
+    #[test]
+    fn origins_are_traced_where_cors_is_at_work() {
+        use crate::eventsource::MessageEvent;
+        let request = |url: &str, origin: Option<&str>| {
+            Action::Fetch(Request {
+                url: url.parse().expect("url"),
+                headers: origin
+                    .map(|o| vec![("origin".to_owned(), o.to_owned())])
+                    .unwrap_or_default(),
+                credentials: false,
+            })
+        };
+        let message = |origin: &str| {
+            Action::Message(MessageEvent {
+                event_type: "message".into(),
+                data: "d".into(),
+                last_event_id: String::new(),
+                origin: origin.into(),
+            })
+        };
+        let mut t = Trace::new();
+        t.record(Duration::ZERO, &request("http://a/s", None));
+        t.record(Duration::ZERO, &message("http://a"));
+        t.record(Duration::ZERO, &request("http://b:8/s", Some("http://a")));
+        t.record(Duration::ZERO, &message("http://b:8"));
+        assert_eq!(
+            t.to_string(),
+            "0.000 request  GET /s  accept=-  last-event-id=-\n\
+             0.000 message  type=message  id=\"\"  data=\"d\"\n\
+             0.000 request  GET http://b:8/s  accept=-  last-event-id=-  origin=http://a\n\
+             0.000 message  type=message  id=\"\"  data=\"d\"  origin=http://b:8\n"
+        );
+        assert_eq!(
+            t.to_string().parse::<Trace>().expect("parses").to_string(),
+            t.to_string()
         );
     }
 
@@ -476,7 +557,7 @@ mod tests {
         #[test]
         fn any_message_round_trips(t in "\\PC*", id in "\\PC*", data in "(\\PC|[\\n\\r\\t\\x00])*") {
             let mut trace = Trace::new();
-            trace.push(Duration::from_millis(1234), Observation::Message { event_type: t, id, data });
+            trace.push(Duration::from_millis(1234), Observation::Message { event_type: t, id, data, origin: None });
             let text = trace.to_string();
             proptest::prop_assert_eq!(text.parse::<Trace>().expect("round trip"), trace);
         }

@@ -442,7 +442,17 @@ fn redirects_are_followed_and_forgotten() {
         &Response::new(307, &[("Location", "http://b.test:8080/final?x=1")]),
     );
     assert_eq!(next_url(&mut es), "http://b.test:8080/final?x=1");
-    es.handle_response(t0, &Response::new(200, EVENT_STREAM));
+    // Another origin than the page's: a CORS response.
+    es.handle_response(
+        t0,
+        &Response::new(
+            200,
+            &[
+                ("content-type", "text/event-stream"),
+                ("access-control-allow-origin", "*"),
+            ],
+        ),
+    );
     es.handle_body(t0, b"data: hi\n\n");
     assert_eq!(es.poll(), Some(Action::Open));
     match es.poll() {
@@ -671,6 +681,141 @@ fn cors(
         Action::Error(ReadyState::Closed)
     };
     assert_eq!(es.poll(), Some(expected));
+}
+
+/// One fetch through redirects: `(status, extra headers)` per hop, the Location of each
+/// redirect given in the headers. Returns the `Origin` each hop's request carried, and what
+/// the page saw at the end (`Open`, or the error that ended it).
+fn hops(
+    page: &str,
+    url: &str,
+    responses: &[(u16, &[(&str, &str)])],
+) -> (Vec<Option<String>>, Action) {
+    let config = Config {
+        document_origin: Some(page.to_owned()),
+        ..fast()
+    };
+    let mut es = EventSource::new(url, None, config).expect("valid URL");
+    let mut origins = Vec::new();
+    for (status, headers) in responses {
+        match es.poll() {
+            Some(Action::Fetch(r)) => origins.push(r.header("origin").map(str::to_owned)),
+            other => return (origins, other.expect("an action")),
+        }
+        let mut all = vec![("content-type", "text/event-stream")];
+        all.extend_from_slice(headers);
+        es.handle_response(Duration::ZERO, &Response::new(*status, &all));
+    }
+    (origins, es.poll().expect("an action"))
+}
+
+// spec: REQ-CORS-REDIRECT
+#[rstest]
+// The page's own origin, then another: CORS from there on, with the page's origin.
+#[case::same_then_other(
+    "http://a.test", "http://a.test/s",
+    &[(307, &[("location", "http://b.test/s")][..]), (200, &[("access-control-allow-origin", "*")][..])],
+    &[None, Some("http://a.test")], Action::Open)]
+// The same, but the other origin does not allow the page: the CORS check fails.
+#[case::same_then_other_refused(
+    "http://a.test", "http://a.test/s",
+    &[(307, &[("location", "http://b.test/s")][..]), (200, &[][..])],
+    &[None, Some("http://a.test")], Action::Error(ReadyState::Closed))]
+// A cross-origin redirect response must pass the CORS check itself.
+#[case::redirect_response_checked(
+    "http://page.test", "http://a.test/s",
+    &[(307, &[("location", "/t")][..]), (200, &[("access-control-allow-origin", "*")][..])],
+    &[Some("http://page.test")], Action::Error(ReadyState::Closed))]
+#[case::redirect_response_allowed(
+    "http://page.test", "http://a.test/s",
+    &[(307, &[("location", "/t"), ("access-control-allow-origin", "http://page.test")][..]),
+      (200, &[("access-control-allow-origin", "http://page.test")][..])],
+    &[Some("http://page.test"), Some("http://page.test")], Action::Open)]
+// From another origin to yet another: the origin is tainted, `null` from there on, and the
+// CORS check is against `null`.
+#[case::tainted_null(
+    "http://page.test", "http://a.test/s",
+    &[(307, &[("location", "http://b.test/s"), ("access-control-allow-origin", "*")][..]),
+      (200, &[("access-control-allow-origin", "null")][..])],
+    &[Some("http://page.test"), Some("null")], Action::Open)]
+#[case::tainted_page_origin_refused(
+    "http://page.test", "http://a.test/s",
+    &[(307, &[("location", "http://b.test/s"), ("access-control-allow-origin", "*")][..]),
+      (200, &[("access-control-allow-origin", "http://page.test")][..])],
+    &[Some("http://page.test"), Some("null")], Action::Error(ReadyState::Closed))]
+// Back to the page's origin after another: still CORS, still tainted.
+#[case::back_to_the_page_stays_cors(
+    "http://a.test", "http://b.test/s",
+    &[(307, &[("location", "http://a.test/s"), ("access-control-allow-origin", "*")][..]),
+      (200, &[][..])],
+    &[Some("http://a.test"), Some("null")], Action::Error(ReadyState::Closed))]
+fn cors_across_redirects(
+    #[case] page: &str,
+    #[case] url: &str,
+    #[case] responses: &[(u16, &[(&str, &str)])],
+    #[case] origins: &[Option<&str>],
+    #[case] end: Action,
+) {
+    let (sent, last) = hops(page, url, responses);
+    let sent: Vec<Option<&str>> = sent.iter().map(Option::as_deref).collect();
+    assert_eq!(sent, origins);
+    assert_eq!(last, end);
+}
+
+// spec: REQ-CORS-REDIRECT
+#[test]
+fn a_cors_redirect_to_a_url_with_credentials_is_a_network_error() {
+    let (sent, last) = hops(
+        "http://page.test",
+        "http://a.test/s",
+        &[(
+            307,
+            &[
+                ("location", "http://user:pw@a.test/t"),
+                ("access-control-allow-origin", "*"),
+            ],
+        )],
+    );
+    assert_eq!(sent.len(), 1);
+    assert_eq!(last, Action::Error(ReadyState::Connecting));
+}
+
+// spec: REQ-CORS-REDIRECT
+#[test]
+fn each_reconnection_starts_a_fetch_without_cors_taint() {
+    let config = Config {
+        document_origin: Some("http://a.test".to_owned()),
+        ..fast()
+    };
+    let mut es = EventSource::new("http://a.test/s", None, config).expect("valid URL");
+    let t0 = Duration::ZERO;
+    let origin_of = |es: &mut EventSource| match es.poll() {
+        Some(Action::Fetch(r)) => r.header("origin").map(str::to_owned),
+        other => panic!("expected a fetch, got {other:?}"),
+    };
+    assert_eq!(origin_of(&mut es), None);
+    es.handle_response(t0, &Response::new(307, &[("location", "http://b.test/s")]));
+    assert_eq!(origin_of(&mut es).as_deref(), Some("http://a.test"));
+    es.handle_response(
+        t0,
+        &Response::new(
+            200,
+            &[
+                ("content-type", "text/event-stream"),
+                ("access-control-allow-origin", "*"),
+            ],
+        ),
+    );
+    es.handle_end_of_body(t0);
+    assert_eq!(es.poll(), Some(Action::Open));
+    assert_eq!(es.poll(), Some(Action::Error(ReadyState::Connecting)));
+    assert!(matches!(es.poll(), Some(Action::SetTimer(_))));
+    es.handle_timeout(Duration::from_secs(10));
+    assert_eq!(
+        origin_of(&mut es),
+        None,
+        "the reconnection is same-origin again"
+    );
 }
 
 // spec: READYSTATE-VALUES

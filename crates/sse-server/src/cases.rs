@@ -15,6 +15,12 @@
 //! A run key keeps concurrent runs of one case apart: each `run` counts its own requests, and a
 //! scripted `Location` that points back at this server gets the same `run` parameter, so the
 //! redirected request still belongs to its run.
+//!
+//! A script says every header itself, CORS headers included: the server's origin allow-list is
+//! not applied to `/cases/`. `{other-origin}` in a header value stands for the server's second
+//! origin ([`Config::other_origin`](crate::Config::other_origin)), so a case can redirect across
+//! origins. `OPTIONS /cases/{id}` answers any CORS preflight with a permissive 204 without using
+//! up a response, so a client that preflights meets the same script as one that does not.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -208,9 +214,29 @@ impl Cases {
     }
 }
 
-/// A `Location` with the run key added, when it points back at this server by path (an
-/// absolute URL elsewhere is left alone: it is another server's business).
-pub(crate) fn with_run(location: &str, run: &str) -> String {
+/// What a script writes for the server's second origin (see [`Config::other_origin`]).
+///
+/// [`Config::other_origin`]: crate::Config::other_origin
+pub const OTHER_ORIGIN: &str = "{other-origin}";
+
+/// A scripted header value with [`OTHER_ORIGIN`] replaced by the server's second origin (left
+/// as written when the server has none, so the client meets an unusable URL, not a wrong one).
+pub(crate) fn expand(value: &str, other_origin: Option<&str>) -> String {
+    match other_origin {
+        Some(origin) => value.replace(OTHER_ORIGIN, origin),
+        None => value.to_owned(),
+    }
+}
+
+/// A `Location` with the run key added, when it points back at this server: by path, or at
+/// its second origin (an absolute URL elsewhere is left alone: it is another server's business).
+pub(crate) fn with_run(location: &str, run: &str, other_origin: Option<&str>) -> String {
+    if let Some(path) = other_origin.and_then(|o| location.strip_prefix(o)) {
+        if path.starts_with('/') && !path.starts_with("//") {
+            let origin = &location[..location.len() - path.len()];
+            return format!("{origin}{}", with_run(path, run, None));
+        }
+    }
     if run.is_empty() || !location.starts_with('/') || location.starts_with("//") {
         return location.to_owned();
     }
@@ -341,10 +367,34 @@ mod tests {
 
     #[test]
     fn run_keys_follow_redirects_to_this_server() {
-        assert_eq!(with_run("/cases/a?hop=1", "k 1"), "/cases/a?hop=1&run=k+1");
-        assert_eq!(with_run("/cases/a#f", "k"), "/cases/a?run=k#f");
-        assert_eq!(with_run("/cases/a", ""), "/cases/a");
-        assert_eq!(with_run("http://elsewhere/x", "k"), "http://elsewhere/x");
-        assert_eq!(with_run("//elsewhere/x", "k"), "//elsewhere/x");
+        assert_eq!(
+            with_run("/cases/a?hop=1", "k 1", None),
+            "/cases/a?hop=1&run=k+1"
+        );
+        assert_eq!(with_run("/cases/a#f", "k", None), "/cases/a?run=k#f");
+        assert_eq!(with_run("/cases/a", "", None), "/cases/a");
+        assert_eq!(
+            with_run("http://elsewhere/x", "k", None),
+            "http://elsewhere/x"
+        );
+        assert_eq!(with_run("//elsewhere/x", "k", None), "//elsewhere/x");
+        // The server's second origin is this server too.
+        let other = Some("http://127.0.0.1:9");
+        assert_eq!(
+            with_run("http://127.0.0.1:9/cases/a?hop=1", "k", other),
+            "http://127.0.0.1:9/cases/a?hop=1&run=k"
+        );
+        assert_eq!(
+            with_run("http://127.0.0.1:99/cases/a", "k", other),
+            "http://127.0.0.1:99/cases/a"
+        );
+        assert_eq!(
+            expand("{other-origin}/cases/a", other),
+            "http://127.0.0.1:9/cases/a"
+        );
+        assert_eq!(
+            expand("{other-origin}/cases/a", None),
+            "{other-origin}/cases/a"
+        );
     }
 }

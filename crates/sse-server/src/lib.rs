@@ -13,6 +13,7 @@
 //! | `POST /topics/{name}?event=TYPE` | publish the body (UTF-8, at most `max_publish_bytes`) as an event; answers `201 {"id":N}` |
 //! | `DELETE /topics/{name}` | close the topic: subscribers end after what they have; later subscriptions that have everything get **204** |
 //! | `GET /cases/{id}?run=KEY` | play the script registered for case `id` (see [`cases`]) |
+//! | `OPTIONS /cases/{id}` | a permissive CORS preflight that uses up no scripted response |
 //! | `GET /stats` | the counters of [`Stats`] as JSON |
 //! | `OPTIONS *` | CORS preflight |
 //!

@@ -9,7 +9,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
-use crate::cases::{CaseError, Player, with_run};
+use crate::cases::{CaseError, Player, expand, with_run};
 use crate::compress::{self, Coding};
 use crate::demo::Demo;
 use crate::server::Ctx;
@@ -37,13 +37,19 @@ pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Response<Bo
     if let Some(log) = ctx.request_log.get() {
         log.record(&req);
     }
-    let cors = match cors_headers(&ctx, &req) {
-        Ok(headers) => headers,
-        Err(refusal) => return refusal.into_response(),
-    };
     let path = req.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // A case's script says every header itself, CORS included: the allow-list stays out of it.
+    let cors = if matches!(segments.as_slice(), ["cases", _]) {
+        Vec::new()
+    } else {
+        match cors_headers(&ctx, &req) {
+            Ok(headers) => headers,
+            Err(refusal) => return refusal.into_response(),
+        }
+    };
     let mut response = match (req.method(), segments.as_slice()) {
+        (&Method::OPTIONS, ["cases", _]) => case_preflight(&req),
         (&Method::OPTIONS, _) => preflight(),
         (&Method::GET, [""]) => page(),
         (&Method::GET, ["stats"]) => json(
@@ -139,6 +145,29 @@ fn preflight() -> Response<Body> {
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,
         HeaderValue::from_static("600"),
+    );
+    r
+}
+
+/// `OPTIONS /cases/{id}`: a CORS preflight any client passes (the requesting origin and the
+/// headers it asks for are allowed), answered without using up a scripted response, so a client
+/// that preflights meets the same script as one that does not.
+fn case_preflight(req: &Request<Incoming>) -> Response<Body> {
+    let mut r = empty(StatusCode::NO_CONTENT);
+    let h = r.headers_mut();
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+    if let Some(asked) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    }
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET"),
     );
     r
 }
@@ -316,8 +345,9 @@ fn case(ctx: &Ctx, req: &Request<Incoming>, id: &str) -> Response<Body> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     for (name, value) in scripted.headers() {
+        let value = expand(&value, ctx.config.other_origin.as_deref());
         let value = if name.eq_ignore_ascii_case("location") {
-            with_run(&value, &run)
+            with_run(&value, &run, ctx.config.other_origin.as_deref())
         } else {
             value
         };

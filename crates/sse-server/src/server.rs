@@ -63,6 +63,9 @@ pub struct Config {
     pub body_read_timeout: Duration,
     /// Scripts served at `/cases/{id}`, parsed and checked by whoever registers them.
     pub scripts: Scripts,
+    /// A second origin (`scheme://host:port`) at which clients also reach this server, so a case
+    /// can redirect across origins: scripted header values name it as `{other-origin}`.
+    pub other_origin: Option<String>,
 }
 
 impl Default for Config {
@@ -88,6 +91,7 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
             scripts: Scripts::default(),
+            other_origin: None,
         }
     }
 }

@@ -685,6 +685,57 @@ async fn cases_are_played_in_order_per_run() {
     assert!(page.contains("new EventSource"));
 }
 
+/// A script is served as written to any origin: the allow-list does not answer for it, a
+/// preflight does not use up a response, and `{other-origin}` names the server's second origin.
+#[tokio::test]
+async fn scripts_serve_any_origin_as_written_and_name_the_other_origin() {
+    let s = start(Config {
+        scripts: scripts(&[(
+            "x",
+            r#"
+            [[responses]]
+            status = 307
+            headers = [["location", "{other-origin}/cases/x?hop=1"], ["access-control-allow-origin", ""]]
+            [[responses]]
+            status = 204
+            headers = []
+            "#,
+        )]),
+        allowed_origins: vec!["http://listed".to_owned()],
+        other_origin: Some("http://127.0.0.1:9".to_owned()),
+        ..fast()
+    })
+    .await;
+    let preflight = {
+        let req = http::Request::options("/cases/x?run=r")
+            .header("host", s.addr.to_string())
+            .header("origin", "http://page")
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "last-event-id")
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .expect("request");
+        common::send(s.addr, req).await
+    };
+    assert_eq!(preflight.status(), 204);
+    let h = preflight.headers();
+    assert_eq!(h["access-control-allow-origin"], "http://page");
+    assert_eq!(h["access-control-allow-headers"], "last-event-id");
+    let first = get(s.addr, "/cases/x?run=r", &[("origin", "http://page")]).await;
+    assert_eq!(first.status(), 307, "the preflight used up no response");
+    assert_eq!(
+        first.headers()["location"],
+        "http://127.0.0.1:9/cases/x?hop=1&run=r"
+    );
+    assert_eq!(first.headers()["access-control-allow-origin"], "");
+    assert!(first.headers().get("vary").is_none());
+    assert_eq!(
+        get(s.addr, "/cases/x?hop=1&run=r", &[("origin", "null")])
+            .await
+            .status(),
+        204
+    );
+}
+
 #[tokio::test]
 async fn scripted_redirects_keep_their_run_and_requests_are_logged() {
     let s = start(Config {

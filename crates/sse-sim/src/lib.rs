@@ -19,4 +19,4 @@ pub mod world;
 
 pub use fault::{Fault, Publisher};
 pub use net::sleep_until;
-pub use world::{CLIENT_BASE_URL, Outcome, SimError, World, now, run};
+pub use world::{CLIENT_BASE_URL, OTHER_BASE_URL, Outcome, SimError, World, now, run};

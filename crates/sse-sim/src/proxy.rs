@@ -17,9 +17,12 @@ const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_millis(20);
 /// Connections logged at most.
 const MAX_LOGGED: usize = 100_000;
 
-/// Runs the proxy on port 80, forwarding to `upstream` (host:port), logging when each client
-/// connection arrived (whether the server then takes it or not). The proxy starts with the
-/// simulation, so its start is the epoch of faults given as absolute times.
+/// Runs the proxy on port 80, and on [`OTHER_PORT`] (the server's second origin), forwarding
+/// to `upstream` (host:port), logging when each client connection arrived (whether the server
+/// then takes it or not). The proxy starts with the simulation, so its start is the epoch of
+/// faults given as absolute times; faults count connections on both ports together.
+///
+/// [`OTHER_PORT`]: crate::world::OTHER_PORT
 pub(crate) async fn run(
     faults: Arc<Vec<Fault>>,
     upstream: &'static str,
@@ -27,9 +30,13 @@ pub(crate) async fn run(
 ) -> turmoil::Result {
     let epoch = Instant::now();
     let listener = TcpListener::bind("0.0.0.0:80").await?;
+    let other = TcpListener::bind(("0.0.0.0", crate::world::OTHER_PORT)).await?;
     let mut n = 0u32;
     loop {
-        let (client, _) = listener.accept().await?;
+        let (client, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            accepted = other.accept() => accepted?,
+        };
         {
             let mut log = connections.lock().unwrap_or_else(PoisonError::into_inner);
             if log.len() < MAX_LOGGED {

@@ -1,5 +1,5 @@
-//! Builds the turmoil world (hosts `server`, `proxy`, `client`, and `publisher` when there is
-//! one), runs it in simulated time, applies the time-scheduled faults between steps (server
+//! Builds the turmoil world (hosts `server`, `proxy` (on two ports, two origins), `client`, and
+//! `publisher` when there is one), runs it in simulated time, applies the time-scheduled faults between steps (server
 //! crash and restart, partition and repair), and returns what the server received.
 
 use std::future::Future;
@@ -15,6 +15,13 @@ use crate::proxy;
 
 /// Where the client host reaches the server: through the proxy, on port 80.
 pub const CLIENT_BASE_URL: &str = "http://proxy";
+
+/// The proxy's second port, the server's second origin.
+pub const OTHER_PORT: u16 = 8080;
+
+/// Where the client host reaches the server's second origin (same proxy, port [`OTHER_PORT`]):
+/// the server's [`Config::other_origin`] in every world.
+pub const OTHER_BASE_URL: &str = "http://proxy:8080";
 
 /// The header the publisher marks its requests with, so the log shows only the client's.
 const PUBLISHER_HEADER: &str = "x-sse-sim-publisher";
@@ -141,7 +148,10 @@ where
         .rng_seed(world.seed)
         .build();
 
-    let config = world.config.clone();
+    let config = Config {
+        other_origin: Some(OTHER_BASE_URL.to_owned()),
+        ..world.config.clone()
+    };
     let durable = world.durable_topics;
     let topics = Arc::new(TopicStore::for_config(&config));
     let log = Arc::new(RequestLog::new(Arc::new(now)));

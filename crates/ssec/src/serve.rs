@@ -14,6 +14,10 @@ pub(crate) struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
+    /// A second address, the server's second origin, which cases redirect to across origins
+    /// (`{other-origin}` in their scripts). Default: the first address's IP, any free port.
+    #[arg(long)]
+    other_addr: Option<SocketAddr>,
     /// Milliseconds between events of the demo streams at /sse/N (1 to 86400000, as the
     /// interval_ms query parameter).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
@@ -60,7 +64,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = Config {
+    let mut config = Config {
         keep_alive: (args.keep_alive_secs > 0).then(|| Duration::from_secs(args.keep_alive_secs)),
         retry: (args.retry_ms > 0).then_some(args.retry_ms),
         padding: args.padding,
@@ -91,7 +95,18 @@ pub(crate) fn run(args: Args) -> ExitCode {
             }
         };
         let addr = listener.local_addr().unwrap_or(args.addr);
+        let other_addr = args.other_addr.unwrap_or(SocketAddr::new(addr.ip(), 0));
+        let other = match tokio::net::TcpListener::bind(other_addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("ssec serve: cannot listen on {other_addr} (the second origin): {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let other_addr = other.local_addr().unwrap_or(other_addr);
+        config.other_origin = Some(format!("http://{other_addr}"));
         tracing::info!(%addr, "serving: open http://{addr}/ (HTTP/1.1 and HTTP/2 prior knowledge)");
+        tracing::info!(%other_addr, "second origin for cross-origin cases: http://{other_addr}/");
         let shutdown = CancellationToken::new();
         tokio::spawn({
             let shutdown = shutdown.clone();
@@ -100,9 +115,11 @@ pub(crate) fn run(args: Args) -> ExitCode {
                 shutdown.cancel();
             }
         });
-        Server::new(config)
-            .serve(listener, shutdown, Duration::from_secs(5))
-            .await;
+        let server = Server::new(config);
+        tokio::join!(
+            server.serve(listener, shutdown.clone(), Duration::from_secs(5)),
+            server.serve(other, shutdown, Duration::from_secs(5)),
+        );
         ExitCode::SUCCESS
     })
 }

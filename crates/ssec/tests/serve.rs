@@ -121,6 +121,41 @@ fn serve_and_stop(signal: &str) {
     );
     assert!(response.contains("retry: 250\n"), "{response}");
     assert!(response.contains("id: 3\ndata: 640283\n\n"), "{response}");
+    // Cases that redirect across origins go to the second address, which is this server too.
+    let fetch = |addr: &str, target: &str| {
+        let mut conn = TcpStream::connect(addr).expect("connect to ssec serve");
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        write!(
+            conn,
+            "GET {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+        )
+        .expect("request");
+        let mut head = String::new();
+        let mut reader = BufReader::new(conn);
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).expect("head") == 0 || line == "\r\n" {
+                break head;
+            }
+            head.push_str(&line);
+        }
+    };
+    let head = fetch(&addr, "/cases/cors-redirect-taints-origin-null?run=t");
+    assert!(head.starts_with("HTTP/1.1 307"), "{head}");
+    let location = head
+        .lines()
+        .find_map(|l| l.strip_prefix("location: http://"))
+        .expect("a Location to the second origin");
+    let (other, target) = location.split_at(location.find('/').expect("a path"));
+    assert_ne!(other, addr, "another origin");
+    assert_eq!(
+        target,
+        "/cases/cors-redirect-taints-origin-null?hop=1&run=t"
+    );
+    let head = fetch(other, target);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("access-control-allow-origin: null"), "{head}");
     let status = Command::new("kill")
         .args([signal, &child.0.id().to_string()])
         .status()
