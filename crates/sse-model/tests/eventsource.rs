@@ -34,6 +34,11 @@ enum S<'a> {
 }
 
 const EVENT_STREAM: &[(&str, &str)] = &[("content-type", "text/event-stream")];
+/// An event stream any origin may read.
+const CORS_STREAM: &[(&str, &str)] = &[
+    ("content-type", "text/event-stream"),
+    ("access-control-allow-origin", "*"),
+];
 
 /// Runs a script; returns the trace lines plus the driver-only actions (timers, aborts).
 fn run_with(config: Config, url: &str, script: &[S<'_>]) -> String {
@@ -443,16 +448,7 @@ fn redirects_are_followed_and_forgotten() {
     );
     assert_eq!(next_url(&mut es), "http://b.test:8080/final?x=1");
     // Another origin than the page's: a CORS response.
-    es.handle_response(
-        t0,
-        &Response::new(
-            200,
-            &[
-                ("content-type", "text/event-stream"),
-                ("access-control-allow-origin", "*"),
-            ],
-        ),
-    );
+    es.handle_response(t0, &Response::new(200, CORS_STREAM));
     es.handle_body(t0, b"data: hi\n\n");
     assert_eq!(es.poll(), Some(Action::Open));
     match es.poll() {
@@ -796,16 +792,7 @@ fn each_reconnection_starts_a_fetch_without_cors_taint() {
     assert_eq!(origin_of(&mut es), None);
     es.handle_response(t0, &Response::new(307, &[("location", "http://b.test/s")]));
     assert_eq!(origin_of(&mut es).as_deref(), Some("http://a.test"));
-    es.handle_response(
-        t0,
-        &Response::new(
-            200,
-            &[
-                ("content-type", "text/event-stream"),
-                ("access-control-allow-origin", "*"),
-            ],
-        ),
-    );
+    es.handle_response(t0, &Response::new(200, CORS_STREAM));
     es.handle_end_of_body(t0);
     assert_eq!(es.poll(), Some(Action::Open));
     assert_eq!(es.poll(), Some(Action::Error(ReadyState::Connecting)));
