@@ -10,14 +10,21 @@ use sse_harness::run::{Selection, Target};
 
 pub(crate) fn run(root: &Path, out: &Path, implementations: &[String]) -> Result<bool> {
     let catalogue = Catalogue::load(root)?;
-    let targets = if implementations.is_empty() {
-        Target::all()
-    } else {
-        implementations
-            .iter()
-            .map(|s| Target::parse(s).map_err(|e| anyhow!(e)))
-            .collect::<Result<Vec<_>>>()?
-    };
+    let mut targets = Vec::new();
+    if implementations.is_empty() {
+        targets = Target::builtin();
+    }
+    for spec in implementations {
+        if spec == "all" {
+            let (ready, unavailable) = Target::all();
+            targets.extend(ready);
+            for u in unavailable {
+                crate::say(&format!("{}: unavailable: {}\n", u.id, u.reason));
+            }
+        } else {
+            targets.push(Target::parse(spec).map_err(|e| anyhow!(e))?);
+        }
+    }
     crate::say(&format!(
         "running {} cases on {}\n",
         catalogue.cases.len(),

@@ -14,8 +14,11 @@
 //! path = "/sse/1?limit=3"      # default: /cases/{id}, the scripted server below
 //! close_at_ms = 5000           # the page calls close()
 //! last_event_id = "41"         # a persisted id for the first request
-//! origin = "http://page"       # the page's origin: CORS applies to other origins ("{origin}":
-//!                              # the stream's own, so CORS starts when a redirect leaves it)
+//! origin = "{page-origin}"     # the page's origin: CORS applies to other origins; `{origin}` is
+//!                              # the stream's own (CORS starts when a redirect leaves it), and
+//!                              # `{page-origin}` a third origin of the case server where a
+//!                              # browser's page is served (a literal origin works for clients
+//!                              # without a page)
 //! with_credentials = true
 //! ua_abort_at_ms = 500         # the user agent aborts the fetch
 //! # user-agent choices the model can be given (other implementations have their own):
@@ -194,7 +197,7 @@ pub struct ReferenceSpec {
     /// Initial padding comment size.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub padding: Option<usize>,
-    /// Compress when the client accepts it.
+    /// Compress when the client accepts it (default: when `client.accept_encoding` is set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compression: Option<bool>,
     /// Flush the compressor after every event.
@@ -321,6 +324,24 @@ impl Case {
                 ));
             }
         }
+        if let Some(origin) = &self.client.origin {
+            let resolved = crate::run::Origins::simulated().resolve(origin);
+            let is_origin = url::Url::parse(&resolved).is_ok_and(|u| {
+                u.origin().is_tuple() && u.origin().ascii_serialization() == resolved
+            });
+            if !is_origin {
+                return Err(format!(
+                    "client.origin {origin:?} must be an origin (scheme://host[:port]), \
+                     {{origin}} or {{page-origin}}"
+                ));
+            }
+        }
+        if self.id == crate::browser::PAGE_SCRIPT {
+            return Err(format!(
+                "the case id {:?} is reserved for the browser page",
+                self.id
+            ));
+        }
         for (name, at) in [
             ("client.close_at_ms", self.client.close_at_ms),
             ("client.ua_abort_at_ms", self.client.ua_abort_at_ms),
@@ -383,7 +404,12 @@ impl Case {
     /// The reference server's configuration for this case: its defaults, except where the case
     /// says otherwise, with the case's script registered under its id.
     pub fn server_config(&self) -> sse_server::Config {
-        let mut config = sse_server::Config::default();
+        // Compression only where the case is about it: a client's own Accept-Encoding (every
+        // browser sends one) must not change the bytes a byte-counting fault cuts at.
+        let mut config = sse_server::Config {
+            compression: self.client.accept_encoding.is_some(),
+            ..sse_server::Config::default()
+        };
         if let Some(script) = self.server.script() {
             let mut scripts = BTreeMap::new();
             scripts.insert(self.id.clone(), script);

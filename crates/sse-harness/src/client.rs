@@ -121,12 +121,18 @@ pub struct OpenRequest {
     /// The `withCredentials` option.
     pub with_credentials: bool,
     /// The origin of the page that creates the EventSource; CORS applies when the stream's
-    /// origin differs ([`Capability::Cors`]).
+    /// origin differs ([`Capability::Cors`]). `None`: the case server's own origin.
     pub page_origin: Option<String>,
+    /// The case server's own origin (`{origin}`), where a page that is same-origin with the
+    /// case lives (even when the stream's URL is not HTTP at all).
+    pub server_origin: String,
     /// User-agent choices a configurable client applies.
     pub settings: Settings,
     /// How to reach the server, for clients with [`Capability::Simulated`].
     pub net: Net,
+    /// The event types the case's golden traces dispatch besides `message`: a client that can
+    /// only listen for types it names in advance (a browser page) listens for these.
+    pub event_types: Vec<String>,
 }
 
 impl fmt::Debug for OpenRequest {
@@ -189,6 +195,12 @@ pub trait Client: Send + Sync + 'static {
 
     /// What it can do and report.
     fn capabilities(&self) -> Capabilities;
+
+    /// How many cases it may run at once before its own timing suffers (a browser is heavy);
+    /// `None` leaves it to the transport.
+    fn concurrency(&self) -> Option<usize> {
+        None
+    }
 
     /// Opens a stream; everything observable is reported to `observer` as it happens (the
     /// harness stamps the time). The session ends when it is dropped.
@@ -378,8 +390,45 @@ pub const MAX_OBSERVED_BYTES: usize = 64 << 20;
 /// The clock observations are stamped with.
 pub type Clock = Arc<dyn Fn() -> Duration + Send + Sync>;
 
+/// The instant a loopback run's time counts from. It starts when the run does and starts again
+/// when the client says its stream is about to begin ([`Observer::begin`]), so a client that
+/// must load first (a browser) meets the case's timeline from its EventSource on.
+#[derive(Debug, Clone)]
+pub struct Epoch(Arc<Mutex<tokio::time::Instant>>);
+
+impl Epoch {
+    /// An epoch starting now.
+    pub fn new() -> Self {
+        Epoch(Arc::new(Mutex::new(tokio::time::Instant::now())))
+    }
+
+    /// The instant time counts from.
+    pub fn get(&self) -> tokio::time::Instant {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A clock reading time since the epoch (zero before it).
+    pub fn clock(&self) -> Clock {
+        let epoch = self.clone();
+        Arc::new(move || tokio::time::Instant::now().saturating_duration_since(epoch.get()))
+    }
+
+    /// Starts the epoch again now.
+    pub fn restart(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = tokio::time::Instant::now();
+    }
+}
+
+impl Default for Epoch {
+    fn default() -> Self {
+        Epoch::new()
+    }
+}
+
 struct ObserverInner {
     clock: Clock,
+    /// Restarted by [`Observer::begin`], where the runner keeps one.
+    epoch: Option<Epoch>,
     seen: Mutex<Kept>,
     changed: tokio::sync::Notify,
 }
@@ -431,9 +480,43 @@ impl Observer {
     pub fn new(clock: Clock) -> Self {
         Observer(Arc::new(ObserverInner {
             clock,
+            epoch: None,
             seen: Mutex::new(Kept::default()),
             changed: tokio::sync::Notify::new(),
         }))
+    }
+
+    /// An observer stamping with time since `epoch`, which [`Observer::begin`] restarts.
+    pub fn with_epoch(epoch: Epoch) -> Self {
+        Observer(Arc::new(ObserverInner {
+            clock: epoch.clock(),
+            epoch: Some(epoch),
+            seen: Mutex::new(Kept::default()),
+            changed: tokio::sync::Notify::new(),
+        }))
+    }
+
+    /// The client is about to start its stream (construct its EventSource): the case's clock
+    /// starts again now. A client that opens at once need not call it; one that must load first
+    /// calls it once, before its first request.
+    pub fn begin(&self) {
+        if let Some(epoch) = &self.0.epoch {
+            epoch.restart();
+        }
+    }
+
+    /// Records an observation the client stamped itself, `at` by this observer's clock (a client
+    /// in another process reports with its own timestamps); kept in time order.
+    pub fn report_at(&self, at: Duration, what: Seen) {
+        let mut kept = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let bytes = kept.bytes.saturating_add(what.text_len());
+        if kept.seen.len() < MAX_OBSERVATIONS && bytes <= MAX_OBSERVED_BYTES {
+            kept.bytes = bytes;
+            let i = kept.seen.partition_point(|o| o.at <= at);
+            kept.seen.insert(i, Observed { at, what });
+        }
+        drop(kept);
+        self.0.changed.notify_waiters();
     }
 
     /// Records an observation now (past [`MAX_OBSERVATIONS`] or [`MAX_OBSERVED_BYTES`], later

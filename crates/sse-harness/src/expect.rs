@@ -25,17 +25,25 @@ pub enum Reading {
     /// A reconnection goes where the last redirect led (Fetch's URL list) rather than to the
     /// constructor's URL.
     ReconnectToRedirectTarget,
+    /// A `charset` other than UTF-8 in the Content-Type fails the connection (Chromium,
+    /// measured) rather than being ignored like any parameter.
+    Utf8CharsetOnly,
 }
 
 impl Reading {
     /// Every reading, in order.
-    pub const ALL: [Reading; 2] = [Reading::KeepLastEventId, Reading::ReconnectToRedirectTarget];
+    pub const ALL: [Reading; 3] = [
+        Reading::KeepLastEventId,
+        Reading::ReconnectToRedirectTarget,
+        Reading::Utf8CharsetOnly,
+    ];
 
     /// Its name in snapshot files and reports.
     pub fn name(self) -> &'static str {
         match self {
             Reading::KeepLastEventId => "keep-last-event-id",
             Reading::ReconnectToRedirectTarget => "reconnect-to-redirect-target",
+            Reading::Utf8CharsetOnly => "utf8-charset-only",
         }
     }
 
@@ -44,6 +52,7 @@ impl Reading {
         match self {
             Reading::KeepLastEventId => "DISPATCH-ID-BUFFER-PER-STREAM",
             Reading::ReconnectToRedirectTarget => "CONN-REDIRECT-RECONNECT-URL",
+            Reading::Utf8CharsetOnly => "CONN-CONTENT-TYPE-PARAMS",
         }
     }
 
@@ -52,6 +61,7 @@ impl Reading {
         match self {
             Reading::KeepLastEventId => readings.keep_last_event_id = true,
             Reading::ReconnectToRedirectTarget => readings.reconnect_to_redirect_target = true,
+            Reading::Utf8CharsetOnly => readings.utf8_charset_only = true,
         }
     }
 

@@ -154,9 +154,22 @@ impl Verdict {
             .iter()
             .find(|f| f.outcome == self.outcome)
             .or(self.findings.first());
+        let by = if self.readings.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (by the reading {} of {})",
+                crate::expect::Reading::names(&self.readings),
+                self.readings
+                    .iter()
+                    .map(|r| r.requirement())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         match worst {
-            Some(f) => format!("{}: {}", self.outcome, f.message),
-            None => self.outcome.to_string(),
+            Some(f) => format!("{}{by}: {}", self.outcome, f.message),
+            None => format!("{}{by}", self.outcome),
         }
     }
 }

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::case::Case;
-use crate::client::{Client, Clock, Net, Observer, Seen};
+use crate::client::{Client, Clock, Epoch, Net, Observer, Seen};
 use crate::expect::{Expectation, Reading};
 use crate::run::Origins;
 
@@ -116,25 +116,26 @@ pub async fn run_async(
 ) -> Result<(Run, Origins), RunError> {
     check_capabilities(client.as_ref(), case, false)?;
     let wall = std::time::Instant::now();
-    let start = Instant::now();
-    let clock: Clock = Arc::new(move || start.elapsed());
-    let server = CaseServer::start(case, clock.clone(), start)
+    let epoch = Epoch::new();
+    let clock: Clock = epoch.clock();
+    let mut server = CaseServer::start(case, clock.clone(), epoch.clone())
         .await
         .map_err(|e| RunError::Loopback(format!("cannot start the case server: {e}")))?;
     let origins = Origins {
         stream: format!("http://{}", server.addr),
         other: format!("http://{}", server.other_addr),
+        page: format!("http://{}", server.page_addr),
     };
-    let observer = Observer::new(clock.clone());
-    let request = open_request(case, &origins.stream, Net::loopback())?;
+    let observer = Observer::with_epoch(epoch.clone());
+    let request = open_request(case, &origins, Net::loopback())?;
     let outcome = drive(
         client,
         request,
         observer.clone(),
         case,
         expectations,
-        &server,
-        start,
+        &mut server,
+        &epoch,
     )
     .await;
     let requests = server.requests();
@@ -162,8 +163,8 @@ async fn drive(
     observer: Observer,
     case: &Case,
     expectations: &Expectations,
-    server: &CaseServer,
-    start: Instant,
+    server: &mut CaseServer,
+    epoch: &Epoch,
 ) -> Result<(), RunError> {
     let caps = client.capabilities();
     let mut session = tokio::time::timeout(OPEN_TIMEOUT, client.open(request, observer.clone()))
@@ -171,6 +172,9 @@ async fn drive(
         .map_err(|_| {
             RunError::Loopback(format!("the client did not open within {OPEN_TIMEOUT:?}"))
         })??;
+    // The case's timeline runs from the client's start (a browser restarts the epoch once its
+    // page has loaded): time-scheduled faults and commands count from there.
+    server.arm(case, epoch);
     let mut pending = commands(case).into_iter().peekable();
     let settle = expectations
         .iter()
@@ -188,6 +192,7 @@ async fn drive(
     let mut observed = Vec::new();
     loop {
         let now = Instant::now();
+        let start = epoch.get();
         if let Some((_, command)) = pending.next_if(|(at, _)| start + *at <= now) {
             observer.report(Seen::Command { command });
             tokio::time::timeout(OPEN_TIMEOUT, session.command(command))
@@ -251,6 +256,14 @@ struct CaseServer {
     addr: SocketAddr,
     /// The server's second origin's address.
     other_addr: SocketAddr,
+    /// The page origin's address.
+    page_addr: SocketAddr,
+    /// Becomes true at the case's first request.
+    begun: tokio::sync::watch::Receiver<bool>,
+    /// The server's configuration (for restarts).
+    config: sse_server::Config,
+    /// The topic store that survives restarts.
+    durable: Arc<TopicStore>,
     log: Arc<RequestLog>,
     connections: Arc<Mutex<Vec<Duration>>>,
     host: Arc<Mutex<Host>>,
@@ -302,6 +315,23 @@ fn boot(config: &sse_server::Config, topics: Arc<TopicStore>, log: &Arc<RequestL
     }
 }
 
+/// Waits for the case's first request, then until `after` past the epoch (which starts again
+/// there).
+async fn sleep_since(
+    begun: &mut tokio::sync::watch::Receiver<bool>,
+    epoch: &Epoch,
+    after: Duration,
+) {
+    let _ = begun.wait_for(|b| *b).await;
+    loop {
+        let due = epoch.get() + after;
+        if Instant::now() >= due {
+            return;
+        }
+        tokio::time::sleep_until(due).await;
+    }
+}
+
 /// The server host dies: every connection to it is cut and new ones are refused.
 fn crash(host: &Mutex<Host>) {
     let mut h = host.lock().unwrap_or_else(PoisonError::into_inner);
@@ -313,14 +343,18 @@ fn crash(host: &Mutex<Host>) {
 }
 
 impl CaseServer {
-    async fn start(case: &Case, clock: Clock, epoch: Instant) -> std::io::Result<Self> {
+    async fn start(case: &Case, clock: Clock, epoch: Epoch) -> std::io::Result<Self> {
         let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        // The second origin: another port, relayed to the same server with the same faults.
+        // The second origin and the page's: other ports, relayed to the same server with the
+        // same faults.
         let other = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
         let other_addr = other.local_addr()?;
+        let page = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        let page_addr = page.local_addr()?;
         let config = sse_server::Config {
             other_origin: Some(format!("http://{other_addr}")),
+            page_origin: Some(format!("http://{page_addr}")),
             ..case.server_config()
         };
         let log = Arc::new(RequestLog::new(clock.clone()));
@@ -336,44 +370,111 @@ impl CaseServer {
         }
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
+        // The page a browser runs the case in: served on every origin of the case server by a
+        // server of its own, which never crashes and whose requests are not the case's.
+        let (page_host, page_connections) = mpsc::channel(16);
+        tasks.push(tokio::spawn({
+            let server = Server::new(sse_server::Config {
+                scripts: Arc::new(
+                    [(
+                        crate::browser::PAGE_SCRIPT.to_owned(),
+                        crate::browser::page_script(),
+                    )]
+                    .into(),
+                ),
+                ..sse_server::Config::default()
+            });
+            let stop = stop.clone();
+            async move {
+                server
+                    .serve(
+                        ChannelListener(page_connections),
+                        stop,
+                        Duration::from_millis(200),
+                    )
+                    .await;
+            }
+        }));
 
         let faults = case.faults.clone();
         let connections = Arc::new(Mutex::new(Vec::new()));
+        // Whether the case's first request has come (its time starts there).
+        let (started, begun) = tokio::sync::watch::channel(false);
+        let started = Arc::new(started);
         tasks.push(tokio::spawn({
             let host = host.clone();
             let stop = stop.clone();
             let connections = connections.clone();
             let clock = clock.clone();
+            let epoch = epoch.clone();
             async move {
-                let mut n = 0u32;
+                let count = Arc::new(Mutex::new(0u32));
                 loop {
                     let accepted = tokio::select! {
                         () = stop.cancelled() => break,
                         accepted = listener.accept() => accepted,
                         accepted = other.accept() => accepted,
+                        accepted = page.accept() => accepted,
                     };
                     let Ok((tcp, peer)) = accepted else { continue };
-                    {
-                        let mut log = connections.lock().unwrap_or_else(PoisonError::into_inner);
-                        if log.len() < sse_server::requests::MAX_LOGGED {
-                            log.push(clock());
-                        }
-                    }
                     let _ = tcp.set_nodelay(true);
-                    n += 1;
-                    let conn_faults = resolve(&faults, n);
-                    let (sender, alive) = {
-                        let h = host.lock().unwrap_or_else(PoisonError::into_inner);
-                        (h.connections.clone(), h.alive.clone())
-                    };
-                    // A crashed server refuses: the connection closes at once.
-                    let Some(sender) = sender else { continue };
-                    let (near, far) = tokio::io::duplex(64 * 1024);
-                    if sender.send((far, peer)).await.is_err() {
-                        continue;
-                    }
-                    let stop = stop.clone();
+                    let (host, stop, connections, clock, faults, page_host, count) = (
+                        host.clone(),
+                        stop.clone(),
+                        connections.clone(),
+                        clock.clone(),
+                        faults.clone(),
+                        page_host.clone(),
+                        count.clone(),
+                    );
+                    let epoch = epoch.clone();
+                    let started = started.clone();
                     tokio::spawn(async move {
+                        // A connection is the case's from its first bytes (a browser may open one
+                        // early and speak later). One loading a browser's page is not: no count,
+                        // no log, no faults, and the page's own server.
+                        let loads_page = tokio::select! {
+                            page = crate::browser::loads_page(&tcp) => page,
+                            () = stop.cancelled() => return,
+                        };
+                        let (conn_faults, sender, alive) = match loads_page {
+                            // Closed without a word.
+                            None => return,
+                            Some(true) => (
+                                sse_sim::relay::ConnFaults::default(),
+                                Some(page_host),
+                                CancellationToken::new(),
+                            ),
+                            Some(false) => {
+                                let n = {
+                                    let mut n =
+                                        count.lock().unwrap_or_else(PoisonError::into_inner);
+                                    *n += 1;
+                                    // The case's time counts from its first request, as the
+                                    // golden trace's does: however long a client took to
+                                    // start, faults and commands meet it where the model was.
+                                    if *n == 1 {
+                                        epoch.restart();
+                                        started.send_replace(true);
+                                    }
+                                    let mut log =
+                                        connections.lock().unwrap_or_else(PoisonError::into_inner);
+                                    if log.len() < sse_server::requests::MAX_LOGGED {
+                                        log.push(clock());
+                                    }
+                                    *n
+                                };
+                                let h = host.lock().unwrap_or_else(PoisonError::into_inner);
+                                (resolve(&faults, n), h.connections.clone(), h.alive.clone())
+                            }
+                        };
+                        // A crashed server refuses: the connection closes at once.
+                        let Some(sender) = sender else { return };
+                        let (near, far) = tokio::io::duplex(64 * 1024);
+                        if sender.send((far, peer)).await.is_err() {
+                            return;
+                        }
+                        let epoch = epoch.get();
                         tokio::select! {
                             () = relay(tcp, near, conn_faults, epoch) => {}
                             () = alive.cancelled() => {}
@@ -384,22 +485,42 @@ impl CaseServer {
             }
         }));
 
+        Ok(CaseServer {
+            addr,
+            other_addr,
+            page_addr,
+            begun,
+            config,
+            durable,
+            log,
+            connections,
+            host,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Starts the case's time-scheduled faults and its publisher, counting from `epoch` (the
+    /// client's start).
+    fn arm(&mut self, case: &Case, epoch: &Epoch) {
         for fault in &case.faults {
             match *fault {
                 Fault::ServerCrash {
                     at_ms,
                     restart_at_ms,
                 } => {
-                    let host = host.clone();
-                    let config = config.clone();
-                    let log = log.clone();
-                    let durable_store = durable.clone();
+                    let host = self.host.clone();
+                    let config = self.config.clone();
+                    let log = self.log.clone();
+                    let durable_store = self.durable.clone();
                     let keep_topics = case.durable_topics();
-                    tasks.push(tokio::spawn(async move {
-                        tokio::time::sleep_until(epoch + Duration::from_millis(at_ms)).await;
+                    let epoch = epoch.clone();
+                    let mut begun = self.begun.clone();
+                    self.tasks.push(tokio::spawn(async move {
+                        sleep_since(&mut begun, &epoch, Duration::from_millis(at_ms)).await;
                         crash(&host);
                         if let Some(r) = restart_at_ms {
-                            tokio::time::sleep_until(epoch + Duration::from_millis(r)).await;
+                            sleep_since(&mut begun, &epoch, Duration::from_millis(r)).await;
                             let topics = if keep_topics {
                                 durable_store
                             } else {
@@ -421,9 +542,11 @@ impl CaseServer {
         }
 
         if let Some(p) = case.publisher.clone() {
-            let host = host.clone();
-            tasks.push(tokio::spawn(async move {
-                tokio::time::sleep_until(epoch + Duration::from_millis(p.start_ms)).await;
+            let host = self.host.clone();
+            let epoch = epoch.clone();
+            let mut begun = self.begun.clone();
+            self.tasks.push(tokio::spawn(async move {
+                sleep_since(&mut begun, &epoch, Duration::from_millis(p.start_ms)).await;
                 for i in 1..=p.count {
                     // Like the simulator's publisher: it retries while the server is down.
                     loop {
@@ -442,16 +565,6 @@ impl CaseServer {
                 }
             }));
         }
-
-        Ok(CaseServer {
-            addr,
-            other_addr,
-            log,
-            connections,
-            host,
-            stop,
-            tasks,
-        })
     }
 
     fn topics(&self) -> Arc<TopicStore> {
@@ -469,8 +582,13 @@ impl CaseServer {
             .clone()
     }
 
+    /// What the server received, without a browser's page loads.
     fn requests(&self) -> Vec<ReceivedRequest> {
-        self.log.snapshot()
+        self.log
+            .snapshot()
+            .into_iter()
+            .filter(|r| !crate::browser::is_page_target(&r.target))
+            .collect()
     }
 
     async fn stop(self) {

@@ -117,6 +117,9 @@ pub struct CaseReport {
     pub observed: Vec<TraceEntry>,
     /// Real time the run took.
     pub wall_ms: u64,
+    /// The readings of ambiguous texts the verdict was reached by (none: the literal text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readings: Vec<crate::expect::Reading>,
 }
 
 impl CaseReport {
@@ -137,6 +140,7 @@ impl CaseReport {
             expected: result.expected.lines().map(str::to_owned).collect(),
             observed: result.observed.clone(),
             wall_ms: millis(wall),
+            readings: result.verdict.readings.clone(),
         }
     }
 }
@@ -613,6 +617,7 @@ mod tests {
             expected: Vec::new(),
             observed: Vec::new(),
             wall_ms: 0,
+            readings: Vec::new(),
         }
     }
 

@@ -89,9 +89,10 @@ pub fn commands(case: &Case) -> Vec<(Duration, Command)> {
 }
 
 /// The open request of a case against a server at `base` (scheme, host and port).
-pub fn open_request(case: &Case, base: &str, net: Net) -> Result<OpenRequest, RunError> {
+pub fn open_request(case: &Case, origins: &Origins, net: Net) -> Result<OpenRequest, RunError> {
     let bad = |e: url::ParseError| RunError::Loopback(format!("bad URL: {e}"));
-    let mut url = url::Url::parse(&format!("{base}{}", case.client_path())).map_err(bad)?;
+    let mut url =
+        url::Url::parse(&format!("{}{}", origins.stream, case.client_path())).map_err(bad)?;
     if let Some(given) = &case.client.url {
         url = url::Url::options()
             .base_url(Some(&url))
@@ -103,7 +104,8 @@ pub fn open_request(case: &Case, base: &str, net: Net) -> Result<OpenRequest, Ru
         url,
         last_event_id: c.last_event_id.clone(),
         with_credentials: c.with_credentials.unwrap_or(false),
-        page_origin: c.origin.as_ref().map(|o| o.replace(ORIGIN, base)),
+        page_origin: c.origin.as_ref().map(|o| origins.resolve(o)),
+        server_origin: origins.stream.clone(),
         settings: Settings {
             initial_reconnection_time: c.reconnection_ms.map(Duration::from_millis),
             backoff: c.backoff.map(|b| {
@@ -117,7 +119,28 @@ pub fn open_request(case: &Case, base: &str, net: Net) -> Result<OpenRequest, Ru
             accept_encoding: c.accept_encoding.clone(),
         },
         net,
+        event_types: event_types(case),
     })
+}
+
+/// The event types other than `message` that the case's golden traces dispatch, sorted.
+fn event_types(case: &Case) -> Vec<String> {
+    let traces = case
+        .golden
+        .iter()
+        .chain(case.alternatives.iter().map(|(_, t)| t));
+    let mut types: Vec<String> = traces
+        .flat_map(|t| &t.lines)
+        .filter_map(|l| match &l.what {
+            sse_model::Observation::Message { event_type, .. } if event_type != "message" => {
+                Some(event_type.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    types.sort();
+    types.dedup();
+    types
 }
 
 /// Refuses a case whose needs the client does not declare.
@@ -169,7 +192,7 @@ pub fn simulated(
     check_capabilities(client.as_ref(), case, true)?;
     let wall = std::time::Instant::now();
     let observer = Observer::new(Arc::new(sse_sim::now));
-    let request = open_request(case, sse_sim::CLIENT_BASE_URL, Net::simulated())?;
+    let request = open_request(case, &Origins::simulated(), Net::simulated())?;
     let commands = commands(case);
     let failure: Arc<std::sync::Mutex<Option<RunError>>> = Arc::default();
     let host = {
@@ -379,8 +402,9 @@ pub fn execute(
     }
 }
 
-/// The two origins at which a run's client reaches the case server: the one its stream starts
-/// at, and the second one cases redirect to (`{origin}` and `{other-origin}` in case files and
+/// The three origins at which a run's client reaches the case server: the one its stream starts
+/// at, the second one cases redirect to, and the one its page comes from when the case puts the
+/// page on another origin (`{origin}`, `{other-origin}` and `{page-origin}` in case files and
 /// golden traces).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origins {
@@ -388,6 +412,8 @@ pub struct Origins {
     pub stream: String,
     /// `{other-origin}`.
     pub other: String,
+    /// `{page-origin}`.
+    pub page: String,
 }
 
 impl Origins {
@@ -396,31 +422,33 @@ impl Origins {
         Origins {
             stream: sse_sim::CLIENT_BASE_URL.to_owned(),
             other: sse_sim::OTHER_BASE_URL.to_owned(),
+            page: sse_sim::PAGE_BASE_URL.to_owned(),
         }
     }
 
-    /// `text` with `{origin}` and `{other-origin}` replaced by these origins.
+    /// `(name, origin)` pairs, the longest origin first (one may be a prefix of another).
+    fn named(&self) -> Vec<(&'static str, &str)> {
+        let mut named = vec![
+            (sse_server::cases::OTHER_ORIGIN, self.other.as_str()),
+            (sse_server::cases::PAGE_ORIGIN, self.page.as_str()),
+            (ORIGIN, self.stream.as_str()),
+        ];
+        named.sort_by_key(|(_, origin)| std::cmp::Reverse(origin.len()));
+        named
+    }
+
+    /// `text` with `{origin}`, `{other-origin}` and `{page-origin}` replaced by these origins.
     pub fn resolve(&self, text: &str) -> String {
-        text.replace(sse_server::cases::OTHER_ORIGIN, &self.other)
-            .replace(ORIGIN, &self.stream)
+        self.named()
+            .into_iter()
+            .fold(text.to_owned(), |t, (name, origin)| t.replace(name, origin))
     }
 
     /// `text` with these origins replaced by their names (the inverse of [`Origins::resolve`]).
     pub fn name(&self, text: &str) -> String {
-        // The longer first, in case one origin is a prefix of the other.
-        let (long, short) = if self.other.len() >= self.stream.len() {
-            (
-                (&self.other, sse_server::cases::OTHER_ORIGIN),
-                (&self.stream, ORIGIN),
-            )
-        } else {
-            (
-                (&self.stream, ORIGIN),
-                (&self.other, sse_server::cases::OTHER_ORIGIN),
-            )
-        };
-        text.replace(long.0.as_str(), long.1)
-            .replace(short.0.as_str(), short.1)
+        self.named()
+            .into_iter()
+            .fold(text.to_owned(), |t, (name, origin)| t.replace(origin, name))
     }
 }
 
@@ -487,9 +515,18 @@ impl Target {
         format!("{}-{}", self.client.identity().name, self.transport.name())
     }
 
-    /// Parses an `--impl` value: `model-sim` or `model-loopback`.
+    /// Parses an `--impl` value: `model-sim`, `model-loopback`, `chromium` or `firefox` (an
+    /// error says why a browser is unavailable).
     pub fn parse(spec: &str) -> Result<Target, String> {
+        let browser = |kind| {
+            crate::browser::Browser::find(kind).map(|b| Target {
+                client: Arc::new(b),
+                transport: Transport::Loopback,
+            })
+        };
         match spec {
+            "chromium" => browser(crate::browser::Kind::Chromium),
+            "firefox" => browser(crate::browser::Kind::Firefox),
             "model-sim" => Ok(Target {
                 client: Arc::new(crate::ModelClient::default()),
                 transport: Transport::Simulated,
@@ -506,24 +543,54 @@ impl Target {
     }
 
     /// Every `--impl` value [`Target::parse`] knows.
-    pub const KNOWN: [&'static str; 2] = ["model-sim", "model-loopback"];
+    pub const KNOWN: [&'static str; 4] = ["model-sim", "model-loopback", "chromium", "firefox"];
 
-    /// Every implementation this build can run, for a full report.
-    pub fn all() -> Vec<Target> {
-        Target::KNOWN
+    /// The implementations built into the harness (the model, simulated and over loopback): the
+    /// README's main job.
+    pub fn builtin() -> Vec<Target> {
+        ["model-sim", "model-loopback"]
             .iter()
             .filter_map(|s| Target::parse(s).ok())
             .collect()
     }
 
+    /// Every implementation this build knows: those that can run here, and for the others
+    /// (a browser that is not installed) the reason.
+    pub fn all() -> (Vec<Target>, Vec<Unavailable>) {
+        let mut ready = Vec::new();
+        let mut unavailable = Vec::new();
+        for spec in Target::KNOWN {
+            match Target::parse(spec) {
+                Ok(t) => ready.push(t),
+                Err(reason) => unavailable.push(Unavailable {
+                    id: format!("{spec}-loopback"),
+                    reason,
+                }),
+            }
+        }
+        (ready, unavailable)
+    }
+
     /// How many cases run at once: simulations use the CPU, loopback runs mostly wait.
     pub fn concurrency(&self) -> usize {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        match self.transport {
+        let transport = match self.transport {
             Transport::Simulated => cores,
             Transport::Loopback => cores.max(8),
-        }
+        };
+        self.client
+            .concurrency()
+            .map_or(transport, |n| n.clamp(1, transport))
     }
+}
+
+/// An implementation that cannot run on this machine, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Unavailable {
+    /// Its column id.
+    pub id: String,
+    /// What is missing.
+    pub reason: String,
 }
 
 /// Runs `cases` on `target`, `target.concurrency()` at a time, calling `progress` after each;

@@ -100,6 +100,7 @@ fn case_report(
         expected: golden(case),
         observed,
         wall_ms: 42,
+        readings: Vec::new(),
     }
 }
 

@@ -82,6 +82,9 @@ pub struct Readings {
     /// A reconnection fetches the URL the last redirect led to instead of the constructor's
     /// (`CONN-REDIRECT-RECONNECT-URL`: Fetch appends redirects to the request's URL list).
     pub reconnect_to_redirect_target: bool,
+    /// A `charset` parameter naming anything but UTF-8 fails the connection, as Chromium does,
+    /// instead of being ignored with every other parameter (`CONN-CONTENT-TYPE-PARAMS`).
+    pub utf8_charset_only: bool,
 }
 
 impl Default for Config {
@@ -396,6 +399,13 @@ impl EventSource {
             }
         }
         if response.status != 200 || !mime::is_event_stream(response.header_values("content-type"))
+        {
+            self.fail();
+            return;
+        }
+        if self.config.readings.utf8_charset_only
+            && mime::content_type_charset(response.header_values("content-type"))
+                .is_some_and(|c| c != "utf-8")
         {
             self.fail();
             return;

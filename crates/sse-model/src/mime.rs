@@ -3,22 +3,44 @@
 
 /// The essence (`type/subtype`, lower case) that Fetch's "extract a MIME type" gives for the
 /// values of all `Content-Type` headers of a response, or `None` where it gives failure.
-///
-/// Values are combined as Fetch combines them: split on commas outside quoted strings; each part
-/// that parses as a MIME type replaces the one before it; parts that do not parse are skipped.
 pub fn content_type_essence<'a, I>(values: I) -> Option<String>
 where
     I: IntoIterator<Item = &'a str>,
 {
-    let mut essence = None;
-    for value in values {
-        for part in split_outside_quotes(value) {
-            if let Some(e) = parse_essence(part) {
-                essence = Some(e);
-            }
-        }
-    }
-    essence
+    extracted(values).and_then(parse_essence)
+}
+
+/// The `charset` parameter (lower case, unquoted) of the MIME type that Fetch's "extract a MIME
+/// type" gives, if it has one.
+pub fn content_type_charset<'a, I>(values: I) -> Option<String>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    extracted(values)?.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim_matches(is_http_ws)
+            .eq_ignore_ascii_case("charset")
+            .then(|| {
+                value
+                    .trim_matches(is_http_ws)
+                    .trim_matches('"')
+                    .to_ascii_lowercase()
+            })
+    })
+}
+
+/// The part of the `Content-Type` values that Fetch's "extract a MIME type" takes: values are
+/// split on commas outside quoted strings; each part that parses as a MIME type replaces the one
+/// before it; parts that do not parse are skipped.
+fn extracted<'a, I>(values: I) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    values
+        .into_iter()
+        .flat_map(split_outside_quotes)
+        .filter(|part| parse_essence(part).is_some())
+        .last()
 }
 
 /// Whether a set of `Content-Type` values announces an event stream (`CONN-CONTENT-TYPE`).
@@ -86,6 +108,21 @@ fn parse_essence(input: &str) -> Option<String> {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    #[rstest]
+    #[case(&["text/event-stream"], None)]
+    #[case(&["text/event-stream; charset=UTF-8"], Some("utf-8"))]
+    #[case(&["text/event-stream;charset=\"windows-1252\""], Some("windows-1252"))]
+    #[case(&["text/event-stream; a=b ; CHARSET = bogus"], Some("bogus"))]
+    #[case(&["text/plain; charset=x", "text/event-stream"], None)]
+    #[case(&["text/event-stream; charset=x", "nonsense"], Some("x"))]
+    fn charset(#[case] values: &[&str], #[case] expected: Option<&str>) {
+        assert_eq!(
+            content_type_charset(values.iter().copied()).as_deref(),
+            expected,
+            "{values:?}"
+        );
+    }
 
     // spec: CONN-CONTENT-TYPE CONN-CONTENT-TYPE-PARAMS
     #[rstest]

@@ -219,22 +219,40 @@ impl Cases {
 /// [`Config::other_origin`]: crate::Config::other_origin
 pub const OTHER_ORIGIN: &str = "{other-origin}";
 
-/// A scripted header value with [`OTHER_ORIGIN`] replaced by the server's second origin (left
-/// as written when the server has none, so the client meets an unusable URL, not a wrong one).
-pub(crate) fn expand(value: &str, other_origin: Option<&str>) -> String {
-    match other_origin {
-        Some(origin) => value.replace(OTHER_ORIGIN, origin),
-        None => value.to_owned(),
-    }
+/// What a script (or the allow-list) writes for the origin of the page a case's client runs in
+/// (see [`Config::page_origin`]).
+///
+/// [`Config::page_origin`]: crate::Config::page_origin
+pub const PAGE_ORIGIN: &str = "{page-origin}";
+
+/// The server's other origins as scripts name them: `(placeholder, origin)`.
+pub(crate) fn named_origins(config: &crate::Config) -> impl Iterator<Item = (&'static str, &str)> {
+    [
+        (OTHER_ORIGIN, config.other_origin.as_deref()),
+        (PAGE_ORIGIN, config.page_origin.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(name, origin)| origin.map(|o| (name, o)))
 }
 
-/// A `Location` with the run key added, when it points back at this server: by path, or at
-/// its second origin (an absolute URL elsewhere is left alone: it is another server's business).
-pub(crate) fn with_run(location: &str, run: &str, other_origin: Option<&str>) -> String {
-    if let Some(path) = other_origin.and_then(|o| location.strip_prefix(o)) {
-        if path.starts_with('/') && !path.starts_with("//") {
-            let origin = &location[..location.len() - path.len()];
-            return format!("{origin}{}", with_run(path, run, None));
+/// A scripted header value with [`OTHER_ORIGIN`] and [`PAGE_ORIGIN`] replaced by the server's
+/// origins (left as written when the server has none, so the client meets an unusable URL, not
+/// a wrong one).
+pub(crate) fn expand(value: &str, config: &crate::Config) -> String {
+    named_origins(config).fold(value.to_owned(), |v, (name, origin)| {
+        v.replace(name, origin)
+    })
+}
+
+/// A `Location` with the run key added, when it points back at this server: by path, or at one
+/// of its other origins (an absolute URL elsewhere is left alone: it is another server's
+/// business).
+pub(crate) fn with_run(location: &str, run: &str, config: &crate::Config) -> String {
+    for (_, origin) in named_origins(config) {
+        if let Some(path) = location.strip_prefix(origin) {
+            if path.starts_with('/') && !path.starts_with("//") {
+                return format!("{origin}{}", with_run(path, run, &crate::Config::default()));
+            }
         }
     }
     if run.is_empty() || !location.starts_with('/') || location.starts_with("//") {
@@ -367,33 +385,42 @@ mod tests {
 
     #[test]
     fn run_keys_follow_redirects_to_this_server() {
+        let none = crate::Config::default();
         assert_eq!(
-            with_run("/cases/a?hop=1", "k 1", None),
+            with_run("/cases/a?hop=1", "k 1", &none),
             "/cases/a?hop=1&run=k+1"
         );
-        assert_eq!(with_run("/cases/a#f", "k", None), "/cases/a?run=k#f");
-        assert_eq!(with_run("/cases/a", "", None), "/cases/a");
+        assert_eq!(with_run("/cases/a#f", "k", &none), "/cases/a?run=k#f");
+        assert_eq!(with_run("/cases/a", "", &none), "/cases/a");
         assert_eq!(
-            with_run("http://elsewhere/x", "k", None),
+            with_run("http://elsewhere/x", "k", &none),
             "http://elsewhere/x"
         );
-        assert_eq!(with_run("//elsewhere/x", "k", None), "//elsewhere/x");
-        // The server's second origin is this server too.
-        let other = Some("http://127.0.0.1:9");
+        assert_eq!(with_run("//elsewhere/x", "k", &none), "//elsewhere/x");
+        // The server's other origins are this server too.
+        let both = crate::Config {
+            other_origin: Some("http://127.0.0.1:9".into()),
+            page_origin: Some("http://127.0.0.1:8".into()),
+            ..crate::Config::default()
+        };
         assert_eq!(
-            with_run("http://127.0.0.1:9/cases/a?hop=1", "k", other),
+            with_run("http://127.0.0.1:9/cases/a?hop=1", "k", &both),
             "http://127.0.0.1:9/cases/a?hop=1&run=k"
         );
         assert_eq!(
-            with_run("http://127.0.0.1:99/cases/a", "k", other),
+            with_run("http://127.0.0.1:8/cases/a", "k", &both),
+            "http://127.0.0.1:8/cases/a?run=k"
+        );
+        assert_eq!(
+            with_run("http://127.0.0.1:99/cases/a", "k", &both),
             "http://127.0.0.1:99/cases/a"
         );
         assert_eq!(
-            expand("{other-origin}/cases/a", other),
-            "http://127.0.0.1:9/cases/a"
+            expand("{other-origin}/cases/a {page-origin}", &both),
+            "http://127.0.0.1:9/cases/a http://127.0.0.1:8"
         );
         assert_eq!(
-            expand("{other-origin}/cases/a", None),
+            expand("{other-origin}/cases/a", &none),
             "{other-origin}/cases/a"
         );
     }

@@ -109,7 +109,12 @@ fn cors_headers(
     }) {
         return Ok(Vec::new());
     }
-    let allowed = &ctx.config.allowed_origins;
+    let allowed: Vec<String> = ctx
+        .config
+        .allowed_origins
+        .iter()
+        .map(|o| expand(o, &ctx.config))
+        .collect();
     let mut headers = vec![(header::VARY, HeaderValue::from_static("origin"))];
     if allowed.iter().any(|o| o == origin_str) {
         headers.push((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone()));
@@ -345,9 +350,9 @@ fn case(ctx: &Ctx, req: &Request<Incoming>, id: &str) -> Response<Body> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     for (name, value) in scripted.headers() {
-        let value = expand(&value, ctx.config.other_origin.as_deref());
+        let value = expand(&value, &ctx.config);
         let value = if name.eq_ignore_ascii_case("location") {
-            with_run(&value, &run, ctx.config.other_origin.as_deref())
+            with_run(&value, &run, &ctx.config)
         } else {
             value
         };

@@ -31,7 +31,8 @@ pub struct Config {
     pub compression: bool,
     /// Flush the compressor after every event; turning it off shows the delay it prevents.
     pub flush_each_event: bool,
-    /// Origins allowed to read streams cross-origin; `*` allows any origin without credentials.
+    /// Origins allowed to read streams cross-origin; `*` allows any origin without credentials;
+    /// `{page-origin}` stands for [`Config::page_origin`].
     pub allowed_origins: Vec<String>,
     /// Event-stream responses served at once; more get 503 with `Retry-After`.
     pub max_streams: usize,
@@ -66,6 +67,9 @@ pub struct Config {
     /// A second origin (`scheme://host:port`) at which clients also reach this server, so a case
     /// can redirect across origins: scripted header values name it as `{other-origin}`.
     pub other_origin: Option<String>,
+    /// The origin at which clients reach this server to load the page a case's client runs in
+    /// (a browser's): scripted header values and `allowed_origins` name it as `{page-origin}`.
+    pub page_origin: Option<String>,
 }
 
 impl Default for Config {
@@ -92,6 +96,7 @@ impl Default for Config {
             body_read_timeout: Duration::from_secs(10),
             scripts: Scripts::default(),
             other_origin: None,
+            page_origin: None,
         }
     }
 }

@@ -19,4 +19,6 @@ pub mod world;
 
 pub use fault::{Fault, Publisher};
 pub use net::sleep_until;
-pub use world::{CLIENT_BASE_URL, OTHER_BASE_URL, Outcome, SimError, World, now, run};
+pub use world::{
+    CLIENT_BASE_URL, OTHER_BASE_URL, Outcome, PAGE_BASE_URL, SimError, World, now, run,
+};

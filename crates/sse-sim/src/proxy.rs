@@ -17,12 +17,14 @@ const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_millis(20);
 /// Connections logged at most.
 const MAX_LOGGED: usize = 100_000;
 
-/// Runs the proxy on port 80, and on [`OTHER_PORT`] (the server's second origin), forwarding
-/// to `upstream` (host:port), logging when each client connection arrived (whether the server
-/// then takes it or not). The proxy starts with the simulation, so its start is the epoch of
-/// faults given as absolute times; faults count connections on both ports together.
+/// Runs the proxy on port 80, on [`OTHER_PORT`] (the server's second origin) and on
+/// [`PAGE_PORT`] (the page's origin), forwarding to `upstream` (host:port), logging when each
+/// client connection arrived (whether the server then takes it or not). The proxy starts with
+/// the simulation, so its start is the epoch of faults given as absolute times; faults count
+/// connections on all ports together.
 ///
 /// [`OTHER_PORT`]: crate::world::OTHER_PORT
+/// [`PAGE_PORT`]: crate::world::PAGE_PORT
 pub(crate) async fn run(
     faults: Arc<Vec<Fault>>,
     upstream: &'static str,
@@ -31,11 +33,13 @@ pub(crate) async fn run(
     let epoch = Instant::now();
     let listener = TcpListener::bind("0.0.0.0:80").await?;
     let other = TcpListener::bind(("0.0.0.0", crate::world::OTHER_PORT)).await?;
+    let page = TcpListener::bind(("0.0.0.0", crate::world::PAGE_PORT)).await?;
     let mut n = 0u32;
     loop {
         let (client, _) = tokio::select! {
             accepted = listener.accept() => accepted?,
             accepted = other.accept() => accepted?,
+            accepted = page.accept() => accepted?,
         };
         {
             let mut log = connections.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,4 +1,4 @@
-//! Builds the turmoil world (hosts `server`, `proxy` (on two ports, two origins), `client`, and
+//! Builds the turmoil world (hosts `server`, `proxy` (on three ports, three origins), `client`, and
 //! `publisher` when there is one), runs it in simulated time, applies the time-scheduled faults between steps (server
 //! crash and restart, partition and repair), and returns what the server received.
 
@@ -22,6 +22,13 @@ pub const OTHER_PORT: u16 = 8080;
 /// Where the client host reaches the server's second origin (same proxy, port [`OTHER_PORT`]):
 /// the server's [`Config::other_origin`] in every world.
 pub const OTHER_BASE_URL: &str = "http://proxy:8080";
+
+/// The proxy's third port, the origin of the page a case's client runs in.
+pub const PAGE_PORT: u16 = 8081;
+
+/// The page's origin (same proxy, port [`PAGE_PORT`]): the server's [`Config::page_origin`] in
+/// every world.
+pub const PAGE_BASE_URL: &str = "http://proxy:8081";
 
 /// The header the publisher marks its requests with, so the log shows only the client's.
 const PUBLISHER_HEADER: &str = "x-sse-sim-publisher";
@@ -150,6 +157,7 @@ where
 
     let config = Config {
         other_origin: Some(OTHER_BASE_URL.to_owned()),
+        page_origin: Some(PAGE_BASE_URL.to_owned()),
         ..world.config.clone()
     };
     let durable = world.durable_topics;

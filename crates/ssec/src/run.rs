@@ -14,7 +14,8 @@ use sse_harness::{Catalogue, mimic};
 /// Options of `ssec run`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Implementations to run (repeat the flag): model-sim, model-loopback, or `all`.
+    /// Implementations to run (repeat the flag): model-sim, model-loopback, chromium, firefox, or
+    /// `all` (every one that can run here).
     #[arg(long = "impl", default_value = "model-sim")]
     implementations: Vec<String>,
     /// Only cases whose id matches this glob (`*` and `?`; repeat the flag for several).
@@ -59,7 +60,11 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     let mut targets = Vec::new();
     for spec in &args.implementations {
         if spec == "all" {
-            targets.extend(Target::all());
+            let (ready, unavailable) = Target::all();
+            targets.extend(ready);
+            for u in unavailable {
+                eprintln!("{}: unavailable: {}", u.id, u.reason);
+            }
             continue;
         }
         match Target::parse(spec) {

@@ -1,0 +1,722 @@
+//! Browsers' own `EventSource` as implementations under test: Chromium and Firefox, headless, as
+//! child processes (no WebDriver). For each case a fresh browser loads a page from the case
+//! server (on the stream's origin, or on `{page-origin}` when the case puts the page elsewhere,
+//! so CORS is the browser's own business); the page waits for the harness's go, creates the
+//! EventSource and posts every observation, stamped with the browser's clock and numbered, to a
+//! small report server this module runs per session. Commands (`close`) go back the same way.
+//!
+//! Over loopback only: a browser has its own network stack.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use tokio::sync::Notify;
+
+use crate::client::{
+    Capabilities, Capability, Client, ClientError, Command, Identity, Observer, OpenRequest,
+    ReadyStateName, Seen, Session,
+};
+
+/// The id under which the case server plays the page (`/cases/harness-browser-page`); no case
+/// may use it.
+pub const PAGE_SCRIPT: &str = "harness-browser-page";
+
+const PAGE_PATH: &str = "/cases/harness-browser-page";
+const PAGE_HTML: &str = include_str!("browser/page.html");
+
+/// How long a browser may take to start and load the page.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long the page may take to act on a command.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a command poll is held open before it is answered empty.
+const POLL_HOLD: Duration = Duration::from_secs(20);
+/// The largest report the page may post (an event's data travels in one).
+const MAX_REPORT_BYTES: usize = 32 << 20;
+
+/// The page script the case server serves (on every origin) to a browser.
+pub fn page_script() -> sse_server::cases::Script {
+    sse_server::cases::Script {
+        responses: vec![sse_server::cases::ScriptedResponse {
+            status: 200,
+            headers: Some(vec![
+                ("content-type".into(), "text/html; charset=utf-8".into()),
+                ("cache-control".into(), "no-store".into()),
+                // One request per connection: the EventSource's own requests come on others.
+                ("connection".into(), "close".into()),
+            ]),
+            body: vec![sse_server::cases::Step::Send(PAGE_HTML.to_owned())],
+            end: sse_server::cases::End::Close,
+        }],
+    }
+}
+
+/// Whether a request target is a browser loading its page (not part of the case).
+pub fn is_page_target(target: &str) -> bool {
+    target == "/favicon.ico"
+        || target
+            .strip_prefix(PAGE_PATH)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('?'))
+}
+
+/// Whether a new connection is a browser loading its page: its first bytes are that request
+/// line. Looks without reading (the bytes stay for the server) and waits for the first bytes as
+/// long as they take; `None` when the connection closes without sending any.
+pub async fn loads_page(tcp: &tokio::net::TcpStream) -> Option<bool> {
+    let want = format!("GET {PAGE_PATH}");
+    let want = want.as_bytes();
+    let mut buf = [0u8; 64];
+    let mut last = 0;
+    loop {
+        let n = match tcp.peek(&mut buf).await {
+            Ok(0) | Err(_) => return (last > 0).then_some(false),
+            Ok(n) => n,
+        };
+        let got = &buf[..n];
+        if got.len() >= want.len() {
+            return Some(got.starts_with(want));
+        }
+        if !want.starts_with(got) {
+            return Some(false);
+        }
+        // Only part of the request line so far: look again once more has come.
+        last = n;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Which browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Chromium (Debian's `chromium`).
+    Chromium,
+    /// Firefox (Debian's `firefox-esr`).
+    Firefox,
+}
+
+impl Kind {
+    /// The implementation's name in reports and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Chromium => "chromium",
+            Kind::Firefox => "firefox",
+        }
+    }
+
+    /// The environment variable that names another binary.
+    fn env(self) -> &'static str {
+        match self {
+            Kind::Chromium => "SSE_CHROMIUM",
+            Kind::Firefox => "SSE_FIREFOX",
+        }
+    }
+
+    /// Binaries tried on `PATH`, in order.
+    fn programs(self) -> &'static [&'static str] {
+        match self {
+            Kind::Chromium => &["chromium", "chromium-browser", "google-chrome"],
+            Kind::Firefox => &["firefox-esr", "firefox"],
+        }
+    }
+}
+
+/// An installed browser, as an implementation under test.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    kind: Kind,
+    program: PathBuf,
+    version: String,
+}
+
+impl Browser {
+    /// Finds the browser (its environment variable, else `PATH`) and asks its version; the
+    /// error says what is missing, for a report's `unavailable` column.
+    pub fn find(kind: Kind) -> Result<Browser, String> {
+        let program = match std::env::var_os(kind.env()) {
+            Some(p) => PathBuf::from(p),
+            None => kind
+                .programs()
+                .iter()
+                .find_map(|name| on_path(name))
+                .ok_or_else(|| {
+                    format!(
+                        "{} is not installed: none of {} is on PATH (or set {} to its binary; \
+                         scripts/setup installs it)",
+                        kind.name(),
+                        kind.programs().join(", "),
+                        kind.env()
+                    )
+                })?,
+        };
+        let out = std::process::Command::new(&program)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|e| format!("{} does not run: {e}", program.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let version = text
+            .split_whitespace()
+            .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+            .unwrap_or("unknown")
+            .to_owned();
+        if !out.status.success() {
+            return Err(format!(
+                "{} --version failed ({})",
+                program.display(),
+                out.status
+            ));
+        }
+        Ok(Browser {
+            kind,
+            program,
+            version,
+        })
+    }
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+impl Client for Browser {
+    fn identity(&self) -> Identity {
+        Identity {
+            name: self.kind.name().to_owned(),
+            version: self.version.clone(),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        [
+            Capability::OpenEvent,
+            Capability::ReadyState,
+            Capability::Origin,
+            Capability::Close,
+            Capability::Cors,
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    fn concurrency(&self) -> Option<usize> {
+        // A browser per case: a few at once keep their event loops (and so their timing) free.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Some(cores.saturating_add(1))
+    }
+
+    fn open(
+        &self,
+        request: OpenRequest,
+        observer: Observer,
+    ) -> BoxFuture<'static, Result<Box<dyn Session>, ClientError>> {
+        let browser = self.clone();
+        Box::pin(async move {
+            let session = BrowserSession::start(browser, request, observer).await?;
+            Ok(Box::new(session) as Box<dyn Session>)
+        })
+    }
+}
+
+/// One report from the page.
+#[derive(Debug, Deserialize)]
+struct Report {
+    seq: u64,
+    /// The browser's clock: milliseconds since the Unix epoch.
+    t: f64,
+    kind: String,
+    #[serde(default, rename = "type")]
+    event_type: String,
+    #[serde(default)]
+    data: String,
+    #[serde(default, rename = "lastEventId")]
+    last_event_id: String,
+    #[serde(default)]
+    origin: Option<String>,
+    #[serde(default, rename = "readyState")]
+    ready_state: Option<u8>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// What the report server shares with the session.
+struct Shared {
+    observer: Observer,
+    state: Mutex<State>,
+    /// Woken when `loaded`, `ready` or `closed` arrive.
+    control: Notify,
+    /// Woken when a command is queued.
+    queued: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    next_seq: u64,
+    waiting: BTreeMap<u64, Report>,
+    loaded: bool,
+    ready: bool,
+    closed: bool,
+    exception: Option<String>,
+    commands: VecDeque<&'static str>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes reports in the page's order, whatever order their requests arrived in.
+    fn take(&self, report: Report) {
+        let mut state = self.lock();
+        if report.seq < state.next_seq {
+            return;
+        }
+        state.waiting.insert(report.seq, report);
+        let mut control = false;
+        while let Some(report) = {
+            let next = state.next_seq;
+            state.waiting.remove(&next)
+        } {
+            state.next_seq += 1;
+            control |= self.apply(&mut state, report);
+        }
+        drop(state);
+        if control {
+            self.control.notify_waiters();
+        }
+    }
+
+    /// Applies one report; true for a control report the session waits for.
+    fn apply(&self, state: &mut State, r: Report) -> bool {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3);
+        // How long ago, by the browser's clock, it happened (same machine, same clock).
+        let ago = Duration::from_secs_f64(((now_ms - r.t) / 1e3).max(0.0));
+        let at = self.observer.now().saturating_sub(ago);
+        let seen = match r.kind.as_str() {
+            "loaded" => {
+                state.loaded = true;
+                return true;
+            }
+            "ready" => {
+                state.ready = true;
+                return true;
+            }
+            "closed" => {
+                state.closed = true;
+                return true;
+            }
+            "exception" => {
+                state.exception = Some(r.message.unwrap_or_default());
+                return true;
+            }
+            "open" => Seen::Open,
+            "message" => Seen::Message {
+                event_type: r.event_type,
+                data: r.data,
+                last_event_id: r.last_event_id,
+                origin: r.origin,
+            },
+            "error" => Seen::Error {
+                ready_state: r.ready_state.and_then(|n| match n {
+                    0 => Some(ReadyStateName::Connecting),
+                    1 => Some(ReadyStateName::Open),
+                    2 => Some(ReadyStateName::Closed),
+                    _ => None,
+                }),
+                message: None,
+            },
+            _ => return false,
+        };
+        self.observer.report_at(at, seen);
+        false
+    }
+
+    fn command(&self, command: &'static str) {
+        self.lock().commands.push_back(command);
+        self.queued.notify_waiters();
+    }
+
+    /// Waits until `done` holds of the state (or the deadline passes).
+    async fn until(&self, limit: Duration, done: impl Fn(&State) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.control.notified();
+            if done(&self.lock()) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return done(&self.lock());
+            }
+        }
+    }
+}
+
+/// A browser running one case.
+struct BrowserSession {
+    shared: Arc<Shared>,
+    child: Child,
+    profile: PathBuf,
+    server: tokio::task::JoinHandle<()>,
+    name: &'static str,
+}
+
+impl BrowserSession {
+    async fn start(
+        browser: Browser,
+        request: OpenRequest,
+        observer: Observer,
+    ) -> Result<BrowserSession, ClientError> {
+        let failed = |why: String| ClientError::Failed(format!("{}: {why}", browser.kind.name()));
+        let shared = Arc::new(Shared {
+            observer: observer.clone(),
+            state: Mutex::new(State::default()),
+            control: Notify::new(),
+            queued: Notify::new(),
+        });
+        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+            .await
+            .map_err(|e| failed(format!("cannot start the report server: {e}")))?;
+        let report_addr = listener
+            .local_addr()
+            .map_err(|e| failed(format!("cannot start the report server: {e}")))?;
+        let server = tokio::spawn(serve_reports(listener, shared.clone()));
+        let page_base = request
+            .page_origin
+            .clone()
+            .unwrap_or_else(|| request.server_origin.clone());
+        let fragment = serde_json::json!({
+            "url": request.url.as_str(),
+            "credentials": request.with_credentials,
+            "report": format!("http://{report_addr}"),
+            "types": request.event_types,
+        });
+        let page = format!(
+            "{page_base}{PAGE_PATH}#{}",
+            url::form_urlencoded::byte_serialize(fragment.to_string().as_bytes())
+                .collect::<String>()
+                .replace('+', "%20")
+        );
+        let profile = std::env::temp_dir().join(format!(
+            "sse-harness-{}-{}-{}",
+            browser.kind.name(),
+            std::process::id(),
+            report_addr.port()
+        ));
+        let child = launch(&browser, &profile, &page).map_err(|e| {
+            server.abort();
+            failed(format!("cannot start {}: {e}", browser.program.display()))
+        })?;
+        let mut session = BrowserSession {
+            shared: shared.clone(),
+            child,
+            profile,
+            server,
+            name: browser.kind.name(),
+        };
+        if !shared.until(LOAD_TIMEOUT, |s| s.loaded).await {
+            return Err(failed(format!(
+                "the runner page did not load within {LOAD_TIMEOUT:?}{}",
+                session.stderr_tail()
+            )));
+        }
+        // The case starts now, as the EventSource is made.
+        observer.begin();
+        shared.command("go");
+        if !shared
+            .until(COMMAND_TIMEOUT, |s| s.ready || s.exception.is_some())
+            .await
+        {
+            return Err(failed(format!(
+                "the page did not create its EventSource within {COMMAND_TIMEOUT:?}"
+            )));
+        }
+        if let Some(e) = shared.lock().exception.clone() {
+            // The constructor threw (a SyntaxError for a URL it cannot parse): nothing else
+            // happens; the page shows no event.
+            observer.report(Seen::Error {
+                ready_state: None,
+                message: Some(format!("the constructor threw {e}")),
+            });
+        }
+        session.child_alive()?;
+        Ok(session)
+    }
+
+    fn child_alive(&mut self) -> Result<(), ClientError> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Err(ClientError::Failed(format!(
+                "{} exited ({status}){}",
+                self.name,
+                self.stderr_tail()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The end of the browser's log, for an error message.
+    fn stderr_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.profile.join("stderr.log")).unwrap_or_default();
+        // Without a session bus, Chromium complains about D-Bus on every start: not the reason.
+        let lines: Vec<&str> = log
+            .lines()
+            .rev()
+            .filter(|l| !l.contains("dbus") && !l.contains("D-Bus"))
+            .take(5)
+            .collect();
+        if lines.is_empty() {
+            String::new()
+        } else {
+            let mut lines = lines;
+            lines.reverse();
+            format!("; its log ends: {}", lines.join(" | "))
+        }
+    }
+}
+
+impl Session for BrowserSession {
+    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<(), ClientError>> {
+        Box::pin(async move {
+            match command {
+                Command::Close => {
+                    self.shared.command("close");
+                    if self.shared.until(COMMAND_TIMEOUT, |s| s.closed).await {
+                        Ok(())
+                    } else {
+                        Err(ClientError::Failed(format!(
+                            "{}: the page did not close its EventSource within {COMMAND_TIMEOUT:?}",
+                            self.name
+                        )))
+                    }
+                }
+                other => Err(ClientError::Unsupported(format!(
+                    "{} cannot {}",
+                    self.name,
+                    other.capability()
+                ))),
+            }
+        })
+    }
+}
+
+impl Drop for BrowserSession {
+    fn drop(&mut self) {
+        kill_group(&mut self.child);
+        self.server.abort();
+        if std::env::var_os("SSE_KEEP_BROWSER_PROFILE").is_none() {
+            let _ = std::fs::remove_dir_all(&self.profile);
+        }
+    }
+}
+
+/// Starts the browser on `page` with a fresh profile, in its own process group.
+fn launch(browser: &Browser, profile: &Path, page: &str) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt as _;
+    std::fs::create_dir_all(profile)?;
+    let log = std::fs::File::create(profile.join("stderr.log"))?;
+    let mut command = std::process::Command::new(&browser.program);
+    match browser.kind {
+        Kind::Chromium => {
+            command.args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-default-apps",
+                "--disable-extensions",
+                "--disable-sync",
+                "--mute-audio",
+                "--password-store=basic",
+            ]);
+            command.arg(format!("--user-data-dir={}", profile.display()));
+        }
+        Kind::Firefox => {
+            std::fs::write(profile.join("user.js"), FIREFOX_PREFS)?;
+            command.args(["-headless", "-no-remote", "-profile"]);
+            command.arg(profile);
+        }
+    }
+    command
+        .arg(page)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+}
+
+/// Firefox preferences for a quiet, offline, first-run-free profile.
+const FIREFOX_PREFS: &str = r#"
+user_pref("browser.shell.checkDefaultBrowser", false);
+user_pref("browser.startup.homepage_override.mstone", "ignore");
+user_pref("browser.aboutwelcome.enabled", false);
+user_pref("datareporting.policy.dataSubmissionEnabled", false);
+user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);
+user_pref("app.update.auto", false);
+user_pref("app.update.enabled", false);
+user_pref("network.captive-portal-service.enabled", false);
+user_pref("network.connectivity-service.enabled", false);
+user_pref("network.http.speculative-parallel-limit", 0);
+user_pref("network.dns.disablePrefetch", true);
+user_pref("network.prefetch-next", false);
+user_pref("extensions.update.enabled", false);
+user_pref("browser.safebrowsing.malware.enabled", false);
+user_pref("browser.safebrowsing.phishing.enabled", false);
+"#;
+
+/// Kills the browser and every process it started (its process group).
+fn kill_group(child: &mut Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The report server: `POST /report` takes one report, `GET /command` waits for the next command.
+async fn serve_reports(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle(req, &shared).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+    let reply = |status: StatusCode, body: &str| {
+        let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
+        *r.status_mut() = status;
+        let h = r.headers_mut();
+        h.insert(
+            "access-control-allow-origin",
+            http::HeaderValue::from_static("*"),
+        );
+        h.insert(
+            "access-control-allow-headers",
+            http::HeaderValue::from_static("*"),
+        );
+        h.insert("cache-control", http::HeaderValue::from_static("no-store"));
+        r
+    };
+    match (req.method().clone(), req.uri().path()) {
+        (Method::OPTIONS, _) => reply(StatusCode::NO_CONTENT, ""),
+        (Method::POST, "/report") => {
+            let Ok(body) = Limited::new(req.into_body(), MAX_REPORT_BYTES)
+                .collect()
+                .await
+            else {
+                return reply(StatusCode::BAD_REQUEST, "unreadable report\n");
+            };
+            match serde_json::from_slice::<Report>(&body.to_bytes()) {
+                Ok(report) => {
+                    shared.take(report);
+                    reply(StatusCode::NO_CONTENT, "")
+                }
+                Err(e) => reply(StatusCode::BAD_REQUEST, &format!("bad report: {e}\n")),
+            }
+        }
+        (Method::GET, "/command") => {
+            let deadline = tokio::time::Instant::now() + POLL_HOLD;
+            loop {
+                let queued = shared.queued.notified();
+                if let Some(c) = shared.lock().commands.pop_front() {
+                    return reply(StatusCode::OK, &format!("{{\"command\":\"{c}\"}}"));
+                }
+                if tokio::time::timeout_at(deadline, queued).await.is_err() {
+                    return reply(StatusCode::NO_CONTENT, "");
+                }
+            }
+        }
+        _ => reply(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_loads_are_told_from_case_requests() {
+        assert!(is_page_target("/cases/harness-browser-page"));
+        assert!(is_page_target("/cases/harness-browser-page?x=1"));
+        assert!(is_page_target("/favicon.ico"));
+        assert!(!is_page_target("/cases/harness-browser-pages"));
+        assert!(!is_page_target("/cases/announce-open-dispatch"));
+    }
+
+    #[test]
+    fn reports_are_taken_in_the_page_order() {
+        let epoch = crate::client::Epoch::new();
+        let observer = Observer::with_epoch(epoch);
+        let shared = Shared {
+            observer: observer.clone(),
+            state: Mutex::new(State::default()),
+            control: Notify::new(),
+            queued: Notify::new(),
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64()
+            * 1e3;
+        // The page's clock, a millisecond apart per report, a little in the past.
+        let report = |seq: u64, kind: &str, data: &str| Report {
+            seq,
+            t: now - 50.0 + seq as f64,
+            kind: kind.into(),
+            event_type: "message".into(),
+            data: data.into(),
+            last_event_id: String::new(),
+            origin: None,
+            ready_state: Some(0),
+            message: None,
+        };
+        shared.take(report(2, "message", "b"));
+        shared.take(report(1, "message", "a"));
+        assert!(observer.is_empty(), "waits for the first report");
+        shared.take(report(0, "open", ""));
+        shared.take(report(3, "error", ""));
+        shared.take(report(1, "message", "again"));
+        let kinds: Vec<String> = observer
+            .snapshot()
+            .iter()
+            .map(|o| match &o.what {
+                Seen::Open => "open".to_owned(),
+                Seen::Message { data, .. } => data.clone(),
+                Seen::Error { ready_state, .. } => format!("error {ready_state:?}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(kinds, ["open", "a", "b", "error Some(Connecting)"]);
+    }
+}
