@@ -271,6 +271,9 @@ struct State {
     closed: bool,
     exception: Option<String>,
     commands: VecDeque<&'static str>,
+    /// The time given the last observation: the page's order stands even where converting its
+    /// clock to ours jitters.
+    last_at: Duration,
 }
 
 impl Shared {
@@ -306,7 +309,7 @@ impl Shared {
             .map_or(0.0, |d| d.as_secs_f64() * 1e3);
         // How long ago, by the browser's clock, it happened (same machine, same clock).
         let ago = Duration::from_secs_f64(((now_ms - r.t) / 1e3).max(0.0));
-        let at = self.observer.now().saturating_sub(ago);
+        let at = self.observer.now().saturating_sub(ago).max(state.last_at);
         let seen = match r.kind.as_str() {
             "loaded" => {
                 state.loaded = true;
@@ -342,6 +345,7 @@ impl Shared {
             },
             _ => return false,
         };
+        state.last_at = at;
         self.observer.report_at(at, seen);
         false
     }
