@@ -7,25 +7,25 @@
 //!
 //! Over loopback only: a browser has its own network stack.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::convert::Infallible;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use serde::Deserialize;
 use tokio::sync::Notify;
 
 use crate::client::{
-    Capabilities, Capability, Client, ClientError, Command, Identity, Observer, OpenRequest,
-    ReadyStateName, Seen, Session,
+    Capabilities, Capability, Client, ClientError, Command, Identity, Observer, OpenRequest, Seen,
+    Session,
 };
+use crate::remote::{self, InOrder, Stamper};
 
 /// The id under which the case server plays the page (`/cases/harness-browser-page`); no case
 /// may use it.
@@ -262,18 +262,28 @@ struct Shared {
     queued: Notify,
 }
 
-#[derive(Default)]
 struct State {
-    next_seq: u64,
-    waiting: BTreeMap<u64, Report>,
+    reports: InOrder<Report>,
+    stamper: Stamper,
     loaded: bool,
     ready: bool,
     closed: bool,
     exception: Option<String>,
     commands: VecDeque<&'static str>,
-    /// The time given the last observation: the page's order stands even where converting its
-    /// clock to ours jitters.
-    last_at: Duration,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            reports: InOrder::new(0),
+            stamper: Stamper::default(),
+            loaded: false,
+            ready: false,
+            closed: false,
+            exception: None,
+            commands: VecDeque::new(),
+        }
+    }
 }
 
 impl Shared {
@@ -284,16 +294,8 @@ impl Shared {
     /// Takes reports in the page's order, whatever order their requests arrived in.
     fn take(&self, report: Report) {
         let mut state = self.lock();
-        if report.seq < state.next_seq {
-            return;
-        }
-        state.waiting.insert(report.seq, report);
         let mut control = false;
-        while let Some(report) = {
-            let next = state.next_seq;
-            state.waiting.remove(&next)
-        } {
-            state.next_seq += 1;
+        for report in state.reports.take(report.seq, report) {
             control |= self.apply(&mut state, report);
         }
         drop(state);
@@ -304,12 +306,6 @@ impl Shared {
 
     /// Applies one report; true for a control report the session waits for.
     fn apply(&self, state: &mut State, r: Report) -> bool {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64() * 1e3);
-        // How long ago, by the browser's clock, it happened (same machine, same clock).
-        let ago = Duration::from_secs_f64(((now_ms - r.t) / 1e3).max(0.0));
-        let at = self.observer.now().saturating_sub(ago).max(state.last_at);
         let seen = match r.kind.as_str() {
             "loaded" => {
                 state.loaded = true;
@@ -335,17 +331,12 @@ impl Shared {
                 origin: r.origin,
             },
             "error" => Seen::Error {
-                ready_state: r.ready_state.and_then(|n| match n {
-                    0 => Some(ReadyStateName::Connecting),
-                    1 => Some(ReadyStateName::Open),
-                    2 => Some(ReadyStateName::Closed),
-                    _ => None,
-                }),
+                ready_state: r.ready_state.and_then(remote::ready_state),
                 message: None,
             },
             _ => return false,
         };
-        state.last_at = at;
+        let at = state.stamper.stamp(&self.observer, Some(r.t));
         self.observer.report_at(at, seen);
         false
     }
@@ -599,27 +590,17 @@ fn kill_group(child: &mut Child) {
 
 /// The report server: `POST /report` takes one report, `GET /command` waits for the next command.
 async fn serve_reports(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            continue;
-        };
+    remote::serve(listener, move |req| {
         let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(req, &shared).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
-                .await;
-        });
-    }
+        async move { handle(req, &shared).await }
+    })
+    .await;
 }
 
 async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+    // The page posts from its own origin: every answer allows any.
     let reply = |status: StatusCode, body: &str| {
-        let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
-        *r.status_mut() = status;
+        let mut r = remote::reply(status, body);
         let h = r.headers_mut();
         h.insert(
             "access-control-allow-origin",
@@ -634,21 +615,14 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
     };
     match (req.method().clone(), req.uri().path()) {
         (Method::OPTIONS, _) => reply(StatusCode::NO_CONTENT, ""),
-        (Method::POST, "/report") => {
-            let Ok(body) = Limited::new(req.into_body(), MAX_REPORT_BYTES)
-                .collect()
-                .await
-            else {
-                return reply(StatusCode::BAD_REQUEST, "unreadable report\n");
-            };
-            match serde_json::from_slice::<Report>(&body.to_bytes()) {
-                Ok(report) => {
-                    shared.take(report);
-                    reply(StatusCode::NO_CONTENT, "")
-                }
-                Err(e) => reply(StatusCode::BAD_REQUEST, &format!("bad report: {e}\n")),
+        (Method::POST, "/report") => match remote::read_json::<Report>(req, MAX_REPORT_BYTES).await
+        {
+            Ok(report) => {
+                shared.take(report);
+                reply(StatusCode::NO_CONTENT, "")
             }
-        }
+            Err(e) => reply(StatusCode::BAD_REQUEST, &format!("bad report: {e}\n")),
+        },
         (Method::GET, "/command") => {
             let deadline = tokio::time::Instant::now() + POLL_HOLD;
             loop {
@@ -668,6 +642,7 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{SystemTime, UNIX_EPOCH};
 
     #[test]
     fn page_loads_are_told_from_case_requests() {

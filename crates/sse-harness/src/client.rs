@@ -42,11 +42,13 @@ pub enum Capability {
     Limits,
     /// Connects through the harness's [`Net`], so it runs in the simulator too.
     Simulated,
+    /// Reports comment lines (LaunchDarkly's `comments`).
+    Comments,
 }
 
 impl Capability {
     /// Every capability, in order.
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 11] = [
         Capability::OpenEvent,
         Capability::ReadyState,
         Capability::Origin,
@@ -57,6 +59,7 @@ impl Capability {
         Capability::UserAgentAbort,
         Capability::Limits,
         Capability::Simulated,
+        Capability::Comments,
     ];
 
     /// The kebab-case name reports and the command line use.
@@ -72,6 +75,7 @@ impl Capability {
             Capability::UserAgentAbort => "user-agent-abort",
             Capability::Limits => "limits",
             Capability::Simulated => "simulated",
+            Capability::Comments => "comments",
         }
     }
 }

@@ -632,6 +632,17 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                 ),
             ),
         };
+        // A missing or unexpected `open` is a matter of announcing the connection, whatever
+        // else the case is about.
+        let open_involved = matches!(expected.step, Step::Open)
+            || observation
+                .and_then(|o| page.get(o))
+                .is_some_and(|(_, o)| matches!(o.what, Seen::Open));
+        let announce: &[&str] = if open_involved {
+            &["CONN-ANNOUNCE"]
+        } else {
+            &[]
+        };
         page_divergence = Some((j.findings.len(), at));
         j.diverge(
             expected.line,
@@ -643,7 +654,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             },
             at.or(Some(last_matched_at)),
             message,
-            &[],
+            announce,
         );
     }
     // A client that failed the connection after a network error instead of reconnecting.

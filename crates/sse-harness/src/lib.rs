@@ -14,8 +14,10 @@ pub mod judge;
 pub mod loopback;
 pub mod mimic;
 pub mod model;
+mod remote;
 pub mod report;
 pub mod run;
+pub mod service;
 pub mod spec;
 
 use std::path::{Path, PathBuf};

@@ -194,7 +194,6 @@ async fn drive(
         let now = Instant::now();
         let start = epoch.get();
         if let Some((_, command)) = pending.next_if(|(at, _)| start + *at <= now) {
-            observer.report(Seen::Command { command });
             tokio::time::timeout(OPEN_TIMEOUT, session.command(command))
                 .await
                 .map_err(|_| {
@@ -203,6 +202,9 @@ async fn drive(
                         command.name()
                     ))
                 })??;
+            // Stamped once the client says it took effect: a client in another process (a
+            // browser page, a test service) gets commands later than the harness gives them.
+            observer.report(Seen::Command { command });
             last_change = Instant::now();
             complete_at = None;
             continue;

@@ -57,7 +57,11 @@ impl Client for ModelClient {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capability::ALL.into_iter().collect()
+        // A page sees no comments: the model reports none.
+        Capability::ALL
+            .into_iter()
+            .filter(|c| *c != Capability::Comments)
+            .collect()
     }
 
     fn open(

@@ -515,9 +515,32 @@ impl Target {
         format!("{}-{}", self.client.identity().name, self.transport.name())
     }
 
-    /// Parses an `--impl` value: `model-sim`, `model-loopback`, `chromium` or `firefox` (an
-    /// error says why a browser is unavailable).
+    /// Parses an `--impl` value: `model-sim`, `model-loopback`, `chromium`, `firefox`,
+    /// `service=URL` (a running test service) or `adapter:NAME` (one of `adapters/`, set up and
+    /// started here). An error says why it cannot run here (a browser or toolchain missing).
     pub fn parse(spec: &str) -> Result<Target, String> {
+        let loopback = |client: crate::service::Service| Target {
+            client: Arc::new(client),
+            transport: Transport::Loopback,
+        };
+        if let Some(url) = spec.strip_prefix("service=") {
+            return crate::service::Service::connect(url).map(loopback);
+        }
+        if let Some(name) = spec.strip_prefix("adapter:") {
+            let dir = adapters_dir().join(name);
+            if !dir.is_dir() {
+                let known: Vec<String> = crate::service::adapters(&adapters_dir())
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .collect();
+                return Err(format!(
+                    "no adapter {name:?} in {}: known are {}",
+                    adapters_dir().display(),
+                    known.join(", ")
+                ));
+            }
+            return crate::service::Service::adapter(&dir).map(loopback);
+        }
         let browser = |kind| {
             crate::browser::Browser::find(kind).map(|b| Target {
                 client: Arc::new(b),
@@ -536,7 +559,7 @@ impl Target {
                 transport: Transport::Loopback,
             }),
             other => Err(format!(
-                "unknown implementation {other:?}: known are {}",
+                "unknown implementation {other:?}: known are {}, service=URL and adapter:NAME",
                 Target::KNOWN.join(", ")
             )),
         }
@@ -554,16 +577,24 @@ impl Target {
             .collect()
     }
 
-    /// Every implementation this build knows: those that can run here, and for the others
-    /// (a browser that is not installed) the reason.
+    /// Every implementation this build knows, the adapters of `adapters/` included: those that
+    /// can run here, and for the others (a browser or toolchain that is not installed) the
+    /// reason.
     pub fn all() -> (Vec<Target>, Vec<Unavailable>) {
         let mut ready = Vec::new();
         let mut unavailable = Vec::new();
-        for spec in Target::KNOWN {
-            match Target::parse(spec) {
+        let adapters = crate::service::adapters(&adapters_dir())
+            .into_iter()
+            .map(|(name, _)| format!("adapter:{name}"));
+        for spec in Target::KNOWN
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(adapters)
+        {
+            match Target::parse(&spec) {
                 Ok(t) => ready.push(t),
                 Err(reason) => unavailable.push(Unavailable {
-                    id: format!("{spec}-loopback"),
+                    id: format!("{}-loopback", spec.trim_start_matches("adapter:")),
                     reason,
                 }),
             }
@@ -582,6 +613,14 @@ impl Target {
             .concurrency()
             .map_or(transport, |n| n.clamp(1, transport))
     }
+}
+
+/// Where the adapters are: `SSE_ADAPTERS`, or the workspace's `adapters/`.
+pub fn adapters_dir() -> std::path::PathBuf {
+    std::env::var_os("SSE_ADAPTERS").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../adapters"),
+        std::path::PathBuf::from,
+    )
 }
 
 /// An implementation that cannot run on this machine, and why.

@@ -1,11 +1,11 @@
-//! The browser runner on real Chromium (Debian's package): a few cases whose verdict does not
-//! depend on what the browser gets wrong, so each shows one part of the runner working. The page
-//! loads from the case server and reports open, messages and errors with readyState; `close()`
-//! reaches it; a page on another origin meets CORS, the Origin header is the page's (or `null`
-//! after a tainting redirect), and events report their final origin.
+//! The browser runner on real browsers (Debian's Chromium and Firefox ESR): a few cases whose
+//! verdict does not depend on what the browser gets wrong, so each shows one part of the runner
+//! working. The page loads from the case server and reports open, messages and errors with
+//! readyState; `close()` reaches it; a page on another origin meets CORS, the Origin header is
+//! the page's (or `null` after a tainting redirect), and events report their final origin.
 //!
-//! `scripts/test` installs Chromium and sets `SSE_REQUIRE_BROWSER=1`, so in CI a missing browser
-//! fails the test. Run alone without Chromium, it says it skipped.
+//! `scripts/test` installs both browsers and sets `SSE_REQUIRE_BROWSER=1`, so in CI a missing
+//! browser fails the test. Run alone without a browser, it says it skipped.
 
 use std::sync::Arc;
 
@@ -14,8 +14,8 @@ use sse_harness::judge::Outcome;
 use sse_harness::run::{Transport, execute};
 use sse_harness::{Catalogue, Client};
 
-fn chromium() -> Option<Browser> {
-    match Browser::find(Kind::Chromium) {
+fn browser(kind: Kind) -> Option<Browser> {
+    match Browser::find(kind) {
         Ok(b) => Some(b),
         Err(why) if std::env::var_os("SSE_REQUIRE_BROWSER").is_some() => {
             panic!("SSE_REQUIRE_BROWSER is set but {why}")
@@ -27,29 +27,53 @@ fn chromium() -> Option<Browser> {
     }
 }
 
-#[test]
-fn chromium_runs_cases_through_its_own_eventsource() {
-    let Some(browser) = chromium() else { return };
-    assert_eq!(browser.identity().name, "chromium");
+/// Runs `cases` on the browser and asserts each passes.
+fn passes(kind: Kind, cases: &[&str]) {
+    let Some(browser) = browser(kind) else { return };
+    assert_eq!(browser.identity().name, kind.name());
     let catalogue = Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
     let client: Arc<dyn Client> = Arc::new(browser);
-    for id in [
-        // open, messages, lastEventId, a reconnection with Last-Event-ID
-        "last-event-id-persists-across-connections",
-        // close() from the harness, at a time
-        "close-while-open",
-        // a page on {page-origin}, a redirect across origins, Origin: null, event origins
-        "cors-redirect-taints-origin-null",
-        // the CORS check failing: error with readyState CLOSED
-        "cors-redirect-response-needs-allow-origin",
-    ] {
+    for id in cases {
         let case = catalogue.case(id).expect("case exists");
         let result = execute(&catalogue, client.clone(), case, Transport::Loopback);
         assert_eq!(
             result.verdict.outcome,
             Outcome::Pass,
-            "{id}: {}",
+            "{}: {id}: {}",
+            kind.name(),
             result.verdict.summary()
         );
     }
+}
+
+#[test]
+fn chromium_runs_cases_through_its_own_eventsource() {
+    passes(
+        Kind::Chromium,
+        &[
+            // open, messages, lastEventId, a reconnection with Last-Event-ID
+            "last-event-id-persists-across-connections",
+            // close() from the harness, at a time
+            "close-while-open",
+            // a page on {page-origin}, a redirect across origins, Origin: null, event origins
+            "cors-redirect-taints-origin-null",
+            // the CORS check failing: error with readyState CLOSED
+            "cors-redirect-response-needs-allow-origin",
+        ],
+    );
+}
+
+#[test]
+fn firefox_runs_cases_through_its_own_eventsource() {
+    passes(
+        Kind::Firefox,
+        &[
+            // open, messages of several types, in order
+            "announce-open-dispatch",
+            // close() from the harness reaches the page; nothing follows
+            "close-while-open",
+            // a page on {page-origin}: the CORS check failing is an error with readyState CLOSED
+            "cors-redirect-response-needs-allow-origin",
+        ],
+    );
 }

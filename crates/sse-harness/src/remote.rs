@@ -1,0 +1,252 @@
+//! What the out-of-process runners share (a browser page, a test service): observations that
+//! arrive numbered over HTTP, possibly out of order, stamped with the other process's clock; a
+//! small HTTP server to take them; and a small HTTP client to give orders.
+//!
+//! Loopback only: both ends are on this machine, so the other process's wall clock is ours.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+
+use crate::client::{Net, Observer, ReadyStateName};
+
+/// Puts numbered items back in order: each is released once every lower number has been.
+#[derive(Debug)]
+pub(crate) struct InOrder<T> {
+    next: u64,
+    waiting: BTreeMap<u64, T>,
+}
+
+impl<T> InOrder<T> {
+    /// Expects `first` next.
+    pub(crate) fn new(first: u64) -> Self {
+        InOrder {
+            next: first,
+            waiting: BTreeMap::new(),
+        }
+    }
+
+    /// Takes item `seq`; returns the items now in order (none while a lower one is missing).
+    /// A number already released is a repeat and is dropped.
+    pub(crate) fn take(&mut self, seq: u64, item: T) -> Vec<T> {
+        if seq < self.next {
+            return Vec::new();
+        }
+        self.waiting.insert(seq, item);
+        let mut ready = Vec::new();
+        while let Some(item) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            ready.push(item);
+        }
+        ready
+    }
+}
+
+/// Converts the other process's timestamps to the observer's time, never going backwards (its
+/// order stands even where the conversion jitters).
+#[derive(Debug, Default)]
+pub(crate) struct Stamper {
+    last_at: Duration,
+}
+
+impl Stamper {
+    /// When something happened that the other process saw at `unix_ms` (milliseconds since the
+    /// Unix epoch), or, without a timestamp, now.
+    pub(crate) fn stamp(&mut self, observer: &Observer, unix_ms: Option<f64>) -> Duration {
+        let now = observer.now();
+        let at = match unix_ms {
+            Some(t) if t.is_finite() => {
+                let now_ms = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64() * 1e3);
+                let ago = Duration::try_from_secs_f64(((now_ms - t) / 1e3).max(0.0))
+                    .unwrap_or(Duration::MAX);
+                now.saturating_sub(ago)
+            }
+            _ => now,
+        };
+        self.last_at = at.max(self.last_at);
+        self.last_at
+    }
+}
+
+/// EventSource's readyState numbers.
+pub(crate) fn ready_state(n: u8) -> Option<ReadyStateName> {
+    match n {
+        0 => Some(ReadyStateName::Connecting),
+        1 => Some(ReadyStateName::Open),
+        2 => Some(ReadyStateName::Closed),
+        _ => None,
+    }
+}
+
+/// Serves HTTP/1.1 on `listener` with `handle`, one task per connection, until dropped.
+pub(crate) async fn serve<F, Fut>(listener: tokio::net::TcpListener, handle: F)
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let handle = handle.clone();
+                async move { Ok::<_, Infallible>(handle(req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                .await;
+        });
+    }
+}
+
+/// A response with `status` and a text body.
+pub(crate) fn reply(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
+    *r.status_mut() = status;
+    r
+}
+
+/// A request's body as JSON, at most `limit` bytes.
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+    limit: usize,
+) -> Result<T, String> {
+    let body = Limited::new(req.into_body(), limit)
+        .collect()
+        .await
+        .map_err(|e| format!("unreadable body: {e}"))?
+        .to_bytes();
+    serde_json::from_slice(&body).map_err(|e| format!("bad JSON: {e}"))
+}
+
+/// What an HTTP call answered.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+/// The largest answer [`call`] reads.
+const MAX_ANSWER_BYTES: usize = 1 << 20;
+
+/// One HTTP/1.1 request to a loopback URL, on a connection of its own, within `limit`.
+pub(crate) async fn call(
+    method: Method,
+    url: &url::Url,
+    json: Option<&serde_json::Value>,
+    limit: Duration,
+) -> Result<Answer, String> {
+    let attempt = async {
+        let host = url.host_str().ok_or("the URL has no host")?;
+        let port = url.port_or_known_default().ok_or("the URL has no port")?;
+        let io = Net::loopback()
+            .connect(host, port)
+            .await
+            .map_err(|e| format!("cannot connect: {e}"))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+                .await
+                .map_err(|e| e.to_string())?;
+        let conn = tokio::spawn(conn);
+        let target = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let authority = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_owned(),
+        };
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(target)
+            .header("host", authority);
+        let body = match json {
+            Some(v) => {
+                builder = builder.header("content-type", "application/json");
+                Bytes::from(v.to_string())
+            }
+            None => Bytes::new(),
+        };
+        let request = builder
+            .body(Full::new(body))
+            .map_err(|e| format!("bad request: {e}"))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|e| format!("unreadable answer: {e}"))?
+            .to_bytes();
+        conn.abort();
+        Ok(Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    };
+    tokio::time::timeout(limit, attempt)
+        .await
+        .map_err(|_| format!("no answer within {limit:?}"))?
+}
+
+/// Runs `f` to completion on a runtime of its own, on a thread of its own: for calls that must
+/// be made where no runtime can be relied on (in `Drop`, from synchronous code).
+pub(crate) fn block_on<T: Send + 'static>(
+    f: impl Future<Output = T> + Send + 'static,
+) -> Option<T> {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()
+            .map(|rt| rt.block_on(f))
+    })
+    .join()
+    .ok()
+    .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_come_out_in_order_once() {
+        let mut order = InOrder::new(1);
+        assert!(order.take(3, "c").is_empty());
+        assert!(order.take(2, "b").is_empty());
+        assert_eq!(order.take(1, "a"), ["a", "b", "c"]);
+        assert!(order.take(2, "again").is_empty(), "a repeat is dropped");
+        assert_eq!(order.take(4, "d"), ["d"]);
+    }
+
+    #[test]
+    fn stamps_never_go_backwards() {
+        let observer = Observer::with_epoch(crate::client::Epoch::new());
+        let mut stamper = Stamper::default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64()
+            * 1e3;
+        let a = stamper.stamp(&observer, Some(now + 5_000.0));
+        let b = stamper.stamp(&observer, Some(now - 5_000.0));
+        assert!(b >= a, "{b:?} < {a:?}");
+        assert!(stamper.stamp(&observer, None) >= b);
+        assert!(stamper.stamp(&observer, Some(f64::NAN)) >= b);
+    }
+}

@@ -1,0 +1,587 @@
+//! Client libraries in any language, through a test service that speaks LaunchDarkly's
+//! sse-contract-tests protocol (unchanged, so services written for that suite run here as they
+//! are), plus optional capabilities of our own named `ssec:...`. See `docs/test-service.md`.
+//!
+//! A [`Service`] is either given by URL (`--impl service=http://127.0.0.1:PORT`) or started from
+//! an adapter directory (`adapters/NAME/{setup,run}`), in which case it is stopped when dropped.
+//! Each case's stream gets a callback server of its own on loopback; callbacks are put back in
+//! the service's order and mapped onto what a page would observe.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::client::{
+    Capabilities, Capability, Client, ClientError, Command, Identity, Observer, OpenRequest, Seen,
+    Session,
+};
+use crate::remote::{self, InOrder, Stamper};
+
+/// How long a service may take to answer its status after it is started.
+const STARTUP: Duration = Duration::from_secs(30);
+/// How long an adapter's `setup` may take (a first install downloads packages).
+const SETUP: Duration = Duration::from_secs(600);
+/// How long the service may take to answer one request.
+const CALL: Duration = Duration::from_secs(10);
+/// The largest callback the harness reads (an event's data travels in one).
+const MAX_CALLBACK_BYTES: usize = 32 << 20;
+
+/// The capability names of the protocol and ours, and what each means to the harness.
+const MAPPED: [(&str, Capability); 5] = [
+    ("restart", Capability::Restart),
+    ("last-event-id", Capability::InitialLastEventId),
+    ("ssec:open", Capability::OpenEvent),
+    ("ssec:ready-state", Capability::ReadyState),
+    ("comments", Capability::Comments),
+];
+
+/// A client library behind a test service.
+pub struct Service {
+    url: Url,
+    identity: Identity,
+    declared: BTreeSet<String>,
+    process: Option<Mutex<Child>>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Service({})", self.url)
+    }
+}
+
+/// The status resource (`GET /`); `name` and `version` are ours.
+#[derive(Debug, Deserialize)]
+struct Status {
+    #[serde(default)]
+    capabilities: Vec<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+impl Service {
+    /// A service already running at `url` (loopback only), once it answers its status.
+    pub fn connect(url: &str) -> Result<Service, String> {
+        Service::connect_while(url, || Ok(()))
+    }
+
+    /// Waits for the service's status while `alive` says its process still runs.
+    fn connect_while(
+        url: &str,
+        mut alive: impl FnMut() -> Result<(), String>,
+    ) -> Result<Service, String> {
+        let url = Url::parse(url).map_err(|e| format!("bad service URL {url:?}: {e}"))?;
+        if url.scheme() != "http" {
+            return Err(format!("the service URL must be http://, not {url}"));
+        }
+        let deadline = Instant::now() + STARTUP;
+        let status = loop {
+            let probe = url.clone();
+            let answer = remote::block_on(async move {
+                remote::call(Method::GET, &probe, None, Duration::from_secs(2)).await
+            })
+            .unwrap_or_else(|| Err("the status request could not run".into()));
+            let why = match answer {
+                Ok(a) if a.status.is_success() => {
+                    let status: Status = if a.body.iter().all(u8::is_ascii_whitespace) {
+                        Status {
+                            capabilities: Vec::new(),
+                            name: None,
+                            version: None,
+                        }
+                    } else {
+                        serde_json::from_slice(&a.body)
+                            .map_err(|e| format!("{url} answered a status that is not JSON: {e}"))?
+                    };
+                    break status;
+                }
+                Ok(a) => format!("it answered {}", a.status),
+                Err(e) => e,
+            };
+            alive()?;
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "the test service at {url} did not answer within {STARTUP:?}: {why}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let identity = Identity {
+            name: status.name.unwrap_or_else(|| format!("service:{url}")),
+            version: status.version.unwrap_or_else(|| "unknown".into()),
+        };
+        Ok(Service {
+            url,
+            identity,
+            declared: status.capabilities.into_iter().collect(),
+            process: None,
+        })
+    }
+
+    /// Runs the adapter in `dir` (`setup`, then `run PORT`) and connects to it; the process is
+    /// stopped when the service is dropped. An error says why it cannot run here (its setup's
+    /// last words: a missing toolchain).
+    pub fn adapter(dir: &Path) -> Result<Service, String> {
+        let name = dir
+            .file_name()
+            .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into());
+        for script in ["setup", "run"] {
+            if !dir.join(script).is_file() {
+                return Err(format!("{} has no `{script}`", dir.display()));
+            }
+        }
+        let logs = std::env::temp_dir().join(format!("sse-adapter-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&logs)
+            .map_err(|e| format!("cannot make {}: {e}", logs.display()))?;
+        setup(dir, &logs)?;
+        let port = free_port()?;
+        let log = std::fs::File::create(logs.join("run.log"))
+            .map_err(|e| format!("cannot write the adapter's log: {e}"))?;
+        let mut command = std::process::Command::new(dir.join("run"));
+        command
+            .arg(port.to_string())
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log);
+        {
+            use std::os::unix::process::CommandExt as _;
+            command.process_group(0);
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot start {}/run: {e}", dir.display()))?;
+        let url = format!("http://127.0.0.1:{port}/");
+        let run_log = logs.join("run.log");
+        let service = Service::connect_while(&url, || match child.try_wait() {
+            Ok(Some(status)) => Err(format!(
+                "{name}: `run` exited ({status}){}",
+                log_tail(&run_log)
+            )),
+            _ => Ok(()),
+        });
+        match service {
+            Ok(mut s) => {
+                s.process = Some(Mutex::new(child));
+                Ok(s)
+            }
+            Err(e) => {
+                kill_group(&mut child);
+                Err(e)
+            }
+        }
+    }
+
+    /// The capability names the service declared.
+    pub fn declared(&self) -> &BTreeSet<String> {
+        &self.declared
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.declared.contains(name)
+    }
+}
+
+/// Runs the adapter's `setup`, within [`SETUP`].
+fn setup(dir: &Path, logs: &Path) -> Result<(), String> {
+    let log_path = logs.join("setup.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    let mut child = std::process::Command::new(dir.join("setup"))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot run {}/setup: {e}", dir.display()))?;
+    let deadline = Instant::now() + SETUP;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => {
+                return Err(format!("setup failed ({status}){}", log_tail(&log_path)));
+            }
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("setup did not finish within {SETUP:?}"));
+            }
+        }
+    }
+}
+
+/// The last lines of a log, for an error message.
+fn log_tail(path: &Path) -> String {
+    let log = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(3)..];
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", tail.join(" | "))
+    }
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+fn kill_group(child: &mut Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let Some(child) = self.process.take() else {
+            return;
+        };
+        let mut child = child.into_inner().unwrap_or_else(PoisonError::into_inner);
+        // Ask it to stop (`DELETE /`), then make sure.
+        let url = self.url.clone();
+        let _ = remote::block_on(async move {
+            remote::call(Method::DELETE, &url, None, Duration::from_secs(2)).await
+        });
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        kill_group(&mut child);
+    }
+}
+
+impl Client for Service {
+    fn identity(&self) -> Identity {
+        self.identity.clone()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let mut caps: Capabilities = MAPPED
+            .iter()
+            .filter(|(name, _)| self.has(name))
+            .map(|(_, c)| *c)
+            .collect();
+        // `DELETE <stream>` stops a stream: the page's close().
+        caps.insert(Capability::Close);
+        caps
+    }
+
+    fn open(
+        &self,
+        request: OpenRequest,
+        observer: Observer,
+    ) -> BoxFuture<'static, Result<Box<dyn Session>, ClientError>> {
+        let base = self.url.clone();
+        let name = self.identity.name.clone();
+        let flags = Flags {
+            open: self.has("ssec:open"),
+            ready_state: self.has("ssec:ready-state"),
+            time: self.has("ssec:time"),
+            last_event_id_attribute: self.has("ssec:last-event-id-attribute"),
+        };
+        let listen = self.has("event-type-listeners");
+        let initial_last_event_id = self.has("last-event-id");
+        Box::pin(async move {
+            let failed = |why: String| ClientError::Failed(format!("{name}: {why}"));
+            let shared = Arc::new(Shared {
+                observer,
+                flags,
+                state: Mutex::new(CallbackState {
+                    order: InOrder::new(1),
+                    stamper: Stamper::default(),
+                }),
+            });
+            let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+                .await
+                .map_err(|e| failed(format!("cannot start the callback server: {e}")))?;
+            let callback_addr = listener
+                .local_addr()
+                .map_err(|e| failed(format!("cannot start the callback server: {e}")))?;
+            let server = tokio::spawn({
+                let shared = shared.clone();
+                remote::serve(listener, move |req| {
+                    let shared = shared.clone();
+                    async move { callback(req, &shared).await }
+                })
+            });
+            let mut session = ServiceSession {
+                base: base.clone(),
+                location: None,
+                server,
+                name: name.clone(),
+            };
+            let mut body = json!({
+                "streamUrl": request.url.as_str(),
+                "callbackUrl": format!("http://{callback_addr}/streams/1"),
+                "tag": request.url.path().rsplit('/').next().unwrap_or_default(),
+                "initialDelayMs": request
+                    .settings
+                    .initial_reconnection_time
+                    .unwrap_or(sse_model::DEFAULT_RECONNECTION_TIME)
+                    .as_millis(),
+            });
+            if let Some(id) = request.last_event_id.as_ref().filter(|id| !id.is_empty()) {
+                if !initial_last_event_id {
+                    return Err(ClientError::Unsupported(
+                        Capability::InitialLastEventId.name().into(),
+                    ));
+                }
+                body["lastEventId"] = json!(id);
+            }
+            let answer = remote::call(Method::POST, &base, Some(&body), CALL)
+                .await
+                .map_err(|e| failed(format!("creating the stream: {e}")))?;
+            if !answer.status.is_success() {
+                return Err(failed(format!(
+                    "creating the stream: the service answered {}: {}",
+                    answer.status,
+                    String::from_utf8_lossy(&answer.body).trim()
+                )));
+            }
+            let location = answer
+                .headers
+                .get(http::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .ok_or_else(|| failed("creating the stream: the answer has no Location".into()))?;
+            let location = base.join(location).map_err(|e| {
+                failed(format!(
+                    "creating the stream: bad Location {location:?}: {e}"
+                ))
+            })?;
+            session.location = Some(location);
+            if listen {
+                for event_type in std::iter::once("message".to_owned()).chain(request.event_types) {
+                    session
+                        .order(json!({"command": "listen", "listen": {"type": event_type}}))
+                        .await?;
+                }
+            }
+            Ok(Box::new(session) as Box<dyn Session>)
+        })
+    }
+}
+
+/// Which of our optional capabilities the service declared.
+#[derive(Debug, Clone, Copy)]
+struct Flags {
+    open: bool,
+    ready_state: bool,
+    time: bool,
+    last_event_id_attribute: bool,
+}
+
+struct Shared {
+    observer: Observer,
+    flags: Flags,
+    state: Mutex<CallbackState>,
+}
+
+struct CallbackState {
+    order: InOrder<Callback>,
+    stamper: Stamper,
+}
+
+/// One callback message; `readyState`, `timeMs` and `open` are ours.
+#[derive(Debug, Deserialize)]
+struct Callback {
+    kind: String,
+    #[serde(default)]
+    event: Option<CallbackEvent>,
+    #[serde(default)]
+    comment: Option<String>,
+    #[serde(default, rename = "readyState")]
+    ready_state: Option<u8>,
+    #[serde(default, rename = "timeMs")]
+    time_ms: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CallbackEvent {
+    #[serde(default, rename = "type")]
+    event_type: Option<String>,
+    #[serde(default)]
+    data: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default, rename = "lastEventId")]
+    last_event_id: Option<String>,
+}
+
+impl Shared {
+    /// Takes callback `n`, reporting every callback now in the service's order.
+    fn take(&self, n: u64, callback: Callback) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        for c in state.order.take(n, callback) {
+            let Some(seen) = self.seen(c.kind.as_str(), &c) else {
+                continue;
+            };
+            let time = if self.flags.time { c.time_ms } else { None };
+            let at = state.stamper.stamp(&self.observer, time);
+            self.observer.report_at(at, seen);
+        }
+    }
+
+    /// What a page would have observed; `None` for what the harness does not take.
+    fn seen(&self, kind: &str, c: &Callback) -> Option<Seen> {
+        match kind {
+            "event" => {
+                let e = c.event.as_ref()?;
+                let id = if self.flags.last_event_id_attribute {
+                    e.last_event_id.clone().or_else(|| e.id.clone())
+                } else {
+                    e.id.clone()
+                };
+                Some(Seen::Message {
+                    event_type: e
+                        .event_type
+                        .clone()
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or_else(|| "message".into()),
+                    data: e.data.clone(),
+                    last_event_id: id.unwrap_or_default(),
+                    origin: None,
+                })
+            }
+            "comment" => Some(Seen::Comment {
+                text: c.comment.clone().unwrap_or_default(),
+            }),
+            "error" => Some(Seen::Error {
+                ready_state: if self.flags.ready_state {
+                    c.ready_state.and_then(remote::ready_state)
+                } else {
+                    None
+                },
+                message: c.comment.clone(),
+            }),
+            "open" if self.flags.open => Some(Seen::Open),
+            _ => None,
+        }
+    }
+}
+
+/// `POST /streams/1/<n>`: one callback.
+async fn callback(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+    let n = req
+        .uri()
+        .path()
+        .strip_prefix("/streams/1/")
+        .and_then(|n| n.parse::<u64>().ok());
+    match (req.method() == Method::POST, n) {
+        (true, Some(n)) => match remote::read_json::<Callback>(req, MAX_CALLBACK_BYTES).await {
+            Ok(c) => {
+                shared.take(n, c);
+                remote::reply(StatusCode::ACCEPTED, "")
+            }
+            Err(e) => remote::reply(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+        },
+        _ => remote::reply(StatusCode::NOT_FOUND, "callbacks are POST /streams/1/<n>\n"),
+    }
+}
+
+/// One stream of the service.
+struct ServiceSession {
+    base: Url,
+    /// The stream's resource, once created.
+    location: Option<Url>,
+    server: tokio::task::JoinHandle<()>,
+    name: String,
+}
+
+impl ServiceSession {
+    /// Sends a command to the stream.
+    async fn order(&self, command: Value) -> Result<(), ClientError> {
+        let location = self.location.as_ref().unwrap_or(&self.base);
+        let answer = remote::call(Method::POST, location, Some(&command), CALL)
+            .await
+            .map_err(|e| ClientError::Failed(format!("{}: {e}", self.name)))?;
+        if answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(ClientError::Failed(format!(
+                "{}: the service answered {} to {command}",
+                self.name, answer.status
+            )))
+        }
+    }
+
+    /// Closes the stream (`DELETE <location>`); a second time does nothing.
+    async fn close(&mut self) -> Result<(), ClientError> {
+        let Some(location) = self.location.take() else {
+            return Ok(());
+        };
+        let answer = remote::call(Method::DELETE, &location, None, CALL)
+            .await
+            .map_err(|e| ClientError::Failed(format!("{}: closing: {e}", self.name)))?;
+        if answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(ClientError::Failed(format!(
+                "{}: the service answered {} to closing the stream",
+                self.name, answer.status
+            )))
+        }
+    }
+}
+
+impl Session for ServiceSession {
+    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<(), ClientError>> {
+        Box::pin(async move {
+            match command {
+                Command::Close => self.close().await,
+                Command::Restart => self.order(json!({"command": "restart"})).await,
+                other => Err(ClientError::Unsupported(other.capability().name().into())),
+            }
+        })
+    }
+}
+
+impl Drop for ServiceSession {
+    fn drop(&mut self) {
+        self.server.abort();
+        if let Some(location) = self.location.take() {
+            // The case's runtime may be going away: stop the stream from a thread of its own.
+            let _ = remote::block_on(async move {
+                remote::call(Method::DELETE, &location, None, CALL).await
+            });
+        }
+    }
+}
+
+/// The adapters shipped in `adapters/` (directories with `setup` and `run`), by name.
+pub fn adapters(root: &Path) -> Vec<(String, PathBuf)> {
+    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("run").is_file() && p.join("setup").is_file())
+        .filter_map(|p| Some((p.file_name()?.to_string_lossy().into_owned(), p)))
+        .collect();
+    found.sort();
+    found
+}
