@@ -6,24 +6,17 @@ use anyhow::{Result, anyhow};
 use sse_harness::Catalogue;
 use sse_harness::judge::Outcome;
 use sse_harness::report::{conformance, verdict_line};
-use sse_harness::run::{Selection, Target};
+use sse_harness::run::{Selection, Target, resolve};
 
 pub(crate) fn run(root: &Path, out: &Path, implementations: &[String]) -> Result<bool> {
     let catalogue = Catalogue::load(root)?;
-    let mut targets = Vec::new();
-    if implementations.is_empty() {
-        targets = Target::builtin();
-    }
-    for spec in implementations {
-        if spec == "all" {
-            let (ready, unavailable) = Target::all();
-            targets.extend(ready);
-            for u in unavailable {
-                crate::say(&format!("{}: unavailable: {}\n", u.id, u.reason));
-            }
-        } else {
-            targets.push(Target::parse(spec).map_err(|e| anyhow!(e))?);
-        }
+    let (targets, unavailable) = if implementations.is_empty() {
+        (Target::builtin(), Vec::new())
+    } else {
+        resolve(implementations, sse_rust_clients::LINKED).map_err(|e| anyhow!(e))?
+    };
+    for u in &unavailable {
+        crate::say(&format!("{}: unavailable: {}\n", u.id(), u.reason));
     }
     crate::say(&format!(
         "running {} cases on {}\n",
@@ -34,7 +27,7 @@ pub(crate) fn run(root: &Path, out: &Path, implementations: &[String]) -> Result
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    let report = conformance(
+    let mut report = conformance(
         &catalogue,
         &targets,
         &Selection::default(),
@@ -44,6 +37,7 @@ pub(crate) fn run(root: &Path, out: &Path, implementations: &[String]) -> Result
             }
         },
     );
+    report.add_unavailable(&unavailable);
     for imp in &report.implementations {
         crate::say(&(imp.totals_line() + "\n"));
     }

@@ -292,6 +292,21 @@ impl RunReport {
         Cell { outcome, cases }
     }
 
+    /// Adds a column without verdicts for each implementation that could not run here.
+    pub fn add_unavailable(&mut self, missing: &[crate::run::Unavailable]) {
+        for u in missing {
+            let identity = Identity {
+                name: u.name.clone(),
+                version: "-".into(),
+            };
+            self.implementations.push(ImplementationReport::unavailable(
+                &identity,
+                u.transport,
+                u.reason.clone(),
+            ));
+        }
+    }
+
     /// Whether any implementation failed any case.
     pub fn failed(&self) -> bool {
         self.implementations

@@ -594,7 +594,8 @@ impl Target {
             match Target::parse(&spec) {
                 Ok(t) => ready.push(t),
                 Err(reason) => unavailable.push(Unavailable {
-                    id: format!("{}-loopback", spec.trim_start_matches("adapter:")),
+                    name: spec.trim_start_matches("adapter:").to_owned(),
+                    transport: Transport::Loopback,
                     reason,
                 }),
             }
@@ -615,6 +616,48 @@ impl Target {
     }
 }
 
+/// Clients a program links in beyond the harness's own (`sse-rust-clients`): their `--impl`
+/// names, and how to make a target of one.
+#[derive(Clone, Copy)]
+pub struct Linked {
+    /// The names `all` takes.
+    pub names: &'static [&'static str],
+    /// The target a name stands for; `None` for a name it does not know.
+    pub parse: fn(&str) -> Option<Target>,
+}
+
+impl Linked {
+    /// No linked clients.
+    pub const NONE: Linked = Linked {
+        names: &[],
+        parse: |_| None,
+    };
+}
+
+/// The targets of `--impl` values (`all` is every implementation known here, the linked ones
+/// included), with the implementations `all` found unable to run here and why. An unknown
+/// value, or one named explicitly that cannot run, is an error.
+pub fn resolve(
+    specs: &[String],
+    linked: Linked,
+) -> Result<(Vec<Target>, Vec<Unavailable>), String> {
+    let mut targets = Vec::new();
+    let mut unavailable = Vec::new();
+    for spec in specs {
+        if spec == "all" {
+            let (ready, missing) = Target::all();
+            targets.extend(ready);
+            targets.extend(linked.names.iter().filter_map(|n| (linked.parse)(n)));
+            unavailable.extend(missing);
+        } else if let Some(t) = (linked.parse)(spec) {
+            targets.push(t);
+        } else {
+            targets.push(Target::parse(spec)?);
+        }
+    }
+    Ok((targets, unavailable))
+}
+
 /// Where the adapters are: `SSE_ADAPTERS`, or the workspace's `adapters/`.
 pub fn adapters_dir() -> std::path::PathBuf {
     std::env::var_os("SSE_ADAPTERS").map_or_else(
@@ -626,10 +669,19 @@ pub fn adapters_dir() -> std::path::PathBuf {
 /// An implementation that cannot run on this machine, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Unavailable {
-    /// Its column id.
-    pub id: String,
+    /// Its name (its column id without the transport).
+    pub name: String,
+    /// Where it would have run.
+    pub transport: Transport,
     /// What is missing.
     pub reason: String,
+}
+
+impl Unavailable {
+    /// Its column id.
+    pub fn id(&self) -> String {
+        format!("{}-{}", self.name, self.transport.name())
+    }
 }
 
 /// Runs `cases` on `target`, `target.concurrency()` at a time, calling `progress` after each;

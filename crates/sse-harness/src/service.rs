@@ -356,6 +356,19 @@ impl Client for Service {
             let answer = remote::call(Method::POST, &base, Some(&body), CALL)
                 .await
                 .map_err(|e| failed(format!("creating the stream: {e}")))?;
+            if answer.status.is_client_error() {
+                // The library would not take the stream (a URL it cannot fetch): as when a
+                // page's constructor throws, nothing else happens and the page sees no event.
+                shared.observer.report(Seen::Error {
+                    ready_state: None,
+                    message: Some(format!(
+                        "the service refused the stream ({}): {}",
+                        answer.status,
+                        String::from_utf8_lossy(&answer.body).trim()
+                    )),
+                });
+                return Ok(Box::new(session) as Box<dyn Session>);
+            }
             if !answer.status.is_success() {
                 return Err(failed(format!(
                     "creating the stream: the service answered {}: {}",

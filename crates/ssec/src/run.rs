@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use sse_harness::judge::Outcome;
 use sse_harness::report::{RunReport, conformance, verdict_line};
-use sse_harness::run::{Selection, Target};
+use sse_harness::run::{Selection, resolve};
 use sse_harness::{Catalogue, mimic};
 
 /// Options of `ssec run`.
@@ -57,23 +57,15 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut targets = Vec::new();
-    for spec in &args.implementations {
-        if spec == "all" {
-            let (ready, unavailable) = Target::all();
-            targets.extend(ready);
-            for u in unavailable {
-                eprintln!("{}: unavailable: {}", u.id, u.reason);
-            }
-            continue;
+    let (targets, unavailable) = match resolve(&args.implementations, sse_rust_clients::LINKED) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("ssec run: {e}");
+            return ExitCode::from(2);
         }
-        match Target::parse(spec) {
-            Ok(t) => targets.push(t),
-            Err(e) => {
-                eprintln!("ssec run: {e}");
-                return ExitCode::from(2);
-            }
-        }
+    };
+    for u in &unavailable {
+        eprintln!("{}: unavailable: {}", u.id(), u.reason);
     }
     if let Some(unknown) = args
         .requirements
@@ -93,7 +85,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         return ExitCode::from(2);
     }
     let bar = progress_bar((selected * targets.len()) as u64);
-    let report = conformance(&catalogue, &targets, &selection, &|target, result| {
+    let mut report = conformance(&catalogue, &targets, &selection, &|target, result| {
         bar.inc(1);
         bar.set_message(format!("{} {}", target.id(), result.case));
         if result.verdict.outcome != Outcome::Pass && !args.json {
@@ -106,6 +98,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         }
     });
     bar.finish_and_clear();
+    report.add_unavailable(&unavailable);
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(json) => println!("{json}"),

@@ -1,19 +1,6 @@
-//! The harness's public API on a client nobody here wrote: LaunchDarkly's `eventsource-client`
-//! from crates.io, run through the whole case catalogue as one `cargo test`-style test per case,
-//! over loopback with its own HTTP stack, and in the simulator (simulated time, deterministic
-//! network) through its pluggable `HttpTransport`, implemented here over the harness's `Net`.
-//!
-//! ```text
-//! cargo run -p sse-harness --example eventsource_client                 # every case, both transports
-//! cargo run -p sse-harness --example eventsource_client -- loopback::status-204-fails
-//! cargo run -p sse-harness --example eventsource_client -- --list
-//! SSE_REPORT=target/conformance-eventsource-client cargo run -p sse-harness --example eventsource_client
-//! ```
-//!
-//! With `SSE_REPORT=DIR` it writes the conformance report (HTML, JSON, JUnit, Markdown) of the
-//! library on both transports into `DIR` instead of running as tests.
-//!
-//! Its failures are findings about the library (see `docs/findings.md`), not cases to change.
+//! LaunchDarkly's `eventsource-client` (crates.io, 0.18.0): over loopback with its own hyper
+//! transport, and in the simulator (simulated time, deterministic network) through its pluggable
+//! `HttpTransport`, implemented here over the harness's `Net`.
 //!
 //! How its API maps onto what the harness observes:
 //! - `SSE::Connected` is `open`; `SSE::Event` is a message (its `id` is the sticky last event
@@ -32,15 +19,14 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::TokioIo;
 use launchdarkly_sdk_transport::{ByteStream, HttpTransport, ResponseFuture, TransportError};
 use sse_harness::client::ReadyStateName;
-use sse_harness::mimic::Suite;
-use sse_harness::run::Transport;
 use sse_harness::{
-    Capabilities, Capability, Client, ClientError, Command, Identity, Net, Observer, OpenRequest,
-    Seen, Session,
+    Capabilities, Capability, Client, ClientError, Identity, Net, Observer, OpenRequest, Seen,
+    Session,
 };
 
 /// `eventsource-client` as an implementation under test.
-struct EventsourceClient;
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventsourceClient;
 
 impl Client for EventsourceClient {
     fn identity(&self) -> Identity {
@@ -83,7 +69,7 @@ impl Client for EventsourceClient {
                 builder.build_with_transport(transport).stream()
             };
             let task = tokio::spawn(watch(stream, observer));
-            Ok(Box::new(Running(task)) as Box<dyn Session>)
+            Ok(Box::new(crate::Running(task)) as Box<dyn Session>)
         })
     }
 }
@@ -127,28 +113,6 @@ async fn watch(
             }
         }
         next = stream.next().await;
-    }
-}
-
-/// The running stream; dropping it closes the stream.
-struct Running(tokio::task::JoinHandle<()>);
-
-impl Session for Running {
-    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<(), ClientError>> {
-        let result = match command {
-            Command::Close => {
-                self.0.abort();
-                Ok(())
-            }
-            other => Err(ClientError::Unsupported(other.name().into())),
-        };
-        Box::pin(async move { result })
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
@@ -229,35 +193,4 @@ async fn send(
         rx.recv().await.map(|item| (item, rx))
     }));
     Ok(http::Response::from_parts(parts, stream))
-}
-
-fn main() {
-    if let Some(dir) = std::env::var_os("SSE_REPORT") {
-        let catalogue = sse_harness::Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
-        let client: std::sync::Arc<dyn Client> = std::sync::Arc::new(EventsourceClient);
-        let targets: Vec<_> = [Transport::Loopback, Transport::Simulated]
-            .into_iter()
-            .map(|transport| sse_harness::run::Target {
-                client: client.clone(),
-                transport,
-            })
-            .collect();
-        let report = sse_harness::report::conformance(
-            &catalogue,
-            &targets,
-            &sse_harness::run::Selection::default(),
-            &|_, _| {},
-        );
-        let dir = std::path::PathBuf::from(dir);
-        report.write(&dir).unwrap_or_else(|e| panic!("{e}"));
-        println!("wrote {}", dir.join("index.html").display());
-        return;
-    }
-    let suite = Suite::load().unwrap_or_else(|e| panic!("{e}"));
-    suite
-        .client(
-            EventsourceClient,
-            &[Transport::Loopback, Transport::Simulated],
-        )
-        .main();
 }
