@@ -21,6 +21,13 @@
 //!                              # without a page)
 //! with_credentials = true
 //! ua_abort_at_ms = 500         # the user agent aborts the fetch
+//! # extensions some client libraries offer (LaunchDarkly's optional features, EXT-*); a case
+//! # using one is unsupported for a client without it:
+//! headers = [["x-tenant", "a"]] # added to every request
+//! method = "POST"              # or "REPORT": instead of GET, on every request ...
+//! body = "{\"q\": 1}"          # ... with this body, sent again on every reconnection
+//! read_timeout_ms = 500        # no bytes for this long: the connection is lost
+//! restart_at_ms = 300          # the caller drops the connection and reconnects
 //! # user-agent choices the model can be given (other implementations have their own):
 //! reconnection_ms = 1000       # initial reconnection time (default 3000, the model's)
 //! backoff = { base_ms = 100, max_ms = 800 }
@@ -151,6 +158,39 @@ pub struct ClientSpec {
     /// connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ua_abort_at_ms: Option<u64>,
+    /// Headers a library's user adds to every request (extension `EXT-HEADERS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Vec<(String, String)>>,
+    /// `POST` or `REPORT` instead of `GET` (extension `EXT-METHOD-BODY`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The request body with [`ClientSpec::method`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// A read timeout: a connection silent this long is lost (extension `EXT-READ-TIMEOUT`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_timeout_ms: Option<u64>,
+    /// When the library's user asks for the connection to be dropped and made again
+    /// (extension `EXT-RESTART`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_at_ms: Option<u64>,
+}
+
+impl ClientSpec {
+    /// The extensions this client is asked for, as the model takes them.
+    pub fn extensions(&self) -> sse_model::Extensions {
+        sse_model::Extensions {
+            headers: self
+                .headers
+                .iter()
+                .flatten()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+                .collect(),
+            method: self.method.clone(),
+            body: self.body.clone(),
+            read_timeout: self.read_timeout_ms.map(Duration::from_millis),
+        }
+    }
 }
 
 /// Exponential backoff settings.
@@ -345,10 +385,39 @@ impl Case {
         for (name, at) in [
             ("client.close_at_ms", self.client.close_at_ms),
             ("client.ua_abort_at_ms", self.client.ua_abort_at_ms),
+            ("client.restart_at_ms", self.client.restart_at_ms),
         ] {
             if at.is_some_and(|ms| ms > self.duration_ms) {
                 return Err(format!("{name} must fall within duration_ms"));
             }
+        }
+        if let Some(m) = &self.client.method {
+            if !matches!(m.as_str(), "POST" | "REPORT") {
+                return Err(format!("client.method {m:?} must be POST or REPORT"));
+            }
+        }
+        if self.client.body.is_some() != self.client.method.is_some() {
+            return Err("client.body and client.method go together".into());
+        }
+        for (name, value) in self.client.headers.iter().flatten() {
+            let forbidden = ["accept", "cache-control", "last-event-id", "origin", "host"];
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || http::HeaderValue::from_str(value).is_err()
+                || forbidden.contains(&name.to_ascii_lowercase().as_str())
+            {
+                return Err(format!(
+                    "client.headers: {name:?}: {value:?} is not a header a library's user may add"
+                ));
+            }
+        }
+        if self
+            .client
+            .read_timeout_ms
+            .is_some_and(|ms| ms == 0 || ms > MAX_DURATION_MS)
+        {
+            return Err(format!(
+                "client.read_timeout_ms must be 1 to {MAX_DURATION_MS}"
+            ));
         }
         if let Some(b) = self.client.backoff {
             if b.max_ms < b.base_ms || b.max_ms > MAX_DURATION_MS {

@@ -44,11 +44,19 @@ pub enum Capability {
     Simulated,
     /// Reports comment lines (LaunchDarkly's `comments`).
     Comments,
+    /// Adds its user's headers to every request (`EXT-HEADERS`; LaunchDarkly's `headers`).
+    Headers,
+    /// Streams from a `POST` with a body (`EXT-METHOD-BODY`; LaunchDarkly's `post`).
+    Post,
+    /// Streams from a `REPORT` with a body (`EXT-METHOD-BODY`; LaunchDarkly's `report`).
+    Report,
+    /// Drops a connection that stays silent too long (`EXT-READ-TIMEOUT`; `read-timeout`).
+    ReadTimeout,
 }
 
 impl Capability {
     /// Every capability, in order.
-    pub const ALL: [Capability; 11] = [
+    pub const ALL: [Capability; 15] = [
         Capability::OpenEvent,
         Capability::ReadyState,
         Capability::Origin,
@@ -60,6 +68,10 @@ impl Capability {
         Capability::Limits,
         Capability::Simulated,
         Capability::Comments,
+        Capability::Headers,
+        Capability::Post,
+        Capability::Report,
+        Capability::ReadTimeout,
     ];
 
     /// The kebab-case name reports and the command line use.
@@ -76,6 +88,10 @@ impl Capability {
             Capability::Limits => "limits",
             Capability::Simulated => "simulated",
             Capability::Comments => "comments",
+            Capability::Headers => "headers",
+            Capability::Post => "post",
+            Capability::Report => "report",
+            Capability::ReadTimeout => "read-timeout",
         }
     }
 }
@@ -137,6 +153,9 @@ pub struct OpenRequest {
     /// The event types the case's golden traces dispatch besides `message`: a client that can
     /// only listen for types it names in advance (a browser page) listens for these.
     pub event_types: Vec<String>,
+    /// Request options beyond the standard (headers, method and body, read timeout) for a
+    /// client with the matching capabilities; all off in cases about the standard.
+    pub extensions: sse_model::Extensions,
 }
 
 impl fmt::Debug for OpenRequest {

@@ -191,8 +191,16 @@ pub struct ExpectedRequest {
     pub at: Duration,
     /// Which line of the golden trace it is.
     pub line: usize,
+    /// `GET`, or an extension's method.
+    pub method: String,
     /// Path and query on the case server (a full URL when the model went to another origin).
     pub target: String,
+    /// Extension headers it must carry, with their values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+    /// The extension body it must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
     /// The `Last-Event-ID` it carries, or `None` for no header.
     pub last_event_id: Option<String>,
     /// The `Accept` it carries.
@@ -332,10 +340,13 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
     for (line, l) in golden.lines.iter().enumerate() {
         match &l.what {
             Observation::Request {
+                method,
                 target,
                 accept,
                 last_event_id,
                 origin,
+                headers,
+                body,
                 received,
             } => {
                 let kind = if requests.is_empty() {
@@ -371,7 +382,10 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
                 requests.push(ExpectedRequest {
                     at: l.at,
                     line,
+                    method: method.clone(),
                     target: target.clone(),
+                    headers: headers.clone(),
+                    body: body.clone(),
                     last_event_id: last_event_id.clone(),
                     accept: accept.clone(),
                     origin: origin.clone(),

@@ -54,7 +54,8 @@ impl Outcome {
     /// The outcome of breaking a requirement of this level.
     pub fn of_level(level: Level) -> Outcome {
         match level {
-            Level::Must => Outcome::Fail,
+            // An extension's cases run only on clients that declared it: they promised it.
+            Level::Must | Level::Extension => Outcome::Fail,
             Level::Should => Outcome::NonStrict,
             Level::ImplDefined | Level::Authoring => Outcome::Informational,
         }
@@ -255,13 +256,19 @@ pub enum Source {
 
 /// The observed run as trace lines, in time order (requests from the server's log).
 pub fn observed_trace(run: &Run) -> Vec<TraceEntry> {
+    observed_trace_showing(run, &[])
+}
+
+/// [`observed_trace`], request lines showing the values of these headers (a case's extension
+/// headers) as golden traces do.
+pub fn observed_trace_showing(run: &Run, headers: &[String]) -> Vec<TraceEntry> {
     let mut out: Vec<TraceEntry> = run
         .requests
         .iter()
         .enumerate()
         .map(|(i, r)| TraceEntry {
             at: r.at,
-            text: request_line(r),
+            text: request_line(r, headers),
             source: Source::Server(i),
         })
         .chain(run.observed.iter().enumerate().map(|(i, o)| TraceEntry {
@@ -274,23 +281,35 @@ pub fn observed_trace(run: &Run) -> Vec<TraceEntry> {
     out
 }
 
-fn request_line(r: &ReceivedRequest) -> String {
-    let line = TraceLine {
+/// A received request as a trace line, showing the values of `headers` where it has them.
+fn request_line(r: &ReceivedRequest, headers: &[String]) -> String {
+    TraceLine {
         at: r.at,
         what: Observation::Request {
+            method: r.method.clone(),
             target: r.target.clone(),
             accept: r.header("accept").map(str::to_owned),
             last_event_id: r.header("last-event-id").map(str::to_owned),
             origin: r.header("origin").map(str::to_owned),
+            headers: headers
+                .iter()
+                .filter_map(|n| r.header(n).map(|v| (n.clone(), v.to_owned())))
+                .collect(),
+            body: r.body.clone(),
             received: true,
         },
-    };
-    if r.method == "GET" {
-        line.to_string()
-    } else {
-        line.to_string()
-            .replacen(" GET ", &format!(" {} ", r.method), 1)
     }
+    .to_string()
+}
+
+/// The names of a case's extension headers, as request lines show them.
+pub fn extension_header_names(case: &Case) -> Vec<String> {
+    case.client
+        .extensions()
+        .headers
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect()
 }
 
 fn seen_line(o: &Observed) -> String {
@@ -500,6 +519,8 @@ fn step_matches(step: &Step, seen: &Seen, caps: &Capabilities) -> bool {
 struct Judging<'a> {
     cx: Context<'a>,
     case: &'a Case,
+    /// The case's extension headers, shown on request lines.
+    shown: Vec<String>,
     findings: Vec<Finding>,
     divergence: Option<(usize, Divergence)>,
 }
@@ -533,6 +554,25 @@ impl Judging<'_> {
 
     fn level_of(&self, id: &str) -> Outcome {
         Outcome::of_level(self.cx.catalogue.level(id))
+    }
+
+    /// Records a divergence that breaks exactly `ids` (not what the case checks).
+    fn diverge_as(
+        &mut self,
+        key: usize,
+        d: Divergence,
+        at: Option<Duration>,
+        message: String,
+        ids: &[&str],
+    ) {
+        let outcome = ids
+            .iter()
+            .map(|id| self.level_of(id))
+            .fold(Outcome::Informational, Outcome::worst);
+        self.find(outcome, ids, at, message);
+        if self.divergence.as_ref().is_none_or(|(k, _)| key < *k) {
+            self.divergence = Some((key, d));
+        }
     }
 
     /// Records a divergence; the earliest golden line wins.
@@ -578,10 +618,11 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
     let mut j = Judging {
         cx,
         case,
+        shown: extension_header_names(case),
         findings: Vec::new(),
         divergence: None,
     };
-    let trace = observed_trace(run);
+    let trace = observed_trace_showing(run, &j.shown);
     let line_of = |source: Source| trace.iter().position(|e| e.source == source);
     let golden = &expectation.golden.lines;
     let golden_text = |line: usize| {
@@ -632,30 +673,26 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                 ),
             ),
         };
-        // A missing or unexpected `open` is a matter of announcing the connection, whatever
-        // else the case is about.
+        // A missing or unexpected `open` is a matter of announcing the connection, not of what
+        // else the case is about (a browser that announces only on the first body byte misses
+        // the `open` of a response that sends none).
         let open_involved = matches!(expected.step, Step::Open)
             || observation
                 .and_then(|o| page.get(o))
                 .is_some_and(|(_, o)| matches!(o.what, Seen::Open));
-        let announce: &[&str] = if open_involved {
-            &["CONN-ANNOUNCE"]
-        } else {
-            &[]
-        };
         page_divergence = Some((j.findings.len(), at));
-        j.diverge(
-            expected.line,
-            Divergence {
-                expected_line: Some(expected.line),
-                observed_line,
-                expected: golden_text(expected.line),
-                observed,
-            },
-            at.or(Some(last_matched_at)),
-            message,
-            announce,
-        );
+        let divergence = Divergence {
+            expected_line: Some(expected.line),
+            observed_line,
+            expected: golden_text(expected.line),
+            observed,
+        };
+        let at = at.or(Some(last_matched_at));
+        if open_involved {
+            j.diverge_as(expected.line, divergence, at, message, &["CONN-ANNOUNCE"]);
+        } else {
+            j.diverge(expected.line, divergence, at, message, &[]);
+        }
     }
     // A client that failed the connection after a network error instead of reconnecting.
     if let Some(step) = matched.gave_up {
@@ -763,7 +800,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                     expected_line: Some(e.line),
                     observed_line: line_of(Source::Server(next)),
                     expected: golden_text(e.line),
-                    observed: request_line(r),
+                    observed: request_line(r, &j.shown),
                 },
                 Some(r.at),
                 format!("unexpected request {} for {}", next + 1, r.target),
@@ -818,7 +855,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         if !same_target {
             j.diverge(
                 e.line,
-                divergence(request_line(r)),
+                divergence(request_line(r, &j.shown)),
                 Some(r.at),
                 format!("requested {}, expected {}", r.target, e.target),
                 &[],
@@ -839,7 +876,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             };
             j.diverge(
                 e.line,
-                divergence(request_line(r)),
+                divergence(request_line(r, &j.shown)),
                 Some(r.at),
                 format!(
                     "request {} carried {}, expected {}",
@@ -887,7 +924,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                     expected_line: None,
                     observed_line: line_of(Source::Server(next)),
                     expected: "(no more requests)".into(),
-                    observed: request_line(extra),
+                    observed: request_line(extra, &j.shown),
                 },
                 Some(extra.at),
                 format!("unexpected request {} for {}", next + 1, extra.target),
@@ -1223,13 +1260,45 @@ fn request_rules(
             format!("request {n} has no Cache-Control: no-cache"),
         );
     }
-    if r.method != "GET" {
+    // The method: GET, unless the case asks for an extension's (then it, and its body, again
+    // on every request).
+    if r.method != expected.method {
+        let id = if expected.method == "GET" {
+            "RECONNECT-SAME-REQUEST"
+        } else {
+            "EXT-METHOD-BODY"
+        };
         j.find(
-            j.level_of("RECONNECT-SAME-REQUEST"),
-            &["RECONNECT-SAME-REQUEST"],
+            j.level_of(id),
+            &[id],
             Some(r.at),
-            format!("request {n} uses {}, not GET", r.method),
+            format!("request {n} uses {}, not {}", r.method, expected.method),
         );
+    }
+    if expected.body.is_some() && r.body != expected.body {
+        j.find(
+            j.level_of("EXT-METHOD-BODY"),
+            &["EXT-METHOD-BODY"],
+            Some(r.at),
+            format!(
+                "request {n} carried the body {:?}, expected {:?}",
+                r.body.as_deref().unwrap_or(""),
+                expected.body.as_deref().unwrap_or("")
+            ),
+        );
+    }
+    for (name, value) in &expected.headers {
+        if r.header(name) != Some(value.as_str()) {
+            j.find(
+                j.level_of("EXT-HEADERS"),
+                &["EXT-HEADERS"],
+                Some(r.at),
+                format!(
+                    "request {n} carried {name}: {:?}, expected {value:?}",
+                    r.header(name).unwrap_or("(none)")
+                ),
+            );
+        }
     }
     // The Origin a browser sends: none on a same-origin request, the page's on a CORS one, and
     // `null` once a redirect tainted it.

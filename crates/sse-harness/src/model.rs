@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use sse_model::{
     Action, Backoff, Config, EventSource, Limits, NetworkError, Observation, Request, Response,
@@ -117,6 +117,7 @@ fn model_config(request: &OpenRequest) -> Config {
         initial_last_event_id: request.last_event_id.clone().unwrap_or_default(),
         document_origin: request.page_origin.clone(),
         with_credentials: request.with_credentials,
+        extensions: request.extensions.clone(),
         ..defaults
     }
 }
@@ -303,14 +304,18 @@ async fn fetch(
     tokio::spawn(conn);
     let target = &request.url[url::Position::BeforePath..url::Position::AfterQuery];
     let authority = &request.url[url::Position::BeforeHost..url::Position::AfterPort];
-    let mut builder = http::Request::get(target).header("host", authority);
+    let mut builder = http::Request::builder()
+        .method(request.method.as_str())
+        .uri(target)
+        .header("host", authority);
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
     if let Some(coding) = &accept_encoding {
         builder = builder.header("accept-encoding", coding.as_str());
     }
-    let req = builder.body(Empty::<Bytes>::new()).map_err(drop)?;
+    let body = request.body.clone().map(Bytes::from).unwrap_or_default();
+    let req = builder.body(Full::new(body)).map_err(drop)?;
     let response = sender.send_request(req).await.map_err(drop)?;
     let head = Response {
         status: response.status().as_u16(),

@@ -72,6 +72,20 @@ pub fn needs(case: &Case) -> Vec<Capability> {
     if c.max_line.is_some() || c.max_event.is_some() {
         out.push(Capability::Limits);
     }
+    if c.headers.is_some() {
+        out.push(Capability::Headers);
+    }
+    match c.method.as_deref() {
+        Some("POST") => out.push(Capability::Post),
+        Some("REPORT") => out.push(Capability::Report),
+        _ => {}
+    }
+    if c.read_timeout_ms.is_some() {
+        out.push(Capability::ReadTimeout);
+    }
+    if c.restart_at_ms.is_some() {
+        out.push(Capability::Restart);
+    }
     out
 }
 
@@ -83,6 +97,9 @@ pub fn commands(case: &Case) -> Vec<(Duration, Command)> {
     }
     if let Some(ms) = case.client.ua_abort_at_ms {
         out.push((Duration::from_millis(ms), Command::UserAgentAbort));
+    }
+    if let Some(ms) = case.client.restart_at_ms {
+        out.push((Duration::from_millis(ms), Command::Restart));
     }
     out.sort_by_key(|(at, _)| *at);
     out
@@ -120,6 +137,7 @@ pub fn open_request(case: &Case, origins: &Origins, net: Net) -> Result<OpenRequ
         },
         net,
         event_types: event_types(case),
+        extensions: c.extensions(),
     })
 }
 
@@ -347,7 +365,9 @@ pub fn execute(
     let result = |verdict: Verdict, run: Option<Run>| {
         let observed = run
             .as_ref()
-            .map(crate::judge::observed_trace)
+            .map(|r| {
+                crate::judge::observed_trace_showing(r, &crate::judge::extension_header_names(case))
+            })
             .unwrap_or_default();
         CaseResult {
             case: case.id.clone(),

@@ -38,9 +38,13 @@ const CALL: Duration = Duration::from_secs(10);
 const MAX_CALLBACK_BYTES: usize = 32 << 20;
 
 /// The capability names of the protocol and ours, and what each means to the harness.
-const MAPPED: [(&str, Capability); 5] = [
+const MAPPED: [(&str, Capability); 9] = [
     ("restart", Capability::Restart),
     ("last-event-id", Capability::InitialLastEventId),
+    ("headers", Capability::Headers),
+    ("post", Capability::Post),
+    ("report", Capability::Report),
+    ("read-timeout", Capability::ReadTimeout),
     ("ssec:open", Capability::OpenEvent),
     ("ssec:ready-state", Capability::ReadyState),
     ("comments", Capability::Comments),
@@ -352,6 +356,24 @@ impl Client for Service {
                     ));
                 }
                 body["lastEventId"] = json!(id);
+            }
+            let ext = &request.extensions;
+            if !ext.headers.is_empty() {
+                body["headers"] = ext
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.clone(), Value::String(v.clone())))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
+            if let Some(method) = &ext.method {
+                body["method"] = json!(method);
+            }
+            if let Some(text) = &ext.body {
+                body["body"] = json!(text);
+            }
+            if let Some(limit) = ext.read_timeout {
+                body["readTimeoutMs"] = json!(limit.as_millis());
             }
             let answer = remote::call(Method::POST, &base, Some(&body), CALL)
                 .await

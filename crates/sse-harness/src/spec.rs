@@ -21,6 +21,10 @@ pub enum Level {
     ImplDefined,
     /// A rule for people who write streams and servers, not for clients.
     Authoring,
+    /// Not the standard's: an option some client libraries offer (LaunchDarkly's optional
+    /// features). Only clients that declare the capability run its cases, and breaking what
+    /// they declared fails.
+    Extension,
 }
 
 impl Level {
@@ -31,6 +35,7 @@ impl Level {
             Level::Should => "should",
             Level::ImplDefined => "impl-defined",
             Level::Authoring => "authoring",
+            Level::Extension => "extension",
         }
     }
 }
@@ -64,7 +69,8 @@ impl Party {
 pub struct Requirement {
     /// Stable id, e.g. `PARSE-EOL-CR-SPLIT`.
     pub id: String,
-    /// Page and fragment under `https://html.spec.whatwg.org/multipage/`.
+    /// Page and fragment under `https://html.spec.whatwg.org/multipage/`; for an extension, the
+    /// full URL of the document that defines it.
     pub anchor: String,
     /// How binding it is.
     pub level: Level,
@@ -80,7 +86,11 @@ pub struct Requirement {
 impl Requirement {
     /// The link to the standard's text.
     pub fn url(&self) -> String {
-        format!("https://html.spec.whatwg.org/multipage/{}", self.anchor)
+        if self.anchor.starts_with("https://") {
+            self.anchor.clone()
+        } else {
+            format!("https://html.spec.whatwg.org/multipage/{}", self.anchor)
+        }
     }
 
     /// Whether a client can break it.
@@ -114,10 +124,18 @@ pub fn load(path: &Path) -> Result<Vec<Requirement>, LoadError> {
         if !seen.insert(r.id.as_str()) {
             return Err(invalid(format!("id {} appears twice", r.id)));
         }
-        if !r.anchor.contains(".html#") {
+        let extension = r.level == Level::Extension;
+        if extension != r.anchor.starts_with("https://") || !r.anchor.contains('#') {
             return Err(invalid(format!(
-                "{} anchor {:?} must be page.html#fragment",
+                "{} anchor {:?} must be page.html#fragment of the standard (an extension: the \
+                 https:// URL of the document that defines it, with a fragment)",
                 r.id, r.anchor
+            )));
+        }
+        if extension != r.id.starts_with("EXT-") {
+            return Err(invalid(format!(
+                "{}: extensions, and only they, have ids starting EXT-",
+                r.id
             )));
         }
         if r.binds.is_empty() || r.summary.trim().is_empty() {

@@ -637,3 +637,20 @@ fn a_preflight_before_an_unsafe_last_event_id_is_informational() {
     );
     assert!(v.divergence.is_none());
 }
+
+// spec: CONN-ANNOUNCE
+#[test]
+fn a_missing_open_breaks_announcing_not_what_the_case_is_about() {
+    // Firefox announces a connection only once body bytes arrive: a response that sends none
+    // misses its `open`, whatever the case checks.
+    let mut run = model_run("retry-sets-reconnection-time");
+    let last_open = run
+        .observed
+        .iter()
+        .rposition(|o| matches!(o.what, sse_harness::Seen::Open))
+        .expect("the model opens");
+    run.observed.remove(last_open);
+    let v = verdict("retry-sets-reconnection-time", &run);
+    assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
+    assert_eq!(v.findings[0].requirements, ["CONN-ANNOUNCE"], "{v:#?}");
+}

@@ -68,6 +68,23 @@ pub struct Config {
     pub initial_last_event_id: String,
     /// How to read the points where the standard's text allows more than one reading.
     pub readings: Readings,
+    /// Request options beyond the standard that some client libraries offer.
+    pub extensions: Extensions,
+}
+
+/// What some client libraries let their user ask beyond the standard's `EventSource`
+/// (LaunchDarkly's optional features: `EXT-*` requirements). All off by default; with all off,
+/// the model is the standard's `EventSource`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Extensions {
+    /// Headers (lower-case names) added to every request, after the standard's.
+    pub headers: Vec<(String, String)>,
+    /// The method instead of `GET` (`POST`, `REPORT`), on every request.
+    pub method: Option<String>,
+    /// The request body, sent again with every request.
+    pub body: Option<String>,
+    /// A connection that receives no bytes for this long is lost, as on a network error.
+    pub read_timeout: Option<Duration>,
 }
 
 /// The model's reading of each point where the standard's text is ambiguous (each is an
@@ -98,22 +115,35 @@ impl Default for Config {
             document_origin: None,
             initial_last_event_id: String::new(),
             readings: Readings::default(),
+            extensions: Extensions::default(),
         }
     }
 }
 
-/// A request the driver must send (always `GET`).
+/// A request the driver must send: `GET` unless an extension says otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
+    /// `GET`, or the method of [`Extensions::method`].
+    pub method: String,
     /// Absolute URL.
     pub url: Url,
-    /// Header names (lower case) and values, in the order a user agent would add them.
+    /// Header names (lower case) and values, in the order a user agent would add them, then
+    /// those of [`Extensions::headers`].
     pub headers: Vec<(String, String)>,
+    /// How many of `headers`, at the end, come from [`Extensions::headers`].
+    pub extension_headers: usize,
+    /// The body of [`Extensions::body`].
+    pub body: Option<String>,
     /// Whether credentials (cookies) go with the request (`withCredentials`).
     pub credentials: bool,
 }
 
 impl Request {
+    /// The headers of [`Extensions::headers`].
+    pub fn extension_headers(&self) -> &[(String, String)] {
+        &self.headers[self.headers.len().saturating_sub(self.extension_headers)..]
+    }
+
     /// The first value of a header, by lower-case name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -248,6 +278,9 @@ pub struct EventSource {
     /// Fetch's redirect-taint of the current fetch is not "same-origin": a redirect left an
     /// origin other than the page's for yet another one, so the request's origin is `null`.
     origin_tainted: bool,
+    /// While streaming with [`Extensions::read_timeout`]: when the connection is lost unless
+    /// more bytes come first.
+    read_deadline: Option<Duration>,
 }
 
 /// The URL given to the constructor did not parse (`CTOR-URL-PARSE`: SyntaxError).
@@ -288,6 +321,7 @@ impl EventSource {
             announced: false,
             cors: false,
             origin_tainted: false,
+            read_deadline: None,
             config,
         };
         if matches!(es.url.scheme(), "http" | "https") {
@@ -326,10 +360,12 @@ impl EventSource {
         self.parser.last_event_id()
     }
 
-    /// When [`EventSource::handle_timeout`] is next due, if a reconnection is waiting.
+    /// When [`EventSource::handle_timeout`] is next due: a reconnection waiting, or a read
+    /// timeout ([`Extensions::read_timeout`]) running.
     pub fn poll_timeout(&self) -> Option<Duration> {
         match self.fetch {
             Fetch::Waiting { at } => Some(at),
+            Fetch::Streaming => self.read_deadline,
             _ => None,
         }
     }
@@ -421,12 +457,20 @@ impl EventSource {
         self.announced = true;
         self.failed_attempts = 0;
         self.tasks.push_back(Task::Announce);
+        if let Some(limit) = self.config.extensions.read_timeout {
+            let at = now.saturating_add(limit);
+            self.read_deadline = Some(at);
+            self.tasks.push_back(Task::Emit(Action::SetTimer(at)));
+        }
     }
 
     /// Body bytes of the current (announced) response arrived.
     pub fn handle_body(&mut self, now: Duration, chunk: &[u8]) {
         if self.fetch != Fetch::Streaming {
             return;
+        }
+        if let (Some(limit), false) = (self.config.extensions.read_timeout, chunk.is_empty()) {
+            self.read_deadline = Some(now.saturating_add(limit));
         }
         let mut sink = TaskSink {
             tasks: &mut self.tasks,
@@ -467,13 +511,23 @@ impl EventSource {
         }
     }
 
-    /// Time passed: if the reconnection timer is due, the reconnection task is queued.
+    /// Time passed: if the reconnection timer is due, the reconnection task is queued; if the
+    /// read timeout ran out, the connection is lost (abort, reestablish), and if bytes came in
+    /// the meantime, the timer is set again for the new deadline.
     pub fn handle_timeout(&mut self, now: Duration) {
-        if let Fetch::Waiting { at } = self.fetch {
-            if now >= at {
+        match (self.fetch, self.read_deadline) {
+            (Fetch::Waiting { at }, _) if now >= at => {
                 self.fetch = Fetch::Idle;
                 self.tasks.push_back(Task::Reconnect);
             }
+            (Fetch::Streaming, Some(at)) if now >= at => {
+                self.read_deadline = None;
+                self.parser.reset_stream();
+                self.tasks.push_back(Task::Emit(Action::Abort));
+                self.reestablish(now);
+            }
+            (Fetch::Streaming, Some(at)) => self.tasks.push_back(Task::Emit(Action::SetTimer(at))),
+            _ => {}
         }
     }
 
@@ -486,6 +540,7 @@ impl EventSource {
             self.tasks.push_front(Task::Emit(Action::Abort));
         }
         self.fetch = Fetch::Idle;
+        self.read_deadline = None;
         self.ready_state = ReadyState::Closed;
         self.parser.reset_stream();
     }
@@ -529,9 +584,19 @@ impl EventSource {
         if let Some(origin) = self.cors_origin() {
             headers.push(("origin".to_owned(), origin));
         }
+        let extension_headers = self.config.extensions.headers.len();
+        headers.extend(self.config.extensions.headers.iter().cloned());
         Request {
+            method: self
+                .config
+                .extensions
+                .method
+                .clone()
+                .unwrap_or_else(|| "GET".to_owned()),
             url,
             headers,
+            extension_headers,
+            body: self.config.extensions.body.clone(),
             credentials: self.config.with_credentials,
         }
     }
@@ -603,6 +668,7 @@ impl EventSource {
     }
 
     fn reestablish(&mut self, now: Duration) {
+        self.read_deadline = None;
         if !self.announced {
             self.failed_attempts = self.failed_attempts.saturating_add(1);
         }
@@ -618,6 +684,7 @@ impl EventSource {
     }
 
     fn fail(&mut self) {
+        self.read_deadline = None;
         self.fetch = Fetch::Idle;
         self.tasks.push_back(Task::Fail);
     }

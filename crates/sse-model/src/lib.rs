@@ -26,8 +26,8 @@ pub mod trace;
 
 pub use dispatch::{DEFAULT_EVENT_TYPE, Event, Item, OwnedEvent, Sink, parse_retry};
 pub use eventsource::{
-    Action, Config, EventSource, InvalidUrl, MessageEvent, NetworkError, Readings, ReadyState,
-    Request, Response,
+    Action, Config, EventSource, Extensions, InvalidUrl, MessageEvent, NetworkError, Readings,
+    ReadyState, Request, Response,
 };
 pub use parser::{Limits, ParseError, Parser};
 pub use reconnect::{Backoff, DEFAULT_RECONNECTION_TIME};

@@ -13,6 +13,8 @@ use crate::eventsource::{Action, ReadyState, Request};
 pub enum Observation {
     /// A request was sent.
     Request {
+        /// `GET`, or the method an extension asked for.
+        method: String,
         /// Path and query when same-origin with the first request, else the full URL.
         target: String,
         /// The `Accept` header, if sent.
@@ -21,6 +23,10 @@ pub enum Observation {
         last_event_id: Option<String>,
         /// The `Origin` header, if sent (a CORS request); printed only then.
         origin: Option<String>,
+        /// Headers an extension added (`header:NAME=VALUE`, printed only when there are some).
+        headers: Vec<(String, String)>,
+        /// The body an extension asked for (`body=...`, printed only then).
+        body: Option<String>,
         /// Whether the server received it (`false`: the attempt died on the way, refused by a
         /// server that is down or abandoned by the client before it was delivered; printed as
         /// `not-received`).
@@ -109,10 +115,13 @@ impl Trace {
             request.url.to_string()
         };
         Observation::Request {
+            method: request.method.clone(),
             target,
             accept: request.header("accept").map(str::to_owned),
             last_event_id: request.header("last-event-id").map(str::to_owned),
             origin: request.header("origin").map(str::to_owned),
+            headers: request.extension_headers().to_vec(),
+            body: request.body.clone(),
             received: true,
         }
     }
@@ -132,19 +141,29 @@ impl fmt::Display for TraceLine {
         write!(f, "{} ", time(self.at))?;
         match &self.what {
             Observation::Request {
+                method,
                 target,
                 accept,
                 last_event_id,
                 origin,
+                headers,
+                body,
                 received,
             } => {
                 write!(
                     f,
-                    "request  GET {}  accept={}  last-event-id={}",
+                    "request  {} {}  accept={}  last-event-id={}",
+                    token(method),
                     token(target),
                     optional(accept.as_deref()),
                     optional(last_event_id.as_deref())
                 )?;
+                for (name, value) in headers {
+                    write!(f, "  header:{}={}", token(name), token(value))?;
+                }
+                if let Some(body) = body {
+                    write!(f, "  body={}", quote(body))?;
+                }
                 if let Some(origin) = origin {
                     write!(f, "  origin={}", token(origin))?;
                 }
@@ -268,12 +287,20 @@ impl std::str::FromStr for TraceLine {
         let kind = s.word().ok_or("no observation after the time")?;
         let what = match kind {
             "request" => {
-                if s.word() != Some("GET") {
-                    return Err("a request line says GET".into());
-                }
+                let method = s
+                    .word()
+                    .ok_or("a request line names its method")?
+                    .to_owned();
                 let target = s.value()?;
                 let accept = s.field("accept")?;
                 let last_event_id = s.field("last-event-id")?;
+                let mut headers = Vec::new();
+                while let Some(name) = s.prefixed("header:") {
+                    let name = name.ok_or("a header has a name")?;
+                    let value = s.value()?.unwrap_or_default();
+                    headers.push((name, value));
+                }
+                let body = s.optional_field("body")?;
                 let origin = s.optional_field("origin")?;
                 let received = match s.word() {
                     None => true,
@@ -281,10 +308,13 @@ impl std::str::FromStr for TraceLine {
                     Some(other) => return Err(format!("unexpected text {other:?}")),
                 };
                 Observation::Request {
+                    method,
                     target: target.ok_or("a request has a target")?,
                     accept,
                     last_event_id,
                     origin,
+                    headers,
+                    body,
                     received,
                 }
             }
@@ -343,6 +373,22 @@ impl<'a> Scanner<'a> {
         let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         self.0 = &rest[end..];
         Some(&rest[..end])
+    }
+
+    /// `PREFIX NAME=` if the line goes on with `prefix`: the name (a token or quoted), leaving
+    /// the value to read; `None` (nothing read) otherwise.
+    fn prefixed(&mut self, prefix: &str) -> Option<Option<String>> {
+        let rest = self.0.trim_start().strip_prefix(prefix)?;
+        self.0 = rest;
+        let name = if rest.starts_with('"') {
+            self.value().ok().flatten()
+        } else {
+            let end = rest.find('=').unwrap_or(rest.len());
+            self.0 = &rest[end..];
+            Some(rest[..end].to_owned())
+        };
+        self.0 = self.0.strip_prefix('=').unwrap_or(self.0);
+        Some(name)
     }
 
     /// `key=value` if the line goes on with `key=`, else `None` (nothing read).
@@ -430,10 +476,13 @@ mod tests {
         t.push(
             Duration::ZERO,
             Observation::Request {
+                method: "GET".into(),
                 target: "/stream".into(),
                 accept: Some("text/event-stream".into()),
                 last_event_id: None,
                 origin: None,
+                headers: Vec::new(),
+                body: None,
                 received: true,
             },
         );
@@ -481,10 +530,11 @@ mod tests {
                     1.021 abort\n\
                     2.000 request  GET \"http://other/x?a=b\"  accept=-  last-event-id=\"a b\"  not-received\n\
                     2.100 request  GET \"{other-origin}/x?a=b\"  accept=-  last-event-id=-  origin=null\n\
+                    2.200 request  REPORT /s  accept=-  last-event-id=-  header:x-a=1  header:\"x b\"=\"v w\"  body=\"{}\"\n\
                     2.200 message  type=message  id=1  data=\"x\"  origin={other-origin}\n\
                     61.000 closed\n";
         let trace: Trace = text.parse().expect("parses");
-        assert_eq!(trace.lines.len(), 10);
+        assert_eq!(trace.lines.len(), 11);
         assert_eq!(trace.to_string(), text);
         assert_eq!(
             trace.lines[2].what,
@@ -504,10 +554,13 @@ mod tests {
         use crate::eventsource::MessageEvent;
         let request = |url: &str, origin: Option<&str>| {
             Action::Fetch(Request {
+                method: "GET".into(),
                 url: url.parse().expect("url"),
                 headers: origin
                     .map(|o| vec![("origin".to_owned(), o.to_owned())])
                     .unwrap_or_default(),
+                extension_headers: 0,
+                body: None,
                 credentials: false,
             })
         };

@@ -20,6 +20,9 @@ pub struct ReceivedRequest {
     pub target: String,
     /// Header names (lower case) and values (lossy UTF-8), in order.
     pub headers: Vec<(String, String)>,
+    /// The body (lossy UTF-8), for a request that is not a GET and carried one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
 }
 
 impl ReceivedRequest {
@@ -60,6 +63,15 @@ impl RequestLog {
 
     /// Records a request now (past [`MAX_LOGGED`] entries, later requests are not kept).
     pub fn record<B>(&self, req: &http::Request<B>) {
+        self.push(req, None);
+    }
+
+    /// Records a request that carried a body.
+    pub fn record_with_body<B>(&self, req: &http::Request<B>, body: &[u8]) {
+        self.push(req, Some(String::from_utf8_lossy(body).into_owned()));
+    }
+
+    fn push<B>(&self, req: &http::Request<B>, body: Option<String>) {
         let entry = ReceivedRequest {
             at: (self.clock)(),
             method: req.method().as_str().to_owned(),
@@ -77,6 +89,7 @@ impl RequestLog {
                     )
                 })
                 .collect(),
+            body,
         };
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() < MAX_LOGGED {

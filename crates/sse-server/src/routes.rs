@@ -34,11 +34,31 @@ impl Refusal {
 }
 
 pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // A case's stream asked for with another method and a body (a client library's extension,
+    // such as POST or REPORT): the body is read, logged, and the script plays as for a GET.
+    if let ["cases", id] = segments.as_slice() {
+        if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+            let (parts, body) = req.into_parts();
+            let read = Limited::new(body, MAX_LOGGED_BODY).collect();
+            let body = match tokio::time::timeout(BODY_TIMEOUT, read).await {
+                Ok(Ok(b)) => b.to_bytes(),
+                Ok(Err(_)) => {
+                    return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
+                }
+                Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "request body too slow\n"),
+            };
+            let req = Request::from_parts(parts, ());
+            if let Some(log) = ctx.request_log.get() {
+                log.record_with_body(&req, &body);
+            }
+            return case(&ctx, &req, id);
+        }
+    }
     if let Some(log) = ctx.request_log.get() {
         log.record(&req);
     }
-    let path = req.uri().path().to_owned();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     // A case's script says every header itself, CORS included: the allow-list stays out of it.
     let cors = if matches!(segments.as_slice(), ["cases", _]) {
         Vec::new()
@@ -193,7 +213,7 @@ fn resume(req: &Request<Incoming>) -> Resume {
     }
 }
 
-fn query(req: &Request<Incoming>, key: &str) -> Option<String> {
+fn query<B>(req: &Request<B>, key: &str) -> Option<String> {
     let q = req.uri().query()?;
     url::form_urlencoded::parse(q.as_bytes())
         .find(|(k, _)| k == key)
@@ -315,7 +335,12 @@ async fn publish(ctx: &Ctx, req: Request<Incoming>, name: &str) -> Response<Body
 }
 
 /// `GET /cases/{id}?run=KEY`: the next scripted response of that run.
-fn case(ctx: &Ctx, req: &Request<Incoming>, id: &str) -> Response<Body> {
+/// The largest request body a case request may carry (it is logged whole).
+const MAX_LOGGED_BODY: usize = 64 << 10;
+/// How long a case request's body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn case<B>(ctx: &Ctx, req: &Request<B>, id: &str) -> Response<Body> {
     let run = query(req, "run").unwrap_or_default();
     let scripted = match ctx.cases.next_response(id, &run) {
         Ok(r) => r,
