@@ -42,6 +42,15 @@ pub(crate) fn run(root: &Path, out: &Path, implementations: &[String]) -> Result
         crate::say(&(imp.totals_line() + "\n"));
     }
     report.write(out)?;
+    // Every implementation: the committed sample report a visitor reads without running anything.
+    if implementations.iter().any(|i| i == "all") {
+        let sample = root.join("docs/report/summary.md");
+        if let Some(dir) = sample.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&sample, report.markdown())?;
+        crate::say(&format!("wrote {}\n", sample.display()));
+    }
     crate::say(&format!(
         "wrote {0}/index.html, {0}/report.json, {0}/junit.xml, {0}/summary.md\n",
         out.display()
