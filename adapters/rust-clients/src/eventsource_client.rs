@@ -43,6 +43,10 @@ impl Client for EventsourceClient {
             Capability::Close,
             Capability::InitialLastEventId,
             Capability::Simulated,
+            Capability::Headers,
+            Capability::Post,
+            Capability::Report,
+            Capability::ReadTimeout,
         ]
         .into_iter()
         .collect()
@@ -59,12 +63,30 @@ impl Client for EventsourceClient {
             if let Some(id) = request.last_event_id {
                 builder = builder.last_event_id(id);
             }
+            let ext = &request.extensions;
+            for (name, value) in &ext.headers {
+                builder = builder.header(name, value).map_err(failed)?;
+            }
+            if let Some(method) = &ext.method {
+                builder = builder.method(method.clone());
+            }
+            if let Some(body) = &ext.body {
+                builder = builder.body(body.clone());
+            }
             let stream = if request.net.is_simulated() {
                 builder
-                    .build_with_transport(NetTransport(request.net))
+                    .build_with_transport(NetTransport {
+                        net: request.net,
+                        read_timeout: ext.read_timeout,
+                    })
                     .stream()
             } else {
-                let transport = launchdarkly_sdk_transport::HyperTransport::new()
+                let mut transport = launchdarkly_sdk_transport::HyperTransport::builder();
+                if let Some(limit) = ext.read_timeout {
+                    transport = transport.read_timeout(limit);
+                }
+                let transport = transport
+                    .build_http()
                     .map_err(|e| ClientError::Failed(e.to_string()))?;
                 builder.build_with_transport(transport).stream()
             };
@@ -117,16 +139,20 @@ async fn watch(
 }
 
 /// The library's `HttpTransport` over the harness's network: one HTTP/1.1 request per
-/// connection, so the library runs in the simulator.
+/// connection, so the library runs in the simulator; with the read timeout its own hyper
+/// transport would apply.
 #[derive(Clone)]
-struct NetTransport(Net);
+struct NetTransport {
+    net: Net,
+    read_timeout: Option<std::time::Duration>,
+}
 
 impl HttpTransport for NetTransport {
     fn request(&self, request: http::Request<Option<Bytes>>) -> ResponseFuture {
-        let net = self.0.clone();
+        let (net, read_timeout) = (self.net.clone(), self.read_timeout);
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            let _ = tx.send(send(net, request).await);
+            let _ = tx.send(send(net, request, read_timeout).await);
         });
         Box::pin(async move {
             rx.await
@@ -142,6 +168,7 @@ fn transport_error(e: impl std::error::Error + Send + Sync + 'static) -> Transpo
 async fn send(
     net: Net,
     request: http::Request<Option<Bytes>>,
+    read_timeout: Option<std::time::Duration>,
 ) -> Result<http::Response<ByteStream>, TransportError> {
     let uri = request.uri().clone();
     let host = uri.host().unwrap_or("localhost").to_owned();
@@ -175,7 +202,20 @@ async fn send(
     let (parts, mut incoming) = response.into_parts();
     let (chunks, rx) = tokio::sync::mpsc::channel::<Result<Bytes, TransportError>>(16);
     tokio::spawn(async move {
-        while let Some(frame) = incoming.frame().await {
+        loop {
+            let frame = match read_timeout {
+                Some(limit) => match tokio::time::timeout(limit, incoming.frame()).await {
+                    Ok(frame) => frame,
+                    Err(_) => {
+                        let timed_out =
+                            std::io::Error::new(std::io::ErrorKind::TimedOut, "read timeout");
+                        let _ = chunks.send(Err(transport_error(timed_out))).await;
+                        return;
+                    }
+                },
+                None => incoming.frame().await,
+            };
+            let Some(frame) = frame else { return };
             let item = match frame {
                 Ok(frame) => match frame.into_data() {
                     Ok(data) => Ok(data),

@@ -34,6 +34,10 @@
 //! accept_encoding = "gzip"     # what the client's HTTP stack offers (default: nothing)
 //! max_line = 1048576           # parser limits
 //!
+//! # A network error a browser page must see: end a response's body after its headers
+//! # (`end = "abort"`); a refused or reset connection is retried inside a browser's network
+//! # stack before the page hears of it.
+//!
 //! [server]                     # either a script (see sse_server::cases) ...
 //! [[server.responses]]
 //! body = [{ send = "data: a\n\n" }]

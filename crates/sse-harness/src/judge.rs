@@ -676,10 +676,11 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         // A missing or unexpected `open` is a matter of announcing the connection, not of what
         // else the case is about (a browser that announces only on the first body byte misses
         // the `open` of a response that sends none).
-        let open_involved = matches!(expected.step, Step::Open)
-            || observation
-                .and_then(|o| page.get(o))
-                .is_some_and(|(_, o)| matches!(o.what, Seen::Open));
+        // (An error where `open` was due is a connection failed, the case's business.)
+        let seen = observation.and_then(|o| page.get(o)).map(|(_, o)| &o.what);
+        let open_involved = matches!(seen, Some(Seen::Open))
+            || (matches!(expected.step, Step::Open)
+                && matches!(seen, None | Some(Seen::Message { .. })));
         page_divergence = Some((j.findings.len(), at));
         let divergence = Divergence {
             expected_line: Some(expected.line),
@@ -999,13 +1000,20 @@ pub fn judge_readings(
     cx: Context<'_>,
 ) -> Verdict {
     let mut best: Option<Verdict> = None;
+    // Kinder: a lighter verdict, else fewer findings as grave as the verdict, else fewer
+    // findings (when every reading fails, the report shows the one that explains the run best).
+    let rank = |v: &Verdict| {
+        (
+            v.outcome.gravity(),
+            v.findings.iter().filter(|f| f.outcome == v.outcome).count(),
+            v.findings.len(),
+        )
+    };
     for (readings, expectation) in expectations {
         let mut verdict = judge(case, expectation, run, cx);
         verdict.readings.clone_from(readings);
         // Another reading only counts when it is strictly kinder: ties keep the literal one.
-        let better = best
-            .as_ref()
-            .is_none_or(|b| verdict.outcome.gravity() < b.outcome.gravity());
+        let better = best.as_ref().is_none_or(|b| rank(&verdict) < rank(b));
         if better {
             best = Some(verdict);
         }

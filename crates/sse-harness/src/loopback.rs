@@ -220,8 +220,9 @@ async fn drive(
             seen = (page_obs.len(), requests);
             last_change = now;
             if matches.iter().all(|(_, m)| m.contradicted(page_obs.len())) {
-                // The verdict is decided; a little more shows what came next.
-                tokio::time::sleep(settle.min(Duration::from_millis(300))).await;
+                // The verdict is decided; a little more shows what came next (a browser's
+                // reconnection comes at least 500 ms later).
+                tokio::time::sleep(Duration::from_millis(1000)).await;
                 break;
             }
         }
