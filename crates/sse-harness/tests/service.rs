@@ -289,3 +289,32 @@ fn the_model_behind_a_test_service_gets_the_model_s_verdicts() {
         );
     }
 }
+
+#[test]
+fn an_adapter_that_cannot_set_up_says_why() {
+    // A missing toolchain: the adapter's `setup` says so on stderr and exits 1; the report shows
+    // that reason in the column's place.
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = std::env::temp_dir().join(format!("sse-adapter-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for (name, body) in [
+        (
+            "setup",
+            "#!/bin/sh\necho 'installing...'\necho 'frobnicator 9 not found' >&2\nexit 1\n",
+        ),
+        ("run", "#!/bin/sh\nexit 3\n"),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, body).expect("script");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let err = Service::adapter(&dir).expect_err("setup fails");
+    assert!(err.contains("frobnicator 9 not found"), "{err}");
+    // A `run` that exits before answering is reported as such, not waited for.
+    std::fs::write(dir.join("setup"), "#!/bin/sh\nexit 0\n").expect("script");
+    let started = std::time::Instant::now();
+    let err = Service::adapter(&dir).expect_err("run exits");
+    assert!(err.contains("exited"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
