@@ -352,3 +352,27 @@ export function runService({ name, version, capabilities, createClient, port = p
   });
   return server;
 }
+
+// Reports what a WHATWG-shaped EventSource (`open`, `message` and typed events, `error` with
+// readyState) shows its user; returns `listen(type)` for the `listen` command.
+export function watchEventSource(es, sink) {
+  const listening = new Set();
+  // A listener for a type such as `error` also sees the library's own events of that name:
+  // messages carry `data`, the library's events do not.
+  const onMessage = (e) => {
+    if ('data' in e) sink.event({ type: e.type, data: e.data, id: e.lastEventId });
+  };
+  const listen = (type) => {
+    if (listening.has(type)) return;
+    listening.add(type);
+    es.addEventListener(type, onMessage);
+  };
+  es.addEventListener('open', () => sink.open());
+  // readyState is read inside the handler: CONNECTING (0) when the library will reconnect,
+  // CLOSED (2) when it has failed the connection.
+  es.addEventListener('error', (e) => {
+    if (!('data' in e)) sink.error(e.message || 'error', es.readyState);
+  });
+  listen('message');
+  return listen;
+}

@@ -2,7 +2,7 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EventSource } from 'eventsource';
-import { installedVersion, runService } from '../node-common/service.mjs';
+import { installedVersion, runService, watchEventSource } from '../node-common/service.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -25,24 +25,7 @@ runService({
       };
     }
     const es = new EventSource(params.streamUrl, options);
-    const listening = new Set();
-    // A listener for a type such as `error` also sees the library's own events of that name:
-    // messages carry `data`, the library's events do not.
-    const onMessage = (e) => {
-      if ('data' in e) sink.event({ type: e.type, data: e.data, id: e.lastEventId });
-    };
-    const listen = (type) => {
-      if (listening.has(type)) return;
-      listening.add(type);
-      es.addEventListener(type, onMessage);
-    };
-    es.addEventListener('open', () => sink.open());
-    // readyState is read inside the handler: CONNECTING (0) when the library will reconnect,
-    // CLOSED (2) when it has failed the connection.
-    es.addEventListener('error', (e) => {
-      if (!('data' in e)) sink.error(e.message || 'error', es.readyState);
-    });
-    listen('message');
+    const listen = watchEventSource(es, sink);
     return { listen, close: () => es.close() };
   },
 });

@@ -676,11 +676,14 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         // A missing or unexpected `open` is a matter of announcing the connection, not of what
         // else the case is about (a browser that announces only on the first body byte misses
         // the `open` of a response that sends none).
-        // (An error where `open` was due is a connection failed, the case's business.)
+        // (An error where `open` was due, or an `open` where the connection should have
+        // failed, is the case's business: a connection failed or accepted wrongly.)
         let seen = observation.and_then(|o| page.get(o)).map(|(_, o)| &o.what);
-        let open_involved = matches!(seen, Some(Seen::Open))
-            || (matches!(expected.step, Step::Open)
-                && matches!(seen, None | Some(Seen::Message { .. })));
+        let open_involved = matches!(
+            (&expected.step, seen),
+            (Step::Open, None | Some(Seen::Message { .. }))
+                | (Step::Message { .. }, Some(Seen::Open))
+        );
         page_divergence = Some((j.findings.len(), at));
         let divergence = Divergence {
             expected_line: Some(expected.line),
