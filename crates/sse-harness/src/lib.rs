@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod chaos;
 pub mod client;
 pub mod expect;
+pub mod fetch;
 pub mod judge;
 pub mod loopback;
 pub mod mimic;

@@ -48,6 +48,53 @@ pub trait Sink {
     fn retry(&mut self, _millis: u64) {}
     /// A comment line (text after the colon); clients ignore these, tools show them.
     fn comment(&mut self, _text: &str) {}
+    /// One line has been applied (after any `event`, `retry` or `comment` call it caused): what
+    /// it did and the buffers after it, for tools that explain a stream (`ssec explain`).
+    fn line(&mut self, _note: &LineNote<'_>) {}
+}
+
+/// What one line did to the buffers, by the rule that applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// A blank line dispatched an event.
+    Dispatched,
+    /// A blank line with an empty data buffer: nothing dispatched, the type buffer emptied.
+    NothingToDispatch,
+    /// A comment: nothing changes.
+    Comment,
+    /// `data`: value and LF appended to the data buffer.
+    Data,
+    /// `event`: the event type buffer replaced.
+    Event,
+    /// `id`: the last event ID buffer replaced.
+    Id,
+    /// `id` holding U+0000: ignored.
+    IdWithNul,
+    /// `retry` of digits: the reconnection time set.
+    Retry(u64),
+    /// `retry` that is not only digits (or does not fit): ignored.
+    RetryIgnored,
+    /// Any other field name: ignored.
+    UnknownField,
+}
+
+/// A line as the parser applied it, with the buffers after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineNote<'a> {
+    /// The field's name (`None`: a blank line or a comment).
+    pub name: Option<&'a str>,
+    /// The field's value, or the comment's text.
+    pub value: &'a str,
+    /// What it did.
+    pub effect: Effect,
+    /// The data buffer after it (each value followed by LF).
+    pub data: &'a str,
+    /// The event type buffer after it.
+    pub event_type: &'a str,
+    /// The last event ID buffer after it.
+    pub id_buffer: &'a str,
+    /// The last event ID string after it (what `lastEventId` and `Last-Event-ID` carry).
+    pub last_event_id: &'a str,
 }
 
 /// One thing a stream said, owned: what [`Vec<Item>`]'s [`Sink`] collects.
@@ -123,48 +170,69 @@ impl Dispatcher {
         line: Line<'_>,
         sink: &mut S,
     ) -> Result<(), ParseError> {
-        match line {
-            Line::Empty => self.dispatch(sink),
-            Line::Comment(text) => sink.comment(text),
-            Line::Field { name, value } => match name {
-                "data" => {
-                    if self.data.len() + value.len() + 1 > self.max_event_data {
-                        return Err(ParseError::EventTooLarge {
-                            limit: self.max_event_data,
-                        });
+        let (name, value, effect) = match line {
+            Line::Empty => (None, "", self.dispatch(sink)),
+            Line::Comment(text) => {
+                sink.comment(text);
+                (None, text, Effect::Comment)
+            }
+            Line::Field { name, value } => {
+                let effect = match name {
+                    "data" => {
+                        if self.data.len() + value.len() + 1 > self.max_event_data {
+                            return Err(ParseError::EventTooLarge {
+                                limit: self.max_event_data,
+                            });
+                        }
+                        self.data.push_str(value);
+                        self.data.push('\n');
+                        Effect::Data
                     }
-                    self.data.push_str(value);
-                    self.data.push('\n');
-                }
-                "event" => {
-                    self.event_type.clear();
-                    self.event_type.push_str(value);
-                }
-                // An id containing NULL is ignored as a whole (`FIELD-ID-NULL`).
-                "id" if !value.contains('\0') => {
-                    self.id_buffer.clear();
-                    self.id_buffer.push_str(value);
-                    self.id_changed = true;
-                }
-                "retry" => {
-                    if let Some(millis) = parse_retry(value.as_bytes()) {
-                        sink.retry(millis);
+                    "event" => {
+                        self.event_type.clear();
+                        self.event_type.push_str(value);
+                        Effect::Event
                     }
-                }
-                _ => {}
-            },
-        }
+                    // An id containing NULL is ignored as a whole (`FIELD-ID-NULL`).
+                    "id" if value.contains('\0') => Effect::IdWithNul,
+                    "id" => {
+                        self.id_buffer.clear();
+                        self.id_buffer.push_str(value);
+                        self.id_changed = true;
+                        Effect::Id
+                    }
+                    "retry" => match parse_retry(value.as_bytes()) {
+                        Some(millis) => {
+                            sink.retry(millis);
+                            Effect::Retry(millis)
+                        }
+                        None => Effect::RetryIgnored,
+                    },
+                    _ => Effect::UnknownField,
+                };
+                (Some(name), value, effect)
+            }
+        };
+        sink.line(&LineNote {
+            name,
+            value,
+            effect,
+            data: &self.data,
+            event_type: &self.event_type,
+            id_buffer: &self.id_buffer,
+            last_event_id: &self.last_event_id,
+        });
         Ok(())
     }
 
-    fn dispatch<S: Sink + ?Sized>(&mut self, sink: &mut S) {
+    fn dispatch<S: Sink + ?Sized>(&mut self, sink: &mut S) -> Effect {
         if self.id_changed {
             self.id_changed = false;
             self.last_event_id.clone_from(&self.id_buffer);
         }
         if self.data.is_empty() {
             self.event_type.clear();
-            return;
+            return Effect::NothingToDispatch;
         }
         // The data buffer always ends with the LF of its last value.
         let data = self.data.strip_suffix('\n').unwrap_or(&self.data);
@@ -180,6 +248,7 @@ impl Dispatcher {
         });
         self.data.clear();
         self.event_type.clear();
+        Effect::Dispatched
     }
 }
 

@@ -18,13 +18,16 @@
 
 pub mod dispatch;
 pub mod eventsource;
+pub mod explain;
 pub mod lint;
 pub mod mime;
 pub mod parser;
 pub mod reconnect;
 pub mod trace;
 
-pub use dispatch::{DEFAULT_EVENT_TYPE, Event, Item, OwnedEvent, Sink, parse_retry};
+pub use dispatch::{
+    DEFAULT_EVENT_TYPE, Effect, Event, Item, LineNote, OwnedEvent, Sink, parse_retry,
+};
 pub use eventsource::{
     Action, Config, EventSource, Extensions, InvalidUrl, MessageEvent, NetworkError, Readings,
     ReadyState, Request, Response,

@@ -1,5 +1,6 @@
 //! `ssec`: the command line of the SSE conformance suite.
 
+mod explain;
 mod parse;
 mod run;
 mod serve;
@@ -37,6 +38,13 @@ enum Command {
         #[arg(long, default_value_t = sse_model::Limits::default().max_event_data)]
         max_event: usize,
     },
+    /// Explain a stream line by line: what each line does to a client's buffers, by which rule
+    /// (requirement ids), what is dispatched, where browsers and libraries do otherwise, and what
+    /// the server's bytes and headers get wrong.
+    ///
+    /// Reads a file, standard input, or a live stream from an http:// URL on loopback (for at most
+    /// --seconds). Exits 1 when the stream breaks a parser limit, 2 when it cannot be read.
+    Explain(explain::Args),
     /// Run the reference server (demo streams, topics, scripted cases; see the sse-server docs).
     Serve(serve::Args),
     /// Run the case catalogue on implementations under test and judge every case.
@@ -78,6 +86,7 @@ fn main() -> ExitCode {
             };
             parse::run(file.as_deref(), verbose, limits)
         }
+        Command::Explain(args) => explain::run(&args),
         Command::Serve(args) => serve::run(args),
         Command::Sim {
             case,

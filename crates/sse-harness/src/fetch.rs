@@ -1,0 +1,250 @@
+//! Reading an event stream from a server at a URL, as a careful client reads from a server it
+//! does not trust: loopback only, a connect timeout, a total time limit and a size cap, so a
+//! stream that never ends (they usually do not) or floods is cut, never waited for. What
+//! `ssec explain URL` reads streams with.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use url::Url;
+
+use crate::client::Net;
+
+/// How much of a stream to read, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchLimits {
+    /// Longest wait for the connection and the response head.
+    pub connect: Duration,
+    /// Longest time to read for, from the request on.
+    pub total: Duration,
+    /// Most body bytes to keep.
+    pub max_bytes: usize,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        FetchLimits {
+            connect: Duration::from_secs(5),
+            total: Duration::from_secs(10),
+            max_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Why reading stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// The server ended the body.
+    Complete,
+    /// The time limit passed first (the stream was still open).
+    TimeUp(Duration),
+    /// The size cap was reached first.
+    SizeCap(usize),
+    /// The connection broke mid-body.
+    Broken(String),
+}
+
+/// What was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The response's status.
+    pub status: u16,
+    /// Its header names (lower case) and values (lossy UTF-8).
+    pub headers: Vec<(String, String)>,
+    /// The body bytes read.
+    pub body: Vec<u8>,
+    /// Why reading stopped.
+    pub ended: Ended,
+}
+
+/// Why nothing could be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// Not an `http://` URL with a host.
+    #[error("{0:?} is not an http:// URL")]
+    BadUrl(String),
+    /// Connecting failed (a non-loopback host is refused here too).
+    #[error("cannot connect to {url}: {reason}")]
+    Connect {
+        /// The URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The server did not answer in time.
+    #[error("no response from {url} within {limit:?}")]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// The limit.
+        limit: Duration,
+    },
+    /// The answer was not HTTP the client could read.
+    #[error("{0}")]
+    Http(String),
+}
+
+/// GETs `url` as an EventSource would (`Accept: text/event-stream`, `Cache-Control: no-cache`,
+/// and `Last-Event-ID` when given) and reads its body within `limits`.
+pub async fn read_stream(
+    url: &Url,
+    last_event_id: Option<&str>,
+    limits: FetchLimits,
+) -> Result<Fetched, FetchError> {
+    let bad = || FetchError::BadUrl(url.to_string());
+    if url.scheme() != "http" {
+        return Err(bad());
+    }
+    let host = url.host_str().ok_or_else(bad)?.to_owned();
+    let port = url.port_or_known_default().ok_or_else(bad)?;
+    let started = tokio::time::Instant::now();
+    let timeout = || FetchError::Timeout {
+        url: url.to_string(),
+        limit: limits.connect,
+    };
+    let head = async {
+        let io = Net::loopback()
+            .connect(&host, port)
+            .await
+            .map_err(|e| FetchError::Connect {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+                .await
+                .map_err(|e| FetchError::Http(e.to_string()))?;
+        tokio::spawn(conn);
+        let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
+        let mut request = http::Request::get(target)
+            .header("host", authority)
+            .header("accept", "text/event-stream")
+            .header("cache-control", "no-cache");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let request = request
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| FetchError::Http(e.to_string()))?;
+        sender
+            .send_request(request)
+            .await
+            .map_err(|e| FetchError::Http(e.to_string()))
+    };
+    let response = tokio::time::timeout(limits.connect, head)
+        .await
+        .map_err(|_| timeout())??;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let mut body = response.into_body();
+    let mut bytes = Vec::new();
+    let deadline = started + limits.total;
+    let ended = loop {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => break Ended::TimeUp(limits.total),
+            Ok(None) => break Ended::Complete,
+            Ok(Some(Err(e))) => break Ended::Broken(e.to_string()),
+            Ok(Some(Ok(frame))) => {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                let room = limits.max_bytes.saturating_sub(bytes.len());
+                bytes.extend_from_slice(&data[..data.len().min(room)]);
+                if data.len() >= room {
+                    break Ended::SizeCap(limits.max_bytes);
+                }
+            }
+        }
+    };
+    Ok(Fetched {
+        status,
+        headers,
+        body: bytes,
+        ended,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_urls_on_loopback_are_read() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let read = |u: &str| {
+            let url = Url::parse(u).expect("url");
+            rt.block_on(read_stream(&url, None, FetchLimits::default()))
+        };
+        assert!(matches!(
+            read("https://127.0.0.1/"),
+            Err(FetchError::BadUrl(_))
+        ));
+        let err = read("http://192.0.2.1/").expect_err("not loopback");
+        assert!(err.to_string().contains("loopback"), "{err}");
+    }
+
+    /// A server that answers with `head` and `body`, then holds the connection open.
+    async fn hanging_server(head: &'static str, body: Vec<u8>) -> Url {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.expect("accept");
+            let mut request = [0u8; 1024];
+            let _ = tcp.read(&mut request).await;
+            let _ = tcp.write_all(head.as_bytes()).await;
+            let _ = tcp.write_all(&body).await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        Url::parse(&format!("http://{addr}/s")).expect("url")
+    }
+
+    #[test]
+    fn a_stream_that_never_ends_is_cut_by_time_and_a_flood_by_size() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let limits = FetchLimits {
+            connect: Duration::from_secs(2),
+            total: Duration::from_millis(300),
+            max_bytes: 64,
+        };
+        rt.block_on(async {
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n";
+            let url = hanging_server(head, b"data: a\n\n".to_vec()).await;
+            let got = read_stream(&url, Some("7"), limits).await.expect("reads");
+            assert_eq!(got.status, 200);
+            assert_eq!(got.body, b"data: a\n\n");
+            assert_eq!(got.ended, Ended::TimeUp(limits.total));
+            let url = hanging_server(head, vec![b':'; 10_000]).await;
+            let got = read_stream(&url, None, limits).await.expect("reads");
+            assert_eq!(got.body.len(), 64);
+            assert_eq!(got.ended, Ended::SizeCap(64));
+            // A server that accepts and never answers.
+            let url = hanging_server("", Vec::new()).await;
+            let limits = FetchLimits {
+                connect: Duration::from_millis(200),
+                ..limits
+            };
+            let err = read_stream(&url, None, limits).await.expect_err("no head");
+            assert!(matches!(err, FetchError::Timeout { .. }), "{err}");
+        });
+    }
+}
