@@ -18,6 +18,7 @@ pub mod model;
 mod remote;
 pub mod report;
 pub mod run;
+pub mod server_check;
 pub mod service;
 pub mod spec;
 

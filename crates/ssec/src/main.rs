@@ -1,5 +1,6 @@
 //! `ssec`: the command line of the SSE conformance suite.
 
+mod check_server;
 mod explain;
 mod parse;
 mod run;
@@ -45,6 +46,12 @@ enum Command {
     /// Reads a file, standard input, or a live stream from an http:// URL on loopback (for at most
     /// --seconds). Exits 1 when the stream breaks a parser limit, 2 when it cannot be read.
     Explain(explain::Args),
+    /// Check a server's stream at a URL (loopback): the checks of fixtures/server-checks/, a
+    /// verdict each with its requirement ids and the offending bytes.
+    ///
+    /// Declare what the server supports (--resume, --end-with-204): a check that needs more is
+    /// unsupported, never a fail. Exits 1 when a check fails, 2 on bad arguments.
+    CheckServer(check_server::Args),
     /// Run the reference server (demo streams, topics, scripted cases; see the sse-server docs).
     Serve(serve::Args),
     /// Run the case catalogue on implementations under test and judge every case.
@@ -87,6 +94,7 @@ fn main() -> ExitCode {
             parse::run(file.as_deref(), verbose, limits)
         }
         Command::Explain(args) => explain::run(&args),
+        Command::CheckServer(args) => check_server::run(&args),
         Command::Serve(args) => serve::run(args),
         Command::Sim {
             case,

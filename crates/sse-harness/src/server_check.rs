@@ -1,0 +1,493 @@
+//! Server checks as data (`fixtures/server-checks/*.toml`): what a server at a URL gets wrong
+//! about the streams it serves. Each check names the requirements it checks and a probe (how to
+//! look: the response head, the body's format, a resume with `Last-Event-ID`, the 204 that ends
+//! a finished stream); the probes are here, the checks and what they mean are data.
+//!
+//! A server declares what it supports (`--resume`, `--end-with-204`); a check that needs what
+//! the server did not declare is `unsupported`, never a fail. Every read goes through
+//! [`crate::fetch`]: loopback only, with time limits and a size cap, so a hostile server cannot
+//! hang or flood the checker.
+//!
+//! ```toml
+//! checks = ["SERVER-RESUME"]
+//! about = "A reconnection with Last-Event-ID continues right after that event."
+//! probe = "resume"          # head | format | resume | end-with-204
+//! needs = ["resume"]        # what the server must declare for the check to run
+//! seconds = 3               # how long to read each stream (streams rarely end)
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sse_model::explain::{Explanation, explain};
+use sse_model::lint::{self, Severity};
+use sse_model::{Effect, Limits, OwnedEvent, Response};
+use url::Url;
+
+use crate::LoadError;
+use crate::fetch::{Ended, FetchLimits, Fetched, read_stream};
+use crate::judge::Outcome;
+
+/// How a check looks at the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Probe {
+    /// The response's status and headers.
+    Head,
+    /// The body's bytes: UTF-8, byte order marks, line ends.
+    Format,
+    /// A second connection with `Last-Event-ID` continues right after that event.
+    Resume,
+    /// Once a stream has ended, a reconnection with its last id is answered 204.
+    #[serde(rename = "end-with-204")]
+    EndWith204,
+}
+
+/// What a server can declare it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Declaration {
+    /// It resumes after `Last-Event-ID`.
+    Resume,
+    /// It answers 204 when a stream has no more to send.
+    #[serde(rename = "end-with-204")]
+    EndWith204,
+}
+
+impl Declaration {
+    /// The `ssec check-server` flag that declares it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Declaration::Resume => "--resume",
+            Declaration::EndWith204 => "--end-with-204",
+        }
+    }
+}
+
+/// One check of `fixtures/server-checks/`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerCheck {
+    /// The file's stem.
+    #[serde(skip_deserializing, default)]
+    pub id: String,
+    /// The requirement ids it checks.
+    pub checks: Vec<String>,
+    /// What it shows, in one sentence.
+    pub about: String,
+    /// How it looks.
+    pub probe: Probe,
+    /// What the server must declare for it to run.
+    #[serde(default)]
+    pub needs: Vec<Declaration>,
+    /// How long to read each stream, in seconds.
+    #[serde(default = "default_seconds")]
+    pub seconds: f64,
+}
+
+fn default_seconds() -> f64 {
+    2.0
+}
+
+/// Loads every check of a directory, sorted by id; each must name known requirements.
+pub fn load(dir: &Path, catalogue: &crate::Catalogue) -> Result<Vec<ServerCheck>, LoadError> {
+    let mut checks = Vec::new();
+    for path in crate::files_with_extension(dir, "toml")? {
+        let invalid = |reason: String| LoadError::Invalid {
+            path: path.clone(),
+            reason,
+        };
+        let mut check: ServerCheck =
+            toml::from_str(&crate::read(&path)?).map_err(|e| invalid(e.to_string()))?;
+        check.id = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if check.checks.is_empty() {
+            return Err(invalid("a check names the requirements it checks".into()));
+        }
+        if let Some(unknown) = check
+            .checks
+            .iter()
+            .find(|id| catalogue.requirement(id).is_none())
+        {
+            return Err(invalid(format!("unknown requirement {unknown}")));
+        }
+        if !(0.1..=60.0).contains(&check.seconds) {
+            return Err(invalid("seconds must be 0.1 to 60".into()));
+        }
+        checks.push(check);
+    }
+    checks.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(checks)
+}
+
+/// The checks of the workspace this crate was built in.
+pub fn load_default(catalogue: &crate::Catalogue) -> Result<Vec<ServerCheck>, LoadError> {
+    load(&catalogue.root.join("fixtures/server-checks"), catalogue)
+}
+
+/// The server under test.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// The stream's URL (loopback).
+    pub url: Url,
+    /// What it declares.
+    pub declares: BTreeSet<Declaration>,
+    /// Most bytes to read from one response.
+    pub max_bytes: usize,
+    /// When set, every stream is read this long instead of the check's own time.
+    pub seconds: Option<f64>,
+}
+
+/// What a check found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckResult {
+    /// The check's id.
+    pub check: String,
+    /// The requirements it checks.
+    pub requirements: Vec<String>,
+    /// The verdict.
+    pub outcome: Outcome,
+    /// Every finding, each naming its requirements.
+    pub findings: Vec<CheckFinding>,
+    /// The bytes the verdict is about (the body read, or the part around the fault).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Vec<u8>>,
+}
+
+/// One thing a server did wrong (or that could not be checked).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckFinding {
+    /// How grave.
+    pub outcome: Outcome,
+    /// The requirement ids.
+    pub requirements: Vec<String>,
+    /// What happened.
+    pub message: String,
+}
+
+impl CheckResult {
+    fn new(check: &ServerCheck) -> Self {
+        CheckResult {
+            check: check.id.clone(),
+            requirements: check.checks.clone(),
+            outcome: Outcome::Pass,
+            findings: Vec::new(),
+            evidence: None,
+        }
+    }
+
+    fn find(&mut self, outcome: Outcome, requirements: &[&str], message: String) {
+        self.outcome = self.outcome.worst(outcome);
+        self.findings.push(CheckFinding {
+            outcome,
+            requirements: requirements.iter().map(|s| (*s).to_owned()).collect(),
+            message,
+        });
+    }
+
+    /// One line: the verdict and its first finding.
+    pub fn summary(&self) -> String {
+        match self.findings.first() {
+            Some(f) => format!("{}: {}", self.outcome.name(), f.message),
+            None => self.outcome.name().to_owned(),
+        }
+    }
+}
+
+/// Runs one check against the server.
+pub async fn run(check: &ServerCheck, server: &Server) -> CheckResult {
+    let mut result = CheckResult::new(check);
+    if let Some(missing) = check.needs.iter().find(|d| !server.declares.contains(d)) {
+        result.find(
+            Outcome::Unsupported,
+            &check.checks.iter().map(String::as_str).collect::<Vec<_>>(),
+            format!("needs {} (the server did not declare it)", missing.flag()),
+        );
+        result.outcome = Outcome::Unsupported;
+        return result;
+    }
+    let limits = FetchLimits {
+        total: Duration::from_secs_f64(server.seconds.unwrap_or(check.seconds)),
+        max_bytes: server.max_bytes,
+        ..FetchLimits::default()
+    };
+    let first = match read_stream(&server.url, None, limits).await {
+        Ok(f) => f,
+        Err(e) => {
+            result.find(Outcome::Fail, &[], format!("no stream: {e}"));
+            return result;
+        }
+    };
+    if first.status != 200 && check.probe != Probe::Head {
+        result.find(
+            Outcome::Fail,
+            &[],
+            format!("the stream's URL answered {}, not 200", first.status),
+        );
+        return result;
+    }
+    match check.probe {
+        Probe::Head => head(&first, &mut result),
+        Probe::Format => format(&first, &mut result),
+        Probe::Resume => resume(&first, server, limits, &mut result).await,
+        Probe::EndWith204 => end_with_204(&first, server, limits, &mut result).await,
+    }
+    result
+}
+
+fn response_of(f: &Fetched) -> Response {
+    let headers: Vec<(&str, &str)> = f
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    Response::new(f.status, &headers)
+}
+
+fn outcome_of(severity: Severity) -> Outcome {
+    match severity {
+        Severity::Violation => Outcome::Fail,
+        Severity::Warning => Outcome::NonStrict,
+    }
+}
+
+fn head(f: &Fetched, result: &mut CheckResult) {
+    if f.status != 200 {
+        result.find(
+            Outcome::Fail,
+            &["STREAM-MIME"],
+            format!(
+                "answered {}, not 200: every client fails the connection",
+                f.status
+            ),
+        );
+    }
+    for finding in lint::check_headers(&response_of(f)) {
+        result.find(
+            outcome_of(finding.severity),
+            &[finding.requirement],
+            finding.message,
+        );
+    }
+}
+
+/// Whether reading stopped before the server ended the body.
+fn cut(f: &Fetched) -> bool {
+    matches!(f.ended, Ended::TimeUp(_) | Ended::SizeCap(_))
+}
+
+fn format(f: &Fetched, result: &mut CheckResult) {
+    if f.body.is_empty() {
+        result.find(
+            Outcome::Informational,
+            &["STREAM-UTF8"],
+            "no body bytes arrived: nothing to check".into(),
+        );
+        return;
+    }
+    let mut worst_offset = None;
+    for finding in lint::check_stream(&f.body) {
+        // A stream we stopped reading did not end where we stopped.
+        if cut(f)
+            && matches!(
+                finding.requirement,
+                "STREAM-FINAL-EOL" | "STREAM-EVENT-TERMINATED"
+            )
+        {
+            continue;
+        }
+        if worst_offset.is_none() {
+            worst_offset = finding.offset;
+        }
+        let at = finding
+            .offset
+            .map(|o| format!(" (byte {o})"))
+            .unwrap_or_default();
+        result.find(
+            outcome_of(finding.severity),
+            &[finding.requirement],
+            format!("{}{at}", finding.message),
+        );
+    }
+    if let Some(at) = worst_offset {
+        let start = at.saturating_sub(40);
+        let end = (at + 40).min(f.body.len());
+        result.evidence = Some(f.body[start..end].to_vec());
+    }
+}
+
+/// The events a body dispatched.
+fn events(e: &Explanation) -> Vec<OwnedEvent> {
+    e.steps.iter().filter_map(|s| s.event.clone()).collect()
+}
+
+async fn resume(first: &Fetched, server: &Server, limits: FetchLimits, result: &mut CheckResult) {
+    let unbroken = events(&explain(&first.body, Limits::default()));
+    let Some(pos) = unbroken.iter().position(|e| !e.last_event_id.is_empty()) else {
+        result.find(
+            Outcome::Informational,
+            &["SERVER-RESUME"],
+            format!(
+                "no event with an id in {} events read: nothing to resume from",
+                unbroken.len()
+            ),
+        );
+        return;
+    };
+    let from = &unbroken[pos];
+    let expected: Vec<&OwnedEvent> = unbroken[pos + 1..].iter().collect();
+    let second = match read_stream(&server.url, Some(&from.last_event_id), limits).await {
+        Ok(f) => f,
+        Err(e) => {
+            result.find(
+                Outcome::Fail,
+                &["SERVER-RESUME"],
+                format!("the reconnection failed: {e}"),
+            );
+            return;
+        }
+    };
+    if second.status == 204 {
+        result.find(
+            Outcome::Informational,
+            &["SERVER-RESUME"],
+            format!(
+                "the reconnection after id {} was answered 204: the stream is over",
+                from.last_event_id
+            ),
+        );
+        return;
+    }
+    let explained = explain(&second.body, Limits::default());
+    let resumed = events(&explained);
+    result.evidence = Some(second.body.clone());
+    // Safe preamble: no blank line before the first id, which would empty a literal client's
+    // last event ID (SERVER-SAFE-PREAMBLE).
+    let first_id = explained
+        .steps
+        .iter()
+        .position(|s| s.effect == Effect::Id)
+        .unwrap_or(explained.steps.len());
+    if let Some(blank) = explained.steps[..first_id]
+        .iter()
+        .find(|s| matches!(s.effect, Effect::Dispatched | Effect::NothingToDispatch))
+    {
+        result.find(
+            Outcome::NonStrict,
+            &["SERVER-SAFE-PREAMBLE"],
+            format!(
+                "the resumed stream has a blank line (line {}) before its first id: a client that starts each stream's id buffer empty loses its last event ID there",
+                blank.number
+            ),
+        );
+    }
+    let Some(next) = resumed.first() else {
+        result.find(
+            Outcome::Informational,
+            &["SERVER-RESUME"],
+            format!(
+                "the reconnection after id {} dispatched no event within the time read",
+                from.last_event_id
+            ),
+        );
+        return;
+    };
+    let same = |a: &OwnedEvent, b: &OwnedEvent| {
+        a.last_event_id == b.last_event_id && a.data == b.data && a.event_type == b.event_type
+    };
+    if unbroken[..=pos].iter().any(|e| same(e, next)) {
+        result.find(
+            Outcome::Fail,
+            &["SERVER-RESUME"],
+            format!(
+                "after Last-Event-ID {}, the stream starts again at event id={} data={:?}: a duplicate",
+                from.last_event_id, next.last_event_id, next.data
+            ),
+        );
+    } else if let Some(want) = expected.first() {
+        if !same(want, next) {
+            result.find(
+                Outcome::Fail,
+                &["SERVER-RESUME"],
+                format!(
+                    "after Last-Event-ID {}, the next event should be id={} data={:?}; the stream sent id={} data={:?}",
+                    from.last_event_id, want.last_event_id, want.data, next.last_event_id, next.data
+                ),
+            );
+        }
+    }
+}
+
+async fn end_with_204(
+    first: &Fetched,
+    server: &Server,
+    limits: FetchLimits,
+    result: &mut CheckResult,
+) {
+    if first.ended != Ended::Complete {
+        result.find(
+            Outcome::Informational,
+            &["SERVER-204-STOP"],
+            "the stream did not end within the time read: nothing to stop".into(),
+        );
+        return;
+    }
+    let last = events(&explain(&first.body, Limits::default()))
+        .last()
+        .map(|e| e.last_event_id.clone())
+        .unwrap_or_default();
+    let id = (!last.is_empty()).then_some(last.as_str());
+    match read_stream(&server.url, id, limits).await {
+        Ok(again) if again.status == 204 => {}
+        Ok(again) => {
+            result.evidence = Some(again.body.clone());
+            result.find(
+                Outcome::Fail,
+                &["SERVER-204-STOP"],
+                format!(
+                    "the stream ended, but the reconnection{} was answered {}, not 204: clients reconnect again and again",
+                    id.map(|i| format!(" with Last-Event-ID {i}")).unwrap_or_default(),
+                    again.status
+                ),
+            );
+        }
+        Err(e) => result.find(
+            Outcome::Fail,
+            &["SERVER-204-STOP"],
+            format!("the reconnection failed: {e}"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checks_load_and_name_known_requirements() {
+        let catalogue = crate::Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
+        let checks = load_default(&catalogue).unwrap_or_else(|e| panic!("{e}"));
+        let probes: BTreeSet<String> = checks.iter().map(|c| format!("{:?}", c.probe)).collect();
+        assert_eq!(probes.len(), 4, "every probe has a check: {probes:?}");
+        let dir = std::env::temp_dir().join(format!("sse-server-checks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(
+            dir.join("bad.toml"),
+            "checks = [\"NO-SUCH-RULE\"]\nabout = \"x\"\nprobe = \"head\"\n",
+        )
+        .expect("write");
+        let err = load(&dir, &catalogue).expect_err("unknown requirement");
+        assert!(err.to_string().contains("NO-SUCH-RULE"), "{err}");
+        std::fs::write(
+            dir.join("bad.toml"),
+            "checks = [\"STREAM-MIME\"]\nabout = \"x\"\nprobe = \"sniff\"\n",
+        )
+        .expect("write");
+        assert!(load(&dir, &catalogue).is_err(), "unknown probe");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

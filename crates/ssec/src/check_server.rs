@@ -1,0 +1,142 @@
+//! `ssec check-server URL`: the server checks of `fixtures/server-checks/` against a server at a
+//! URL on loopback, a verdict per check with its requirement ids and the offending bytes.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+
+use sse_harness::Catalogue;
+use sse_harness::judge::Outcome;
+use sse_harness::run::glob;
+use sse_harness::server_check::{self, CheckResult, Declaration, Server};
+
+/// Arguments of `ssec check-server`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The stream's URL (http:// on loopback).
+    url: String,
+    /// Only the checks whose id matches this glob (repeatable).
+    #[arg(long)]
+    check: Vec<String>,
+    /// The server resumes after Last-Event-ID (runs the resume checks).
+    #[arg(long)]
+    resume: bool,
+    /// The server answers 204 once a stream has no more to send (runs the 204 check).
+    #[arg(long)]
+    end_with_204: bool,
+    /// Read every stream this long instead of each check's own time.
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Most bytes to read from one response.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_bytes: usize,
+    /// One JSON array of results instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: &Args) -> ExitCode {
+    let fail = |e: String| {
+        eprintln!("ssec check-server: {e}");
+        ExitCode::from(2)
+    };
+    let catalogue = match Catalogue::load_default() {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let checks = match server_check::load_default(&catalogue) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let checks: Vec<_> = checks
+        .into_iter()
+        .filter(|c| args.check.is_empty() || args.check.iter().any(|g| glob(g, &c.id)))
+        .collect();
+    if checks.is_empty() {
+        return fail("no check matches --check".into());
+    }
+    let url = match url::Url::parse(&args.url) {
+        Ok(u) => u,
+        Err(e) => return fail(format!("bad URL {:?}: {e}", args.url)),
+    };
+    if args.seconds.is_some_and(|s| !(0.1..=600.0).contains(&s)) {
+        return fail("--seconds must be 0.1 to 600".into());
+    }
+    let mut declares = BTreeSet::new();
+    if args.resume {
+        declares.insert(Declaration::Resume);
+    }
+    if args.end_with_204 {
+        declares.insert(Declaration::EndWith204);
+    }
+    let server = Server {
+        url,
+        declares,
+        max_bytes: args.max_bytes,
+        seconds: args.seconds,
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(e.to_string()),
+    };
+    let results: Vec<CheckResult> = checks
+        .iter()
+        .map(|c| rt.block_on(server_check::run(c, &server)))
+        .collect();
+    if args.json {
+        match serde_json::to_string_pretty(&results) {
+            Ok(s) => println!("{s}"),
+            Err(e) => return fail(e.to_string()),
+        }
+    } else {
+        for r in &results {
+            println!(
+                "{:<13} {}  [{}]",
+                r.outcome.name(),
+                r.check,
+                r.requirements.join(" ")
+            );
+            for f in &r.findings {
+                println!("              {} [{}]", f.message, f.requirements.join(" "));
+            }
+            if r.outcome == Outcome::Fail {
+                if let Some(bytes) = &r.evidence {
+                    println!("              bytes: {}", show_bytes(bytes));
+                }
+            }
+        }
+        let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
+        println!(
+            "{}: {} checks, {} pass, {} fail, {} non-strict, {} informational, {} unsupported",
+            server.url,
+            results.len(),
+            count(Outcome::Pass),
+            count(Outcome::Fail),
+            count(Outcome::NonStrict),
+            count(Outcome::Informational),
+            count(Outcome::Unsupported)
+        );
+    }
+    if results.iter().any(|r| r.outcome == Outcome::Fail) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Bytes as a quoted string: text escaped as the trace format does, and bytes that are not
+/// UTF-8 shown as `\xNN`, so the offending bytes themselves are visible.
+fn show_bytes(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for chunk in bytes.utf8_chunks() {
+        let text = sse_model::trace::quote(chunk.valid());
+        out.push_str(&text[1..text.len() - 1]);
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,184 @@
+//! `ssec check-server` end to end: every check against a deliberately broken loopback server, so
+//! each can be seen to fail, and against the reference server (`ssec serve`), which passes them
+//! all.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+
+use common::ssec;
+
+/// A server that answers every request with `respond(Last-Event-ID)`: a whole raw HTTP/1.1
+/// response, after which it closes the connection.
+fn broken_server(respond: fn(Option<&str>) -> Vec<u8>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(mut tcp) = tcp else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && tcp.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            let id = head
+                .lines()
+                .find_map(|l| l.strip_prefix("last-event-id:"))
+                .map(str::trim);
+            let _ = tcp.write_all(&respond(id));
+        }
+    });
+    format!("http://{addr}/stream")
+}
+
+fn response(content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+/// Runs `ssec check-server` and returns (exit code, output).
+fn check(url: &str, extra: &[&str]) -> (i32, String) {
+    let mut args = vec!["check-server", url, "--seconds", "1"];
+    args.extend_from_slice(extra);
+    let (code, out, err) = ssec(&args, b"");
+    (code, format!("{out}{err}"))
+}
+
+fn verdict_of<'a>(out: &'a str, check: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(check))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no line for {check} in\n{out}"))
+}
+
+const THREE: &[u8] = b"id: 1\ndata: a\n\nid: 2\ndata: b\n\nid: 3\ndata: c\n\n";
+
+// spec: STREAM-MIME
+#[test]
+fn a_wrong_content_type_fails_the_head_check() {
+    let url = broken_server(|_| response("text/plain", THREE));
+    let (code, out) = check(&url, &["--check", "head-*"]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(verdict_of(&out, "head-is-an-event-stream"), "fail", "{out}");
+    assert!(out.contains("[STREAM-MIME]"), "{out}");
+}
+
+// spec: STREAM-UTF8 STREAM-FINAL-EOL STREAM-EVENT-TERMINATED
+#[test]
+fn bad_bytes_fail_the_format_check_and_are_shown() {
+    let url = broken_server(|_| response("text/event-stream", b"data: caf\xe9\n\ndata: b"));
+    let (code, out) = check(&url, &["--check", "format-*"]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        verdict_of(&out, "format-utf8-and-line-ends"),
+        "fail",
+        "{out}"
+    );
+    for want in [
+        "[STREAM-UTF8]",
+        "[STREAM-FINAL-EOL]",
+        "[STREAM-EVENT-TERMINATED]",
+        "bytes: \"data: caf\\xE9\\n\\ndata: b\"",
+    ] {
+        assert!(out.contains(want), "missing {want} in\n{out}");
+    }
+}
+
+// spec: SERVER-RESUME SERVER-204-STOP
+#[test]
+fn a_server_that_ignores_last_event_id_fails_resume_and_one_without_204_fails_the_stop() {
+    // Every connection starts again at id 1, and an ended stream is served again.
+    let url = broken_server(|_| response("text/event-stream", THREE));
+    let (code, out) = check(&url, &["--resume", "--end-with-204"]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        verdict_of(&out, "resume-after-last-event-id"),
+        "fail",
+        "{out}"
+    );
+    assert!(out.contains("a duplicate [SERVER-RESUME]"), "{out}");
+    assert_eq!(
+        verdict_of(&out, "ended-stream-answers-204"),
+        "fail",
+        "{out}"
+    );
+    assert!(out.contains("was answered 200, not 204"), "{out}");
+    // Not declared: unsupported, never a fail.
+    let (code, out) = check(&url, &["--check", "resume-*", "--check", "ended-*"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        verdict_of(&out, "resume-after-last-event-id"),
+        "unsupported",
+        "{out}"
+    );
+    assert_eq!(
+        verdict_of(&out, "ended-stream-answers-204"),
+        "unsupported",
+        "{out}"
+    );
+}
+
+// spec: SERVER-SAFE-PREAMBLE
+#[test]
+fn a_blank_line_before_the_first_id_of_a_resumed_stream_is_flagged() {
+    let url = broken_server(|id| match id {
+        Some(_) => response("text/event-stream", b"retry: 100\n\nid: 2\ndata: b\n\n"),
+        None => response("text/event-stream", THREE),
+    });
+    let (_, out) = check(&url, &["--check", "resume-*", "--resume"]);
+    assert_eq!(
+        verdict_of(&out, "resume-after-last-event-id"),
+        "non-strict",
+        "{out}"
+    );
+    assert!(out.contains("[SERVER-SAFE-PREAMBLE]"), "{out}");
+}
+
+#[test]
+fn a_server_that_does_not_answer_is_a_clear_failure_not_a_hang() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    let started = std::time::Instant::now();
+    let (code, out) = check(&url, &["--check", "head-*"]);
+    drop(listener);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no response"), "{out}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_reference_server_passes_every_check() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let mut server = Command::new(env!("CARGO_BIN_EXE_ssec"))
+        .args(["serve", "--addr", &addr.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssec serve runs");
+    let url = format!("http://{addr}/sse/1?limit=3&interval_ms=50");
+    let mut result = (2, String::new());
+    for _ in 0..50 {
+        result = check(&url, &["--resume", "--end-with-204"]);
+        if !result.1.contains("no stream") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let (code, out) = result;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("4 checks, 4 pass"), "{out}");
+}
