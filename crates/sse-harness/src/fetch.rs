@@ -52,10 +52,25 @@ pub struct Fetched {
     pub status: u16,
     /// Its header names (lower case) and values (lossy UTF-8).
     pub headers: Vec<(String, String)>,
-    /// The body bytes read.
+    /// The body bytes read (decoded, when the response was compressed).
     pub body: Vec<u8>,
     /// Why reading stopped.
     pub ended: Ended,
+    /// When the request was sent.
+    pub started: tokio::time::Instant,
+    /// For each piece of body that arrived: when (after `started`), and the body's length with
+    /// it (decoded), so a delay can be told for any byte.
+    pub arrivals: Vec<(Duration, usize)>,
+}
+
+impl Fetched {
+    /// When the body byte at `offset` arrived.
+    pub fn arrival_of(&self, offset: usize) -> Option<tokio::time::Instant> {
+        self.arrivals
+            .iter()
+            .find(|(_, len)| *len > offset)
+            .map(|(at, _)| self.started + *at)
+    }
 }
 
 /// Why nothing could be read.
@@ -92,6 +107,17 @@ pub async fn read_stream(
     last_event_id: Option<&str>,
     limits: FetchLimits,
 ) -> Result<Fetched, FetchError> {
+    read_stream_encoded(url, last_event_id, None, limits).await
+}
+
+/// [`read_stream`], offering `accept_encoding` and decoding the body as the response says
+/// (gzip, deflate, br): a compressing server is read as a browser reads it.
+pub async fn read_stream_encoded(
+    url: &Url,
+    last_event_id: Option<&str>,
+    accept_encoding: Option<&str>,
+    limits: FetchLimits,
+) -> Result<Fetched, FetchError> {
     let bad = || FetchError::BadUrl(url.to_string());
     if url.scheme() != "http" {
         return Err(bad());
@@ -125,6 +151,9 @@ pub async fn read_stream(
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
         }
+        if let Some(coding) = accept_encoding {
+            request = request.header("accept-encoding", coding);
+        }
         let request = request
             .body(Empty::<Bytes>::new())
             .map_err(|e| FetchError::Http(e.to_string()))?;
@@ -147,10 +176,24 @@ pub async fn read_stream(
             )
         })
         .collect();
+    let coding = response
+        .headers()
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| accept_encoding.is_some())
+        .map(str::to_owned);
     let mut body = response.into_body();
     let mut bytes = Vec::new();
+    let mut arrivals = Vec::new();
     let deadline = started + limits.total;
+    let mut decoder = sse_server::compress::Decoder::new(coding.as_deref());
     let ended = loop {
+        let Some(decoder) = decoder.as_mut() else {
+            break Ended::Broken(format!(
+                "unknown Content-Encoding {:?}",
+                coding.as_deref().unwrap_or_default()
+            ));
+        };
         match tokio::time::timeout_at(deadline, body.frame()).await {
             Err(_) => break Ended::TimeUp(limits.total),
             Ok(None) => break Ended::Complete,
@@ -159,8 +202,12 @@ pub async fn read_stream(
                 let Ok(data) = frame.into_data() else {
                     continue;
                 };
+                let Some(data) = decoder.decode(&data) else {
+                    break Ended::Broken("the compressed body does not decode".into());
+                };
                 let room = limits.max_bytes.saturating_sub(bytes.len());
                 bytes.extend_from_slice(&data[..data.len().min(room)]);
+                arrivals.push((started.elapsed(), bytes.len()));
                 if data.len() >= room {
                     break Ended::SizeCap(limits.max_bytes);
                 }
@@ -172,6 +219,8 @@ pub async fn read_stream(
         headers,
         body: bytes,
         ended,
+        started,
+        arrivals,
     })
 }
 

@@ -43,6 +43,9 @@ pub enum Probe {
     /// Once a stream has ended, a reconnection with its last id is answered 204.
     #[serde(rename = "end-with-204")]
     EndWith204,
+    /// An event published while the stream is open reaches it promptly: nothing (a buffer, a
+    /// compressor without a flush, a proxy) holds it back.
+    Delivery,
 }
 
 /// What a server can declare it does.
@@ -54,6 +57,9 @@ pub enum Declaration {
     /// It answers 204 when a stream has no more to send.
     #[serde(rename = "end-with-204")]
     EndWith204,
+    /// It has an endpoint that publishes an event to the stream (`--publish URL`: a POST whose
+    /// body the event's data carries).
+    Publish,
 }
 
 impl Declaration {
@@ -62,6 +68,7 @@ impl Declaration {
         match self {
             Declaration::Resume => "--resume",
             Declaration::EndWith204 => "--end-with-204",
+            Declaration::Publish => "--publish URL",
         }
     }
 }
@@ -85,6 +92,17 @@ pub struct ServerCheck {
     /// How long to read each stream, in seconds.
     #[serde(default = "default_seconds")]
     pub seconds: f64,
+    /// The `Accept-Encoding` to offer (the body is decoded as the response says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_encoding: Option<String>,
+    /// Delivery: the longest an event may take from its publication to the client, in
+    /// milliseconds.
+    #[serde(default = "default_within_ms")]
+    pub within_ms: u64,
+}
+
+fn default_within_ms() -> u64 {
+    500
 }
 
 fn default_seconds() -> f64 {
@@ -140,6 +158,8 @@ pub struct Server {
     pub max_bytes: usize,
     /// When set, every stream is read this long instead of the check's own time.
     pub seconds: Option<f64>,
+    /// The endpoint that publishes an event ([`Declaration::Publish`]).
+    pub publish: Option<Url>,
 }
 
 /// What a check found.
@@ -156,6 +176,9 @@ pub struct CheckResult {
     /// The bytes the verdict is about (the body read, or the part around the fault).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Vec<u8>>,
+    /// What was measured, whatever the verdict (a delivery delay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<String>,
 }
 
 /// One thing a server did wrong (or that could not be checked).
@@ -177,6 +200,7 @@ impl CheckResult {
             outcome: Outcome::Pass,
             findings: Vec::new(),
             evidence: None,
+            measured: None,
         }
     }
 
@@ -215,6 +239,10 @@ pub async fn run(check: &ServerCheck, server: &Server) -> CheckResult {
         max_bytes: server.max_bytes,
         ..FetchLimits::default()
     };
+    if check.probe == Probe::Delivery {
+        delivery(check, server, limits, &mut result).await;
+        return result;
+    }
     let first = match read_stream(&server.url, None, limits).await {
         Ok(f) => f,
         Err(e) => {
@@ -235,6 +263,7 @@ pub async fn run(check: &ServerCheck, server: &Server) -> CheckResult {
         Probe::Format => format(&first, &mut result),
         Probe::Resume => resume(&first, server, limits, &mut result).await,
         Probe::EndWith204 => end_with_204(&first, server, limits, &mut result).await,
+        Probe::Delivery => {}
     }
     result
 }
@@ -463,6 +492,115 @@ async fn end_with_204(
     }
 }
 
+/// Opens the stream, publishes an event with a fresh token while it is open, and measures when
+/// the token arrives.
+async fn delivery(
+    check: &ServerCheck,
+    server: &Server,
+    limits: FetchLimits,
+    result: &mut CheckResult,
+) {
+    let Some(publish) = &server.publish else {
+        return;
+    };
+    let token = format!(
+        "ssec-check-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let url = server.url.clone();
+    let coding = check.accept_encoding.clone();
+    let reader = tokio::spawn(async move {
+        crate::fetch::read_stream_encoded(&url, None, coding.as_deref(), limits).await
+    });
+    // Let the stream open before publishing (the connection and the response head).
+    tokio::time::sleep(limits.total.mul_f64(0.2).min(Duration::from_millis(500))).await;
+    let published_at = tokio::time::Instant::now();
+    let posted = crate::remote::call(
+        http::Method::POST,
+        publish,
+        Some(&serde_json::Value::String(token.clone())),
+        Duration::from_secs(5),
+    )
+    .await;
+    let fetched = match reader.await {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) => {
+            result.find(Outcome::Fail, &[], format!("no stream: {e}"));
+            return;
+        }
+        Err(e) => {
+            result.find(Outcome::Fail, &[], format!("the reader failed: {e}"));
+            return;
+        }
+    };
+    match posted {
+        Ok(a) if a.status.is_success() => {}
+        Ok(a) => {
+            result.find(
+                Outcome::Fail,
+                &[],
+                format!("publishing answered {}, not 2xx", a.status),
+            );
+            return;
+        }
+        Err(e) => {
+            result.find(Outcome::Fail, &[], format!("publishing failed: {e}"));
+            return;
+        }
+    }
+    let ids: Vec<&str> = check.checks.iter().map(String::as_str).collect();
+    let found = fetched
+        .body
+        .windows(token.len())
+        .position(|w| w == token.as_bytes());
+    let coding = fetched
+        .headers
+        .iter()
+        .find(|(n, _)| n == "content-encoding")
+        .map_or_else(
+            || "no compression".to_owned(),
+            |(_, v)| format!("Content-Encoding {v}"),
+        );
+    match found.and_then(|at| fetched.arrival_of(at)) {
+        Some(arrived) => {
+            let delay = arrived.saturating_duration_since(published_at);
+            result.measured = Some(format!(
+                "the published event arrived {} ms after it was published ({coding})",
+                delay.as_millis()
+            ));
+            if delay > Duration::from_millis(check.within_ms) {
+                result.find(
+                    Outcome::Fail,
+                    &ids,
+                    format!(
+                        "the published event arrived {} ms after it was published, later than {} ms: something holds events back ({coding})",
+                        delay.as_millis(),
+                        check.within_ms
+                    ),
+                );
+            }
+        }
+        None => {
+            result.evidence = Some(fetched.body.clone());
+            result.find(
+                Outcome::Fail,
+                &ids,
+                format!(
+                    "the published event did not arrive within {:.1} s ({} bytes read, {coding}): held back by a buffer or a compressor without a flush",
+                    limits
+                        .total
+                        .saturating_sub(published_at.duration_since(fetched.started))
+                        .as_secs_f64(),
+                    fetched.body.len()
+                ),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,7 +610,7 @@ mod tests {
         let catalogue = crate::Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
         let checks = load_default(&catalogue).unwrap_or_else(|e| panic!("{e}"));
         let probes: BTreeSet<String> = checks.iter().map(|c| format!("{:?}", c.probe)).collect();
-        assert_eq!(probes.len(), 4, "every probe has a check: {probes:?}");
+        assert_eq!(probes.len(), 5, "every probe has a check: {probes:?}");
         let dir = std::env::temp_dir().join(format!("sse-server-checks-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         std::fs::write(

@@ -23,6 +23,10 @@ pub(crate) struct Args {
     /// The server answers 204 once a stream has no more to send (runs the 204 check).
     #[arg(long)]
     end_with_204: bool,
+    /// An endpoint that publishes an event to the stream: a POST whose body (a JSON string)
+    /// the event's data carries (runs the delivery checks).
+    #[arg(long)]
+    publish: Option<String>,
     /// Read every stream this long instead of each check's own time.
     #[arg(long)]
     seconds: Option<f64>,
@@ -68,11 +72,20 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     if args.end_with_204 {
         declares.insert(Declaration::EndWith204);
     }
+    let publish = match args.publish.as_deref().map(url::Url::parse) {
+        None => None,
+        Some(Ok(u)) => {
+            declares.insert(Declaration::Publish);
+            Some(u)
+        }
+        Some(Err(e)) => return fail(format!("bad --publish URL: {e}")),
+    };
     let server = Server {
         url,
         declares,
         max_bytes: args.max_bytes,
         seconds: args.seconds,
+        publish,
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -98,6 +111,9 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 r.check,
                 r.requirements.join(" ")
             );
+            if let Some(m) = &r.measured {
+                println!("              {m}");
+            }
             for f in &r.findings {
                 println!("              {} [{}]", f.message, f.requirements.join(" "));
             }

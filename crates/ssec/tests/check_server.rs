@@ -18,17 +18,24 @@ fn broken_server(respond: fn(Option<&str>) -> Vec<u8>) -> String {
     std::thread::spawn(move || {
         for tcp in listener.incoming() {
             let Ok(mut tcp) = tcp else { continue };
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && tcp.read(&mut byte).is_ok_and(|n| n == 1) {
-                head.push(byte[0]);
-            }
-            let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
-            let id = head
-                .lines()
-                .find_map(|l| l.strip_prefix("last-event-id:"))
-                .map(str::trim);
-            let _ = tcp.write_all(&respond(id));
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && tcp.read(&mut byte).is_ok_and(|n| n == 1) {
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let id = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("last-event-id:"))
+                    .map(str::trim);
+                let response = respond(id);
+                let _ = tcp.write_all(&response);
+                // A response that does not say it closes is held open, as a stream is.
+                if !String::from_utf8_lossy(&response).contains("connection: close") {
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                }
+            });
         }
     });
     format!("http://{addr}/stream")
@@ -141,6 +148,62 @@ fn a_blank_line_before_the_first_id_of_a_resumed_stream_is_flagged() {
     assert!(out.contains("[SERVER-SAFE-PREAMBLE]"), "{out}");
 }
 
+// spec: SERVER-NO-BUFFERING
+#[test]
+fn an_event_held_back_fails_delivery() {
+    // The stream's head arrives, then nothing: a buffering proxy holding events until its buffer
+    // fills. Publishing is accepted, the event never comes.
+    let url = broken_server(|_| {
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+            .to_vec()
+    });
+    let publish = broken_server(|_| {
+        b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec()
+    });
+    let (code, out) = check(&url, &["--check", "delivery-prompt", "--publish", &publish]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(verdict_of(&out, "delivery-prompt"), "fail", "{out}");
+    assert!(out.contains("did not arrive within"), "{out}");
+}
+
+/// Starts `ssec serve` with `extra` options on a free loopback port; returns it and its address.
+fn serve(extra: &[&str]) -> (std::process::Child, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    drop(listener);
+    let mut args = vec!["serve", "--addr", addr.as_str()];
+    args.extend_from_slice(extra);
+    let server = Command::new(env!("CARGO_BIN_EXE_ssec"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssec serve runs");
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    (server, addr)
+}
+
+// spec: SERVER-NO-BUFFERING
+#[test]
+fn compression_without_a_flush_per_event_fails_delivery() {
+    // The reference server told not to flush its compressor after each event: the field problem
+    // of a compression filter in front of a stream.
+    let (mut server, addr) = serve(&["--no-flush"]);
+    let topic = format!("http://{addr}/topics/held");
+    let (code, out) = check(&topic, &["--check", "delivery-*", "--publish", &topic]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(verdict_of(&out, "delivery-prompt"), "pass", "{out}");
+    assert_eq!(verdict_of(&out, "delivery-prompt-gzip"), "fail", "{out}");
+    assert_eq!(verdict_of(&out, "delivery-prompt-br"), "fail", "{out}");
+}
+
 #[test]
 fn a_server_that_does_not_answer_is_a_clear_failure_not_a_hang() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -158,27 +221,18 @@ fn a_server_that_does_not_answer_is_a_clear_failure_not_a_hang() {
 
 #[test]
 fn the_reference_server_passes_every_check() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
-    let mut server = Command::new(env!("CARGO_BIN_EXE_ssec"))
-        .args(["serve", "--addr", &addr.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ssec serve runs");
-    let url = format!("http://{addr}/sse/1?limit=3&interval_ms=50");
-    let mut result = (2, String::new());
-    for _ in 0..50 {
-        result = check(&url, &["--resume", "--end-with-204"]);
-        if !result.1.contains("no stream") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let (mut server, addr) = serve(&[]);
+    let stream = format!("http://{addr}/sse/1?limit=3&interval_ms=50");
+    let (code, out) = check(&stream, &["--resume", "--end-with-204"]);
+    let topic = format!("http://{addr}/topics/news");
+    let (code2, out2) = check(&topic, &["--check", "delivery-*", "--publish", &topic]);
     let _ = server.kill();
     let _ = server.wait();
-    let (code, out) = result;
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("4 checks, 4 pass"), "{out}");
+    assert!(
+        out.contains("7 checks, 4 pass, 0 fail, 0 non-strict, 0 informational, 3 unsupported"),
+        "{out}"
+    );
+    assert_eq!(code2, 0, "{out2}");
+    assert!(out2.contains("3 checks, 3 pass"), "{out2}");
 }
