@@ -236,3 +236,66 @@ fn the_reference_server_passes_every_check() {
     assert_eq!(code2, 0, "{out2}");
     assert!(out2.contains("3 checks, 3 pass"), "{out2}");
 }
+
+/// Whether nginx is installed (`scripts/setup` installs Debian's nginx-light); in CI
+/// (`SSE_REQUIRE_PROXIES`) it must be.
+fn nginx_installed() -> bool {
+    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists());
+    if !found {
+        assert!(
+            std::env::var_os("SSE_REQUIRE_PROXIES").is_none(),
+            "SSE_REQUIRE_PROXIES is set but nginx is not installed"
+        );
+        eprintln!("skipped: nginx is not installed");
+    }
+    found
+}
+
+// spec: SERVER-NO-BUFFERING
+#[test]
+fn nginx_with_proxy_buffering_on_holds_the_stream_and_off_passes() {
+    if !nginx_installed() {
+        return;
+    }
+    let (mut server, upstream) = serve(&[]);
+    let run = format!("{}/../../servers/nginx/run", env!("CARGO_MANIFEST_DIR"));
+    let mut verdicts = Vec::new();
+    for buffering in ["on", "off"] {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let nginx = Command::new(&run)
+            .args([&port.to_string(), upstream.as_str(), buffering])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("servers/nginx/run starts");
+        for _ in 0..50 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let url = format!("http://127.0.0.1:{port}/topics/through-nginx-{buffering}");
+        let (_, out) = check(&url, &["--check", "delivery-prompt", "--publish", &url]);
+        // `run` execs nginx: its pid is the master's, which takes its worker with it on TERM.
+        let _ = Command::new("kill")
+            .args(["-TERM", &nginx.id().to_string()])
+            .status();
+        let mut nginx = nginx;
+        let _ = nginx.wait();
+        verdicts.push((
+            buffering,
+            verdict_of(&out, "delivery-prompt").to_owned(),
+            out,
+        ));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let (_, on, out_on) = &verdicts[0];
+    let (_, off, out_off) = &verdicts[1];
+    assert_eq!(on, "fail", "proxy_buffering on:\n{out_on}");
+    assert_eq!(off, "pass", "proxy_buffering off:\n{out_off}");
+}
