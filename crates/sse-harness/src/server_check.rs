@@ -46,6 +46,9 @@ pub enum Probe {
     /// An event published while the stream is open reaches it promptly: nothing (a buffer, a
     /// compressor without a flush, a proxy) holds it back.
     Delivery,
+    /// A quiet stream still sends something (a comment) often enough that proxies with idle
+    /// timeouts do not cut it.
+    KeepAlive,
 }
 
 /// What a server can declare it does.
@@ -99,10 +102,17 @@ pub struct ServerCheck {
     /// milliseconds.
     #[serde(default = "default_within_ms")]
     pub within_ms: u64,
+    /// Keep-alive: the longest silence allowed, in milliseconds.
+    #[serde(default = "default_max_gap_ms")]
+    pub max_gap_ms: u64,
 }
 
 fn default_within_ms() -> u64 {
     500
+}
+
+fn default_max_gap_ms() -> u64 {
+    15_000
 }
 
 fn default_seconds() -> f64 {
@@ -133,8 +143,8 @@ pub fn load(dir: &Path, catalogue: &crate::Catalogue) -> Result<Vec<ServerCheck>
         {
             return Err(invalid(format!("unknown requirement {unknown}")));
         }
-        if !(0.1..=60.0).contains(&check.seconds) {
-            return Err(invalid("seconds must be 0.1 to 60".into()));
+        if !(0.1..=120.0).contains(&check.seconds) {
+            return Err(invalid("seconds must be 0.1 to 120".into()));
         }
         checks.push(check);
     }
@@ -142,7 +152,7 @@ pub fn load(dir: &Path, catalogue: &crate::Catalogue) -> Result<Vec<ServerCheck>
     Ok(checks)
 }
 
-/// The checks of the workspace this crate was built in.
+/// The checks of the workspace this crate was built in (`fixtures/server-checks/`).
 pub fn load_default(catalogue: &crate::Catalogue) -> Result<Vec<ServerCheck>, LoadError> {
     load(&catalogue.root.join("fixtures/server-checks"), catalogue)
 }
@@ -263,6 +273,7 @@ pub async fn run(check: &ServerCheck, server: &Server) -> CheckResult {
         Probe::Format => format(&first, &mut result),
         Probe::Resume => resume(&first, server, limits, &mut result).await,
         Probe::EndWith204 => end_with_204(&first, server, limits, &mut result).await,
+        Probe::KeepAlive => keep_alive(check, &first, &mut result),
         Probe::Delivery => {}
     }
     result
@@ -492,6 +503,56 @@ async fn end_with_204(
     }
 }
 
+/// The longest silence on the stream, against the check's limit. Common idle timeouts: nginx
+/// `proxy_read_timeout` 60 s, HAProxy `timeout server` often 30 s, cloud load balancers 60 s.
+fn keep_alive(check: &ServerCheck, f: &Fetched, result: &mut CheckResult) {
+    let ids: Vec<&str> = check.checks.iter().map(String::as_str).collect();
+    if f.ended == Ended::Complete {
+        result.find(
+            Outcome::Informational,
+            &ids,
+            "the stream ended while it was read: nothing to keep alive".into(),
+        );
+        return;
+    }
+    let read_for = f.started.elapsed();
+    let mut times: Vec<Duration> = vec![Duration::ZERO];
+    times.extend(f.arrivals.iter().map(|(at, _)| *at));
+    times.push(read_for);
+    let longest = times
+        .windows(2)
+        .map(|w| w[1].saturating_sub(w[0]))
+        .max()
+        .unwrap_or_default();
+    let limit = Duration::from_millis(check.max_gap_ms);
+    result.measured = Some(format!(
+        "the longest silence in {:.1} s was {:.1} s",
+        read_for.as_secs_f64(),
+        longest.as_secs_f64()
+    ));
+    if longest > limit {
+        result.find(
+            Outcome::NonStrict,
+            &ids,
+            format!(
+                "{:.1} s without a byte (more than {:.1} s): a proxy with an idle timeout (HAProxy's is often 30 s, nginx's 60 s) cuts such a stream; send a comment line regularly",
+                longest.as_secs_f64(),
+                limit.as_secs_f64()
+            ),
+        );
+    } else if read_for < limit {
+        result.find(
+            Outcome::Informational,
+            &ids,
+            format!(
+                "read only {:.1} s, less than the {:.1} s limit: no conclusion (raise --seconds)",
+                read_for.as_secs_f64(),
+                limit.as_secs_f64()
+            ),
+        );
+    }
+}
+
 /// Opens the stream, publishes an event with a fresh token while it is open, and measures when
 /// the token arrives.
 async fn delivery(
@@ -610,7 +671,7 @@ mod tests {
         let catalogue = crate::Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
         let checks = load_default(&catalogue).unwrap_or_else(|e| panic!("{e}"));
         let probes: BTreeSet<String> = checks.iter().map(|c| format!("{:?}", c.probe)).collect();
-        assert_eq!(probes.len(), 5, "every probe has a check: {probes:?}");
+        assert_eq!(probes.len(), 6, "every probe has a check: {probes:?}");
         let dir = std::env::temp_dir().join(format!("sse-server-checks-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         std::fs::write(

@@ -36,6 +36,10 @@ pub(crate) struct Args {
     /// One JSON array of results instead of text.
     #[arg(long)]
     json: bool,
+    /// Read the checks from this directory instead of fixtures/server-checks/ (your own, same
+    /// format).
+    #[arg(long)]
+    checks_dir: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
@@ -47,7 +51,11 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e.to_string()),
     };
-    let checks = match server_check::load_default(&catalogue) {
+    let loaded = match &args.checks_dir {
+        Some(dir) => server_check::load(dir, &catalogue),
+        None => server_check::load_default(&catalogue),
+    };
+    let checks = match loaded {
         Ok(c) => c,
         Err(e) => return fail(e.to_string()),
     };

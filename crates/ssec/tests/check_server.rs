@@ -229,8 +229,9 @@ fn the_reference_server_passes_every_check() {
     let _ = server.kill();
     let _ = server.wait();
     assert_eq!(code, 0, "{out}");
+    // The keep-alive check has nothing to say of a stream that ends (informational).
     assert!(
-        out.contains("7 checks, 4 pass, 0 fail, 0 non-strict, 0 informational, 3 unsupported"),
+        out.contains("8 checks, 4 pass, 0 fail, 0 non-strict, 1 informational, 3 unsupported"),
         "{out}"
     );
     assert_eq!(code2, 0, "{out2}");
@@ -298,4 +299,45 @@ fn nginx_with_proxy_buffering_on_holds_the_stream_and_off_passes() {
     let (_, off, out_off) = &verdicts[1];
     assert_eq!(on, "fail", "proxy_buffering on:\n{out_on}");
     assert_eq!(off, "pass", "proxy_buffering off:\n{out_off}");
+}
+
+/// A directory with one keep-alive check that allows `max_gap_ms` of silence and reads for
+/// `seconds`: the shipped one reads 20 s, too long for a test.
+fn keep_alive_check(max_gap_ms: u64, seconds: f64) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "ssec-keep-alive-{}-{max_gap_ms}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("keep-alive.toml"),
+        format!(
+            "checks = [\"SERVER-KEEPALIVE\"]\nabout = \"test\"\nprobe = \"keep-alive\"\nseconds = {seconds}\nmax_gap_ms = {max_gap_ms}\n"
+        ),
+    )
+    .expect("write the check");
+    dir
+}
+
+// spec: SERVER-KEEPALIVE
+#[test]
+fn a_silent_stream_is_flagged_and_a_kept_alive_one_passes() {
+    let dir = keep_alive_check(1500, 3.5);
+    let dir = dir.to_string_lossy().into_owned();
+    // One event, then silence while the connection stays open.
+    let silent = broken_server(|_| {
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n9\r\ndata: a\n\n\r\n"
+            .to_vec()
+    });
+    let (code, out, _) = ssec(&["check-server", &silent, "--checks-dir", &dir], b"");
+    assert_eq!(code, 0, "non-strict is not a failure: {out}");
+    assert_eq!(verdict_of(&out, "keep-alive"), "non-strict", "{out}");
+    assert!(out.contains("without a byte"), "{out}");
+    let (mut server, addr) = serve(&["--keep-alive-secs", "1"]);
+    let url = format!("http://{addr}/topics/quiet");
+    let (code, out, _) = ssec(&["check-server", &url, "--checks-dir", &dir], b"");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(verdict_of(&out, "keep-alive"), "pass", "{out}");
 }
