@@ -15,6 +15,7 @@ pub mod judge;
 pub mod loopback;
 pub mod mimic;
 pub mod model;
+pub mod proxy_check;
 mod remote;
 pub mod report;
 pub mod run;

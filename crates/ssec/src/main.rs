@@ -1,5 +1,6 @@
 //! `ssec`: the command line of the SSE conformance suite.
 
+mod check_proxy;
 mod check_server;
 mod explain;
 mod parse;
@@ -52,6 +53,13 @@ enum Command {
     /// Declare what the server supports (--resume, --end-with-204): a check that needs more is
     /// unsupported, never a fail. Exits 1 when a check fails, 2 on bad arguments.
     CheckServer(check_server::Args),
+    /// Check a proxy in front of an SSE server: the reference server runs at --upstream, the
+    /// proxy at --proxy forwards to it, and every byte is read back through the proxy: the delay
+    /// it adds to events (plain, gzip, br), headers dropped or added, changed bytes,
+    /// Last-Event-ID passed on, and idle cuts.
+    ///
+    /// Exits 1 when a measurement fails, 2 on bad arguments.
+    CheckProxy(check_proxy::Args),
     /// Run the reference server (demo streams, topics, scripted cases; see the sse-server docs).
     Serve(serve::Args),
     /// Run the case catalogue on implementations under test and judge every case.
@@ -95,6 +103,7 @@ fn main() -> ExitCode {
         }
         Command::Explain(args) => explain::run(&args),
         Command::CheckServer(args) => check_server::run(&args),
+        Command::CheckProxy(args) => check_proxy::run(&args),
         Command::Serve(args) => serve::run(args),
         Command::Sim {
             case,

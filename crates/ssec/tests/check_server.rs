@@ -254,6 +254,37 @@ fn nginx_installed() -> bool {
     found
 }
 
+/// Runs `servers/nginx/run` on a free loopback port in front of `upstream`; returns it and its
+/// base URL once it listens.
+fn nginx(upstream: &str, buffering: &str, read_timeout: &str) -> (std::process::Child, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    let run = format!("{}/../../servers/nginx/run", env!("CARGO_MANIFEST_DIR"));
+    let child = Command::new(&run)
+        .args([&port.to_string(), upstream, buffering, read_timeout])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("servers/nginx/run starts");
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+/// Stops nginx: `run` execs it, so its pid is the master's, which takes its worker with it on
+/// TERM (a KILL would leave the worker behind).
+fn stop_nginx(mut child: std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
 // spec: SERVER-NO-BUFFERING
 #[test]
 fn nginx_with_proxy_buffering_on_holds_the_stream_and_off_passes() {
@@ -261,44 +292,76 @@ fn nginx_with_proxy_buffering_on_holds_the_stream_and_off_passes() {
         return;
     }
     let (mut server, upstream) = serve(&[]);
-    let run = format!("{}/../../servers/nginx/run", env!("CARGO_MANIFEST_DIR"));
     let mut verdicts = Vec::new();
     for buffering in ["on", "off"] {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        drop(listener);
-        let nginx = Command::new(&run)
-            .args([&port.to_string(), upstream.as_str(), buffering])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("servers/nginx/run starts");
-        for _ in 0..50 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let url = format!("http://127.0.0.1:{port}/topics/through-nginx-{buffering}");
+        let (proxy, base) = nginx(&upstream, buffering, "1h");
+        let url = format!("{base}/topics/through-nginx-{buffering}");
         let (_, out) = check(&url, &["--check", "delivery-prompt", "--publish", &url]);
-        // `run` execs nginx: its pid is the master's, which takes its worker with it on TERM.
-        let _ = Command::new("kill")
-            .args(["-TERM", &nginx.id().to_string()])
-            .status();
-        let mut nginx = nginx;
-        let _ = nginx.wait();
-        verdicts.push((
-            buffering,
-            verdict_of(&out, "delivery-prompt").to_owned(),
-            out,
-        ));
+        stop_nginx(proxy);
+        verdicts.push((verdict_of(&out, "delivery-prompt").to_owned(), out));
     }
     let _ = server.kill();
     let _ = server.wait();
-    let (_, on, out_on) = &verdicts[0];
-    let (_, off, out_off) = &verdicts[1];
-    assert_eq!(on, "fail", "proxy_buffering on:\n{out_on}");
-    assert_eq!(off, "pass", "proxy_buffering off:\n{out_off}");
+    assert_eq!(
+        verdicts[0].0, "fail",
+        "proxy_buffering on:\n{}",
+        verdicts[0].1
+    );
+    assert_eq!(
+        verdicts[1].0, "pass",
+        "proxy_buffering off:\n{}",
+        verdicts[1].1
+    );
+}
+
+// spec: SERVER-NO-BUFFERING SERVER-RESUME SERVER-KEEPALIVE
+#[test]
+fn check_proxy_measures_nginx_buffering_last_event_id_and_idle_cuts() {
+    if !nginx_installed() {
+        return;
+    }
+    let run = |buffering: &str, read_timeout: &str| {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let upstream = listener.local_addr().expect("addr").to_string();
+        drop(listener);
+        let (proxy, base) = nginx(&upstream, buffering, read_timeout);
+        let (code, out, err) = ssec(
+            &[
+                "check-proxy",
+                "--proxy",
+                &base,
+                "--upstream",
+                &upstream,
+                "--idle-seconds",
+                "3",
+            ],
+            b"",
+        );
+        stop_nginx(proxy);
+        (code, format!("{out}{err}"))
+    };
+    let (code, out) = run("on", "1h");
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(verdict_of(&out, "delivery"), "fail", "{out}");
+    assert_eq!(verdict_of(&out, "last-event-id-passes"), "pass", "{out}");
+    let (code, out) = run("off", "1h");
+    assert_eq!(code, 0, "{out}");
+    for m in [
+        "delivery",
+        "delivery-gzip",
+        "delivery-br",
+        "headers-and-bytes",
+        "idle-cut",
+    ] {
+        assert_eq!(verdict_of(&out, m), "pass", "{m}: {out}");
+    }
+    assert!(out.contains("headers dropped: x-accel-buffering"), "{out}");
+    let (_, out) = run("off", "1s");
+    assert_eq!(verdict_of(&out, "idle-cut"), "informational", "{out}");
+    assert!(
+        out.contains("the proxy cut a silent stream after 1."),
+        "{out}"
+    );
 }
 
 /// A directory with one keep-alive check that allows `max_gap_ms` of silence and reads for
