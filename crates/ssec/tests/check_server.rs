@@ -238,35 +238,48 @@ fn the_reference_server_passes_every_check() {
     assert!(out2.contains("3 checks, 3 pass"), "{out2}");
 }
 
-/// Whether nginx is installed (`scripts/setup` installs Debian's nginx-light); in CI
-/// (`SSE_REQUIRE_PROXIES`) it must be.
-fn nginx_installed() -> bool {
-    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+/// Whether a proxy is installed (`scripts/setup` installs Debian's nginx-light and haproxy); in
+/// CI (`SSE_REQUIRE_PROXIES`) it must be.
+fn installed(program: &str) -> bool {
+    let found = ["/usr/sbin", "/usr/bin"]
         .iter()
-        .any(|p| std::path::Path::new(p).exists());
+        .any(|d| std::path::Path::new(d).join(program).exists());
     if !found {
         assert!(
             std::env::var_os("SSE_REQUIRE_PROXIES").is_none(),
-            "SSE_REQUIRE_PROXIES is set but nginx is not installed"
+            "SSE_REQUIRE_PROXIES is set but {program} is not installed"
         );
-        eprintln!("skipped: nginx is not installed");
+        eprintln!("skipped: {program} is not installed");
     }
     found
+}
+
+fn nginx_installed() -> bool {
+    installed("nginx")
 }
 
 /// Runs `servers/nginx/run` on a free loopback port in front of `upstream`; returns it and its
 /// base URL once it listens.
 fn nginx(upstream: &str, buffering: &str, read_timeout: &str) -> (std::process::Child, String) {
+    proxy("nginx", &[upstream, buffering, read_timeout])
+}
+
+/// Runs `servers/NAME/run PORT ARGS...` on a free loopback port; returns it and its base URL
+/// once it listens.
+fn proxy(name: &str, args: &[&str]) -> (std::process::Child, String) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
-    let run = format!("{}/../../servers/nginx/run", env!("CARGO_MANIFEST_DIR"));
+    let run = format!("{}/../../servers/{name}/run", env!("CARGO_MANIFEST_DIR"));
+    let port_arg = port.to_string();
+    let mut all = vec![port_arg.as_str()];
+    all.extend_from_slice(args);
     let child = Command::new(&run)
-        .args([&port.to_string(), upstream, buffering, read_timeout])
+        .args(&all)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("servers/nginx/run starts");
+        .unwrap_or_else(|e| panic!("servers/{name}/run starts: {e}"));
     for _ in 0..50 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             break;
@@ -276,9 +289,9 @@ fn nginx(upstream: &str, buffering: &str, read_timeout: &str) -> (std::process::
     (child, format!("http://127.0.0.1:{port}"))
 }
 
-/// Stops nginx: `run` execs it, so its pid is the master's, which takes its worker with it on
-/// TERM (a KILL would leave the worker behind).
-fn stop_nginx(mut child: std::process::Child) {
+/// Stops a proxy: `run` execs it, so its pid is the proxy's own (nginx's master, which takes its
+/// worker with it on TERM; a KILL would leave the worker behind).
+fn stop_proxy(mut child: std::process::Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -297,7 +310,7 @@ fn nginx_with_proxy_buffering_on_holds_the_stream_and_off_passes() {
         let (proxy, base) = nginx(&upstream, buffering, "1h");
         let url = format!("{base}/topics/through-nginx-{buffering}");
         let (_, out) = check(&url, &["--check", "delivery-prompt", "--publish", &url]);
-        stop_nginx(proxy);
+        stop_proxy(proxy);
         verdicts.push((verdict_of(&out, "delivery-prompt").to_owned(), out));
     }
     let _ = server.kill();
@@ -337,7 +350,7 @@ fn check_proxy_measures_nginx_buffering_last_event_id_and_idle_cuts() {
             ],
             b"",
         );
-        stop_nginx(proxy);
+        stop_proxy(proxy);
         (code, format!("{out}{err}"))
     };
     let (code, out) = run("on", "1h");
@@ -368,8 +381,9 @@ fn check_proxy_measures_nginx_buffering_last_event_id_and_idle_cuts() {
 /// `seconds`: the shipped one reads 20 s, too long for a test.
 fn keep_alive_check(max_gap_ms: u64, seconds: f64) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
-        "ssec-keep-alive-{}-{max_gap_ms}",
-        std::process::id()
+        "ssec-keep-alive-{}-{max_gap_ms}-{}",
+        std::process::id(),
+        (seconds * 1000.0) as u64
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(
@@ -399,6 +413,53 @@ fn a_silent_stream_is_flagged_and_a_kept_alive_one_passes() {
     let (mut server, addr) = serve(&["--keep-alive-secs", "1"]);
     let url = format!("http://{addr}/topics/quiet");
     let (code, out, _) = ssec(&["check-server", &url, "--checks-dir", &dir], b"");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(verdict_of(&out, "keep-alive"), "pass", "{out}");
+}
+
+// spec: SERVER-KEEPALIVE
+#[test]
+fn haproxy_cuts_a_quiet_stream_and_keep_alives_defeat_its_timeout() {
+    if !installed("haproxy") {
+        return;
+    }
+    // check-proxy: a silent stream is cut after HAProxy's `timeout server`.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let upstream = listener.local_addr().expect("addr").to_string();
+    drop(listener);
+    let (haproxy, base) = proxy("haproxy", &[&upstream, "1s"]);
+    let (_, out, err) = ssec(
+        &[
+            "check-proxy",
+            "--proxy",
+            &base,
+            "--upstream",
+            &upstream,
+            "--idle-seconds",
+            "3",
+        ],
+        b"",
+    );
+    stop_proxy(haproxy);
+    let out = format!("{out}{err}");
+    assert_eq!(verdict_of(&out, "idle-cut"), "informational", "{out}");
+    assert!(
+        out.contains("the proxy cut a silent stream after 1."),
+        "{out}"
+    );
+    // check-server through HAProxy: the reference server's keep-alive comments (every second)
+    // keep the stream open past a 2 s timeout.
+    let (mut server, addr) = serve(&["--keep-alive-secs", "1"]);
+    let (haproxy, base) = proxy("haproxy", &[&addr, "2s"]);
+    let dir = keep_alive_check(1500, 4.0);
+    let url = format!("{base}/topics/kept-alive");
+    let (code, out, _) = ssec(
+        &["check-server", &url, "--checks-dir", &dir.to_string_lossy()],
+        b"",
+    );
+    stop_proxy(haproxy);
     let _ = server.kill();
     let _ = server.wait();
     assert_eq!(code, 0, "{out}");
