@@ -68,9 +68,11 @@ pub async fn run(p: &ProxyUnderTest) -> Result<Vec<Measured>, String> {
             p.upstream
         ));
     }
-    // No keep-alive comments: an idle cut must be able to show.
+    // No keep-alive comments: an idle cut must be able to show. No compression: what arrives
+    // compressed, the proxy compressed itself.
     let config = sse_server::Config {
         keep_alive: None,
+        compression: false,
         ..sse_server::Config::default()
     };
     let server = sse_server::Server::new(config);

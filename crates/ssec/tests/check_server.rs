@@ -465,3 +465,37 @@ fn haproxy_cuts_a_quiet_stream_and_keep_alives_defeat_its_timeout() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(verdict_of(&out, "keep-alive"), "pass", "{out}");
 }
+
+// spec: SERVER-NO-BUFFERING SERVER-RESUME
+#[test]
+fn check_proxy_measures_caddy_compressing_in_front() {
+    if !installed("caddy") {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let upstream = listener.local_addr().expect("addr").to_string();
+    drop(listener);
+    let (caddy, base) = proxy("caddy", &[&upstream]);
+    let (_, out, err) = ssec(
+        &[
+            "check-proxy",
+            "--proxy",
+            &base,
+            "--upstream",
+            &upstream,
+            "--idle-seconds",
+            "1",
+        ],
+        b"",
+    );
+    stop_proxy(caddy);
+    let out = format!("{out}{err}");
+    // The upstream does not compress, so compression would be Caddy's own `encode`: measured on
+    // Debian's 2.6.2, it leaves an event stream uncompressed, and events arrive promptly.
+    for m in ["delivery", "delivery-gzip", "delivery-br"] {
+        assert_eq!(verdict_of(&out, m), "pass", "{m}: {out}");
+    }
+    assert!(!out.contains("Content-Encoding"), "{out}");
+    assert_eq!(verdict_of(&out, "last-event-id-passes"), "pass", "{out}");
+    assert_eq!(verdict_of(&out, "headers-and-bytes"), "pass", "{out}");
+}
