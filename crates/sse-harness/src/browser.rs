@@ -510,7 +510,7 @@ impl Session for BrowserSession {
 
 impl Drop for BrowserSession {
     fn drop(&mut self) {
-        kill_group(&mut self.child);
+        remote::kill_group(&mut self.child);
         self.server.abort();
         if std::env::var_os("SSE_KEEP_BROWSER_PROFILE").is_none() {
             let _ = std::fs::remove_dir_all(&self.profile);
@@ -575,18 +575,6 @@ user_pref("extensions.update.enabled", false);
 user_pref("browser.safebrowsing.malware.enabled", false);
 user_pref("browser.safebrowsing.phishing.enabled", false);
 "#;
-
-/// Kills the browser and every process it started (its process group).
-fn kill_group(child: &mut Child) {
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    let _ = child.kill();
-    let _ = child.wait();
-}
 
 /// The report server: `POST /report` takes one report, `GET /command` waits for the next command.
 async fn serve_reports(listener: tokio::net::TcpListener, shared: Arc<Shared>) {

@@ -71,6 +71,25 @@ impl Fetched {
             .find(|(_, len)| *len > offset)
             .map(|(at, _)| self.started + *at)
     }
+
+    /// When `needle` (a token a test published) first arrived in the body, if it did.
+    pub fn arrival_of_text(&self, needle: &str) -> Option<tokio::time::Instant> {
+        self.body
+            .windows(needle.len())
+            .position(|w| w == needle.as_bytes())
+            .and_then(|at| self.arrival_of(at))
+    }
+
+    /// The response's compression, for a person: `Content-Encoding gzip`, or `no compression`.
+    pub fn coding(&self) -> String {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == "content-encoding")
+            .map_or_else(
+                || "no compression".to_owned(),
+                |(_, v)| format!("Content-Encoding {v}"),
+            )
+    }
 }
 
 /// Why nothing could be read.

@@ -239,21 +239,10 @@ async fn delivery(server: &sse_server::Server, proxy: &Url, coding: Option<&str>
     };
     let mut delays = Vec::new();
     for (token, at) in &sent {
-        let arrived = fetched
-            .body
-            .windows(token.len())
-            .position(|w| w == token.as_bytes())
-            .and_then(|o| fetched.arrival_of(o));
+        let arrived = fetched.arrival_of_text(token);
         delays.push(arrived.map(|a| a.saturating_duration_since(*at)));
     }
-    let coding_seen = fetched
-        .headers
-        .iter()
-        .find(|(n, _)| n == "content-encoding")
-        .map_or_else(
-            || "no compression".to_owned(),
-            |(_, v)| format!("Content-Encoding {v}"),
-        );
+    let coding_seen = fetched.coding();
     let shown: Vec<String> = delays
         .iter()
         .map(|d| d.map_or_else(|| "never".to_owned(), |d| format!("{} ms", d.as_millis())))

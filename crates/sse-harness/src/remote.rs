@@ -76,6 +76,21 @@ impl Stamper {
     }
 }
 
+/// Kills a child started in a process group of its own, with everything it started (a
+/// browser's helpers, an adapter's interpreter), and reaps it.
+pub(crate) fn kill_group(child: &mut std::process::Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// EventSource's readyState numbers.
 pub(crate) fn ready_state(n: u8) -> Option<ReadyStateName> {
     match n {

@@ -613,19 +613,8 @@ async fn delivery(
         }
     }
     let ids: Vec<&str> = check.checks.iter().map(String::as_str).collect();
-    let found = fetched
-        .body
-        .windows(token.len())
-        .position(|w| w == token.as_bytes());
-    let coding = fetched
-        .headers
-        .iter()
-        .find(|(n, _)| n == "content-encoding")
-        .map_or_else(
-            || "no compression".to_owned(),
-            |(_, v)| format!("Content-Encoding {v}"),
-        );
-    match found.and_then(|at| fetched.arrival_of(at)) {
+    let coding = fetched.coding();
+    match fetched.arrival_of_text(&token) {
         Some(arrived) => {
             let delay = arrived.saturating_duration_since(published_at);
             result.measured = Some(format!(

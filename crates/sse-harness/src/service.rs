@@ -182,7 +182,7 @@ impl Service {
                 Ok(s)
             }
             Err(e) => {
-                kill_group(&mut child);
+                remote::kill_group(&mut child);
                 Err(e)
             }
         }
@@ -248,18 +248,6 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("no free port: {e}"))
 }
 
-fn kill_group(child: &mut Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pid}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
 impl Drop for Service {
     fn drop(&mut self) {
         let Some(child) = self.process.take() else {
@@ -275,7 +263,7 @@ impl Drop for Service {
         while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
             std::thread::sleep(Duration::from_millis(50));
         }
-        kill_group(&mut child);
+        remote::kill_group(&mut child);
     }
 }
 
@@ -472,7 +460,7 @@ impl Shared {
     fn take(&self, n: u64, callback: Callback) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         for c in state.order.take(n, callback) {
-            let Some(seen) = self.seen(c.kind.as_str(), &c) else {
+            let Some(seen) = self.seen(&c) else {
                 continue;
             };
             let time = if self.flags.time { c.time_ms } else { None };
@@ -482,8 +470,8 @@ impl Shared {
     }
 
     /// What a page would have observed; `None` for what the harness does not take.
-    fn seen(&self, kind: &str, c: &Callback) -> Option<Seen> {
-        match kind {
+    fn seen(&self, c: &Callback) -> Option<Seen> {
+        match c.kind.as_str() {
             "event" => {
                 let e = c.event.as_ref()?;
                 let id = if self.flags.last_event_id_attribute {

@@ -166,25 +166,35 @@ fn an_event_held_back_fails_delivery() {
     assert!(out.contains("did not arrive within"), "{out}");
 }
 
-/// Starts `ssec serve` with `extra` options on a free loopback port; returns it and its address.
-fn serve(extra: &[&str]) -> (std::process::Child, String) {
+/// A loopback address nobody listens on right now.
+fn free_address() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    drop(listener);
-    let mut args = vec!["serve", "--addr", addr.as_str()];
-    args.extend_from_slice(extra);
-    let server = Command::new(env!("CARGO_BIN_EXE_ssec"))
-        .args(&args)
+    listener.local_addr().expect("addr").to_string()
+}
+
+/// Starts `program` with `args` and waits until something listens on `addr`.
+fn spawn_listening(program: &str, args: &[&str], addr: &str) -> std::process::Child {
+    let child = Command::new(program)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("ssec serve runs");
+        .unwrap_or_else(|e| panic!("{program} starts: {e}"));
     for _ in 0..50 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
+        if std::net::TcpStream::connect(addr).is_ok() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    child
+}
+
+/// Starts `ssec serve` with `extra` options on a free loopback port; returns it and its address.
+fn serve(extra: &[&str]) -> (std::process::Child, String) {
+    let addr = free_address();
+    let mut args = vec!["serve", "--addr", addr.as_str()];
+    args.extend_from_slice(extra);
+    let server = spawn_listening(env!("CARGO_BIN_EXE_ssec"), &args, &addr);
     (server, addr)
 }
 
@@ -267,26 +277,37 @@ fn nginx(upstream: &str, buffering: &str, read_timeout: &str) -> (std::process::
 /// Runs `servers/NAME/run PORT ARGS...` on a free loopback port; returns it and its base URL
 /// once it listens.
 fn proxy(name: &str, args: &[&str]) -> (std::process::Child, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
+    let addr = free_address();
+    let port = addr.rsplit(':').next().expect("a port");
     let run = format!("{}/../../servers/{name}/run", env!("CARGO_MANIFEST_DIR"));
-    let port_arg = port.to_string();
-    let mut all = vec![port_arg.as_str()];
+    let mut all = vec![port];
     all.extend_from_slice(args);
-    let child = Command::new(&run)
-        .args(&all)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("servers/{name}/run starts: {e}"));
-    for _ in 0..50 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    (child, format!("http://127.0.0.1:{port}"))
+    let child = spawn_listening(&run, &all, &addr);
+    (child, format!("http://{addr}"))
+}
+
+/// Runs `ssec check-proxy` through proxy `name` (`servers/NAME/run PORT UPSTREAM ARGS...`) in
+/// front of a free upstream address, reading idle streams for `idle_seconds`; returns (exit
+/// code, output).
+fn check_proxy(name: &str, args: &[&str], idle_seconds: &str) -> (i32, String) {
+    let upstream = free_address();
+    let mut all = vec![upstream.as_str()];
+    all.extend_from_slice(args);
+    let (running, base) = proxy(name, &all);
+    let (code, out, err) = ssec(
+        &[
+            "check-proxy",
+            "--proxy",
+            &base,
+            "--upstream",
+            &upstream,
+            "--idle-seconds",
+            idle_seconds,
+        ],
+        b"",
+    );
+    stop_proxy(running);
+    (code, format!("{out}{err}"))
 }
 
 /// Stops a proxy: `run` execs it, so its pid is the proxy's own (nginx's master, which takes its
@@ -333,26 +354,8 @@ fn check_proxy_measures_nginx_buffering_last_event_id_and_idle_cuts() {
     if !nginx_installed() {
         return;
     }
-    let run = |buffering: &str, read_timeout: &str| {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let upstream = listener.local_addr().expect("addr").to_string();
-        drop(listener);
-        let (proxy, base) = nginx(&upstream, buffering, read_timeout);
-        let (code, out, err) = ssec(
-            &[
-                "check-proxy",
-                "--proxy",
-                &base,
-                "--upstream",
-                &upstream,
-                "--idle-seconds",
-                "3",
-            ],
-            b"",
-        );
-        stop_proxy(proxy);
-        (code, format!("{out}{err}"))
-    };
+    let run =
+        |buffering: &str, read_timeout: &str| check_proxy("nginx", &[buffering, read_timeout], "3");
     let (code, out) = run("on", "1h");
     assert_eq!(code, 1, "{out}");
     assert_eq!(verdict_of(&out, "delivery"), "fail", "{out}");
@@ -426,24 +429,7 @@ fn haproxy_cuts_a_quiet_stream_and_keep_alives_defeat_its_timeout() {
         return;
     }
     // check-proxy: a silent stream is cut after HAProxy's `timeout server`.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let upstream = listener.local_addr().expect("addr").to_string();
-    drop(listener);
-    let (haproxy, base) = proxy("haproxy", &[&upstream, "1s"]);
-    let (_, out, err) = ssec(
-        &[
-            "check-proxy",
-            "--proxy",
-            &base,
-            "--upstream",
-            &upstream,
-            "--idle-seconds",
-            "3",
-        ],
-        b"",
-    );
-    stop_proxy(haproxy);
-    let out = format!("{out}{err}");
+    let (_, out) = check_proxy("haproxy", &["1s"], "3");
     assert_eq!(verdict_of(&out, "idle-cut"), "informational", "{out}");
     assert!(
         out.contains("the proxy cut a silent stream after 1."),
@@ -472,24 +458,7 @@ fn check_proxy_measures_caddy_compressing_in_front() {
     if !installed("caddy") {
         return;
     }
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let upstream = listener.local_addr().expect("addr").to_string();
-    drop(listener);
-    let (caddy, base) = proxy("caddy", &[&upstream]);
-    let (_, out, err) = ssec(
-        &[
-            "check-proxy",
-            "--proxy",
-            &base,
-            "--upstream",
-            &upstream,
-            "--idle-seconds",
-            "1",
-        ],
-        b"",
-    );
-    stop_proxy(caddy);
-    let out = format!("{out}{err}");
+    let (_, out) = check_proxy("caddy", &[], "1");
     // The upstream does not compress, so compression would be Caddy's own `encode`: measured on
     // Debian's 2.6.2, it leaves an event stream uncompressed, and events arrive promptly.
     for m in ["delivery", "delivery-gzip", "delivery-br"] {
