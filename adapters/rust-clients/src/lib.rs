@@ -13,6 +13,7 @@ pub mod reqwest_eventsource;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use sse_harness::client::TakenAt;
 use sse_harness::run::{Target, Transport};
 use sse_harness::{Client, ClientError, Command, Session};
 
@@ -81,11 +82,11 @@ pub fn main(client: impl Client, transports: &[Transport]) {
 struct Running(tokio::task::JoinHandle<()>);
 
 impl Session for Running {
-    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<(), ClientError>> {
+    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<TakenAt, ClientError>> {
         let result = match command {
             Command::Close => {
                 self.0.abort();
-                Ok(())
+                Ok(None)
             }
             other => Err(ClientError::Unsupported(other.name().into())),
         };

@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 
 use crate::client::{
     Capabilities, Capability, Client, ClientError, Command, Identity, Observer, OpenRequest, Seen,
-    Session,
+    Session, TakenAt,
 };
 use crate::remote::{self, InOrder, Stamper};
 
@@ -267,7 +267,8 @@ struct State {
     stamper: Stamper,
     loaded: bool,
     ready: bool,
-    closed: bool,
+    /// When the page closed its EventSource, by the page's clock.
+    closed: Option<Duration>,
     exception: Option<String>,
     commands: VecDeque<&'static str>,
 }
@@ -279,7 +280,7 @@ impl Default for State {
             stamper: Stamper::default(),
             loaded: false,
             ready: false,
-            closed: false,
+            closed: None,
             exception: None,
             commands: VecDeque::new(),
         }
@@ -316,7 +317,7 @@ impl Shared {
                 return true;
             }
             "closed" => {
-                state.closed = true;
+                state.closed = Some(state.stamper.stamp(&self.observer, Some(r.t)));
                 return true;
             }
             "exception" => {
@@ -484,13 +485,17 @@ impl BrowserSession {
 }
 
 impl Session for BrowserSession {
-    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<(), ClientError>> {
+    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<TakenAt, ClientError>> {
         Box::pin(async move {
             match command {
                 Command::Close => {
                     self.shared.command("close");
-                    if self.shared.until(COMMAND_TIMEOUT, |s| s.closed).await {
-                        Ok(())
+                    if self
+                        .shared
+                        .until(COMMAND_TIMEOUT, |s| s.closed.is_some())
+                        .await
+                    {
+                        Ok(self.shared.lock().closed)
                     } else {
                         Err(ClientError::Failed(format!(
                             "{}: the page did not close its EventSource within {COMMAND_TIMEOUT:?}",

@@ -207,8 +207,13 @@ pub enum ClientError {
 /// One running stream of a client.
 pub trait Session: Send {
     /// Carries out a command.
-    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<(), ClientError>>;
+    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<TakenAt, ClientError>>;
 }
+
+/// When a client took a command, if it timed that itself on the observer's clock (a browser
+/// page stamps it with the clock it stamps everything it saw with, so the order stands); `None`
+/// is stamped when the command returns.
+pub type TakenAt = Option<Duration>;
 
 /// An implementation under test. Implement this for a client library to run the whole case
 /// catalogue against it (see [`crate::mimic`] for `cargo test` integration).

@@ -194,7 +194,7 @@ async fn drive(
         let now = Instant::now();
         let start = epoch.get();
         if let Some((_, command)) = pending.next_if(|(at, _)| start + *at <= now) {
-            tokio::time::timeout(OPEN_TIMEOUT, session.command(command))
+            let taken = tokio::time::timeout(OPEN_TIMEOUT, session.command(command))
                 .await
                 .map_err(|_| {
                     RunError::Loopback(format!(
@@ -202,9 +202,12 @@ async fn drive(
                         command.name()
                     ))
                 })??;
-            // Stamped once the client says it took effect: a client in another process (a
+            // Stamped when the client says it took effect: a client in another process (a
             // browser page, a test service) gets commands later than the harness gives them.
-            observer.report(Seen::Command { command });
+            match taken {
+                Some(at) => observer.report_at(at, Seen::Command { command }),
+                None => observer.report(Seen::Command { command }),
+            }
             last_change = Instant::now();
             complete_at = None;
             continue;

@@ -21,7 +21,7 @@ use sse_server::compress::Decoder;
 
 use crate::client::{
     Capabilities, Capability, Client, ClientError, Command, Identity, Net, Observer, OpenRequest,
-    Seen, Session, Settings,
+    Seen, Session, Settings, TakenAt,
 };
 
 /// The spec model, as a client under test. It can do everything the harness asks.
@@ -128,10 +128,11 @@ struct ModelSession {
 }
 
 impl Session for ModelSession {
-    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<(), ClientError>> {
+    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<TakenAt, ClientError>> {
         let sent = self
             .commands
             .send(command)
+            .map(|()| None)
             .map_err(|_| ClientError::Failed("the model's driver has stopped".into()));
         Box::pin(async move { sent })
     }

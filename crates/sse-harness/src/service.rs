@@ -24,7 +24,7 @@ use url::Url;
 
 use crate::client::{
     Capabilities, Capability, Client, ClientError, Command, Identity, Observer, OpenRequest, Seen,
-    Session,
+    Session, TakenAt,
 };
 use crate::remote::{self, InOrder, Stamper};
 
@@ -572,11 +572,14 @@ impl ServiceSession {
 }
 
 impl Session for ServiceSession {
-    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<(), ClientError>> {
+    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<TakenAt, ClientError>> {
         Box::pin(async move {
             match command {
-                Command::Close => self.close().await,
-                Command::Restart => self.order(json!({"command": "restart"})).await,
+                Command::Close => self.close().await.map(|()| None),
+                Command::Restart => self
+                    .order(json!({"command": "restart"}))
+                    .await
+                    .map(|()| None),
                 other => Err(ClientError::Unsupported(other.capability().name().into())),
             }
         })

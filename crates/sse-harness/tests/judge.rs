@@ -654,3 +654,50 @@ fn a_missing_open_breaks_announcing_not_what_the_case_is_about() {
     assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
     assert_eq!(v.findings[0].requirements, ["CONN-ANNOUNCE"], "{v:#?}");
 }
+
+/// `close-while-open` as a client in another process runs it: it takes `close` at `taken_ms`
+/// instead of the 250 ms the harness gave it at, and dispatches one more message at `extra_ms`.
+fn close_taken_late(taken_ms: u64, extra_ms: u64) -> Run {
+    let mut run = model_run("close-while-open");
+    let close = run
+        .observed
+        .iter()
+        .position(|o| matches!(o.what, Seen::Command { .. }))
+        .expect("the run has its close");
+    let mut command = run.observed.remove(close);
+    command.at = Duration::from_millis(taken_ms);
+    let last = run
+        .observed
+        .iter()
+        .rev()
+        .find(|o| matches!(o.what, Seen::Message { .. }))
+        .expect("messages")
+        .clone();
+    let mut extra = last;
+    extra.at = Duration::from_millis(extra_ms);
+    if let Seen::Message { last_event_id, .. } = &mut extra.what {
+        *last_event_id = "4".into();
+    }
+    run.observed.push(extra);
+    run.observed.push(command);
+    run.observed.sort_by_key(|o| o.at);
+    run
+}
+
+// spec: CLOSE-ABORTS
+#[rstest]
+// Dispatched after the harness gave close and before the client took it: the client was open.
+#[case(350, 300, Outcome::Pass)]
+// Dispatched after the client took close: the must broke.
+#[case(350, 400, Outcome::Fail)]
+// Before the harness gave close, a message the model did not dispatch is not excused.
+#[case(350, 220, Outcome::Fail)]
+fn messages_until_a_client_takes_close_late_are_its_own(
+    #[case] taken_ms: u64,
+    #[case] extra_ms: u64,
+    #[case] want: Outcome,
+) {
+    let run = close_taken_late(taken_ms, extra_ms);
+    let v = verdict("close-while-open", &run);
+    assert_eq!(v.outcome, want, "{v:#?}");
+}

@@ -147,7 +147,7 @@ async fn handle(
                 streams.lock().expect("lock").insert(id, session);
             }
             match result {
-                Ok(()) => answer(StatusCode::NO_CONTENT, String::new()),
+                Ok(_) => answer(StatusCode::NO_CONTENT, String::new()),
                 Err(e) => answer(StatusCode::BAD_REQUEST, e.to_string()),
             }
         }
