@@ -1,7 +1,7 @@
 //! `cargo xtask spec-coverage`: which fixtures, cases and tests check each requirement.
 //!
-//! Fixtures name their ids in `fixtures/streams/manifest.toml` (`checks = [...]`), cases in their
-//! own TOML (`checks = [...]`), and Rust tests in a comment line `// spec: ID ID ...` just above
+//! Fixtures name their ids in `fixtures/streams/manifest.toml` (`checks = [...]`), cases and
+//! server checks (`fixtures/server-checks/`) in their own TOML (`checks = [...]`), and Rust tests in a comment line `// spec: ID ID ...` just above
 //! the test or table row. An id that is not in the catalogue is an error.
 
 use std::collections::BTreeMap;
@@ -77,6 +77,18 @@ pub(crate) fn run(root: &Path, out: &Path, quiet: bool) -> Result<bool> {
                 Checker {
                     kind: "case",
                     place: file.clone(),
+                },
+            );
+        }
+    }
+    let catalogue = sse_harness::Catalogue::load(root)?;
+    for check in sse_harness::server_check::load_default(&catalogue)? {
+        for id in &check.checks {
+            add(
+                id,
+                Checker {
+                    kind: "server-check",
+                    place: format!("fixtures/server-checks/{}.toml", check.id),
                 },
             );
         }

@@ -19,16 +19,23 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// The main job: run the case catalogue on every available implementation (the model in the
-    /// simulator and over loopback) and write the conformance report: report.json, junit.xml,
-    /// summary.md and index.html. Fails when any case fails.
+    /// The main job: run the case catalogue on the built-in implementations (the model in the
+    /// simulator and over loopback), check the reference server, and write the conformance
+    /// report: report.json, junit.xml, summary.md and index.html. Fails when any case or check
+    /// fails.
     Report {
         /// Where to write the files.
         #[arg(long, default_value = "target/conformance")]
         out: PathBuf,
-        /// Only these implementations (repeatable; default: all).
+        /// Client implementations to run (repeatable; `all` for every one that can run here;
+        /// default: the built-in model columns).
         #[arg(long = "impl")]
         implementations: Vec<String>,
+        /// Server set-ups of servers/setups.toml to check (ids or globs, repeatable or
+        /// comma-separated; alone: every one). Without `--impl` it runs no client columns.
+        /// Default: the reference server.
+        #[arg(long, num_args = 0.., value_delimiter = ',')]
+        servers: Option<Vec<String>>,
     },
     /// List every requirement with the fixtures and tests that check it; fail if a `must` has none.
     SpecCoverage {
@@ -60,7 +67,8 @@ fn main() -> ExitCode {
         Command::Report {
             out,
             implementations,
-        } => report::run(&root, &root.join(out), &implementations),
+            servers,
+        } => report::run(&root, &root.join(out), &implementations, servers.as_deref()),
         Command::SpecCoverage { out, quiet } => coverage::run(&root, &root.join(out), quiet),
         Command::Bench {
             mib,

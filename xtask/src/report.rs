@@ -5,11 +5,91 @@ use std::path::Path;
 use anyhow::{Result, anyhow};
 use sse_harness::Catalogue;
 use sse_harness::judge::Outcome;
-use sse_harness::report::{conformance, verdict_line};
-use sse_harness::run::{Selection, Target, resolve};
+use sse_harness::report::{RunReport, conformance, verdict_line};
+use sse_harness::run::{Selection, Target, glob, resolve};
+use sse_harness::{server_check, setups};
 
-pub(crate) fn run(root: &Path, out: &Path, implementations: &[String]) -> Result<bool> {
+pub(crate) fn run(
+    root: &Path,
+    out: &Path,
+    implementations: &[String],
+    servers: Option<&[String]>,
+) -> Result<bool> {
     let catalogue = Catalogue::load(root)?;
+    let mut report = if servers.is_some() && implementations.is_empty() {
+        RunReport::new(&catalogue, Vec::new())
+    } else {
+        clients(&catalogue, implementations)?
+    };
+    // Every set-up (`--servers` alone) or the chosen ones; by default the reference server.
+    let all_servers = servers.is_some_and(<[String]>::is_empty);
+    let patterns: Vec<String> = match servers {
+        None => vec!["reference".into()],
+        Some(p) => p.to_vec(),
+    };
+    let checks = server_check::load_default(&catalogue)?;
+    let chosen: Vec<setups::Setup> = setups::load_default(root)?
+        .into_iter()
+        .filter(|s| patterns.is_empty() || patterns.iter().any(|p| glob(p, &s.id)))
+        .collect();
+    if chosen.is_empty() {
+        return Err(anyhow!(
+            "no set-up of servers/setups.toml matches {}",
+            patterns.join(", ")
+        ));
+    }
+    crate::say(&format!(
+        "checking {} server set-ups with {} checks: {}\n",
+        chosen.len(),
+        checks.len(),
+        chosen
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    // Three at a time: a set-up's time is mostly the keep-alive check's 20 s of waiting.
+    let columns = setups::check_each(root, &chosen, &checks, 3, &|column| {
+        let mut text = String::new();
+        for c in column.checks.iter().filter(|c| c.outcome != Outcome::Pass) {
+            text.push_str(&format!(
+                "{:<13} server:{} {}: {}\n",
+                c.outcome.name(),
+                column.id,
+                c.check,
+                c.findings.first().map_or("", |f| f.message.as_str())
+            ));
+        }
+        crate::say(&(text + &column.totals_line() + "\n"));
+    });
+    report.add_servers(&checks, columns);
+    report.write(out)?;
+    // Every implementation, or every server set-up: the committed samples a visitor reads
+    // without running anything.
+    let mut samples = Vec::new();
+    if implementations.iter().any(|i| i == "all") {
+        samples.push("docs/report/summary.md");
+    }
+    if all_servers {
+        samples.push("docs/report/servers.md");
+    }
+    for sample in samples {
+        let path = root.join(sample);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, report.markdown())?;
+        crate::say(&format!("wrote {}\n", path.display()));
+    }
+    crate::say(&format!(
+        "wrote {0}/index.html, {0}/report.json, {0}/junit.xml, {0}/summary.md\n",
+        out.display()
+    ));
+    Ok(!report.failed())
+}
+
+/// The client columns: the case catalogue on each implementation.
+fn clients(catalogue: &Catalogue, implementations: &[String]) -> Result<RunReport> {
     let (targets, unavailable) = if implementations.is_empty() {
         (Target::builtin(), Vec::new())
     } else {
@@ -28,7 +108,7 @@ pub(crate) fn run(root: &Path, out: &Path, implementations: &[String]) -> Result
             .join(", ")
     ));
     let mut report = conformance(
-        &catalogue,
+        catalogue,
         &targets,
         &Selection::default(),
         &|target, result| {
@@ -41,19 +121,5 @@ pub(crate) fn run(root: &Path, out: &Path, implementations: &[String]) -> Result
     for imp in &report.implementations {
         crate::say(&(imp.totals_line() + "\n"));
     }
-    report.write(out)?;
-    // Every implementation: the committed sample report a visitor reads without running anything.
-    if implementations.iter().any(|i| i == "all") {
-        let sample = root.join("docs/report/summary.md");
-        if let Some(dir) = sample.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&sample, report.markdown())?;
-        crate::say(&format!("wrote {}\n", sample.display()));
-    }
-    crate::say(&format!(
-        "wrote {0}/index.html, {0}/report.json, {0}/junit.xml, {0}/summary.md\n",
-        out.display()
-    ));
-    Ok(!report.failed())
+    Ok(report)
 }

@@ -21,6 +21,7 @@ pub mod report;
 pub mod run;
 pub mod server_check;
 pub mod service;
+pub mod setups;
 pub mod spec;
 
 use std::path::{Path, PathBuf};

@@ -76,6 +76,76 @@ impl Stamper {
     }
 }
 
+/// Runs a command to completion within `limit`, its output in `log`; an error says how it
+/// ended and its last words (a set-up script's reason: a missing toolchain).
+pub(crate) fn run_logged(
+    command: &mut std::process::Command,
+    log: &std::path::Path,
+    limit: std::time::Duration,
+) -> Result<(), String> {
+    let file =
+        std::fs::File::create(log).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
+    let mut child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(file.try_clone().map_err(|e| e.to_string())?)
+        .stderr(file)
+        .spawn()
+        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => return Err(format!("failed ({status}){}", log_tail(log))),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("did not finish within {limit:?}"));
+            }
+        }
+    }
+}
+
+/// Starts a long-running command in a process group of its own (so [`kill_group`] stops it
+/// with everything it starts), its output in `log`.
+pub(crate) fn spawn_logged(
+    command: &mut std::process::Command,
+    log: &std::path::Path,
+) -> Result<std::process::Child, String> {
+    use std::os::unix::process::CommandExt as _;
+    let file =
+        std::fs::File::create(log).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(file.try_clone().map_err(|e| e.to_string())?)
+        .stderr(file)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))
+}
+
+/// The last lines of a log, for an error message.
+pub(crate) fn log_tail(path: &std::path::Path) -> String {
+    let log = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(3)..];
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", tail.join(" | "))
+    }
+}
+
+/// A loopback port nothing listens on right now.
+pub(crate) fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
 /// Kills a child started in a process group of its own, with everything it started (a
 /// browser's helpers, an adapter's interpreter), and reaps it.
 pub(crate) fn kill_group(child: &mut std::process::Child) {

@@ -4,6 +4,9 @@
 //! testcase per case and implementation), `summary.md` and `index.html` (see [`html`]).
 
 pub mod html;
+pub mod servers;
+
+pub use servers::ServerReport;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -29,6 +32,9 @@ pub struct RunReport {
     pub requirements: Vec<RequirementInfo>,
     /// Each implementation on each transport: one column of the matrix.
     pub implementations: Vec<ImplementationReport>,
+    /// Each server set-up: one column of the server matrix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<ServerReport>,
 }
 
 /// The suite's version and size.
@@ -60,6 +66,9 @@ pub struct RequirementInfo {
     pub ambiguity: Option<String>,
     /// The cases that check it.
     pub cases: Vec<String>,
+    /// The server checks that check it (filled when the report has server columns).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_checks: Vec<String>,
 }
 
 impl RequirementInfo {
@@ -145,6 +154,201 @@ impl CaseReport {
     }
 }
 
+/// One testcase of a JUnit suite.
+struct JunitCase<'a> {
+    name: &'a str,
+    ms: Option<u64>,
+    verdict: Outcome,
+    /// One line: the verdict and its first finding.
+    detail: String,
+    /// Everything, for a verdict other than pass.
+    text: String,
+}
+
+/// One JUnit testsuite: fail is a failure, unsupported is skipped, the rest pass with their
+/// verdict in `system-out`; a column that could not run is one skipped testcase.
+fn junit_suite<'a>(
+    s: &mut String,
+    name: &str,
+    totals: &BTreeMap<Outcome, usize>,
+    wall_ms: u64,
+    unavailable: Option<&str>,
+    cases: impl ExactSizeIterator<Item = JunitCase<'a>>,
+) {
+    let count = |o: Outcome| totals.get(&o).copied().unwrap_or(0);
+    let _ = writeln!(
+        s,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+        xml(name),
+        cases.len(),
+        count(Outcome::Fail),
+        count(Outcome::Unsupported),
+        wall_ms as f64 / 1000.0
+    );
+    if let Some(why) = unavailable {
+        let _ = writeln!(
+            s,
+            "    <testcase classname=\"{0}\" name=\"(not run)\"><skipped message=\"unavailable: {1}\"/></testcase>",
+            xml(name),
+            xml(why)
+        );
+    }
+    for c in cases {
+        let time =
+            c.ms.map(|ms| format!(" time=\"{:.3}\"", ms as f64 / 1000.0))
+                .unwrap_or_default();
+        let _ = write!(
+            s,
+            "    <testcase classname=\"{}\" name=\"{}\"{time}>",
+            xml(name),
+            xml(c.name)
+        );
+        match c.verdict {
+            Outcome::Fail => {
+                let _ = write!(
+                    s,
+                    "<failure message=\"{}\" type=\"fail\">{}</failure>",
+                    xml(&c.detail),
+                    xml(&c.text)
+                );
+            }
+            Outcome::Unsupported => {
+                let _ = write!(s, "<skipped message=\"{}\"/>", xml(&c.detail));
+            }
+            Outcome::Pass => {}
+            Outcome::Informational | Outcome::NonStrict => {
+                let _ = write!(s, "<system-out>{}</system-out>", xml(&c.text));
+            }
+        }
+        s.push_str("</testcase>\n");
+    }
+    s.push_str("  </testsuite>\n");
+}
+
+/// The verdicts in the order totals are shown.
+const TOTALS: [Outcome; 5] = [
+    Outcome::Pass,
+    Outcome::Fail,
+    Outcome::NonStrict,
+    Outcome::Informational,
+    Outcome::Unsupported,
+];
+
+/// `ID: N cases, N pass, N fail, ... (T s)`.
+fn totals_line(
+    id: &str,
+    n: usize,
+    unit: &str,
+    totals: &BTreeMap<Outcome, usize>,
+    ms: u64,
+) -> String {
+    let counts: Vec<String> = TOTALS
+        .iter()
+        .map(|o| format!("{} {}", totals.get(o).copied().unwrap_or(0), o.name()))
+        .collect();
+    format!(
+        "{id}: {n} {unit}, {} ({:.1} s)",
+        counts.join(", "),
+        ms as f64 / 1000.0
+    )
+}
+
+/// The totals as Markdown table cells, then the time.
+fn totals_cells(totals: &BTreeMap<Outcome, usize>, ms: u64) -> String {
+    let counts: Vec<String> = TOTALS
+        .iter()
+        .map(|o| totals.get(o).copied().unwrap_or(0).to_string())
+        .collect();
+    format!("{} | {:.1} s", counts.join(" | "), ms as f64 / 1000.0)
+}
+
+/// A run (a case, a server check) as a matrix cell sees it.
+trait Judged {
+    fn id(&self) -> &str;
+    fn verdict(&self) -> Outcome;
+    fn checks(&self) -> &[String];
+    /// The worst of its findings that name the requirement.
+    fn named(&self, requirement: &str) -> Option<Outcome>;
+}
+
+impl Judged for CaseReport {
+    fn id(&self) -> &str {
+        &self.case
+    }
+    fn verdict(&self) -> Outcome {
+        self.verdict
+    }
+    fn checks(&self) -> &[String] {
+        &self.requirements
+    }
+    fn named(&self, requirement: &str) -> Option<Outcome> {
+        worst_naming(
+            requirement,
+            self.findings
+                .iter()
+                .map(|f| (f.outcome, &f.requirements[..])),
+        )
+    }
+}
+
+impl Judged for crate::server_check::CheckResult {
+    fn id(&self) -> &str {
+        &self.check
+    }
+    fn verdict(&self) -> Outcome {
+        self.outcome
+    }
+    fn checks(&self) -> &[String] {
+        &self.requirements
+    }
+    fn named(&self, requirement: &str) -> Option<Outcome> {
+        worst_naming(
+            requirement,
+            self.findings
+                .iter()
+                .map(|f| (f.outcome, &f.requirements[..])),
+        )
+    }
+}
+
+/// The worst of the findings that name the requirement.
+fn worst_naming<'a>(
+    requirement: &str,
+    findings: impl Iterator<Item = (Outcome, &'a [String])>,
+) -> Option<Outcome> {
+    findings
+        .filter(|(_, names)| names.iter().any(|r| r == requirement))
+        .map(|(o, _)| o)
+        .reduce(Outcome::worst)
+}
+
+/// A requirement's matrix cell from the runs of one column. A run that checks it counts as pass
+/// for it unless a finding names it; a finding in any run counts for the requirements it
+/// names; an unsupported run counts only where nothing else does.
+fn combine<'a, J: Judged + 'a>(requirement: &str, runs: impl IntoIterator<Item = &'a J>) -> Cell {
+    let mut cases = Vec::new();
+    let mut outcome: Option<Outcome> = None;
+    for run in runs {
+        let checks = run.checks().iter().any(|r| r == requirement);
+        let (id, verdict, named) = (run.id().to_owned(), run.verdict(), run.named(requirement));
+        let this = match (verdict, checks, named) {
+            (Outcome::Unsupported, true, _) => Some(Outcome::Unsupported),
+            (_, _, Some(o)) => Some(o),
+            (_, true, None) => Some(Outcome::Pass),
+            (_, false, None) => None,
+        };
+        if let Some(o) = this {
+            cases.push((id, o));
+            outcome = Some(match outcome {
+                None | Some(Outcome::Unsupported) => o,
+                Some(prev) if o == Outcome::Unsupported => prev,
+                Some(prev) => prev.worst(o),
+            });
+        }
+    }
+    Cell { outcome, cases }
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -188,17 +392,12 @@ impl ImplementationReport {
         if let Some(why) = &self.unavailable {
             return format!("{}: unavailable: {why}", self.id);
         }
-        let count = |o: Outcome| self.totals.get(&o).copied().unwrap_or(0);
-        format!(
-            "{}: {} cases, {} pass, {} fail, {} non-strict, {} informational, {} unsupported ({:.1} s)",
-            self.id,
+        totals_line(
+            &self.id,
             self.cases.len(),
-            count(Outcome::Pass),
-            count(Outcome::Fail),
-            count(Outcome::NonStrict),
-            count(Outcome::Informational),
-            count(Outcome::Unsupported),
-            self.wall_ms as f64 / 1000.0
+            "cases",
+            &self.totals,
+            self.wall_ms,
         )
     }
 
@@ -237,6 +436,7 @@ impl RunReport {
                     .filter(|c| c.checks.contains(&r.id))
                     .map(|c| c.id.clone())
                     .collect(),
+                server_checks: Vec::new(),
             })
             .collect();
         RunReport {
@@ -248,7 +448,24 @@ impl RunReport {
             },
             requirements,
             implementations,
+            servers: Vec::new(),
         }
+    }
+
+    /// Adds the server columns, and which server checks check each requirement.
+    pub fn add_servers(
+        &mut self,
+        checks: &[crate::server_check::ServerCheck],
+        servers: Vec<ServerReport>,
+    ) {
+        for r in &mut self.requirements {
+            r.server_checks = checks
+                .iter()
+                .filter(|c| c.checks.contains(&r.id))
+                .map(|c| c.id.clone())
+                .collect();
+        }
+        self.servers.extend(servers);
     }
 
     /// The matrix cell of a requirement and an implementation. A case that checks the
@@ -256,40 +473,18 @@ impl RunReport {
     /// reconnection time does not fail the parsing rule it was about); a finding in any case
     /// counts for the requirements it names; an unsupported case counts as unsupported.
     pub fn cell(&self, requirement: &str, implementation: &ImplementationReport) -> Cell {
-        let mut cases = Vec::new();
-        let mut outcome: Option<Outcome> = None;
         // Client columns judge clients: what binds only servers or streams stays n/a.
         if self
             .requirements
             .iter()
             .any(|r| r.id == requirement && !r.binds_client())
         {
-            return Cell { outcome, cases };
-        }
-        for c in &implementation.cases {
-            let checks = c.requirements.iter().any(|r| r == requirement);
-            let named: Option<Outcome> = c
-                .findings
-                .iter()
-                .filter(|f| f.requirements.iter().any(|r| r == requirement))
-                .map(|f| f.outcome)
-                .reduce(Outcome::worst);
-            let this = match (c.verdict, checks, named) {
-                (Outcome::Unsupported, true, _) => Some(Outcome::Unsupported),
-                (_, _, Some(o)) => Some(o),
-                (_, true, None) => Some(Outcome::Pass),
-                (_, false, None) => None,
+            return Cell {
+                outcome: None,
+                cases: Vec::new(),
             };
-            if let Some(o) = this {
-                cases.push((c.case.clone(), o));
-                outcome = Some(match outcome {
-                    None | Some(Outcome::Unsupported) => o,
-                    Some(prev) if o == Outcome::Unsupported => prev,
-                    Some(prev) => prev.worst(o),
-                });
-            }
         }
-        Cell { outcome, cases }
+        combine(requirement, &implementation.cases)
     }
 
     /// Adds a column without verdicts for each implementation that could not run here.
@@ -307,11 +502,12 @@ impl RunReport {
         }
     }
 
-    /// Whether any implementation failed any case.
+    /// Whether any implementation failed any case, or any server any check.
     pub fn failed(&self) -> bool {
         self.implementations
             .iter()
             .any(ImplementationReport::failed)
+            || self.servers.iter().any(ServerReport::failed)
     }
 
     /// Writes `report.json`, `junit.xml`, `summary.md` and `index.html` into `dir`.
@@ -332,62 +528,37 @@ impl RunReport {
         let failures: usize = self
             .implementations
             .iter()
-            .map(|i| i.totals.get(&Outcome::Fail).copied().unwrap_or(0))
+            .map(|i| &i.totals)
+            .chain(self.servers.iter().map(|s| &s.totals))
+            .map(|t| t.get(&Outcome::Fail).copied().unwrap_or(0))
             .sum();
-        let tests: usize = self.implementations.iter().map(|i| i.cases.len()).sum();
+        let tests: usize = self
+            .implementations
+            .iter()
+            .map(|i| i.cases.len())
+            .sum::<usize>()
+            + self.servers.iter().map(|s| s.checks.len()).sum::<usize>();
         let _ = writeln!(
             s,
             "<testsuites name=\"sse-conformance\" tests=\"{tests}\" failures=\"{failures}\">"
         );
         for imp in &self.implementations {
-            let count = |o: Outcome| imp.totals.get(&o).copied().unwrap_or(0);
-            let _ = writeln!(
-                s,
-                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-                xml(&imp.id),
-                imp.cases.len(),
-                count(Outcome::Fail),
-                count(Outcome::Unsupported),
-                imp.wall_ms as f64 / 1000.0
+            junit_suite(
+                &mut s,
+                &imp.id,
+                &imp.totals,
+                imp.wall_ms,
+                imp.unavailable.as_deref(),
+                imp.cases.iter().map(|c| JunitCase {
+                    name: &c.case,
+                    ms: Some(c.wall_ms),
+                    verdict: c.verdict,
+                    detail: c.detail.clone(),
+                    text: case_text(c),
+                }),
             );
-            if let Some(why) = &imp.unavailable {
-                let _ = writeln!(
-                    s,
-                    "    <testcase classname=\"{0}\" name=\"(implementation)\"><skipped message=\"unavailable: {1}\"/></testcase>",
-                    xml(&imp.id),
-                    xml(why)
-                );
-            }
-            for c in &imp.cases {
-                let _ = write!(
-                    s,
-                    "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
-                    xml(&imp.id),
-                    xml(&c.case),
-                    c.wall_ms as f64 / 1000.0
-                );
-                match c.verdict {
-                    Outcome::Fail => {
-                        let _ = write!(
-                            s,
-                            "<failure message=\"{}\" type=\"fail\">{}</failure>",
-                            xml(&c.detail),
-                            xml(&case_text(c))
-                        );
-                    }
-                    Outcome::Unsupported => {
-                        let _ = write!(s, "<skipped message=\"{}\"/>", xml(&c.detail));
-                    }
-                    Outcome::Pass | Outcome::Informational | Outcome::NonStrict => {
-                        if c.verdict != Outcome::Pass {
-                            let _ = write!(s, "<system-out>{}</system-out>", xml(&case_text(c)));
-                        }
-                    }
-                }
-                s.push_str("</testcase>\n");
-            }
-            s.push_str("  </testsuite>\n");
         }
+        self.junit_servers(&mut s);
         s.push_str("</testsuites>\n");
         s
     }
@@ -402,6 +573,15 @@ impl RunReport {
             "Generated {} by sse-harness {}: {} cases, {} requirements.\n",
             self.generated, self.suite.version, self.suite.cases, self.suite.requirements
         );
+        if !self.implementations.is_empty() {
+            self.markdown_clients(&mut s);
+        }
+        self.markdown_servers(&mut s);
+        s
+    }
+
+    /// The Markdown sections of the client columns.
+    fn markdown_clients(&self, s: &mut String) {
         let _ = writeln!(s, "## Implementations\n");
         let _ = writeln!(
             s,
@@ -409,7 +589,6 @@ impl RunReport {
         );
         let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         for imp in &self.implementations {
-            let count = |o: Outcome| imp.totals.get(&o).copied().unwrap_or(0);
             if let Some(why) = &imp.unavailable {
                 let _ = writeln!(
                     s,
@@ -423,16 +602,11 @@ impl RunReport {
             }
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} s |",
+                "| {} | {} | {} | {} |",
                 imp.name,
                 imp.version,
                 imp.transport.name(),
-                count(Outcome::Pass),
-                count(Outcome::Fail),
-                count(Outcome::NonStrict),
-                count(Outcome::Informational),
-                count(Outcome::Unsupported),
-                imp.wall_ms as f64 / 1000.0
+                totals_cells(&imp.totals, imp.wall_ms)
             );
         }
         let _ = writeln!(s, "\n## Requirements\n");
@@ -474,7 +648,6 @@ impl RunReport {
         if !non_pass.is_empty() {
             let _ = writeln!(s, "\n## Cases that did not pass\n\n{non_pass}");
         }
-        s
     }
 }
 

@@ -170,10 +170,21 @@ pub struct Server {
     pub seconds: Option<f64>,
     /// The endpoint that publishes an event ([`Declaration::Publish`]).
     pub publish: Option<Url>,
+    /// A stream that is quiet unless something is published to it, when it is not `url`: the
+    /// delivery and keep-alive probes read it (a demo stream that sends every second has
+    /// nothing to keep alive).
+    pub live: Option<Url>,
+}
+
+impl Server {
+    /// The stream the delivery and keep-alive probes read.
+    pub fn live_url(&self) -> &Url {
+        self.live.as_ref().unwrap_or(&self.url)
+    }
 }
 
 /// What a check found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     /// The check's id.
     pub check: String,
@@ -184,15 +195,15 @@ pub struct CheckResult {
     /// Every finding, each naming its requirements.
     pub findings: Vec<CheckFinding>,
     /// The bytes the verdict is about (the body read, or the part around the fault).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Vec<u8>>,
     /// What was measured, whatever the verdict (a delivery delay).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured: Option<String>,
 }
 
 /// One thing a server did wrong (or that could not be checked).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckFinding {
     /// How grave.
     pub outcome: Outcome,
@@ -214,13 +225,30 @@ impl CheckResult {
         }
     }
 
+    /// Records a finding; one that names no requirement (no stream at all) counts against
+    /// every requirement the check checks.
     fn find(&mut self, outcome: Outcome, requirements: &[&str], message: String) {
         self.outcome = self.outcome.worst(outcome);
+        let requirements = if requirements.is_empty() {
+            self.requirements.clone()
+        } else {
+            requirements.iter().map(|s| (*s).to_owned()).collect()
+        };
         self.findings.push(CheckFinding {
             outcome,
-            requirements: requirements.iter().map(|s| (*s).to_owned()).collect(),
+            requirements,
             message,
         });
+    }
+
+    /// A stream that could not be read at all.
+    fn no_stream(&mut self, e: &crate::fetch::FetchError) {
+        let hint = if matches!(e, crate::fetch::FetchError::Timeout { .. }) {
+            ": a stream's response head comes at once; something (a buffering proxy) may be holding the whole response back"
+        } else {
+            ""
+        };
+        self.find(Outcome::Fail, &[], format!("no stream: {e}{hint}"));
     }
 
     /// One line: the verdict and its first finding.
@@ -253,10 +281,15 @@ pub async fn run(check: &ServerCheck, server: &Server) -> CheckResult {
         delivery(check, server, limits, &mut result).await;
         return result;
     }
-    let first = match read_stream(&server.url, None, limits).await {
+    let stream = if check.probe == Probe::KeepAlive {
+        server.live_url()
+    } else {
+        &server.url
+    };
+    let first = match read_stream(stream, None, limits).await {
         Ok(f) => f,
         Err(e) => {
-            result.find(Outcome::Fail, &[], format!("no stream: {e}"));
+            result.no_stream(&e);
             return result;
         }
     };
@@ -273,10 +306,44 @@ pub async fn run(check: &ServerCheck, server: &Server) -> CheckResult {
         Probe::Format => format(&first, &mut result),
         Probe::Resume => resume(&first, server, limits, &mut result).await,
         Probe::EndWith204 => end_with_204(&first, server, limits, &mut result).await,
-        Probe::KeepAlive => keep_alive(check, &first, &mut result),
+        Probe::KeepAlive => keep_alive(check, &first, server.live.is_some(), &mut result),
         Probe::Delivery => {}
     }
     result
+}
+
+/// Runs every check against the server: the long reads (keep-alive's 20 s) alongside the
+/// short ones, one after another, so a set-up takes little more than its longest check; the
+/// delivery checks, which publish to the quiet stream, once the long reads are over. Results
+/// come in the checks' order.
+pub async fn run_all(checks: &[ServerCheck], server: &Server) -> Vec<CheckResult> {
+    let long = |c: &ServerCheck| server.seconds.unwrap_or(c.seconds) > 5.0;
+    let publishes = |c: &ServerCheck| c.probe == Probe::Delivery;
+    let background = futures::future::join_all(
+        checks
+            .iter()
+            .filter(|c| long(c) && !publishes(c))
+            .map(|c| run(c, server)),
+    );
+    let in_turn = |pick: &'static dyn Fn(bool, bool) -> bool| {
+        let picked: Vec<&ServerCheck> = checks
+            .iter()
+            .filter(|c| pick(long(c), publishes(c)))
+            .collect();
+        async move {
+            let mut out = Vec::new();
+            for c in picked {
+                out.push(run(c, server).await);
+            }
+            out
+        }
+    };
+    let (mut results, short) =
+        futures::future::join(background, in_turn(&|long, publishes| !long && !publishes)).await;
+    results.extend(short);
+    results.extend(in_turn(&|_, publishes| publishes).await);
+    results.sort_by_key(|r| checks.iter().position(|c| c.id == r.check));
+    results
 }
 
 fn response_of(f: &Fetched) -> Response {
@@ -505,8 +572,25 @@ async fn end_with_204(
 
 /// The longest silence on the stream, against the check's limit. Common idle timeouts: nginx
 /// `proxy_read_timeout` 60 s, HAProxy `timeout server` often 30 s, cloud load balancers 60 s.
-fn keep_alive(check: &ServerCheck, f: &Fetched, result: &mut CheckResult) {
+fn keep_alive(check: &ServerCheck, f: &Fetched, live: bool, result: &mut CheckResult) {
     let ids: Vec<&str> = check.checks.iter().map(String::as_str).collect();
+    if live && matches!(f.ended, Ended::Complete | Ended::Broken(_)) {
+        // A stream declared to stay open (`--live`) that ended while quiet was cut: by an idle
+        // timeout in between, or by the server itself.
+        let last = f.arrivals.last().map_or(Duration::ZERO, |(at, _)| *at);
+        let ended = f.started.elapsed();
+        result.measured = Some(format!(
+            "the quiet stream ended after {:.1} s, {:.1} s after its last bytes",
+            ended.as_secs_f64(),
+            ended.saturating_sub(last).as_secs_f64()
+        ));
+        result.find(
+            Outcome::NonStrict,
+            &ids,
+            "the stream declared to stay open ended while quiet: an idle timeout on the way (or the server) cut it; send a comment line more often than the shortest idle timeout".into(),
+        );
+        return;
+    }
     if f.ended == Ended::Complete {
         result.find(
             Outcome::Informational,
@@ -571,7 +655,7 @@ async fn delivery(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
     );
-    let url = server.url.clone();
+    let url = server.live_url().clone();
     let coding = check.accept_encoding.clone();
     let reader = tokio::spawn(async move {
         crate::fetch::read_stream_encoded(&url, None, coding.as_deref(), limits).await
@@ -589,7 +673,7 @@ async fn delivery(
     let fetched = match reader.await {
         Ok(Ok(f)) => f,
         Ok(Err(e)) => {
-            result.find(Outcome::Fail, &[], format!("no stream: {e}"));
+            result.no_stream(&e);
             return;
         }
         Err(e) => {
@@ -649,6 +733,21 @@ async fn delivery(
             );
         }
     }
+}
+
+/// Bytes as a quoted string: text escaped as the trace format does, and bytes that are not
+/// UTF-8 shown as `\xNN`, so the offending bytes themselves are visible.
+pub fn show_bytes(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for chunk in bytes.utf8_chunks() {
+        let text = sse_model::trace::quote(chunk.valid());
+        out.push_str(&text[1..text.len() - 1]);
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]

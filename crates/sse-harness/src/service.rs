@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -149,30 +149,20 @@ impl Service {
         let logs = std::env::temp_dir().join(format!("sse-adapter-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&logs)
             .map_err(|e| format!("cannot make {}: {e}", logs.display()))?;
-        setup(dir, &logs)?;
-        let port = free_port()?;
-        let log = std::fs::File::create(logs.join("run.log"))
-            .map_err(|e| format!("cannot write the adapter's log: {e}"))?;
-        let mut command = std::process::Command::new(dir.join("run"));
-        command
-            .arg(port.to_string())
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log);
-        {
-            use std::os::unix::process::CommandExt as _;
-            command.process_group(0);
-        }
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot start {}/run: {e}", dir.display()))?;
-        let url = format!("http://127.0.0.1:{port}/");
+        let mut setup = std::process::Command::new(dir.join("setup"));
+        setup.current_dir(dir);
+        remote::run_logged(&mut setup, &logs.join("setup.log"), SETUP)
+            .map_err(|e| format!("setup {e}"))?;
+        let port = remote::free_port()?;
         let run_log = logs.join("run.log");
+        let mut run = std::process::Command::new(dir.join("run"));
+        run.arg(port.to_string()).current_dir(dir);
+        let mut child = remote::spawn_logged(&mut run, &run_log)?;
+        let url = format!("http://127.0.0.1:{port}/");
         let service = Service::connect_while(&url, || match child.try_wait() {
             Ok(Some(status)) => Err(format!(
                 "{name}: `run` exited ({status}){}",
-                log_tail(&run_log)
+                remote::log_tail(&run_log)
             )),
             _ => Ok(()),
         });
@@ -196,56 +186,6 @@ impl Service {
     fn has(&self, name: &str) -> bool {
         self.declared.contains(name)
     }
-}
-
-/// Runs the adapter's `setup`, within [`SETUP`].
-fn setup(dir: &Path, logs: &Path) -> Result<(), String> {
-    let log_path = logs.join("setup.log");
-    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-    let mut child = std::process::Command::new(dir.join("setup"))
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("cannot run {}/setup: {e}", dir.display()))?;
-    let deadline = Instant::now() + SETUP;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => {
-                return Err(format!("setup failed ({status}){}", log_tail(&log_path)));
-            }
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("setup did not finish within {SETUP:?}"));
-            }
-        }
-    }
-}
-
-/// The last lines of a log, for an error message.
-fn log_tail(path: &Path) -> String {
-    let log = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = &lines[lines.len().saturating_sub(3)..];
-    if tail.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", tail.join(" | "))
-    }
-}
-
-/// A port nobody listens on right now.
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
 }
 
 impl Drop for Service {

@@ -27,6 +27,10 @@ pub(crate) struct Args {
     /// the event's data carries (runs the delivery checks).
     #[arg(long)]
     publish: Option<String>,
+    /// A stream that is quiet unless something is published, when it is not URL: the delivery
+    /// and keep-alive checks read it.
+    #[arg(long)]
+    live: Option<String>,
     /// Read every stream this long instead of each check's own time.
     #[arg(long)]
     seconds: Option<f64>,
@@ -88,12 +92,18 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         }
         Some(Err(e)) => return fail(format!("bad --publish URL: {e}")),
     };
+    let live = match args.live.as_deref().map(url::Url::parse) {
+        None => None,
+        Some(Ok(u)) => Some(u),
+        Some(Err(e)) => return fail(format!("bad --live URL: {e}")),
+    };
     let server = Server {
         url,
         declares,
         max_bytes: args.max_bytes,
         seconds: args.seconds,
         publish,
+        live,
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -102,10 +112,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(e.to_string()),
     };
-    let results: Vec<CheckResult> = checks
-        .iter()
-        .map(|c| rt.block_on(server_check::run(c, &server)))
-        .collect();
+    let results: Vec<CheckResult> = rt.block_on(server_check::run_all(&checks, &server));
     if args.json {
         match serde_json::to_string_pretty(&results) {
             Ok(s) => println!("{s}"),
@@ -127,7 +134,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             }
             if r.outcome == Outcome::Fail {
                 if let Some(bytes) = &r.evidence {
-                    println!("              bytes: {}", show_bytes(bytes));
+                    println!("              bytes: {}", server_check::show_bytes(bytes));
                 }
             }
         }
@@ -148,19 +155,4 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-/// Bytes as a quoted string: text escaped as the trace format does, and bytes that are not
-/// UTF-8 shown as `\xNN`, so the offending bytes themselves are visible.
-fn show_bytes(bytes: &[u8]) -> String {
-    let mut out = String::from("\"");
-    for chunk in bytes.utf8_chunks() {
-        let text = sse_model::trace::quote(chunk.valid());
-        out.push_str(&text[1..text.len() - 1]);
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02X}"));
-        }
-    }
-    out.push('"');
-    out
 }

@@ -39,9 +39,12 @@ pub fn render(report: &RunReport) -> String {
     let grid = Grid::new(report);
     let mut out = String::with_capacity(256 * 1024);
     page_head(&mut out, report);
-    summary(&mut out, report);
-    matrix(&mut out, report, &grid);
-    problems(&mut out, report, &grid);
+    if !report.implementations.is_empty() {
+        summary(&mut out, report);
+        matrix(&mut out, report, &grid);
+        problems(&mut out, report, &grid);
+    }
+    servers(&mut out, report);
     panels(&mut out, report, &grid);
     out.push_str(PAGE_END);
     out
@@ -424,6 +427,114 @@ fn problem_row(out: &mut String, report: &RunReport, grid: &Grid, i: usize, case
     );
 }
 
+/// The server set-ups: totals, their matrix over the requirements that bind servers (each cell
+/// titled with its checks), and every check with what was measured and found.
+fn servers(out: &mut String, report: &RunReport) {
+    if report.servers.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<section id=\"servers\">\n<h2>Servers and proxies</h2>\n<table class=\"totals\">\n\
+         <thead><tr><th>set-up</th><th>version</th><th>what it is</th>",
+    );
+    for o in VERDICTS {
+        let _ = write!(out, "<th>{}</th>", o.name());
+    }
+    out.push_str("<th>time</th></tr></thead>\n<tbody>\n");
+    for s in &report.servers {
+        let _ = write!(
+            out,
+            "<tr><th scope=\"row\"><a href=\"#server-{0}\">{0}</a></th><td>{1}</td><td>{2}</td>",
+            escape(&s.id),
+            escape(&s.version),
+            escape(&s.about)
+        );
+        if let Some(why) = &s.unavailable {
+            let _ = writeln!(
+                out,
+                "<td colspan=\"{}\" class=\"unavailable\">unavailable: {}</td></tr>",
+                VERDICTS.len() + 1,
+                escape(why)
+            );
+            continue;
+        }
+        for o in VERDICTS {
+            let n = s.totals.get(&o).copied().unwrap_or(0);
+            let class = if n > 0 { o.name() } else { "zero" };
+            let _ = write!(out, "<td class=\"num o-{class}\">{n}</td>");
+        }
+        let _ = writeln!(out, "<td class=\"num\">{}</td></tr>", seconds(s.wall_ms));
+    }
+    out.push_str(
+        "</tbody>\n</table>\n<div class=\"matrix-wrap\">\n<table class=\"matrix\">\n\
+         <thead><tr><th>requirement</th><th>level</th><th>summary</th>",
+    );
+    for s in &report.servers {
+        let _ = write!(
+            out,
+            "<th class=\"impl\"><a href=\"#server-{0}\">{0}</a></th>",
+            escape(&s.id)
+        );
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for req in report.server_requirements() {
+        out.push_str("<tr>");
+        requirement_head(out, req);
+        for s in &report.servers {
+            let cell = report.server_cell(&req.id, s);
+            let (class, label) = match cell.outcome {
+                Some(o) => (o.name(), o.name()),
+                None if s.unavailable.is_some() => ("none", "not run"),
+                None if req.server_checks.is_empty() => ("gap", "no check"),
+                None => ("none", "-"),
+            };
+            let checks: Vec<String> = cell
+                .cases
+                .iter()
+                .map(|(c, o)| format!("{c}: {}", o.name()))
+                .collect();
+            let _ = write!(
+                out,
+                "<td class=\"cell o-{class}\" title=\"{}\"><a href=\"#server-{}\">{label}</a></td>",
+                escape(&checks.join("; ")),
+                escape(&s.id)
+            );
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n</div>\n");
+    for s in &report.servers {
+        let _ = writeln!(
+            out,
+            "<section class=\"impl\" id=\"server-{0}\">\n<h3>{0} <small>{1} · {2}</small></h3>",
+            escape(&s.id),
+            escape(&s.version),
+            escape(&s.url)
+        );
+        if let Some(why) = &s.unavailable {
+            let _ = writeln!(
+                out,
+                "<p class=\"unavailable\">unavailable: {}</p>",
+                escape(why)
+            );
+        } else {
+            out.push_str("<table class=\"problems\">\n<tbody>\n");
+            for c in &s.checks {
+                let _ = writeln!(
+                    out,
+                    "<tr><td class=\"case-id\">{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
+                    escape(&c.check),
+                    badge(c.outcome),
+                    escape(super::ServerReport::check_text(c).trim_end())
+                );
+            }
+            out.push_str("</tbody>\n</table>\n");
+        }
+        out.push_str("</section>\n");
+    }
+    out.push_str("</section>\n");
+}
+
 fn panels(out: &mut String, report: &RunReport, grid: &Grid) {
     out.push_str("<div id=\"panels\">\n");
     for (r, req) in report.requirements.iter().enumerate() {
@@ -660,6 +771,7 @@ mod tests {
             binds: vec!["server".into()],
             ambiguity: None,
             cases: Vec::new(),
+            server_checks: Vec::new(),
         };
         let empty = Cell {
             outcome: None,

@@ -280,8 +280,17 @@ fn serve(peer: Peer) {
             watcher.cancel();
         });
         let config = match peer {
-            Peer::Axum => return axum_peer::serve(listener, stop, false).await,
-            Peer::AxumCompressed => return axum_peer::serve(listener, stop, true).await,
+            Peer::Axum | Peer::AxumCompressed => {
+                // Compressed, it starts each stream with a `retry` as ours as shipped does, so a
+                // compressor has written something.
+                let compressed = peer == Peer::AxumCompressed;
+                let options = sse_axum_server::Options {
+                    compressed,
+                    opening_retry: compressed,
+                    ..sse_axum_server::Options::default()
+                };
+                return sse_axum_server::serve(listener, stop, options).await;
+            }
             Peer::Ours => sse_server::Config {
                 retry: None,
                 compression: false,
@@ -293,104 +302,4 @@ fn serve(peer: Peer) {
             .serve(listener, stop, Duration::from_secs(1))
             .await;
     });
-}
-
-/// The peer: a minimal axum server with the same endpoints (subscribe and publish on a topic),
-/// keep-alive on, one broadcast channel per topic of the same capacity, no replay.
-mod axum_peer {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
-
-    use axum::Router;
-    use axum::extract::{Path, State};
-    use axum::response::sse::{Event, KeepAlive, Sse};
-    use futures::Stream;
-    use tokio::sync::broadcast;
-    use tokio_stream::StreamExt as _;
-    use tokio_stream::wrappers::BroadcastStream;
-
-    type Topics = Arc<Mutex<HashMap<String, (u64, broadcast::Sender<(u64, Arc<str>)>)>>>;
-
-    #[derive(Clone)]
-    struct Shared {
-        topics: Topics,
-        /// Start every stream with a `retry` event, as the reference server as shipped does, so
-        /// a compressor has written something.
-        opening_retry: bool,
-    }
-
-    fn sender(topics: &Topics, name: &str) -> broadcast::Sender<(u64, Arc<str>)> {
-        let mut t = topics.lock().expect("lock");
-        t.entry(name.to_owned())
-            .or_insert_with(|| (0, broadcast::channel(1024).0))
-            .1
-            .clone()
-    }
-
-    async fn subscribe(
-        State(shared): State<Shared>,
-        Path(name): Path<String>,
-    ) -> Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>> {
-        let rx = sender(&shared.topics, &name).subscribe();
-        let opening = shared
-            .opening_retry
-            .then(|| Ok(Event::default().retry(Duration::from_secs(1))));
-        let events = BroadcastStream::new(rx)
-            .filter_map(|m| m.ok())
-            .map(|(id, data)| Ok(Event::default().id(id.to_string()).data(&*data)));
-        Sse::new(tokio_stream::iter(opening).chain(events)).keep_alive(KeepAlive::default())
-    }
-
-    async fn publish(
-        State(shared): State<Shared>,
-        Path(name): Path<String>,
-        body: String,
-    ) -> String {
-        let tx = sender(&shared.topics, &name);
-        let id = {
-            let mut t = shared.topics.lock().expect("lock");
-            let entry = t.get_mut(&name).expect("topic exists");
-            entry.0 += 1;
-            entry.0
-        };
-        let _ = tx.send((id, Arc::from(body)));
-        format!("{{\"id\":{id}}}")
-    }
-
-    pub(super) async fn serve(
-        listener: tokio::net::TcpListener,
-        stop: tokio_util::sync::CancellationToken,
-        compressed: bool,
-    ) {
-        let shared = Shared {
-            topics: Arc::default(),
-            opening_retry: compressed,
-        };
-        let app = Router::new()
-            .route(
-                "/topics/{name}",
-                axum::routing::get(subscribe).post(publish),
-            )
-            .with_state(shared);
-        let app = if compressed {
-            // The default predicate leaves `text/event-stream` alone; a user who wants their
-            // streams compressed replaces it, as here.
-            let always = |_: http::StatusCode,
-                          _: http::Version,
-                          _: &http::HeaderMap,
-                          _: &http::Extensions| true;
-            app.layer(
-                tower_http::compression::CompressionLayer::new()
-                    .gzip(true)
-                    .br(true)
-                    .compress_when(always),
-            )
-        } else {
-            app
-        };
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-    }
 }
