@@ -4,6 +4,7 @@
 //! runs it in the simulator (simulated time, via `sse-sim`) or over loopback sockets, and
 //! [`judge`] turns what it observably did into a verdict per requirement.
 
+pub mod annotate;
 pub mod browser;
 pub mod case;
 pub mod catalogue;

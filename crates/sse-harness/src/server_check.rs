@@ -200,6 +200,10 @@ pub struct CheckResult {
     /// What was measured, whatever the verdict (a delivery delay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured: Option<String>,
+    /// The lines around the offending bytes as `ssec explain` shows them: what each did to a
+    /// client, by which rule, and where measured clients do otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotation: Option<String>,
 }
 
 /// One thing a server did wrong (or that could not be checked).
@@ -222,6 +226,7 @@ impl CheckResult {
             findings: Vec::new(),
             evidence: None,
             measured: None,
+            annotation: None,
         }
     }
 
@@ -424,6 +429,7 @@ fn format(f: &Fetched, result: &mut CheckResult) {
         let start = at.saturating_sub(40);
         let end = (at + 40).min(f.body.len());
         result.evidence = Some(f.body[start..end].to_vec());
+        result.annotation = Some(crate::annotate::around(&f.body, at, 1));
     }
 }
 
@@ -503,10 +509,18 @@ async fn resume(first: &Fetched, server: &Server, limits: FetchLimits, result: &
         );
         return;
     };
+    // What a client made of the resumed stream's opening, up to its first event.
+    let first_event = explained
+        .steps
+        .iter()
+        .find(|s| s.event.is_some())
+        .map_or(1, |s| s.number);
+    let annotation = crate::annotate::around(&second.body, 0, first_event);
     let same = |a: &OwnedEvent, b: &OwnedEvent| {
         a.last_event_id == b.last_event_id && a.data == b.data && a.event_type == b.event_type
     };
     if unbroken[..=pos].iter().any(|e| same(e, next)) {
+        result.annotation = Some(annotation);
         result.find(
             Outcome::Fail,
             &["SERVER-RESUME"],
@@ -517,6 +531,7 @@ async fn resume(first: &Fetched, server: &Server, limits: FetchLimits, result: &
         );
     } else if let Some(want) = expected.first() {
         if !same(want, next) {
+            result.annotation = Some(annotation);
             result.find(
                 Outcome::Fail,
                 &["SERVER-RESUME"],

@@ -137,6 +137,14 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                     println!("              bytes: {}", server_check::show_bytes(bytes));
                 }
             }
+            if r.outcome != Outcome::Pass {
+                if let Some(lines) = &r.annotation {
+                    println!("              as a client reads them (ssec explain):");
+                    for line in lines.lines() {
+                        println!("              {line}");
+                    }
+                }
+            }
         }
         let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
         println!(

@@ -10,8 +10,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sse_harness::annotate::{elsewhere, step_text};
 use sse_harness::fetch::{Ended, FetchLimits, read_stream};
-use sse_model::explain::{Explanation, Step, explain};
+use sse_model::explain::{Explanation, explain};
 use sse_model::lint::{self, Severity};
 use sse_model::trace::quote;
 use sse_model::{Effect, Limits, Response};
@@ -142,44 +143,6 @@ fn read_input(args: &Args) -> Result<Input, String> {
     }
 }
 
-/// Where implementations measured here do otherwise at this line (docs/findings.md).
-fn elsewhere(step: &Step) -> Vec<&'static str> {
-    let mut notes = Vec::new();
-    match step.effect {
-        Effect::IdWithNul => notes.push(
-            "Firefox ESR 140 ignores this id but keeps its field name: the next line's name gets \"id\" in front, so its field is lost",
-        ),
-        Effect::NothingToDispatch if step.rules.contains(&"DISPATCH-ID-WITHOUT-DATA") => notes.push(
-            "Firefox ESR 140 and npm eventsource 4.1.1 lose this id: their next reconnection sends no Last-Event-ID",
-        ),
-        Effect::NothingToDispatch => notes.push(
-            "@microsoft/fetch-event-source 2.0.1 dispatches a message with empty data here",
-        ),
-        Effect::Retry(ms) if ms < 500 => {
-            notes.push("Firefox ESR 140 waits at least 500 ms however small the retry");
-        }
-        Effect::Retry(_) => notes.push(
-            "launchdarkly-eventsource 1.7.4 (Python) never applies retry: it keeps its own delay",
-        ),
-        Effect::RetryIgnored if step.value.is_empty() => notes.push(
-            "Chromium 148 resets the reconnection time to its 3 s default; Firefox ESR 140 takes it as 0 (then 500 ms)",
-        ),
-        Effect::Id if step.value.chars().any(|c| u32::from(c) > 0xFF) => notes.push(
-            "npm eventsource 4.1.1 and undici 7.30.2 send Last-Event-ID without UTF-8 encoding: with this id their reconnections fail before reaching the server",
-        ),
-        _ => {}
-    }
-    notes
-}
-
-fn line_text(step: &Step) -> String {
-    match (&step.name, step.effect) {
-        (None, Effect::Comment) => format!(":{}", quote(&step.value)),
-        (None, _) => "(blank line)".to_owned(),
-        (Some(name), _) => format!("{name}: {}", quote(&step.value)),
-    }
-}
-
 fn as_text(e: &Explanation, input: &Input, findings: &[lint::Finding], cut: bool) -> String {
     let mut s = String::new();
     if let Some((response, ended)) = &input.response {
@@ -195,11 +158,7 @@ fn as_text(e: &Explanation, input: &Input, findings: &[lint::Finding], cut: bool
         let _ = writeln!(s, "read {} bytes; {}", input.body.len(), ended_text(ended));
     }
     for step in &e.steps {
-        let _ = writeln!(s, "{:>5}  {}", step.number, line_text(step));
-        let _ = writeln!(s, "       {}  [{}]", step.note, step.rules.join(" "));
-        for note in elsewhere(step) {
-            let _ = writeln!(s, "       ! {note}");
-        }
+        s.push_str(&step_text(step));
     }
     let last = e.steps.last().map(|st| &st.buffers);
     let _ = writeln!(

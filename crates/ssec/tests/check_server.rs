@@ -93,6 +93,10 @@ fn bad_bytes_fail_the_format_check_and_are_shown() {
         "[STREAM-FINAL-EOL]",
         "[STREAM-EVENT-TERMINATED]",
         "bytes: \"data: caf\\xE9\\n\\ndata: b\"",
+        // The lines around the first fault, as `ssec explain` shows them.
+        "as a client reads them (ssec explain):",
+        "    1  data: \"caf\\u{fffd}\"",
+        "[FIELD-DATA]",
     ] {
         assert!(out.contains(want), "missing {want} in\n{out}");
     }
@@ -111,6 +115,9 @@ fn a_server_that_ignores_last_event_id_fails_resume_and_one_without_204_fails_th
         "{out}"
     );
     assert!(out.contains("a duplicate [SERVER-RESUME]"), "{out}");
+    // What a client made of the resumed stream's opening, up to its first event.
+    assert!(out.contains("    1  id: \"1\""), "{out}");
+    assert!(out.contains("dispatch: message"), "{out}");
     assert_eq!(
         verdict_of(&out, "ended-stream-answers-204"),
         "fail",

@@ -114,8 +114,13 @@ impl ServerReport {
                 f.requirements.join(" ")
             );
         }
-        if let Some(bytes) = c.evidence.as_ref().filter(|_| c.outcome != Outcome::Pass) {
-            let _ = writeln!(s, "  bytes: {}", show_bytes(bytes));
+        if c.outcome != Outcome::Pass {
+            if let Some(bytes) = &c.evidence {
+                let _ = writeln!(s, "  bytes: {}", show_bytes(bytes));
+            }
+            if let Some(lines) = &c.annotation {
+                let _ = writeln!(s, "  as a client reads them:\n{lines}");
+            }
         }
         s
     }
