@@ -58,6 +58,8 @@ pub struct Fetched {
     pub ended: Ended,
     /// When the request was sent.
     pub started: tokio::time::Instant,
+    /// How long the response head took.
+    pub head_after: Duration,
     /// For each piece of body that arrived: when (after `started`), and the body's length with
     /// it (decoded), so a delay can be told for any byte.
     pub arrivals: Vec<(Duration, usize)>,
@@ -137,53 +139,154 @@ pub async fn read_stream_encoded(
     accept_encoding: Option<&str>,
     limits: FetchLimits,
 ) -> Result<Fetched, FetchError> {
-    let bad = || FetchError::BadUrl(url.to_string());
-    if url.scheme() != "http" {
-        return Err(bad());
-    }
-    let host = url.host_str().ok_or_else(bad)?.to_owned();
-    let port = url.port_or_known_default().ok_or_else(bad)?;
     let started = tokio::time::Instant::now();
-    let timeout = || FetchError::Timeout {
-        url: url.to_string(),
-        limit: limits.connect,
-    };
+    let target = Target::of(url)?;
     let head = async {
-        let io = Net::loopback()
-            .connect(&host, port)
-            .await
-            .map_err(|e| FetchError::Connect {
-                url: url.to_string(),
-                reason: e.to_string(),
-            })?;
+        let io = target.connect(url).await?;
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
                 .await
                 .map_err(|e| FetchError::Http(e.to_string()))?;
         tokio::spawn(conn);
-        let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
-        let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
-        let mut request = http::Request::get(target)
-            .header("host", authority)
-            .header("accept", "text/event-stream")
-            .header("cache-control", "no-cache");
-        if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id);
-        }
-        if let Some(coding) = accept_encoding {
-            request = request.header("accept-encoding", coding);
-        }
-        let request = request
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| FetchError::Http(e.to_string()))?;
         sender
-            .send_request(request)
+            .send_request(request(url, last_event_id, accept_encoding)?)
             .await
             .map_err(|e| FetchError::Http(e.to_string()))
     };
     let response = tokio::time::timeout(limits.connect, head)
         .await
-        .map_err(|_| timeout())??;
+        .map_err(|_| timeout(url, limits))??;
+    Ok(read_response(response, started, accept_encoding, limits).await)
+}
+
+/// One HTTP/2 connection (prior knowledge, `h2c`) that many streams share, as a browser shares
+/// one connection among a page's EventSources.
+#[derive(Clone)]
+pub struct H2Connection {
+    sender: hyper::client::conn::http2::SendRequest<Empty<Bytes>>,
+}
+
+impl H2Connection {
+    /// Connects to the server of `url` and speaks HTTP/2 at once.
+    pub async fn connect(url: &Url, limits: FetchLimits) -> Result<Self, FetchError> {
+        let target = Target::of(url)?;
+        let handshake = async {
+            let io = target.connect(url).await?;
+            let (sender, conn) = hyper::client::conn::http2::handshake(
+                hyper_util::rt::TokioExecutor::new(),
+                hyper_util::rt::TokioIo::new(io),
+            )
+            .await
+            .map_err(|e| FetchError::Http(format!("no HTTP/2: {e}")))?;
+            tokio::spawn(conn);
+            Ok::<_, FetchError>(H2Connection { sender })
+        };
+        tokio::time::timeout(limits.connect, handshake)
+            .await
+            .map_err(|_| timeout(url, limits))?
+    }
+
+    /// [`read_stream`] as one more stream of this connection.
+    pub async fn read_stream(
+        &self,
+        url: &Url,
+        last_event_id: Option<&str>,
+        limits: FetchLimits,
+    ) -> Result<Fetched, FetchError> {
+        let started = tokio::time::Instant::now();
+        let mut sender = self.sender.clone();
+        let mut request = request(url, last_event_id, None)?;
+        // HTTP/2 carries the authority in the request's URI, not a Host header.
+        *request.uri_mut() = url
+            .as_str()
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| FetchError::Http(e.to_string()))?;
+        request.headers_mut().remove(http::header::HOST);
+        *request.version_mut() = http::Version::HTTP_2;
+        let head = async {
+            sender
+                .ready()
+                .await
+                .map_err(|e| FetchError::Http(e.to_string()))?;
+            sender
+                .send_request(request)
+                .await
+                .map_err(|e| FetchError::Http(e.to_string()))
+        };
+        let response = tokio::time::timeout(limits.connect, head)
+            .await
+            .map_err(|_| timeout(url, limits))??;
+        Ok(read_response(response, started, None, limits).await)
+    }
+}
+
+/// Where a URL points: loopback only.
+struct Target {
+    host: String,
+    port: u16,
+}
+
+impl Target {
+    fn of(url: &Url) -> Result<Self, FetchError> {
+        let bad = || FetchError::BadUrl(url.to_string());
+        if url.scheme() != "http" {
+            return Err(bad());
+        }
+        Ok(Target {
+            host: url.host_str().ok_or_else(bad)?.to_owned(),
+            port: url.port_or_known_default().ok_or_else(bad)?,
+        })
+    }
+
+    async fn connect(&self, url: &Url) -> Result<crate::client::Conn, FetchError> {
+        Net::loopback()
+            .connect(&self.host, self.port)
+            .await
+            .map_err(|e| FetchError::Connect {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })
+    }
+}
+
+fn timeout(url: &Url, limits: FetchLimits) -> FetchError {
+    FetchError::Timeout {
+        url: url.to_string(),
+        limit: limits.connect,
+    }
+}
+
+/// The GET an EventSource sends.
+fn request(
+    url: &Url,
+    last_event_id: Option<&str>,
+    accept_encoding: Option<&str>,
+) -> Result<http::Request<Empty<Bytes>>, FetchError> {
+    let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+    let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
+    let mut request = http::Request::get(target)
+        .header("host", authority)
+        .header("accept", "text/event-stream")
+        .header("cache-control", "no-cache");
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    if let Some(coding) = accept_encoding {
+        request = request.header("accept-encoding", coding);
+    }
+    request
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| FetchError::Http(e.to_string()))
+}
+
+/// Reads a response's body within the limits, decoding it as it says.
+async fn read_response(
+    response: http::Response<hyper::body::Incoming>,
+    started: tokio::time::Instant,
+    accept_encoding: Option<&str>,
+    limits: FetchLimits,
+) -> Fetched {
+    let head_after = started.elapsed();
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -233,14 +336,15 @@ pub async fn read_stream_encoded(
             }
         }
     };
-    Ok(Fetched {
+    Fetched {
         status,
         headers,
         body: bytes,
         ended,
         started,
+        head_after,
         arrivals,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,14 @@ pub enum Probe {
     /// A quiet stream still sends something (a comment) often enough that proxies with idle
     /// timeouts do not cut it.
     KeepAlive,
+    /// Many streams at once (`streams`): a connection each over HTTP/1.1, or all on one
+    /// HTTP/2 connection (`http2`); each must open and, where the server publishes, get the
+    /// published event promptly.
+    Concurrent,
+    /// Clients that stop reading (`stalled`) and clients that vanish mid-stream (`dropped`)
+    /// while `events` events of `event_bytes` are published: a reading client loses none, a new
+    /// client gets a published event promptly, and publishing is not held up.
+    StalledClients,
 }
 
 /// What a server can declare it does.
@@ -63,6 +71,8 @@ pub enum Declaration {
     /// It has an endpoint that publishes an event to the stream (`--publish URL`: a POST whose
     /// body the event's data carries).
     Publish,
+    /// It speaks HTTP/2 with prior knowledge (`h2c`) on the stream's port.
+    Http2,
 }
 
 impl Declaration {
@@ -72,6 +82,7 @@ impl Declaration {
             Declaration::Resume => "--resume",
             Declaration::EndWith204 => "--end-with-204",
             Declaration::Publish => "--publish URL",
+            Declaration::Http2 => "--http2",
         }
     }
 }
@@ -105,6 +116,44 @@ pub struct ServerCheck {
     /// Keep-alive: the longest silence allowed, in milliseconds.
     #[serde(default = "default_max_gap_ms")]
     pub max_gap_ms: u64,
+    /// Concurrent: how many streams at once.
+    #[serde(default = "default_streams")]
+    pub streams: usize,
+    /// Concurrent: all streams on one HTTP/2 connection instead of a connection each.
+    #[serde(default)]
+    pub http2: bool,
+    /// Stalled clients: how many stop reading.
+    #[serde(default = "default_stalled")]
+    pub stalled: usize,
+    /// Stalled clients: how many vanish (a reset) after the response head.
+    #[serde(default = "default_dropped")]
+    pub dropped: usize,
+    /// Stalled clients: how many events are published meanwhile.
+    #[serde(default = "default_events")]
+    pub events: usize,
+    /// Stalled clients: the size of each published event's data.
+    #[serde(default = "default_event_bytes")]
+    pub event_bytes: usize,
+}
+
+fn default_streams() -> usize {
+    100
+}
+
+fn default_stalled() -> usize {
+    5
+}
+
+fn default_dropped() -> usize {
+    20
+}
+
+fn default_events() -> usize {
+    200
+}
+
+fn default_event_bytes() -> usize {
+    16 * 1024
 }
 
 fn default_within_ms() -> u64 {
@@ -145,6 +194,16 @@ pub fn load(dir: &Path, catalogue: &crate::Catalogue) -> Result<Vec<ServerCheck>
         }
         if !(0.1..=120.0).contains(&check.seconds) {
             return Err(invalid("seconds must be 0.1 to 120".into()));
+        }
+        if !(1..=1000).contains(&check.streams)
+            || check.stalled > 100
+            || check.dropped > 1000
+            || check.events > 10_000
+            || !(1..=60_000).contains(&check.event_bytes)
+        {
+            return Err(invalid(
+                "streams 1 to 1000, stalled up to 100, dropped up to 1000, events up to 10000, event_bytes 1 to 60000".into(),
+            ));
         }
         checks.push(check);
     }
@@ -282,9 +341,20 @@ pub async fn run(check: &ServerCheck, server: &Server) -> CheckResult {
         max_bytes: server.max_bytes,
         ..FetchLimits::default()
     };
-    if check.probe == Probe::Delivery {
-        delivery(check, server, limits, &mut result).await;
-        return result;
+    match check.probe {
+        Probe::Delivery => {
+            delivery(check, server, limits, &mut result).await;
+            return result;
+        }
+        Probe::Concurrent => {
+            concurrent(check, server, limits, &mut result).await;
+            return result;
+        }
+        Probe::StalledClients => {
+            stalled_clients(check, server, limits, &mut result).await;
+            return result;
+        }
+        _ => {}
     }
     let stream = if check.probe == Probe::KeepAlive {
         server.live_url()
@@ -312,7 +382,7 @@ pub async fn run(check: &ServerCheck, server: &Server) -> CheckResult {
         Probe::Resume => resume(&first, server, limits, &mut result).await,
         Probe::EndWith204 => end_with_204(&first, server, limits, &mut result).await,
         Probe::KeepAlive => keep_alive(check, &first, server.live.is_some(), &mut result),
-        Probe::Delivery => {}
+        Probe::Delivery | Probe::Concurrent | Probe::StalledClients => {}
     }
     result
 }
@@ -323,7 +393,12 @@ pub async fn run(check: &ServerCheck, server: &Server) -> CheckResult {
 /// come in the checks' order.
 pub async fn run_all(checks: &[ServerCheck], server: &Server) -> Vec<CheckResult> {
     let long = |c: &ServerCheck| server.seconds.unwrap_or(c.seconds) > 5.0;
-    let publishes = |c: &ServerCheck| c.probe == Probe::Delivery;
+    let publishes = |c: &ServerCheck| {
+        matches!(
+            c.probe,
+            Probe::Delivery | Probe::Concurrent | Probe::StalledClients
+        )
+    };
     let background = futures::future::join_all(
         checks
             .iter()
@@ -663,13 +738,7 @@ async fn delivery(
     let Some(publish) = &server.publish else {
         return;
     };
-    let token = format!(
-        "ssec-check-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    );
+    let token = fresh_token("check");
     let url = server.live_url().clone();
     let coding = check.accept_encoding.clone();
     let reader = tokio::spawn(async move {
@@ -678,13 +747,7 @@ async fn delivery(
     // Let the stream open before publishing (the connection and the response head).
     tokio::time::sleep(limits.total.mul_f64(0.2).min(Duration::from_millis(500))).await;
     let published_at = tokio::time::Instant::now();
-    let posted = crate::remote::call(
-        http::Method::POST,
-        publish,
-        Some(&serde_json::Value::String(token.clone())),
-        Duration::from_secs(5),
-    )
-    .await;
+    let posted = publish_text(publish, &token).await;
     let fetched = match reader.await {
         Ok(Ok(f)) => f,
         Ok(Err(e)) => {
@@ -696,20 +759,9 @@ async fn delivery(
             return;
         }
     };
-    match posted {
-        Ok(a) if a.status.is_success() => {}
-        Ok(a) => {
-            result.find(
-                Outcome::Fail,
-                &[],
-                format!("publishing answered {}, not 2xx", a.status),
-            );
-            return;
-        }
-        Err(e) => {
-            result.find(Outcome::Fail, &[], format!("publishing failed: {e}"));
-            return;
-        }
+    if let Err(why) = posted {
+        result.find(Outcome::Fail, &[], why);
+        return;
     }
     let ids: Vec<&str> = check.checks.iter().map(String::as_str).collect();
     let coding = fetched.coding();
@@ -750,6 +802,433 @@ async fn delivery(
     }
 }
 
+/// A token no stream carries yet, to find a published event by.
+fn fresh_token(kind: &str) -> String {
+    format!(
+        "ssec-{kind}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    )
+}
+
+/// Publishes `text` as an event's data (a POST of a JSON string); an error says why not.
+async fn publish_text(publish: &Url, text: &str) -> Result<(), String> {
+    match crate::remote::call(
+        http::Method::POST,
+        publish,
+        Some(&serde_json::Value::String(text.to_owned())),
+        Duration::from_secs(5),
+    )
+    .await
+    {
+        Ok(a) if a.status.is_success() => Ok(()),
+        Ok(a) => Err(format!("publishing answered {}, not 2xx", a.status)),
+        Err(e) => Err(format!("publishing failed: {e}")),
+    }
+}
+
+/// A stream's response head comes at once; one that waits longer waited for others to close.
+const OPENS_AT_ONCE: Duration = Duration::from_secs(1);
+
+/// How many streams of a concurrent probe got what.
+#[derive(Default)]
+struct Tally {
+    no_response: Vec<String>,
+    not_ok: usize,
+    missed: usize,
+    late: usize,
+    slowest: Duration,
+}
+
+/// Opens `check.streams` streams at once (a connection each, or one HTTP/2 connection for all);
+/// with a publish endpoint, publishes one event once they are open and times its arrival on
+/// each; without one, each must answer 200 and dispatch an event.
+async fn concurrent(
+    check: &ServerCheck,
+    server: &Server,
+    limits: FetchLimits,
+    result: &mut CheckResult,
+) {
+    let ids: Vec<&str> = check.checks.iter().map(String::as_str).collect();
+    let url = if server.publish.is_some() {
+        server.live_url().clone()
+    } else {
+        server.url.clone()
+    };
+    let how = if check.http2 {
+        "on one HTTP/2 connection".to_owned()
+    } else {
+        format!("over HTTP/1.1 ({} connections)", check.streams)
+    };
+    let h2 = if check.http2 {
+        match crate::fetch::H2Connection::connect(&url, limits).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                result.find(Outcome::Fail, &ids, format!("no HTTP/2 connection: {e}"));
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    let readers: Vec<_> = (0..check.streams)
+        .map(|_| {
+            let (url, h2) = (url.clone(), h2.clone());
+            tokio::spawn(async move {
+                match h2 {
+                    Some(c) => c.read_stream(&url, None, limits).await,
+                    None => read_stream(&url, None, limits).await,
+                }
+            })
+        })
+        .collect();
+    let token = fresh_token("concurrent");
+    let mut published_at = None;
+    if let Some(publish) = &server.publish {
+        // Let every stream open first (heads come within the connect limit, usually at once).
+        tokio::time::sleep(limits.total.mul_f64(0.4)).await;
+        published_at = Some(tokio::time::Instant::now());
+        if let Err(why) = publish_text(publish, &token).await {
+            result.find(Outcome::Fail, &ids, why);
+        }
+    }
+    let mut t = Tally::default();
+    for reader in readers {
+        let fetched = match reader.await {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) => {
+                t.no_response.push(e.to_string());
+                continue;
+            }
+            Err(e) => {
+                t.no_response.push(e.to_string());
+                continue;
+            }
+        };
+        if fetched.head_after > OPENS_AT_ONCE {
+            t.no_response.push(format!(
+                "one answered only after {} ms",
+                fetched.head_after.as_millis()
+            ));
+            continue;
+        }
+        if fetched.status != 200 {
+            t.not_ok += 1;
+            continue;
+        }
+        match published_at {
+            Some(at) => match fetched.arrival_of_text(&token) {
+                Some(arrived) => {
+                    let delay = arrived.saturating_duration_since(at);
+                    t.slowest = t.slowest.max(delay);
+                    if delay > Duration::from_millis(check.within_ms) {
+                        t.late += 1;
+                    }
+                }
+                None => t.missed += 1,
+            },
+            None => {
+                if events(&explain(&fetched.body, Limits::default())).is_empty() {
+                    t.missed += 1;
+                }
+            }
+        }
+    }
+    concurrent_verdict(check, &how, published_at.is_some(), &t, result);
+}
+
+fn concurrent_verdict(
+    check: &ServerCheck,
+    how: &str,
+    published: bool,
+    t: &Tally,
+    result: &mut CheckResult,
+) {
+    let ids: Vec<&str> = check.checks.iter().map(String::as_str).collect();
+    let n = check.streams;
+    let ok = n - t.no_response.len() - t.not_ok;
+    result.measured = Some(if published {
+        format!(
+            "{n} streams {how}: {ok} answered 200; the published event reached {} of them, the last {} ms after it was published",
+            ok - t.missed,
+            t.slowest.as_millis()
+        )
+    } else {
+        format!(
+            "{n} streams {how}: {ok} answered 200, {} dispatched an event",
+            ok - t.missed
+        )
+    });
+    if t.no_response.len() == n {
+        // Not even one stream: what holds them is not their number (the delivery checks say
+        // what it is).
+        result.find(
+            Outcome::Informational,
+            &ids,
+            format!(
+                "no stream {how} was answered within {} s, not even the first ({}): nothing to tell about how many the server serves at once",
+                OPENS_AT_ONCE.as_secs(),
+                t.no_response[0]
+            ),
+        );
+        return;
+    }
+    if let Some(first) = t.no_response.first() {
+        result.find(
+            Outcome::Fail,
+            &ids,
+            format!(
+                "{} of {n} streams {how} got no response within {} s ({first}): the server serves fewer at once, and pages with several EventSources, or several tabs, starve",
+                t.no_response.len(),
+                OPENS_AT_ONCE.as_secs()
+            ),
+        );
+    }
+    if t.not_ok > 0 {
+        result.find(
+            Outcome::Fail,
+            &ids,
+            format!(
+                "{} of {n} streams {how} were answered with a status other than 200",
+                t.not_ok
+            ),
+        );
+    }
+    if t.missed > 0 {
+        result.find(
+            Outcome::Fail,
+            &ids,
+            format!(
+                "{} of {ok} open streams {how} never got {}",
+                t.missed,
+                if published {
+                    "the published event"
+                } else {
+                    "an event"
+                }
+            ),
+        );
+    }
+    if t.late > 0 {
+        result.find(
+            Outcome::Fail,
+            &ids,
+            format!(
+                "{} of {ok} streams {how} got the published event later than {} ms (the slowest after {} ms)",
+                t.late,
+                check.within_ms,
+                t.slowest.as_millis()
+            ),
+        );
+    }
+}
+
+/// Opens a stream by hand: the request sent, nothing read (with a small receive buffer when
+/// `small`, so the server's writes soon block).
+async fn raw_stream(
+    addr: std::net::SocketAddr,
+    request: &str,
+    small: bool,
+) -> std::io::Result<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt as _;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }?;
+    if small {
+        socket.set_recv_buffer_size(4096)?;
+    }
+    let mut tcp = socket.connect(addr).await?;
+    tcp.write_all(request.as_bytes()).await?;
+    Ok(tcp)
+}
+
+/// Stalls some clients (they send the request and never read, with a small receive buffer),
+/// resets others after the response head, publishes a flood meanwhile, and measures what the
+/// clients that do read get.
+async fn stalled_clients(
+    check: &ServerCheck,
+    server: &Server,
+    limits: FetchLimits,
+    result: &mut CheckResult,
+) {
+    use tokio::io::AsyncReadExt as _;
+    let ids: Vec<&str> = check.checks.iter().map(String::as_str).collect();
+    let Some(publish) = &server.publish else {
+        return;
+    };
+    let url = server.live_url().clone();
+    let addr = match loopback_addr(&url).await {
+        Ok(a) => a,
+        Err(why) => {
+            result.find(Outcome::Fail, &ids, why);
+            return;
+        }
+    };
+    let flood = check.events * (check.event_bytes + 64);
+    let reading = FetchLimits {
+        max_bytes: server.max_bytes.max(flood * 2),
+        ..limits
+    };
+    let healthy = {
+        let url = url.clone();
+        tokio::spawn(async move { read_stream(&url, None, reading).await })
+    };
+    let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+    let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
+    let request = format!(
+        "GET {target} HTTP/1.1\r\nhost: {authority}\r\naccept: text/event-stream\r\ncache-control: no-cache\r\n\r\n"
+    );
+    let mut stalled = Vec::new();
+    for _ in 0..check.stalled {
+        match raw_stream(addr, &request, true).await {
+            Ok(tcp) => stalled.push(tcp),
+            Err(e) => {
+                result.find(Outcome::Fail, &ids, format!("cannot open a stream: {e}"));
+                return;
+            }
+        }
+    }
+    for _ in 0..check.dropped {
+        if let Ok(mut tcp) = raw_stream(addr, &request, false).await {
+            let mut head = [0u8; 512];
+            let _ = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut head)).await;
+            // A reset, as from a client that vanished: no orderly close.
+            let _ = tcp.set_zero_linger();
+            drop(tcp);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let flood_token = fresh_token("flood");
+    let filler = "x".repeat(check.event_bytes.saturating_sub(flood_token.len() + 8));
+    let started = tokio::time::Instant::now();
+    let mut slowest_post = Duration::ZERO;
+    for i in 0..check.events {
+        let posted_at = tokio::time::Instant::now();
+        if let Err(why) = publish_text(publish, &format!("{flood_token}-{i:05}-{filler}")).await {
+            result.find(
+                Outcome::Fail,
+                &ids,
+                format!(
+                    "publishing event {} of {} with {} clients not reading: {why}",
+                    i + 1,
+                    check.events,
+                    check.stalled
+                ),
+            );
+            return;
+        }
+        slowest_post = slowest_post.max(posted_at.elapsed());
+    }
+    let flooded_in = started.elapsed();
+    // A new client, after the flood: it must get a published event promptly.
+    let token = fresh_token("after");
+    let fresh = {
+        let url = url.clone();
+        let limits = FetchLimits {
+            total: Duration::from_secs(2),
+            ..limits
+        };
+        tokio::spawn(async move { read_stream(&url, None, limits).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let published_at = tokio::time::Instant::now();
+    if let Err(why) = publish_text(publish, &token).await {
+        result.find(Outcome::Fail, &ids, format!("after the flood: {why}"));
+        return;
+    }
+    let fresh = fresh.await;
+    drop(stalled);
+    let marker = format!("{flood_token}-");
+    let received = match healthy.await {
+        Ok(Ok(f)) => f
+            .body
+            .windows(marker.len())
+            .filter(|w| *w == marker.as_bytes())
+            .count(),
+        Ok(Err(e)) => {
+            // Not even a client alone was answered: what holds it is not the other clients.
+            result.find(
+                Outcome::Informational,
+                &ids,
+                format!(
+                    "the reading client got no stream ({e}): nothing to tell about stalled clients"
+                ),
+            );
+            return;
+        }
+        Err(e) => {
+            result.find(Outcome::Fail, &ids, format!("the reader failed: {e}"));
+            return;
+        }
+    };
+    let fresh_delay = match &fresh {
+        Ok(Ok(f)) => f
+            .arrival_of_text(&token)
+            .map(|a| a.saturating_duration_since(published_at)),
+        _ => None,
+    };
+    result.measured = Some(format!(
+        "{} events of {} bytes published in {} ms (the slowest POST {} ms) with {} clients not reading and {} reset; a reading client got {received} of them; a new client got an event {}",
+        check.events,
+        check.event_bytes,
+        flooded_in.as_millis(),
+        slowest_post.as_millis(),
+        check.stalled,
+        check.dropped,
+        fresh_delay.map_or_else(
+            || "never".to_owned(),
+            |d| format!("{} ms after it was published", d.as_millis())
+        )
+    ));
+    if received < check.events {
+        result.find(
+            Outcome::Fail,
+            &ids,
+            format!(
+                "a client that kept reading got {received} of the {} events published while others stalled (read for {:.1} s)",
+                check.events,
+                limits.total.as_secs_f64()
+            ),
+        );
+    }
+    match fresh_delay {
+        Some(d) if d <= Duration::from_millis(check.within_ms) => {}
+        Some(d) => result.find(
+            Outcome::Fail,
+            &ids,
+            format!(
+                "after the stalled clients, a new client got a published event {} ms after it was published (more than {} ms)",
+                d.as_millis(),
+                check.within_ms
+            ),
+        ),
+        None => result.find(
+            Outcome::Fail,
+            &ids,
+            "after the stalled clients, a new client never got the published event".into(),
+        ),
+    }
+}
+
+/// The loopback address a URL's host names.
+async fn loopback_addr(url: &Url) -> Result<std::net::SocketAddr, String> {
+    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addrs = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?;
+    addrs
+        .into_iter()
+        .find(|a| a.ip().is_loopback())
+        .ok_or_else(|| {
+            format!("{host} is not a loopback address: only loopback servers are checked")
+        })
+}
+
 /// Bytes as a quoted string: text escaped as the trace format does, and bytes that are not
 /// UTF-8 shown as `\xNN`, so the offending bytes themselves are visible.
 pub fn show_bytes(bytes: &[u8]) -> String {
@@ -774,7 +1253,7 @@ mod tests {
         let catalogue = crate::Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
         let checks = load_default(&catalogue).unwrap_or_else(|e| panic!("{e}"));
         let probes: BTreeSet<String> = checks.iter().map(|c| format!("{:?}", c.probe)).collect();
-        assert_eq!(probes.len(), 6, "every probe has a check: {probes:?}");
+        assert_eq!(probes.len(), 8, "every probe has a check: {probes:?}");
         let dir = std::env::temp_dir().join(format!("sse-server-checks-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         std::fs::write(

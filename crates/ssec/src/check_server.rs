@@ -23,6 +23,10 @@ pub(crate) struct Args {
     /// The server answers 204 once a stream has no more to send (runs the 204 check).
     #[arg(long)]
     end_with_204: bool,
+    /// The server speaks HTTP/2 with prior knowledge (h2c) on the stream's port (runs the
+    /// HTTP/2 concurrency check).
+    #[arg(long)]
+    http2: bool,
     /// An endpoint that publishes an event to the stream: a POST whose body (a JSON string)
     /// the event's data carries (runs the delivery checks).
     #[arg(long)]
@@ -83,6 +87,9 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     }
     if args.end_with_204 {
         declares.insert(Declaration::EndWith204);
+    }
+    if args.http2 {
+        declares.insert(Declaration::Http2);
     }
     let publish = match args.publish.as_deref().map(url::Url::parse) {
         None => None,
