@@ -101,6 +101,17 @@ pub fn around(body: &[u8], offset: usize, context: usize) -> String {
             "{line:>5}  (the last line, with no line end: a client discards it)  [PARSE-EOF-DISCARD]"
         );
     }
+    if let Some(data) = explained
+        .discarded_data
+        .as_ref()
+        .filter(|_| line + context >= explained.steps.len())
+    {
+        let _ = writeln!(
+            s,
+            "  end  data {} was never followed by a blank line: a client discards it  [PARSE-EOF-DISCARD]",
+            quote(data)
+        );
+    }
     s
 }
 
@@ -128,5 +139,10 @@ mod tests {
         assert!(!text.contains("    4"), "{text}");
         let text = around(b"data: a\n\ndata: b", 9, 0);
         assert!(text.contains("(the last line, with no line end"), "{text}");
+        let text = around(b"data: a\n\ndata: b\n", 9, 0);
+        assert!(
+            text.contains("  end  data \"b\" was never followed"),
+            "{text}"
+        );
     }
 }

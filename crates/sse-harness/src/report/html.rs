@@ -525,7 +525,13 @@ fn servers(out: &mut String, report: &RunReport) {
                     "<tr><td class=\"case-id\">{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
                     escape(&c.check),
                     badge(c.outcome),
-                    escape(super::ServerReport::check_text(c).trim_end())
+                    // The verdict and id are in the row already: the text from its second line.
+                    escape(
+                        super::ServerReport::check_text(c)
+                            .split_once('\n')
+                            .map_or("", |(_, rest)| rest)
+                            .trim_end()
+                    )
                 );
             }
             out.push_str("</tbody>\n</table>\n");
