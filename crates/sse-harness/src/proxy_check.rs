@@ -93,7 +93,7 @@ pub async fn run(p: &ProxyUnderTest) -> Result<Vec<Measured>, String> {
     let direct = Url::parse(&format!("http://{}/", p.upstream)).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     out.push(headers_and_bytes(&direct, &p.proxy).await);
-    for coding in [None, Some("gzip"), Some("br")] {
+    for coding in [None, Some("gzip"), Some("br"), Some("zstd")] {
         out.push(delivery(&server, &p.proxy, coding).await);
     }
     out.push(last_event_id(&p.proxy, &log).await);
@@ -200,7 +200,8 @@ async fn delivery(server: &sse_server::Server, proxy: &Url, coding: Option<&str>
     let name = match coding {
         None => "delivery",
         Some("gzip") => "delivery-gzip",
-        Some(_) => "delivery-br",
+        Some("br") => "delivery-br",
+        Some(_) => "delivery-zstd",
     };
     let ids = ["SERVER-NO-BUFFERING"];
     let topic = format!("proxy-check-{}", coding.unwrap_or("plain"));

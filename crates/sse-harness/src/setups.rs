@@ -62,10 +62,9 @@ pub struct Setup {
     /// A proxy: the harness runs the reference server behind it (`{upstream}`).
     #[serde(default)]
     pub upstream: bool,
-    /// The reference server's keep-alive interval, in seconds, where it is this set-up or its
-    /// upstream (default: 15, as shipped).
+    /// How the reference server differs from shipped, where it is this set-up or its upstream.
     #[serde(default)]
-    pub keep_alive_secs: Option<u64>,
+    pub reference: ReferenceOptions,
     /// A shell command whose first line of output names the version.
     #[serde(default)]
     pub version_command: Option<String>,
@@ -80,6 +79,21 @@ pub struct Setup {
     /// What it supports (`resume`, `end-with-204`, `publish`).
     #[serde(default)]
     pub declares: BTreeSet<Declaration>,
+}
+
+/// The reference server's options a set-up may change (`[setup.reference]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceOptions {
+    /// Seconds between keep-alive comments (shipped: 15).
+    #[serde(default)]
+    pub keep_alive_secs: Option<u64>,
+    /// Bytes of padding comment at the start of each stream (shipped: none).
+    #[serde(default)]
+    pub padding: Option<usize>,
+    /// Whether it compresses (shipped: yes, with a flush per event).
+    #[serde(default)]
+    pub compression: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -221,8 +235,15 @@ async fn reference(setup: &Setup) -> Result<(std::net::SocketAddr, CancellationT
         .local_addr()
         .map_err(|e| format!("no address: {e}"))?;
     let mut config = sse_server::Config::default();
-    if let Some(secs) = setup.keep_alive_secs {
+    let options = &setup.reference;
+    if let Some(secs) = options.keep_alive_secs {
         config.keep_alive = Some(Duration::from_secs(secs));
+    }
+    if let Some(padding) = options.padding {
+        config.padding = padding;
+    }
+    if let Some(compression) = options.compression {
+        config.compression = compression;
     }
     let server = sse_server::Server::new(config);
     let stop = CancellationToken::new();

@@ -157,6 +157,23 @@ fn nginx_set_ups_buffering_on_fails_delivery_and_off_passes() {
     assert_eq!(verdict(&off, "delivery-prompt"), Outcome::Pass, "{off:#?}");
 }
 
+// spec: SERVER-NO-BUFFERING
+#[test]
+fn caddy_compresses_a_padded_stream_without_a_flush_and_a_type_list_fixes_it() {
+    let checks = checks(&["delivery-prompt-gzip", "delivery-prompt-zstd"]);
+    let padded = check(&root(), &setup("caddy-padded"), &checks);
+    if !available(&padded, "SSE_REQUIRE_PROXIES") {
+        return;
+    }
+    for id in ["delivery-prompt-gzip", "delivery-prompt-zstd"] {
+        assert_eq!(verdict(&padded, id), Outcome::Fail, "{padded:#?}");
+    }
+    let fixed = check(&root(), &setup("caddy-padded-sse-safe"), &checks);
+    for id in ["delivery-prompt-gzip", "delivery-prompt-zstd"] {
+        assert_eq!(verdict(&fixed, id), Outcome::Pass, "{fixed:#?}");
+    }
+}
+
 // spec: SERVER-NO-CACHE SERVER-RESUME SERVER-NO-BUFFERING
 #[test]
 fn the_article_s_starlette_server_resumes_and_delivers_but_sends_no_cache_control() {

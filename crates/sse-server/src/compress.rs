@@ -144,6 +144,7 @@ impl std::fmt::Debug for Decoder {
             Decoder::Gzip(_) => "Gzip",
             Decoder::Deflate(_) => "Deflate",
             Decoder::Brotli(_) => "Brotli",
+            Decoder::Zstd(_) => "Zstd",
         })
     }
 }
@@ -333,6 +334,8 @@ pub enum Decoder {
     Deflate(flate2::write::ZlibDecoder<Bounded>),
     /// Brotli (boxed: its state is large).
     Brotli(Box<brotli::DecompressorWriter<Bounded>>),
+    /// Zstandard (RFC 8878), which proxies such as Caddy offer (boxed: its state is large).
+    Zstd(Box<zstd::stream::write::Decoder<'static, Bounded>>),
 }
 
 /// The most one network chunk may decompress to: far beyond what real data does (deflate
@@ -371,6 +374,9 @@ impl Decoder {
                 Bounded::default(),
                 4096,
             ))),
+            Some("zstd") => Decoder::Zstd(Box::new(
+                zstd::stream::write::Decoder::new(Bounded::default()).ok()?,
+            )),
             Some(_) => return None,
         })
     }
@@ -392,6 +398,7 @@ impl Decoder {
             Decoder::Gzip(d) => take(d, data, |d| d.get_mut()),
             Decoder::Deflate(d) => take(d, data, |d| d.get_mut()),
             Decoder::Brotli(d) => take(d.as_mut(), data, |d| d.get_mut()),
+            Decoder::Zstd(d) => take(d.as_mut(), data, |d| d.get_mut()),
         }
     }
 }
@@ -417,6 +424,28 @@ mod tests {
         let small = gz.finish().expect("finish");
         let mut decoder = Decoder::new(Some("gzip")).expect("gzip");
         assert_eq!(decoder.decode(&small).as_deref(), Some(&b"data: a\n\n"[..]));
+    }
+
+    #[test]
+    fn a_zstd_stream_flushed_per_event_decodes_event_by_event() {
+        let mut zstd = zstd::stream::write::Encoder::new(Vec::new(), 3).expect("encoder");
+        let mut decoder = Decoder::new(Some("zstd")).expect("zstd");
+        for event in [&b"id: 1\ndata: a\n\n"[..], b"id: 2\ndata: b\n\n"] {
+            zstd.write_all(event).expect("compress");
+            zstd.flush().expect("flush");
+            let chunk = std::mem::take(zstd.get_mut());
+            assert_eq!(decoder.decode(&chunk).as_deref(), Some(event));
+        }
+        // A block split across network chunks decodes across them; garbage is an error.
+        zstd.write_all(b"data: c\n\n").expect("compress");
+        zstd.flush().expect("flush");
+        let chunk = std::mem::take(zstd.get_mut());
+        let (first, rest) = chunk.split_at(chunk.len() / 2);
+        let mut got = decoder.decode(first).expect("decodes").to_vec();
+        got.extend_from_slice(&decoder.decode(rest).expect("decodes"));
+        assert_eq!(got, b"data: c\n\n");
+        let mut fresh = Decoder::new(Some("zstd")).expect("zstd");
+        assert!(fresh.decode(b"not zstd at all").is_none());
     }
 
     use rstest::rstest;

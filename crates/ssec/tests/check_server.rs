@@ -484,7 +484,7 @@ fn check_proxy_measures_caddy_compressing_in_front() {
     let (_, out) = check_proxy("caddy", &[], "1");
     // The upstream does not compress, so compression would be Caddy's own `encode`: measured on
     // Debian's 2.6.2, it leaves an event stream uncompressed, and events arrive promptly.
-    for m in ["delivery", "delivery-gzip", "delivery-br"] {
+    for m in ["delivery", "delivery-gzip", "delivery-br", "delivery-zstd"] {
         assert_eq!(verdict_of(&out, m), "pass", "{m}: {out}");
     }
     assert!(!out.contains("Content-Encoding"), "{out}");
