@@ -264,7 +264,7 @@ fn the_reference_server_passes_every_check() {
     assert_eq!(code, 0, "{out}");
     // A 1 s read of the quiet stream is too short to judge keep-alives (informational).
     assert!(
-        out.contains("10 checks, 9 pass, 0 fail, 0 non-strict, 1 informational, 0 unsupported"),
+        out.contains("11 checks, 10 pass, 0 fail, 0 non-strict, 1 informational, 0 unsupported"),
         "{out}"
     );
     assert_eq!(code2, 0, "{out2}");
