@@ -94,7 +94,7 @@ pub async fn run(p: &ProxyUnderTest) -> Result<Vec<Measured>, String> {
     let mut out = Vec::new();
     out.push(headers_and_bytes(&direct, &p.proxy).await);
     for coding in [None, Some("gzip"), Some("br"), Some("zstd")] {
-        out.push(delivery(&server, &p.proxy, coding).await);
+        out.push(delivery(&server, &direct, &p.proxy, coding).await);
     }
     out.push(last_event_id(&p.proxy, &log).await);
     out.push(idle_cut(&p.proxy, p.idle).await);
@@ -195,8 +195,15 @@ async fn headers_and_bytes(direct: &Url, proxy: &Url) -> Measured {
 }
 
 /// Three events published to a topic while a stream of it is open through the proxy: the
-/// delay the proxy adds to each, with `Accept-Encoding: coding` when given.
-async fn delivery(server: &sse_server::Server, proxy: &Url, coding: Option<&str>) -> Measured {
+/// delay the proxy adds to each, with `Accept-Encoding: coding` when given, and the bytes it
+/// still held when reading stopped (against a stream of the same topic read from the upstream
+/// directly meanwhile).
+async fn delivery(
+    server: &sse_server::Server,
+    direct: &Url,
+    proxy: &Url,
+    coding: Option<&str>,
+) -> Measured {
     let name = match coding {
         None => "delivery",
         Some("gzip") => "delivery-gzip",
@@ -216,6 +223,10 @@ async fn delivery(server: &sse_server::Server, proxy: &Url, coding: Option<&str>
     let reader = tokio::spawn(async move {
         read_stream_encoded(&url, None, coding_owned.as_deref(), limits).await
     });
+    let Ok(direct) = direct.join(&format!("topics/{topic}")) else {
+        return measured(name, &ids, Outcome::Fail, "bad URL".into());
+    };
+    let upstream = tokio::spawn(async move { read_stream(&direct, None, limits).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut sent = Vec::new();
     for n in 0..3 {
@@ -231,10 +242,27 @@ async fn delivery(server: &sse_server::Server, proxy: &Url, coding: Option<&str>
         sent.push((token, at));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let upstream_body = match upstream.await {
+        Ok(Ok(d)) => Some(d.body),
+        _ => None,
+    };
     let fetched = match reader.await {
         Ok(Ok(f)) => f,
         Ok(Err(e)) => {
-            return measured(name, &ids, Outcome::Fail, format!("through the proxy: {e}"));
+            let sent = upstream_body
+                .map(|b| {
+                    format!(
+                        "; meanwhile the upstream sent {} bytes, all held back",
+                        b.len()
+                    )
+                })
+                .unwrap_or_default();
+            return measured(
+                name,
+                &ids,
+                Outcome::Fail,
+                format!("through the proxy: {e}{sent}"),
+            );
         }
         Err(e) => return measured(name, &ids, Outcome::Fail, e.to_string()),
     };
@@ -250,8 +278,18 @@ async fn delivery(server: &sse_server::Server, proxy: &Url, coding: Option<&str>
         .collect();
     let worst = delays.iter().copied().max().flatten();
     let all = delays.iter().all(Option::is_some);
+    let held = match upstream_body {
+        Some(sent) => match sent.len().saturating_sub(fetched.body.len()) {
+            0 => "; nothing held back".to_owned(),
+            n => format!(
+                "; {n} of the {} bytes the upstream sent were still held back when reading stopped",
+                sent.len()
+            ),
+        },
+        None => String::new(),
+    };
     let message = format!(
-        "3 events published upstream arrived after {} ({coding_seen})",
+        "3 events published upstream arrived after {} ({coding_seen}){held}",
         shown.join(", ")
     );
     match (all, worst) {

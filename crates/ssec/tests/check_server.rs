@@ -382,6 +382,8 @@ fn check_proxy_measures_nginx_buffering_last_event_id_and_idle_cuts() {
     let (code, out) = run("on", "1h");
     assert_eq!(code, 1, "{out}");
     assert_eq!(verdict_of(&out, "delivery"), "fail", "{out}");
+    // The bytes held back, against the same topic read from the upstream directly.
+    assert!(out.contains("bytes, all held back"), "{out}");
     assert_eq!(verdict_of(&out, "last-event-id-passes"), "pass", "{out}");
     let (code, out) = run("off", "1h");
     assert_eq!(code, 0, "{out}");
@@ -395,6 +397,7 @@ fn check_proxy_measures_nginx_buffering_last_event_id_and_idle_cuts() {
         assert_eq!(verdict_of(&out, m), "pass", "{m}: {out}");
     }
     assert!(out.contains("headers dropped: x-accel-buffering"), "{out}");
+    assert!(out.contains("; nothing held back"), "{out}");
     let (_, out) = run("off", "1s");
     assert_eq!(verdict_of(&out, "idle-cut"), "informational", "{out}");
     assert!(
