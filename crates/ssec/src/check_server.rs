@@ -44,6 +44,13 @@ pub(crate) struct Args {
     /// One JSON array of results instead of text.
     #[arg(long)]
     json: bool,
+    /// Also write report.json, junit.xml, summary.md and index.html into this directory (the
+    /// report of `cargo xtask report`, with this server as its one column).
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+    /// The server's column id in the report written by `--out`.
+    #[arg(long, default_value = "server")]
+    name: String,
     /// Read the checks from this directory instead of fixtures/server-checks/ (your own, same
     /// format).
     #[arg(long)]
@@ -119,7 +126,29 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(e.to_string()),
     };
+    let started = std::time::Instant::now();
     let results: Vec<CheckResult> = rt.block_on(server_check::run_all(&checks, &server));
+    if let Some(dir) = &args.out {
+        let mut report = sse_harness::report::RunReport::new(&catalogue, Vec::new());
+        let column = sse_harness::report::ServerReport::of_server(
+            &args.name,
+            server.url.to_string(),
+            &server.declares,
+            results.clone(),
+            started.elapsed(),
+        );
+        report.add_servers(&checks, vec![column]);
+        if let Err(e) = report.write(dir) {
+            return fail(format!(
+                "cannot write the report into {}: {e}",
+                dir.display()
+            ));
+        }
+        eprintln!(
+            "wrote {0}/index.html, {0}/report.json, {0}/junit.xml, {0}/summary.md",
+            dir.display()
+        );
+    }
     if args.json {
         match serde_json::to_string_pretty(&results) {
             Ok(s) => println!("{s}"),

@@ -494,3 +494,28 @@ fn check_proxy_measures_caddy_compressing_in_front() {
     assert_eq!(verdict_of(&out, "last-event-id-passes"), "pass", "{out}");
     assert_eq!(verdict_of(&out, "headers-and-bytes"), "pass", "{out}");
 }
+
+// spec: STREAM-MIME
+#[test]
+fn out_writes_the_report_with_the_server_as_its_column() {
+    let url = broken_server(|_| response("text/plain", THREE));
+    let dir = std::env::temp_dir().join(format!("ssec-check-out-{}", std::process::id()));
+    let dir_text = dir.to_string_lossy().into_owned();
+    let (code, out) = check(
+        &url,
+        &["--check", "head-*", "--out", &dir_text, "--name", "broken"],
+    );
+    assert_eq!(code, 1, "{out}");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit.xml");
+    assert!(
+        junit.contains("testsuite name=\"server:broken\""),
+        "{junit}"
+    );
+    assert!(junit.contains("<failure"), "{junit}");
+    let json = std::fs::read_to_string(dir.join("report.json")).expect("report.json");
+    assert!(json.contains("\"STREAM-MIME\""), "{json}");
+    let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary.md");
+    assert!(summary.contains("| broken |"), "{summary}");
+    assert!(dir.join("index.html").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -49,17 +49,32 @@ impl ServerReport {
         checks: Vec<CheckResult>,
         wall: Duration,
     ) -> Self {
+        let mut column = ServerReport::of_server(&setup.id, url, &setup.declares, checks, wall);
+        column.name = setup.name.clone();
+        column.version = version;
+        column.about = setup.about.clone();
+        column
+    }
+
+    /// A server checked at a URL (`ssec check-server --out`): named by its column id.
+    pub fn of_server(
+        id: &str,
+        url: String,
+        declares: &std::collections::BTreeSet<Declaration>,
+        checks: Vec<CheckResult>,
+        wall: Duration,
+    ) -> Self {
         let mut totals = BTreeMap::new();
         for c in &checks {
             *totals.entry(c.outcome).or_insert(0) += 1;
         }
         ServerReport {
-            id: setup.id.clone(),
-            name: setup.name.clone(),
-            version,
-            about: setup.about.clone(),
+            id: id.to_owned(),
+            name: id.to_owned(),
+            version: "-".into(),
+            about: format!("checked at {url}"),
             url,
-            declares: setup.declares.iter().copied().collect(),
+            declares: declares.iter().copied().collect(),
             unavailable: None,
             totals,
             wall_ms: millis(wall),
