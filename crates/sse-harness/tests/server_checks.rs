@@ -1,8 +1,9 @@
-//! The concurrency and stalled-client checks against deliberately broken loopback servers, so
-//! each can be seen to fail, and against the reference server, which passes them: a server that
-//! serves one connection at a time, an HTTP/2 server that allows 10 concurrent streams, and a
-//! server whose broadcast writes to each subscriber in turn (one client that stops reading holds
-//! up publishing for everyone).
+//! The concurrency, stalled-client and zstd delivery checks against deliberately broken loopback
+//! servers, so each can be seen to fail, and against the reference server, which passes them: a
+//! server that serves one connection at a time, an HTTP/2 server that allows 10 concurrent
+//! streams, a server whose broadcast writes to each subscriber in turn (one client that stops
+//! reading holds up publishing for everyone), and one that compresses with zstd and never
+//! flushes.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -230,6 +231,60 @@ fn a_broadcast_that_waits_for_each_subscriber_fails_the_stalled_clients_check() 
     assert_eq!(r.outcome, Outcome::Fail, "{r:#?}");
     assert!(says(&r, "clients not reading: publishing failed"), "{r:#?}");
     assert_eq!(r.findings[0].requirements, ["SERVER-ISOLATES-CLIENTS"]);
+}
+
+/// A server that compresses its streams with zstd and never flushes the compressor: what it
+/// publishes stays inside the encoder (a zstd frame header is all a client gets).
+async fn zstd_without_flush() -> String {
+    use std::io::Write as _;
+    type Subscriber = (TcpStream, zstd::stream::write::Encoder<'static, Vec<u8>>);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let subscribers: Arc<Mutex<Vec<Subscriber>>> = Arc::default();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let subscribers = subscribers.clone();
+            tokio::spawn(async move {
+                let Some((method, body)) = read_request(&mut tcp).await else {
+                    return;
+                };
+                if method == "GET" {
+                    let mut encoder =
+                        zstd::stream::write::Encoder::new(Vec::new(), 3).expect("encoder");
+                    let _ = encoder.write_all(b"retry: 1000\n\n");
+                    let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-encoding: zstd\r\n\r\n";
+                    let bytes = std::mem::take(encoder.get_mut());
+                    if tcp.write_all(head).await.is_ok() && tcp.write_all(&bytes).await.is_ok() {
+                        subscribers.lock().await.push((tcp, encoder));
+                    }
+                    return;
+                }
+                let data: String = serde_json::from_slice(&body).unwrap_or_default();
+                for (tcp, encoder) in subscribers.lock().await.iter_mut() {
+                    let _ = encoder.write_all(format!("data: {data}\n\n").as_bytes());
+                    let bytes = std::mem::take(encoder.get_mut());
+                    let _ = tcp.write_all(&bytes).await;
+                }
+                let _ = tcp
+                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}/live")
+}
+
+// spec: SERVER-NO-BUFFERING
+#[test]
+fn a_zstd_compressor_without_a_flush_fails_the_zstd_delivery_check() {
+    let rt = runtime();
+    let url = rt.block_on(zstd_without_flush());
+    let r = rt.block_on(server_check::run(
+        &check("delivery-prompt-zstd"),
+        &server(&url, Some(&url), &[Declaration::Publish]),
+    ));
+    assert_eq!(r.outcome, Outcome::Fail, "{r:#?}");
+    assert!(says(&r, "Content-Encoding zstd"), "{r:#?}");
 }
 
 // spec: SERVER-CONNECTION-LIMIT SERVER-ISOLATES-CLIENTS
