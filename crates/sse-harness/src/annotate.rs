@@ -69,8 +69,11 @@ pub fn line_of(body: &[u8], offset: usize) -> usize {
     };
     while i < offset.min(body.len()) {
         match body[i] {
-            b'\r' if body.get(i + 1) == Some(&b'\n') && i + 1 < offset => {
-                line += 1;
+            // A CRLF is one line end, counted once the offset is past both bytes.
+            b'\r' if body.get(i + 1) == Some(&b'\n') => {
+                if i + 1 < offset {
+                    line += 1;
+                }
                 i += 2;
                 continue;
             }
@@ -124,6 +127,7 @@ mod tests {
         let body = b"\xEF\xBB\xBFa\r\nb\rc\n\nd";
         assert_eq!(line_of(body, 3), 1);
         assert_eq!(line_of(body, 4), 1, "the CR of a CRLF ends line 1");
+        assert_eq!(line_of(body, 5), 1, "and so does its LF");
         assert_eq!(line_of(body, 6), 2);
         assert_eq!(line_of(body, 8), 3);
         assert_eq!(line_of(body, 10), 4);

@@ -363,6 +363,10 @@ pub enum Seen {
     Command {
         /// Which.
         command: Command,
+        /// Stamped by the client itself when it took effect, on the clock it stamps what it
+        /// saw with (a browser page); otherwise when the runner heard it was done.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        own_clock: bool,
     },
 }
 

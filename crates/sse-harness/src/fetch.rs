@@ -306,7 +306,7 @@ async fn read_response(
         .map(str::to_owned);
     let mut body = response.into_body();
     let mut bytes = Vec::new();
-    let mut arrivals = Vec::new();
+    let mut arrivals: Vec<(Duration, usize)> = Vec::new();
     let deadline = started + limits.total;
     let mut decoder = sse_server::compress::Decoder::new(coding.as_deref());
     let ended = loop {
@@ -329,7 +329,13 @@ async fn read_response(
                 };
                 let room = limits.max_bytes.saturating_sub(bytes.len());
                 bytes.extend_from_slice(&data[..data.len().min(room)]);
-                arrivals.push((started.elapsed(), bytes.len()));
+                // One entry per millisecond: a server sending a byte per frame cannot grow it
+                // faster than the body.
+                let at = started.elapsed();
+                match arrivals.last_mut() {
+                    Some((last, len)) if at.as_millis() == last.as_millis() => *len = bytes.len(),
+                    _ => arrivals.push((at, bytes.len())),
+                }
                 if data.len() >= room {
                     break Ended::SizeCap(limits.max_bytes);
                 }

@@ -329,8 +329,9 @@ fn seen_line(o: &Observed) -> String {
         Seen::Error { ready_state, .. } => Observation::Error(ready_state.map(Into::into)),
         Seen::Command {
             command: Command::Close,
+            ..
         } => Observation::Closed,
-        Seen::Command { command } => {
+        Seen::Command { command, .. } => {
             return format!("{} command  {}", time(o.at), token(command.name()));
         }
         Seen::Comment { text } => return format!("{} comment  {}", time(o.at), quote(text)),
@@ -938,35 +939,35 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
     }
     // A client in another process takes `close` later than the harness gives it (a browser
     // page polls for it): messages it dispatched between then and when it took it came while
-    // it was open, and how many depends only on that delay.
+    // it was open, and how many depends only on that delay. Only a client that stamps its own
+    // close is taken at its word; a stamp given when the runner heard back would also cover
+    // messages a library dispatched after its own close. Before and after are the page's own
+    // order (observations keep it, whatever their stamps).
     let close_given = expectation
         .commands
         .iter()
         .find(|(_, c)| *c == Command::Close)
         .map(|(ms, _)| Duration::from_millis(*ms));
-    let close_taken = run
-        .observed
-        .iter()
-        .find(|o| {
-            matches!(
-                o.what,
-                Seen::Command {
-                    command: Command::Close
-                }
-            )
-        })
-        .map(|o| o.at);
-    let before_close = |o: &Observed| {
+    let close_taken = run.observed.iter().position(|o| {
+        matches!(
+            o.what,
+            Seen::Command {
+                command: Command::Close,
+                own_clock: true,
+            }
+        )
+    });
+    let before_close = |i: usize, o: &Observed| {
         matches!(o.what, Seen::Message { .. })
             && close_given
                 .zip(close_taken)
-                .is_some_and(|(given, taken)| o.at >= given && o.at < taken)
+                .is_some_and(|(given, taken)| o.at >= given && i < taken)
     };
     if matched.diverged.is_none() && !trailing_reconnect {
         if let Some((oi, extra)) = page
             .iter()
             .skip(matched.consumed)
-            .find(|(_, o)| !before_close(o))
+            .find(|(i, o)| !before_close(*i, o))
             .filter(|(_, o)| o.at <= window_end)
         {
             let after = expectation.page.last().map_or(0, |s| s.line + 1);

@@ -205,8 +205,17 @@ async fn drive(
             // Stamped when the client says it took effect: a client in another process (a
             // browser page, a test service) gets commands later than the harness gives them.
             match taken {
-                Some(at) => observer.report_at(at, Seen::Command { command }),
-                None => observer.report(Seen::Command { command }),
+                Some(at) => observer.report_at(
+                    at,
+                    Seen::Command {
+                        command,
+                        own_clock: true,
+                    },
+                ),
+                None => observer.report(Seen::Command {
+                    command,
+                    own_clock: false,
+                }),
             }
             last_change = Instant::now();
             complete_at = None;

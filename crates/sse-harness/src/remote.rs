@@ -83,14 +83,8 @@ pub(crate) fn run_logged(
     log: &std::path::Path,
     limit: std::time::Duration,
 ) -> Result<(), String> {
-    let file =
-        std::fs::File::create(log).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
-    let mut child = command
-        .stdin(std::process::Stdio::null())
-        .stdout(file.try_clone().map_err(|e| e.to_string())?)
-        .stderr(file)
-        .spawn()
-        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+    // A process group of its own, so a timeout stops what it started too (pip, cargo).
+    let mut child = spawn_logged(command, log)?;
     let deadline = std::time::Instant::now() + limit;
     loop {
         match child.try_wait() {
@@ -100,8 +94,7 @@ pub(crate) fn run_logged(
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
             _ => {
-                let _ = child.kill();
-                let _ = child.wait();
+                kill_group(&mut child);
                 return Err(format!("did not finish within {limit:?}"));
             }
         }

@@ -568,11 +568,19 @@ impl RunReport {
     pub fn markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "# SSE conformance report\n");
-        let _ = writeln!(
-            s,
-            "Generated {} by sse-harness {}: {} cases, {} requirements.\n",
-            self.generated, self.suite.version, self.suite.cases, self.suite.requirements
-        );
+        if self.implementations.is_empty() {
+            let _ = writeln!(
+                s,
+                "Generated {} by sse-harness {}: server checks only, {} requirements.\n",
+                self.generated, self.suite.version, self.suite.requirements
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "Generated {} by sse-harness {}: {} cases, {} requirements.\n",
+                self.generated, self.suite.version, self.suite.cases, self.suite.requirements
+            );
+        }
         if !self.implementations.is_empty() {
             self.markdown_clients(&mut s);
         }

@@ -193,7 +193,10 @@ async fn drive(
     let mut session = client.open(request, observer.clone()).await?;
     for (at, command) in commands {
         tokio::time::sleep_until(start + at).await;
-        observer.report(Seen::Command { command });
+        observer.report(Seen::Command {
+            command,
+            own_clock: false,
+        });
         session.command(command).await?;
     }
     Ok(session)

@@ -76,7 +76,7 @@ pub struct Setup {
     /// Path that publishes an event to `live` (`POST`, a JSON string).
     #[serde(default)]
     pub publish: Option<String>,
-    /// What it supports (`resume`, `end-with-204`, `publish`).
+    /// What it supports (`resume`, `end-with-204`, `publish`, `http2`).
     #[serde(default)]
     pub declares: BTreeSet<Declaration>,
 }

@@ -374,9 +374,13 @@ impl Decoder {
                 Bounded::default(),
                 4096,
             ))),
-            Some("zstd") => Decoder::Zstd(Box::new(
-                zstd::stream::write::Decoder::new(Bounded::default()).ok()?,
-            )),
+            Some("zstd") => {
+                let mut d = zstd::stream::write::Decoder::new(Bounded::default()).ok()?;
+                // An 8 MiB window at most, as browsers allow (RFC 9659): a frame header cannot
+                // make the decoder allocate more.
+                d.window_log_max(23).ok()?;
+                Decoder::Zstd(Box::new(d))
+            }
             Some(_) => return None,
         })
     }
