@@ -1081,10 +1081,10 @@ async fn stalled_clients(
         ..limits
     };
     let reader_stops = tokio::time::Instant::now() + reading.total;
-    let healthy = {
+    let mut healthy = AbortOnDrop(Some({
         let url = url.clone();
         tokio::spawn(async move { read_stream(&url, None, reading).await })
-    };
+    }));
     // The reading client first: on a server that serves few connections it must not lose its
     // place to the clients that stall.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -1136,7 +1136,6 @@ async fn stalled_clients(
     }
     let flooded_in = started.elapsed();
     if tokio::time::Instant::now() + Duration::from_millis(check.within_ms) > reader_stops {
-        healthy.abort();
         result.find(
             Outcome::Informational,
             &ids,
@@ -1151,24 +1150,24 @@ async fn stalled_clients(
     }
     // A new client, after the flood: it must get a published event promptly.
     let token = fresh_token("after");
-    let fresh = {
+    let mut fresh = AbortOnDrop(Some({
         let url = url.clone();
         let limits = FetchLimits {
             total: Duration::from_secs(2),
             ..limits
         };
         tokio::spawn(async move { read_stream(&url, None, limits).await })
-    };
+    }));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let published_at = tokio::time::Instant::now();
     if let Err(why) = publish_text(publish, &token).await {
         result.find(Outcome::Fail, &ids, format!("after the flood: {why}"));
         return;
     }
-    let fresh = fresh.await;
+    let fresh = fresh.join().await;
     drop(stalled);
     let marker = format!("{flood_token}-");
-    let received = match healthy.await {
+    let received = match healthy.join().await {
         Ok(Ok(f)) => f
             .body
             .windows(marker.len())
@@ -1236,6 +1235,27 @@ async fn stalled_clients(
             &ids,
             "after the stalled clients, a new client never got the published event".into(),
         ),
+    }
+}
+
+/// A spawned read that is stopped if the check returns before it has waited for it.
+struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T> AbortOnDrop<T> {
+    /// Waits for the read's result.
+    async fn join(&mut self) -> Result<T, tokio::task::JoinError> {
+        match self.0.take() {
+            Some(handle) => handle.await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.abort();
+        }
     }
 }
 

@@ -368,13 +368,16 @@ async fn listening(
 ) -> Result<(), String> {
     let deadline = Instant::now() + LISTEN;
     loop {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return Ok(());
-        }
+        let up = tokio::net::TcpStream::connect(addr).await.is_ok();
+        // Whoever listens, the set-up must still be running: one that exited (its port taken,
+        // say) leaves the port to someone else.
         if let Some(child) = child.as_deref_mut() {
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(format!("it exited ({status}){}", remote::log_tail(log)));
             }
+        }
+        if up {
+            return Ok(());
         }
         if Instant::now() >= deadline {
             return Err(format!(
