@@ -180,32 +180,39 @@ fn an_http2_server_allowing_ten_streams_fails_and_one_without_http2_is_unsupport
     assert_eq!(r.outcome, Outcome::Unsupported, "{r:#?}");
 }
 
-/// A server whose publish writes the event to each subscriber in turn and answers only when
-/// all writes are done: one subscriber that stops reading holds up publishing for everyone.
-async fn naive_broadcast() -> String {
+/// A server whose publish (a POST of a JSON string) writes the event to each open stream in
+/// turn and answers only when all writes are done. A GET opens a stream: `head`, then what
+/// `open` gives, whose state `encode` turns each event into the bytes sent.
+async fn publishing_server<S: Send + 'static>(
+    head: &'static [u8],
+    open: fn() -> (S, Vec<u8>),
+    encode: fn(&mut S, &[u8]) -> Vec<u8>,
+) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let subscribers: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+    let streams: Arc<Mutex<Vec<(TcpStream, S)>>> = Arc::default();
     tokio::spawn(async move {
         while let Ok((mut tcp, _)) = listener.accept().await {
-            let subscribers = subscribers.clone();
+            let streams = streams.clone();
             tokio::spawn(async move {
                 let Some((method, body)) = read_request(&mut tcp).await else {
                     return;
                 };
                 if method == "GET" {
-                    if tcp.write_all(STREAM_HEAD).await.is_ok() {
-                        subscribers.lock().await.push(tcp);
+                    let (state, first) = open();
+                    if tcp.write_all(head).await.is_ok() && tcp.write_all(&first).await.is_ok() {
+                        streams.lock().await.push((tcp, state));
                     }
                     return;
                 }
                 let data: String = serde_json::from_slice(&body).unwrap_or_default();
                 let event = format!("data: {data}\n\n");
-                let mut all = subscribers.lock().await;
+                let mut all = streams.lock().await;
                 let mut kept = Vec::new();
-                for mut s in all.drain(..) {
-                    if s.write_all(event.as_bytes()).await.is_ok() {
-                        kept.push(s);
+                for (mut tcp, mut state) in all.drain(..) {
+                    let bytes = encode(&mut state, event.as_bytes());
+                    if tcp.write_all(&bytes).await.is_ok() {
+                        kept.push((tcp, state));
                     }
                 }
                 *all = kept;
@@ -217,6 +224,11 @@ async fn naive_broadcast() -> String {
         }
     });
     format!("http://{addr}/live")
+}
+
+/// Plain streams: one subscriber that stops reading holds up publishing for everyone.
+async fn naive_broadcast() -> String {
+    publishing_server(STREAM_HEAD, || ((), Vec::new()), |(), event| event.to_vec()).await
 }
 
 // spec: SERVER-ISOLATES-CLIENTS
@@ -237,41 +249,21 @@ fn a_broadcast_that_waits_for_each_subscriber_fails_the_stalled_clients_check() 
 /// publishes stays inside the encoder (a zstd frame header is all a client gets).
 async fn zstd_without_flush() -> String {
     use std::io::Write as _;
-    type Subscriber = (TcpStream, zstd::stream::write::Encoder<'static, Vec<u8>>);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let subscribers: Arc<Mutex<Vec<Subscriber>>> = Arc::default();
-    tokio::spawn(async move {
-        while let Ok((mut tcp, _)) = listener.accept().await {
-            let subscribers = subscribers.clone();
-            tokio::spawn(async move {
-                let Some((method, body)) = read_request(&mut tcp).await else {
-                    return;
-                };
-                if method == "GET" {
-                    let mut encoder =
-                        zstd::stream::write::Encoder::new(Vec::new(), 3).expect("encoder");
-                    let _ = encoder.write_all(b"retry: 1000\n\n");
-                    let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-encoding: zstd\r\n\r\n";
-                    let bytes = std::mem::take(encoder.get_mut());
-                    if tcp.write_all(head).await.is_ok() && tcp.write_all(&bytes).await.is_ok() {
-                        subscribers.lock().await.push((tcp, encoder));
-                    }
-                    return;
-                }
-                let data: String = serde_json::from_slice(&body).unwrap_or_default();
-                for (tcp, encoder) in subscribers.lock().await.iter_mut() {
-                    let _ = encoder.write_all(format!("data: {data}\n\n").as_bytes());
-                    let bytes = std::mem::take(encoder.get_mut());
-                    let _ = tcp.write_all(&bytes).await;
-                }
-                let _ = tcp
-                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
-    format!("http://{addr}/live")
+    type Zstd = zstd::stream::write::Encoder<'static, Vec<u8>>;
+    fn unflushed(encoder: &mut Zstd, bytes: &[u8]) -> Vec<u8> {
+        let _ = encoder.write_all(bytes);
+        std::mem::take(encoder.get_mut())
+    }
+    publishing_server(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-encoding: zstd\r\n\r\n",
+        || {
+            let mut encoder = Zstd::new(Vec::new(), 3).expect("encoder");
+            let first = unflushed(&mut encoder, b"retry: 1000\n\n");
+            (encoder, first)
+        },
+        unflushed,
+    )
+    .await
 }
 
 // spec: SERVER-NO-BUFFERING
