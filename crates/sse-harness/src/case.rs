@@ -114,6 +114,10 @@ pub struct Case {
     /// the catalogue from `CASE@READING.snap`).
     #[serde(skip)]
     pub alternatives: Vec<(Vec<crate::expect::Reading>, Trace)>,
+    /// For a stream case (made from a stream fixture, never from a case file): the stream, how
+    /// it is delivered, and what the judge needs to blame the rule a client broke.
+    #[serde(skip)]
+    pub stream: Option<Arc<crate::stream_case::StreamSource>>,
 }
 
 fn default_seed() -> u64 {
@@ -461,6 +465,15 @@ impl Case {
         Ok(())
     }
 
+    /// The name the case server plays the case's script under (`/cases/{script_id}`): the id,
+    /// or for a stream case (whose id has `/` and `@`) `stream.NAME.DELIVERY`.
+    pub fn script_id(&self) -> String {
+        match &self.stream {
+            Some(s) => format!("stream.{}.{}", s.fixture, s.delivery.name()),
+            None => self.id.clone(),
+        }
+    }
+
     /// The client's path on the case server.
     pub fn client_path(&self) -> String {
         self.client
@@ -485,7 +498,7 @@ impl Case {
         };
         if let Some(script) = self.server.script() {
             let mut scripts = BTreeMap::new();
-            scripts.insert(self.id.clone(), script);
+            scripts.insert(self.script_id(), script);
             config.scripts = Arc::new(scripts);
         }
         if let Some(r) = &self.server.reference {

@@ -1,6 +1,7 @@
 //! The suite's data, loaded once: the requirement catalogue (`spec/`), the conformance cases
 //! (`fixtures/cases/`) with their golden traces (`fixtures/snapshots/cases/`), and the stream
-//! fixtures' manifest (`fixtures/streams/manifest.toml`). Every tool reads the suite through
+//! fixtures (`fixtures/streams/`), each also a case in every delivery (see
+//! [`crate::stream_case`]). Every tool reads the suite through
 //! here, so there is one parser per file format.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,6 +51,22 @@ impl Catalogue {
         for case in &mut cases {
             catalogue.attach(case)?;
         }
+        for fixture in stream_fixtures(root)? {
+            if let Some(unknown) = fixture
+                .checks
+                .iter()
+                .find(|id| !catalogue.index.contains_key(*id))
+            {
+                return Err(LoadError::Invalid {
+                    path: root.join("fixtures/streams/manifest.toml"),
+                    reason: format!(
+                        "stream {} names {unknown}, which is not in spec/requirements.toml",
+                        fixture.name
+                    ),
+                });
+            }
+        }
+        cases.extend(crate::stream_case::load(root, &catalogue.requirements)?);
         catalogue.cases = cases;
         Ok(catalogue)
     }
@@ -133,7 +150,7 @@ pub fn golden_trace(path: &Path) -> Result<Option<Trace>, LoadError> {
 }
 
 /// The contents of an insta snapshot: what follows its `---` metadata header.
-fn snapshot_body(text: &str) -> &str {
+pub(crate) fn snapshot_body(text: &str) -> &str {
     let Some(rest) = text.strip_prefix("---\n") else {
         return text;
     };

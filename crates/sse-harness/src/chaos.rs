@@ -118,6 +118,7 @@ pub fn schedule(seed: u64) -> Case {
         expect: ExpectSpec::default(),
         golden: None,
         alternatives: Vec::new(),
+        stream: None,
         publisher: Some(Publisher {
             topic: TOPIC.into(),
             every_ms: 50,

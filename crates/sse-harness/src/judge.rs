@@ -524,6 +524,9 @@ struct Judging<'a> {
     shown: Vec<String>,
     findings: Vec<Finding>,
     divergence: Option<(usize, Divergence)>,
+    /// For a stream case: the rules its divergence broke (see [`stream_blame`]), named instead of
+    /// everything the stream exercises.
+    stream_ids: Option<Vec<String>>,
 }
 
 impl Judging<'_> {
@@ -585,6 +588,17 @@ impl Judging<'_> {
         message: String,
         extra_ids: &[&str],
     ) {
+        if let Some(blamed) = &self.stream_ids {
+            let mut ids: Vec<String> = blamed.clone();
+            for id in extra_ids {
+                if !ids.iter().any(|i| i == id) {
+                    ids.push((*id).to_owned());
+                }
+            }
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            self.diverge_as(key, d, at, message, &ids);
+            return;
+        }
         // A client cannot break what binds only servers or streams.
         let mut ids: Vec<&str> = self
             .case
@@ -622,6 +636,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         shown: extension_header_names(case),
         findings: Vec::new(),
         divergence: None,
+        stream_ids: None,
     };
     let trace = observed_trace_showing(run, &j.shown);
     let line_of = |source: Source| trace.iter().position(|e| e.source == source);
@@ -638,6 +653,19 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
     let page = page_of(&run.observed);
     let seen: Vec<&Seen> = page.iter().map(|(_, o)| &o.what).collect();
     let matched = match_page(expectation, &seen, caps);
+    if let Some(stream) = &case.stream {
+        // Without a divergence in what the page saw, the fixture's own rules.
+        j.stream_ids = Some(match stream_blame(stream, expectation, &matched, &seen) {
+            Some(ids) => ids.into_iter().map(str::to_owned).collect(),
+            None => stream
+                .fixture_checks
+                .iter()
+                .filter_map(|id| cx.catalogue.requirement(id))
+                .filter(|r| r.binds_client())
+                .map(|r| r.id.clone())
+                .collect(),
+        });
+    }
     let observed_at = |step: usize| {
         matched
             .observed_of
@@ -873,6 +901,21 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             } else {
                 "REQ-LAST-EVENT-ID-ABSENT"
             };
+            // After a stream case's body ended: the id of the event it left unterminated.
+            let discarded = case.stream.as_ref().and_then(|s| {
+                s.lines
+                    .last()
+                    .map(|l| l.buffers.id_buffer.clone())
+                    .filter(|id| leid.as_deref().unwrap_or("") == id)
+            });
+            if case.stream.is_some() {
+                // What the request carried is the finding: the page had nothing to do with it.
+                j.stream_ids = Some(if discarded.is_some() {
+                    vec!["PARSE-EOF-DISCARD".to_owned()]
+                } else {
+                    Vec::new()
+                });
+            }
             let show = |v: &Option<String>| {
                 v.as_deref().map_or_else(
                     || "no Last-Event-ID".into(),
@@ -1019,6 +1062,66 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         divergence: j.divergence.map(|(_, d)| d),
         readings: Vec::new(),
     }
+}
+
+/// The rules a stream case's run broke, from its first divergence: a message that differs,
+/// is missing or comes extra is blamed by the stream's own lines
+/// ([`crate::stream_case::StreamSource::blame`]); the end of a body that ends is
+/// `CONN-END-OF-BODY`, a message in its place `PARSE-EOF-DISCARD`.
+fn stream_blame(
+    stream: &crate::stream_case::StreamSource,
+    expectation: &Expectation,
+    matched: &PageMatch,
+    seen: &[&Seen],
+) -> Option<Vec<&'static str>> {
+    use crate::stream_case::Shown;
+    let as_event = |s: &Seen| match s {
+        Seen::Message {
+            event_type,
+            data,
+            last_event_id,
+            ..
+        } => Some(sse_model::OwnedEvent {
+            event_type: event_type.clone(),
+            data: data.clone(),
+            last_event_id: last_event_id.clone(),
+        }),
+        Seen::Open | Seen::Error { .. } | Seen::Comment { .. } | Seen::Command { .. } => None,
+    };
+    let Some((step, observation)) = matched.diverged else {
+        // Every expected step seen: what came after them, if anything did.
+        let extra = seen.get(matched.consumed)?;
+        let event = as_event(extra);
+        let shown = event.as_ref().map_or(Shown::Error, Shown::Message);
+        return Some(stream.blame_extra(shown));
+    };
+    let observed = observation.and_then(|o| seen.get(o));
+    let event = observed.and_then(|s| as_event(s));
+    let shown = match (&event, observed) {
+        (Some(e), _) => Shown::Message(e),
+        (None, Some(_)) => Shown::Error,
+        (None, None) => Shown::Nothing,
+    };
+    Some(match &expectation.page[step].step {
+        Step::Message { .. } => {
+            let k = expectation.page[..step]
+                .iter()
+                .filter(|s| matches!(s.step, Step::Message { .. }))
+                .count();
+            let next = observation
+                .and_then(|o| seen.get(o + 1))
+                .and_then(|s| as_event(s));
+            stream.blame(k, shown, next.as_ref())
+        }
+        Step::Error {
+            ready_state: ReadyState::Connecting,
+        } if event.is_some() => stream.blame_extra(shown),
+        Step::Error {
+            ready_state: ReadyState::Connecting,
+        } => vec!["CONN-END-OF-BODY"],
+        Step::Error { .. } => vec!["CONN-STATUS-204"],
+        Step::Open => vec!["CONN-ANNOUNCE"],
+    })
 }
 
 /// Judges a run against every acceptable expectation of its case (the literal reading's

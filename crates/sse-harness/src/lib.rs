@@ -24,6 +24,7 @@ pub mod server_check;
 pub mod service;
 pub mod setups;
 pub mod spec;
+pub mod stream_case;
 
 use std::path::{Path, PathBuf};
 

@@ -47,6 +47,10 @@ pub const SETTLE_FOR_GOOD: Duration = Duration::from_secs(6);
 /// stopped for good (a wrongful reconnection must still be caught, see [`SETTLE_FOR_GOOD`]) or
 /// a time-based fault has yet to act (an idle timeout the case shows does not fire).
 pub fn settle(case: &Case, expectation: &Expectation) -> Duration {
+    // A stream case is about messages: a wrongful reconnection is other cases' business.
+    if case.stream.is_some() {
+        return crate::stream_case::SETTLE;
+    }
     let cap = if expectation.ends_for_good() {
         SETTLE_FOR_GOOD
     } else {
@@ -77,9 +81,17 @@ pub fn settle(case: &Case, expectation: &Expectation) -> Duration {
 }
 
 /// How long a run may go without any new observation or request before it is over: long
-/// enough for the slowest reconnection the case allows.
-fn idle_limit(expectation: &Expectation) -> Duration {
+/// enough for the slowest reconnection the case allows (for a stream case without one, its whole
+/// delivery and a second).
+fn idle_limit(case: &Case, expectation: &Expectation) -> Duration {
     use crate::expect::{Basis, RequestKind};
+    let reconnects = expectation
+        .requests
+        .iter()
+        .any(|r| matches!(r.kind, RequestKind::Reconnect(_)));
+    if case.stream.is_some() && !reconnects {
+        return case.duration() + Duration::from_secs(1);
+    }
     let timing = crate::judge::Timing::LOOPBACK;
     expectation
         .requests
@@ -183,7 +195,7 @@ async fn drive(
         .unwrap_or_default();
     let idle = expectations
         .iter()
-        .map(|(_, e)| idle_limit(e))
+        .map(|(_, e)| idle_limit(case, e))
         .max()
         .unwrap_or(Duration::from_secs(3));
     let mut last_change = Instant::now();

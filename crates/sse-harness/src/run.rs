@@ -737,12 +737,13 @@ pub fn run_cases(
             });
         }
     });
-    let cases = results
+    let mut cases: Vec<crate::report::CaseReport> = results
         .into_inner()
         .unwrap_or_default()
         .into_iter()
         .flatten()
         .collect();
+    crate::stream_case::mark_chunking(&mut cases);
     crate::report::ImplementationReport::new(
         &target.client.identity(),
         target.transport,

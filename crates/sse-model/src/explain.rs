@@ -11,6 +11,9 @@ use crate::parser::{Limits, ParseError, Parser};
 pub struct Step {
     /// The line's number in the stream (1-based, counting every line end: LF, CR or CRLF).
     pub number: usize,
+    /// Where its bytes are in the body, its line end (LF, CR or CRLF) included and, for the
+    /// first line, a leading BOM too: what a report marks and a blame reads the line's shape from.
+    pub bytes: std::ops::Range<usize>,
     /// The field's name (`None`: a blank line or a comment).
     pub name: Option<String>,
     /// The field's value (after the one leading space a colon may have), or a comment's text.
@@ -57,7 +60,41 @@ pub struct Explanation {
 pub fn explain(bytes: &[u8], limits: Limits) -> Explanation {
     let mut parser = Parser::new(limits);
     let mut recorder = Recorder::default();
-    let fed = parser.feed(bytes, &mut recorder);
+    // Fed a line at a time (each piece ends at a CR or LF), so every note knows its bytes; any
+    // chunking parses the same (PARSE-CHUNKING), so this is what the whole body means.
+    let mut start = 0;
+    let mut fed = Ok(());
+    let ends = memchr::memchr2_iter(b'\n', b'\r', bytes).map(|i| i + 1);
+    for end in ends.chain(std::iter::once(bytes.len())) {
+        if end <= start && end != 0 {
+            continue;
+        }
+        let before = recorder.steps.len();
+        fed = parser.feed(&bytes[start..end], &mut recorder);
+        match recorder.steps.get_mut(before..) {
+            // The LF of a CRLF whose CR ended the previous line: it belongs to that line.
+            Some([])
+                if end > start
+                    && bytes[start] == b'\n'
+                    && start > 0
+                    && bytes[start - 1] == b'\r' =>
+            {
+                if let Some(last) = recorder.steps.last_mut() {
+                    last.bytes.end = end;
+                }
+            }
+            Some(new) => {
+                for step in new {
+                    step.bytes = start..end;
+                }
+            }
+            None => {}
+        }
+        if fed.is_err() {
+            break;
+        }
+        start = end;
+    }
     let mut explanation = Explanation {
         discarded_data: recorder
             .buffers
@@ -105,6 +142,7 @@ impl Sink for Recorder {
         let (rules, note) = rules_and_note(n, &before, event.as_ref());
         self.steps.push(Step {
             number: self.steps.len() + 1,
+            bytes: 0..0,
             name: n.name.map(str::to_owned),
             value: n.value.to_owned(),
             effect: n.effect,
@@ -287,6 +325,26 @@ mod tests {
         assert_eq!(e.discarded_data, None, "the last line never ended");
         assert!(e.unterminated_line);
         assert_eq!(e.error, None);
+    }
+
+    #[test]
+    fn every_line_knows_its_bytes_line_end_included() {
+        let body = b"\xEF\xBB\xBFid: 1\r\ndata: a\rdata:b\n\n\r\n:c\rdata: tail";
+        let e = explain(body, Limits::default());
+        let spans: Vec<&[u8]> = e.steps.iter().map(|s| &body[s.bytes.clone()]).collect();
+        assert_eq!(
+            spans,
+            [
+                &b"\xEF\xBB\xBFid: 1\r\n"[..],
+                b"data: a\r",
+                b"data:b\n",
+                b"\n",
+                b"\r\n",
+                b":c\r",
+            ]
+        );
+        // Split anywhere, the spans are the same: they come from the parser's own line ends.
+        assert_eq!(e.steps.len(), 6);
     }
 
     #[test]

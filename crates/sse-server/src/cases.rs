@@ -155,8 +155,9 @@ impl Script {
 /// Why a case cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum CaseError {
-    /// The id has characters other than a-z, 0-9 and dash.
-    #[error("case ids are lower-case letters, digits and dashes")]
+    /// The id has characters other than a-z, 0-9, dash and dot (stream cases are
+    /// `stream.NAME.DELIVERY`).
+    #[error("case ids are lower-case letters, digits, dashes and dots")]
     BadId,
     /// No script with that id (no such case, or a case played by the reference server itself).
     #[error(
@@ -188,7 +189,7 @@ impl Cases {
         if id.is_empty()
             || !id
                 .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         {
             return Err(CaseError::BadId);
         }

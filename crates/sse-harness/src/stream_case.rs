@@ -1,0 +1,1023 @@
+//! Stream cases: every stream fixture of `fixtures/streams/` served, byte for byte, to every
+//! client that reports messages (HTML, "Parsing an event stream", `#parsing-an-event-stream`,
+//! and "Interpreting an event stream", `#event-stream-interpretation`).
+//!
+//! A fixture becomes one case per [`Delivery`] (`stream/NAME@DELIVERY`): the case server answers
+//! `200 text/event-stream` and writes the fixture's bytes in the delivery's writes, a short pause
+//! after each so they arrive as separate reads, then keeps the connection open until the client
+//! has shown every expected message and a quiet period has passed. A fixture about the end of the
+//! body (`PARSE-EOF-DISCARD`) ends it instead, and answers the reconnection with 204. The
+//! expectation is the fixture's reviewed snapshot (`fixtures/streams/snapshots/NAME.snap`): every
+//! dispatched message in order, with its type, data and lastEventId, and nothing else.
+//!
+//! A stream exercises many rules at once, so a failure is blamed on the rule whose step the
+//! observed messages contradict ([`StreamSource::blame`]), found from the first divergence and the
+//! model's own explanation of each line (`sse_model::explain`), not on every rule the fixture
+//! names.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sse_model::explain::{Step as Line, explain};
+use sse_model::{Effect, Limits, Observation, OwnedEvent, ReadyState, Trace};
+use sse_server::cases::{End, ScriptedResponse, Step};
+
+use crate::LoadError;
+use crate::case::{Case, ClientSpec, ServerSpec};
+use crate::catalogue::StreamFixture;
+use crate::spec::Requirement;
+
+/// The pause after each write of a delivery, so writes arrive as separate reads.
+pub const PAUSE: Duration = Duration::from_millis(1);
+
+/// The most writes one delivery makes; a longer stream is written in equal pieces instead.
+pub const MAX_WRITES: usize = 512;
+
+/// How long a stream case watches after its last byte, in the simulator and as its golden trace
+/// says (loopback ends sooner once every expected message is in: see [`SETTLE`]).
+const QUIET: Duration = Duration::from_millis(300);
+
+/// The quiet period a loopback run waits once every expected message has arrived, to catch one
+/// that should not come.
+pub const SETTLE: Duration = Duration::from_millis(200);
+
+/// A line this long or longer counts as long (`PARSE-LONG-LINE`).
+const LONG_LINE: usize = 1024;
+
+/// How a stream's bytes are split into writes.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Delivery {
+    /// The whole body in one write.
+    #[default]
+    Whole,
+    /// One byte per write (a stream over [`MAX_WRITES`] bytes: that many equal writes).
+    Bytes,
+    /// A write ends after every line end, between the CR and LF of a CRLF, inside a BOM and
+    /// inside every multi-byte UTF-8 character.
+    Splits,
+}
+
+impl Delivery {
+    /// Every delivery, in the order cases run.
+    pub const ALL: [Delivery; 3] = [Delivery::Whole, Delivery::Bytes, Delivery::Splits];
+
+    /// Its name in case ids (`stream/NAME@bytes`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Delivery::Whole => "whole",
+            Delivery::Bytes => "bytes",
+            Delivery::Splits => "splits",
+        }
+    }
+
+    /// What it does, for a person.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Delivery::Whole => "the whole body in one write",
+            Delivery::Bytes => "one byte per write",
+            Delivery::Splits => {
+                "a write ending after every line end, between CR and LF, inside a BOM and inside every multi-byte character"
+            }
+        }
+    }
+
+    /// The writes of `bytes`, in order: ranges that cover every byte once.
+    pub fn writes(self, bytes: &[u8]) -> Vec<Range<usize>> {
+        let cuts: Vec<usize> = match self {
+            Delivery::Whole => Vec::new(),
+            Delivery::Bytes => {
+                let size = bytes.len().div_ceil(MAX_WRITES).max(1);
+                (1..bytes.len()).filter(|i| i % size == 0).collect()
+            }
+            Delivery::Splits => {
+                let mut cuts: Vec<usize> = (1..bytes.len())
+                    .filter(|&i| {
+                        let before = bytes[i - 1];
+                        // After a line end; a CR is cut even before its LF.
+                        before == b'\n' || before == b'\r'
+                            // Inside a multi-byte character (a BOM is one): after its lead byte.
+                            || (before >= 0xC0 && bytes[i] & 0xC0 == 0x80)
+                    })
+                    .collect();
+                if cuts.len() >= MAX_WRITES {
+                    let keep = cuts.len().div_ceil(MAX_WRITES - 1);
+                    cuts = cuts.into_iter().step_by(keep).collect();
+                }
+                cuts
+            }
+        };
+        let mut writes = Vec::with_capacity(cuts.len() + 1);
+        let mut start = 0;
+        for cut in cuts.into_iter().chain(std::iter::once(bytes.len())) {
+            if cut > start || writes.is_empty() {
+                writes.push(start..cut);
+                start = cut;
+            }
+        }
+        writes
+    }
+}
+
+/// A stream case's stream, and what the judge needs to blame the right rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSource {
+    /// The fixture's name (`NAME` of `NAME.sse`).
+    pub fixture: String,
+    /// How its bytes are written.
+    pub delivery: Delivery,
+    /// The bytes.
+    pub bytes: Arc<[u8]>,
+    /// The writes, as ranges of `bytes`.
+    pub writes: Vec<Range<usize>>,
+    /// Whether the body ends after its last byte (a fixture about the end of the body).
+    pub ends: bool,
+    /// The requirement ids the fixture's manifest names.
+    pub fixture_checks: Vec<String>,
+    /// Every line, as the model applies it.
+    pub lines: Vec<Line>,
+    /// The expected messages, in order, with the index of the line that dispatched each.
+    pub messages: Vec<(OwnedEvent, usize)>,
+}
+
+/// What a client showed where a message was expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown<'a> {
+    /// A message.
+    Message(&'a OwnedEvent),
+    /// An `error`.
+    Error,
+    /// Nothing more.
+    Nothing,
+}
+
+/// Which part of a line a rule is about: what the line says, or where lines begin and end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Content,
+    Structure,
+}
+
+/// A rule a line exercises: the requirement id, which part, and how unusual the shape is (1:
+/// bytes clients often mishandle; 2 and 3: unusual shapes and fields; 4: what a field line does;
+/// 5: what every stream has, a plain LF, one space, a dispatch). A blame names the most unusual rules in play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Feature {
+    id: &'static str,
+    part: Part,
+    rank: u8,
+}
+
+impl StreamSource {
+    /// The stream of `bytes` in `delivery`, explained, with the messages a client must dispatch
+    /// and when (the time of the write that completes each).
+    pub fn new(
+        fixture: &str,
+        bytes: Arc<[u8]>,
+        delivery: Delivery,
+        ends: bool,
+        fixture_checks: Vec<String>,
+    ) -> Result<(Self, Vec<(Duration, OwnedEvent)>), String> {
+        let writes = delivery.writes(&bytes);
+        let mut parser = sse_model::Parser::new(Limits::UNBOUNDED);
+        let mut timed: Vec<(Duration, OwnedEvent)> = Vec::new();
+        let mut items = Vec::new();
+        for (i, w) in writes.iter().enumerate() {
+            parser
+                .feed(&bytes[w.clone()], &mut items)
+                .map_err(|e| e.to_string())?;
+            let at = PAUSE * u32::try_from(i).unwrap_or(u32::MAX);
+            for item in items.drain(..) {
+                if let sse_model::Item::Event(e) = item {
+                    timed.push((at, e));
+                }
+            }
+        }
+        let explained = explain(&bytes, Limits::UNBOUNDED);
+        let dispatches = explained
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.event.is_some())
+            .map(|(i, _)| i);
+        let messages = timed
+            .iter()
+            .map(|(_, e)| e.clone())
+            .zip(dispatches)
+            .collect();
+        let source = StreamSource {
+            fixture: fixture.to_owned(),
+            delivery,
+            bytes,
+            writes,
+            ends,
+            fixture_checks,
+            lines: explained.steps,
+            messages,
+        };
+        Ok((source, timed))
+    }
+
+    /// The body's bytes of a line.
+    fn raw(&self, line: usize) -> &[u8] {
+        self.lines
+            .get(line)
+            .and_then(|l| self.bytes.get(l.bytes.clone()))
+            .unwrap_or_default()
+    }
+
+    /// How the line ends: `b"\n"`, `b"\r"`, `b"\r\n"` or nothing.
+    fn line_end(&self, line: usize) -> &'static [u8] {
+        let raw = self.raw(line);
+        if raw.ends_with(b"\r\n") {
+            b"\r\n"
+        } else if raw.ends_with(b"\r") {
+            b"\r"
+        } else if raw.ends_with(b"\n") {
+            b"\n"
+        } else {
+            b""
+        }
+    }
+
+    /// Every rule a line exercises.
+    fn features(&self, index: usize) -> Vec<Feature> {
+        let Some(line) = self.lines.get(index) else {
+            return Vec::new();
+        };
+        let feature = |id, part, rank| Feature { id, part, rank };
+        let mut out = Vec::new();
+        let raw = self.raw(index);
+        let end = self.line_end(index);
+        let mut text = &raw[..raw.len() - end.len()];
+        const BOM: &[u8] = b"\xEF\xBB\xBF";
+        if line.bytes.start == 0 {
+            if let Some(rest) = text.strip_prefix(BOM) {
+                // A BOM problem can change a line's text or lose the line altogether.
+                out.push(feature("PARSE-BOM", Part::Content, 1));
+                out.push(feature("PARSE-BOM", Part::Structure, 1));
+                text = rest;
+                if rest.starts_with(BOM) {
+                    out.push(feature("PARSE-BOM-SECOND", Part::Content, 1));
+                }
+            } else if text.starts_with("\u{EF}\u{BB}\u{BF}".as_bytes()) {
+                // The BOM's bytes read as Latin-1, written as UTF-8: text, not a BOM.
+                out.push(feature("PARSE-BOM", Part::Content, 1));
+                out.push(feature("PARSE-BOM", Part::Structure, 1));
+            }
+        }
+        if text.windows(3).any(|w| w == BOM) {
+            out.push(feature("PARSE-BOM-LATER", Part::Content, 1));
+        }
+        // A NUL or an undecodable byte can also break a client's line splitting or its stream.
+        for (found, id) in [
+            (text.contains(&0), "PARSE-NUL"),
+            (std::str::from_utf8(text).is_err(), "PARSE-UTF8-REPLACEMENT"),
+        ] {
+            if found {
+                out.push(feature(id, Part::Content, 1));
+                out.push(feature(id, Part::Structure, 1));
+            }
+        }
+        if text.len() >= LONG_LINE {
+            out.push(feature("PARSE-LONG-LINE", Part::Content, 2));
+            out.push(feature("PARSE-LONG-LINE", Part::Structure, 2));
+        }
+        if line.name.is_some() {
+            match text.iter().position(|&b| b == b':') {
+                None => out.push(feature("FIELD-NO-COLON", Part::Content, 2)),
+                Some(colon) => {
+                    if text[colon + 1..].contains(&b':') {
+                        out.push(feature("FIELD-SPLIT-FIRST-COLON", Part::Content, 2));
+                    }
+                    // One space is the usual shape; more, or a tab, is what clients get wrong.
+                    match text.get(colon + 1..colon + 3) {
+                        Some([b' ', b' ' | b'\t']) | Some([b'\t', _]) => {
+                            out.push(feature("FIELD-LEADING-SPACE", Part::Content, 2));
+                        }
+                        _ if text.get(colon + 1) == Some(&b' ') => {
+                            out.push(feature("FIELD-LEADING-SPACE", Part::Content, 5));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for rule in &line.rules {
+            let rank = match *rule {
+                "FIELD-NAME-CASE" => 2,
+                "FIELD-UNKNOWN"
+                | "FIELD-ID-NULL"
+                | "FIELD-EVENT-EMPTY"
+                | "FIELD-ID-EMPTY-RESETS"
+                | "FIELD-RETRY-INVALID"
+                | "FIELD-RETRY-EMPTY"
+                | "FIELD-RETRY-OVERFLOW" => 3,
+                // What a blank line does is every event's: named only when nothing else is.
+                id if id.starts_with("DISPATCH-") || id == "PARSE-EMPTY-LINE-DISPATCH" => 5,
+                _ => 4,
+            };
+            out.push(feature(rule, Part::Content, rank));
+        }
+        match end {
+            b"\r" => out.push(feature("PARSE-EOL-CR", Part::Structure, 2)),
+            b"\r\n" => out.push(feature("PARSE-EOL-CRLF", Part::Structure, 3)),
+            b"\n" => out.push(feature("PARSE-EOL-LF", Part::Structure, 5)),
+            _ => {}
+        }
+        // A blank line that starts with a CR right after an LF: LF then CR are two line ends.
+        let blank = line.name.is_none() && line.effect != Effect::Comment;
+        if blank && end.starts_with(b"\r") && index > 0 && self.line_end(index - 1) == b"\n" {
+            out.push(feature("PARSE-EOL-CR-LF-PAIR", Part::Structure, 2));
+        }
+        // A CR that ends a write with its LF in the next one.
+        if end == b"\r\n" {
+            let cr = line.bytes.end - 1;
+            if self.writes.iter().any(|w| w.end == cr) {
+                out.push(feature("PARSE-EOL-CR-SPLIT", Part::Structure, 2));
+            }
+        }
+        out
+    }
+
+    /// The rules to blame among the lines' features of `part` (both, when `None`): those of the
+    /// most unusual rank present, in line order; `fallback` when there are none.
+    fn pick(
+        &self,
+        lines: impl IntoIterator<Item = usize>,
+        part: Option<Part>,
+        fallback: &[&'static str],
+    ) -> Vec<&'static str> {
+        let features: Vec<Feature> = lines
+            .into_iter()
+            .flat_map(|i| self.features(i))
+            .filter(|f| part.is_none_or(|p| f.part == p))
+            .collect();
+        let Some(best) = features.iter().map(|f| f.rank).min() else {
+            return fallback.to_vec();
+        };
+        let mut ids: Vec<&'static str> = Vec::new();
+        for f in features.iter().filter(|f| f.rank == best) {
+            if !ids.contains(&f.id) {
+                ids.push(f.id);
+            }
+        }
+        ids
+    }
+
+    /// The lines whose rules make message `k`: from after the previous dispatch to its own.
+    fn range(&self, k: usize) -> Range<usize> {
+        let start = k
+            .checked_sub(1)
+            .and_then(|p| self.messages.get(p))
+            .map_or(0, |(_, d)| d + 1);
+        let end = self
+            .messages
+            .get(k)
+            .map_or(self.lines.len(), |(_, d)| d + 1);
+        start..end.max(start)
+    }
+
+    /// The lines of message `k` and every later line that arrives in the same write as its
+    /// dispatch: a client that fails on a byte of that write can lose the message.
+    fn range_with_its_write(&self, k: usize) -> Range<usize> {
+        let range = self.range(k);
+        let dispatch_end = self
+            .lines
+            .get(range.end.saturating_sub(1))
+            .map_or(0, |l| l.bytes.end);
+        let write_end = self
+            .writes
+            .iter()
+            .find(|w| w.start < dispatch_end && dispatch_end <= w.end)
+            .map_or(dispatch_end, |w| w.end);
+        let end = self
+            .lines
+            .iter()
+            .position(|l| l.bytes.start >= write_end)
+            .unwrap_or(self.lines.len());
+        range.start..end.max(range.end)
+    }
+
+    /// The requirements a client broke when it showed `shown` where message `k` was expected
+    /// (`next`: what it showed after that, if anything).
+    pub fn blame(
+        &self,
+        k: usize,
+        shown: Shown<'_>,
+        next: Option<&OwnedEvent>,
+    ) -> Vec<&'static str> {
+        let Some((expected, _)) = self.messages.get(k) else {
+            return self.blame_extra(shown);
+        };
+        let Shown::Message(observed) = shown else {
+            return self.missing(k, shown);
+        };
+        if self.messages[k + 1..].iter().any(|(m, _)| m == observed) {
+            return self.missing(k, shown);
+        }
+        if next == Some(expected) {
+            return self.extra(k, observed);
+        }
+        let mut ids = Vec::new();
+        let mut add = |more: Vec<&'static str>| {
+            for id in more {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        };
+        if observed.event_type != expected.event_type {
+            add(self.type_blame(k, observed));
+        }
+        if observed.data != expected.data {
+            add(self.data_blame(k, observed));
+        }
+        if observed.last_event_id != expected.last_event_id {
+            add(self.id_blame(k, observed));
+        }
+        ids
+    }
+
+    /// A message the client showed after every expected one, or an `error` that broke off the
+    /// stream after them.
+    pub fn blame_extra(&self, shown: Shown<'_>) -> Vec<&'static str> {
+        let after = self.messages.last().map_or(0, |(_, d)| d + 1);
+        match shown {
+            Shown::Message(_) if self.ends => vec!["PARSE-EOF-DISCARD"],
+            Shown::Message(_) => self.extra_in(after..self.lines.len(), shown),
+            // A line after the last message made it give up: what that line is.
+            Shown::Error | Shown::Nothing => self.pick(
+                after..self.lines.len(),
+                None,
+                &["PARSE-EMPTY-LINE-DISPATCH"],
+            ),
+        }
+    }
+
+    /// Message `k` never came: nothing more (a dispatch the client missed: where lines begin
+    /// and end), or an `error` (the client gave up on a line of its write: any of its rules).
+    fn missing(&self, k: usize, shown: Shown<'_>) -> Vec<&'static str> {
+        let part = match shown {
+            Shown::Error => None,
+            Shown::Message(_) | Shown::Nothing => Some(Part::Structure),
+        };
+        self.pick(
+            self.range_with_its_write(k),
+            part,
+            &["PARSE-EMPTY-LINE-DISPATCH"],
+        )
+    }
+
+    fn extra(&self, k: usize, observed: &OwnedEvent) -> Vec<&'static str> {
+        self.extra_in(self.range(k), Shown::Message(observed))
+    }
+
+    fn extra_in(&self, lines: Range<usize>, shown: Shown<'_>) -> Vec<&'static str> {
+        let empty_block = self.lines[lines.clone()]
+            .iter()
+            .any(|l| l.effect == Effect::NothingToDispatch);
+        if empty_block && matches!(shown, Shown::Message(m) if m.data.is_empty()) {
+            return vec!["DISPATCH-EMPTY-DATA"];
+        }
+        self.pick(lines, Some(Part::Structure), &["PARSE-EMPTY-LINE-DISPATCH"])
+    }
+
+    fn data_blame(&self, k: usize, observed: &OwnedEvent) -> Vec<&'static str> {
+        let expected = &self.messages[k].0.data;
+        if observed.data.strip_suffix('\n') == Some(expected.as_str()) {
+            return vec!["DISPATCH-TRAILING-LF"];
+        }
+        let range = self.range(k);
+        let data_lines: Vec<usize> = range
+            .clone()
+            .filter(|&i| self.lines[i].effect == Effect::Data)
+            .collect();
+        let want: Vec<&str> = expected.split('\n').collect();
+        let got: Vec<&str> = observed.data.split('\n').collect();
+        let first = want
+            .iter()
+            .zip(&got)
+            .position(|(w, g)| w != g)
+            .unwrap_or(want.len().min(got.len()));
+        let line = data_lines.get(first).copied();
+        if want.len() == got.len() {
+            let (w, g) = (want[first], got[first]);
+            let targeted = if w.replace('\0', "") == g.replace('\0', "") {
+                Some("PARSE-NUL")
+            } else if w.trim_start_matches([' ', '\t']) == g.trim_start_matches([' ', '\t']) {
+                Some("FIELD-LEADING-SPACE")
+            } else if w.contains('\u{FFFD}') || g.contains('\u{FFFD}') {
+                Some("PARSE-UTF8-REPLACEMENT")
+            } else {
+                None
+            };
+            if let Some(id) = targeted {
+                return vec![id];
+            }
+            return self.pick(line, Some(Part::Content), &["FIELD-DATA"]);
+        }
+        if got.len() > want.len() && got.starts_with(&want) {
+            // The event ran on into the next: its blank line was not seen as one.
+            let dispatch = range.end.saturating_sub(1);
+            return self.pick(
+                dispatch.saturating_sub(1)..range.end,
+                Some(Part::Structure),
+                &["PARSE-EMPTY-LINE-DISPATCH"],
+            );
+        }
+        if got.len() < want.len() && want.get(first).is_some_and(|w| w.is_empty()) {
+            let mut ids = vec!["DISPATCH-DATA-EMPTY-LINE"];
+            if line.is_some_and(|i| !self.raw(i).contains(&b':')) {
+                ids.push("FIELD-NO-COLON");
+            }
+            return ids;
+        }
+        // A data line split in two or lost: its shape, or the line before it.
+        let lines = line.map_or(range.clone(), |i| {
+            i.saturating_sub(1).max(range.start)..i + 1
+        });
+        self.pick(lines, None, &["FIELD-DATA"])
+    }
+
+    fn type_blame(&self, k: usize, observed: &OwnedEvent) -> Vec<&'static str> {
+        let range = self.range(k);
+        // A line the client took for the event type that is not one.
+        if let Some(i) = range.clone().find(|&i| {
+            let l = &self.lines[i];
+            l.effect != Effect::Event && l.name.is_some() && l.value == observed.event_type
+        }) {
+            return self.pick(Some(i), Some(Part::Content), &["FIELD-EVENT"]);
+        }
+        if let Some(i) = range
+            .clone()
+            .rev()
+            .find(|&i| self.lines[i].effect == Effect::Event)
+        {
+            return self.pick(Some(i), Some(Part::Content), &["FIELD-EVENT"]);
+        }
+        if observed.event_type.is_empty() {
+            return vec!["DISPATCH-DEFAULT-TYPE"];
+        }
+        // A type left over from an earlier event: cleared by its dispatch, or by a blank line
+        // with nothing to dispatch.
+        let earlier = (0..range.start).rev().find(|&i| {
+            self.lines[i].effect == Effect::Event && self.lines[i].value == observed.event_type
+        });
+        match earlier {
+            Some(e) => {
+                let dispatched =
+                    (e..range.start).any(|i| self.lines[i].effect == Effect::Dispatched);
+                if dispatched {
+                    vec!["DISPATCH-RESET-BUFFERS"]
+                } else {
+                    vec!["DISPATCH-EMPTY-DATA"]
+                }
+            }
+            None => vec!["DISPATCH-DEFAULT-TYPE"],
+        }
+    }
+
+    fn id_blame(&self, k: usize, observed: &OwnedEvent) -> Vec<&'static str> {
+        let range = self.range(k);
+        let upto = range.end;
+        let seen = |i: usize| &self.lines[i];
+        // An id with U+0000 the client took (or cut at the NUL).
+        if let Some(i) = (0..upto).rev().find(|&i| {
+            seen(i).effect == Effect::IdWithNul
+                && (seen(i).value == observed.last_event_id
+                    || seen(i).value.split('\0').next() == Some(observed.last_event_id.as_str()))
+        }) {
+            let mut ids = vec!["FIELD-ID-NULL"];
+            ids.extend(
+                self.pick(Some(i), Some(Part::Content), &[])
+                    .into_iter()
+                    .filter(|id| *id == "PARSE-NUL"),
+            );
+            return ids;
+        }
+        let Some(set) = (0..upto).rev().find(|&i| seen(i).effect == Effect::Id) else {
+            return vec!["FIELD-ID"];
+        };
+        if set < range.start {
+            // The id came from an earlier block: kept across dispatches, or set by a block with no
+            // data.
+            let id_only = (set..range.start).all(|i| seen(i).effect != Effect::Dispatched);
+            if id_only {
+                return vec!["DISPATCH-ID-WITHOUT-DATA"];
+            }
+            if seen(set).value.is_empty() {
+                return vec!["FIELD-ID-EMPTY-RESETS"];
+            }
+            return vec!["DISPATCH-LAST-EVENT-ID-STICKY"];
+        }
+        self.pick(Some(set), Some(Part::Content), &["FIELD-ID"])
+    }
+
+    /// Every rule the stream's lines exercise that a client's messages can show.
+    fn exercised(&self) -> Vec<&'static str> {
+        let mut ids: Vec<&'static str> = Vec::new();
+        for i in 0..self.lines.len() {
+            for f in self.features(i) {
+                if !ids.contains(&f.id) {
+                    ids.push(f.id);
+                }
+            }
+        }
+        ids
+    }
+}
+
+/// Rules a stream case cannot judge: what `retry` does shows only in a reconnection's wait.
+fn judgeable(id: &str) -> bool {
+    !id.starts_with("FIELD-RETRY")
+}
+
+/// The stream cases of a workspace: every fixture of `fixtures/streams/manifest.toml` in every
+/// delivery (deliveries that would write the same pieces are run once).
+pub fn load(root: &Path, requirements: &[Requirement]) -> Result<Vec<Case>, LoadError> {
+    let dir = root.join("fixtures/streams");
+    let mut cases = Vec::new();
+    for fixture in crate::catalogue::stream_fixtures(root)? {
+        let path = dir.join(format!("{}.sse", fixture.name));
+        let bytes: Arc<[u8]> = std::fs::read(&path)
+            .map_err(|source| LoadError::Read {
+                path: path.clone(),
+                source,
+            })?
+            .into();
+        let snapshot = crate::read(&dir.join("snapshots").join(format!("{}.snap", fixture.name)))?;
+        let mut seen: Vec<Vec<Range<usize>>> = Vec::new();
+        for delivery in Delivery::ALL {
+            let writes = delivery.writes(&bytes);
+            if seen.contains(&writes) {
+                continue;
+            }
+            seen.push(writes.clone());
+            let case = case(
+                &fixture,
+                &path,
+                bytes.clone(),
+                delivery,
+                &snapshot,
+                requirements,
+            )
+            .map_err(|reason| LoadError::Invalid {
+                path: path.clone(),
+                reason,
+            })?;
+            cases.push(case);
+        }
+    }
+    Ok(cases)
+}
+
+/// The message lines of a stream snapshot (what the model dispatches, reviewed).
+fn snapshot_messages(snapshot: &str) -> Vec<&str> {
+    crate::catalogue::snapshot_body(snapshot)
+        .lines()
+        .filter(|l| l.starts_with("message "))
+        .collect()
+}
+
+fn case(
+    fixture: &StreamFixture,
+    path: &Path,
+    bytes: Arc<[u8]>,
+    delivery: Delivery,
+    snapshot: &str,
+    requirements: &[Requirement],
+) -> Result<Case, String> {
+    let ends = fixture.checks.iter().any(|c| c == "PARSE-EOF-DISCARD");
+    let (source, timed) = StreamSource::new(
+        &fixture.name,
+        bytes.clone(),
+        delivery,
+        ends,
+        fixture.checks.clone(),
+    )?;
+    let shown: Vec<String> = timed
+        .iter()
+        .map(|(_, e)| sse_model::Item::Event(e.clone()).to_string())
+        .collect();
+    if shown != snapshot_messages(snapshot) {
+        return Err(format!(
+            "snapshots/{}.snap does not list what the parser dispatches: run `cargo test -p sse-model --test fixtures` and review it",
+            fixture.name
+        ));
+    }
+    let writes = source.writes.clone();
+    let last_write = PAUSE * u32::try_from(writes.len().saturating_sub(1)).unwrap_or(u32::MAX);
+    let script_id = format!("stream.{}.{}", fixture.name, delivery.name());
+    let target = format!("/cases/{script_id}");
+    // The golden trace: the request, open, each message when its write arrives; a body that
+    // ends is followed by the end's error and, where the unterminated event's id is at stake,
+    // the reconnection (answered 204).
+    let mut golden = Trace::new();
+    let request = |last_event_id: Option<String>| Observation::Request {
+        method: "GET".into(),
+        target: target.clone(),
+        accept: Some("text/event-stream".into()),
+        last_event_id,
+        origin: None,
+        headers: Vec::new(),
+        body: None,
+        received: true,
+    };
+    golden.push(Duration::ZERO, request(None));
+    golden.push(Duration::ZERO, Observation::Open);
+    for (at, e) in &timed {
+        golden.push(
+            *at,
+            Observation::Message {
+                event_type: e.event_type.clone(),
+                id: e.last_event_id.clone(),
+                data: e.data.clone(),
+                origin: None,
+            },
+        );
+    }
+    let mut duration = last_write + QUIET;
+    let mut responses = vec![ScriptedResponse {
+        status: 200,
+        headers: None,
+        body: writes
+            .iter()
+            .flat_map(|w| {
+                [
+                    Step::SendHex(hex(&bytes[w.clone()])),
+                    Step::WaitMs(u64::try_from(PAUSE.as_millis()).unwrap_or(1)),
+                ]
+            })
+            .collect(),
+        end: if ends { End::Close } else { End::Hang },
+    }];
+    let mut checks: Vec<String> = Vec::new();
+    if ends {
+        golden.push(last_write, Observation::Error(Some(ReadyState::Connecting)));
+        let last_event_id = source
+            .lines
+            .last()
+            .map(|l| l.buffers.last_event_id.clone())
+            .unwrap_or_default();
+        let id_buffer = source
+            .lines
+            .last()
+            .map(|l| l.buffers.id_buffer.clone())
+            .unwrap_or_default();
+        if id_buffer != last_event_id {
+            let retry = source.lines.iter().rev().find_map(|l| match l.effect {
+                Effect::Retry(ms) => Some(Duration::from_millis(ms)),
+                _ => None,
+            });
+            let wait = retry.unwrap_or(sse_model::DEFAULT_RECONNECTION_TIME);
+            let at = last_write + wait;
+            // What follows (the 204 that stops the client) is other cases' business.
+            golden.push(
+                at,
+                request((!last_event_id.is_empty()).then_some(last_event_id)),
+            );
+            duration = at + QUIET;
+            checks.push("REQ-LAST-EVENT-ID".to_owned());
+        }
+        responses.push(ScriptedResponse {
+            status: 204,
+            headers: Some(Vec::new()),
+            body: Vec::new(),
+            end: End::Close,
+        });
+        checks.push("CONN-END-OF-BODY".to_owned());
+    }
+    let binds_client = |id: &str| requirements.iter().any(|r| r.id == id && r.binds_client());
+    let mut all: Vec<String> = source
+        .fixture_checks
+        .iter()
+        .map(String::as_str)
+        .chain(source.exercised())
+        .chain(match delivery {
+            Delivery::Whole => None,
+            Delivery::Bytes | Delivery::Splits => Some("PARSE-CHUNKING"),
+        })
+        .filter(|id| judgeable(id) && binds_client(id))
+        .map(str::to_owned)
+        .collect();
+    all.extend(checks);
+    all.push("CONN-ANNOUNCE".to_owned());
+    let mut checks = Vec::new();
+    for id in all {
+        if !checks.contains(&id) {
+            checks.push(id);
+        }
+    }
+    Ok(Case {
+        id: format!("stream/{}@{}", fixture.name, delivery.name()),
+        path: path.to_owned(),
+        checks,
+        about: format!("{} Delivered as {}.", fixture.about, delivery.describe()),
+        duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+        seed: 1,
+        client: ClientSpec {
+            path: Some(target),
+            ..ClientSpec::default()
+        },
+        server: ServerSpec {
+            responses,
+            reference: None,
+        },
+        publisher: None,
+        faults: Vec::new(),
+        expect: crate::case::ExpectSpec::default(),
+        golden: Some(golden),
+        alternatives: Vec::new(),
+        stream: Some(Arc::new(source)),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// A stream case that fails in one delivery while another delivery of the same stream does
+/// better is a chunking fault as well: its gravest findings also name `PARSE-CHUNKING`.
+pub fn mark_chunking(cases: &mut [crate::report::CaseReport]) {
+    use std::collections::BTreeMap;
+    let fixture_of = |id: &str| {
+        id.strip_prefix("stream/")
+            .and_then(|rest| rest.rsplit_once('@'))
+            .map(|(name, delivery)| (name.to_owned(), delivery.to_owned()))
+    };
+    // The best verdict each stream got, and in which delivery.
+    let mut best: BTreeMap<String, (crate::judge::Outcome, String)> = BTreeMap::new();
+    for c in cases.iter() {
+        let Some((name, delivery)) = fixture_of(&c.case) else {
+            continue;
+        };
+        if c.verdict == crate::judge::Outcome::Unsupported {
+            continue;
+        }
+        let entry = best.entry(name).or_insert((c.verdict, delivery.clone()));
+        if entry.0.worst(c.verdict) == entry.0 && entry.0 != c.verdict {
+            *entry = (c.verdict, delivery);
+        }
+    }
+    for c in cases.iter_mut() {
+        let Some((name, delivery)) = fixture_of(&c.case) else {
+            continue;
+        };
+        let Some((better, by)) = best.get(&name) else {
+            continue;
+        };
+        let graver = better.worst(c.verdict) == c.verdict && *better != c.verdict;
+        if !graver
+            || !matches!(
+                c.verdict,
+                crate::judge::Outcome::Fail | crate::judge::Outcome::NonStrict
+            )
+        {
+            continue;
+        }
+        for f in c.findings.iter_mut().filter(|f| f.outcome == c.verdict) {
+            if !f.requirements.iter().any(|r| r == "PARSE-CHUNKING") {
+                f.requirements.push("PARSE-CHUNKING".to_owned());
+                f.message = format!(
+                    "{} (only delivered as {delivery}: delivered as {by} it is {better})",
+                    f.message
+                );
+            }
+        }
+        if let Some(f) = c.findings.iter().find(|f| f.outcome == c.verdict) {
+            c.detail = format!("{}: {}", c.verdict, f.message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn event(event_type: &str, data: &str, id: &str) -> OwnedEvent {
+        OwnedEvent {
+            event_type: event_type.into(),
+            data: data.into(),
+            last_event_id: id.into(),
+        }
+    }
+
+    fn source(bytes: &[u8], delivery: Delivery, ends: bool) -> StreamSource {
+        StreamSource::new("t", bytes.into(), delivery, ends, Vec::new())
+            .expect("parses")
+            .0
+    }
+
+    #[test]
+    fn deliveries_cover_every_byte_once() {
+        let body = "\u{feff}data: é\r\nid: 1\r\rdata\n\n".as_bytes();
+        for delivery in Delivery::ALL {
+            let writes = delivery.writes(body);
+            let joined: Vec<u8> = writes
+                .iter()
+                .flat_map(|w| body[w.clone()].to_vec())
+                .collect();
+            assert_eq!(joined, body, "{delivery:?}");
+        }
+        assert_eq!(Delivery::Whole.writes(body), vec![Range { start: 0, end: body.len() }]);
+        assert_eq!(Delivery::Bytes.writes(body).len(), body.len());
+        let splits: Vec<&[u8]> = Delivery::Splits
+            .writes(body)
+            .into_iter()
+            .map(|w| &body[w])
+            .collect();
+        assert_eq!(
+            splits,
+            [
+                &b"\xEF"[..],
+                b"\xBB\xBFdata: \xC3",
+                b"\xA9\r",
+                b"\n",
+                b"id: 1\r",
+                b"\r",
+                b"data\n",
+                b"\n",
+            ]
+        );
+        // A long stream is written in at most MAX_WRITES pieces.
+        let long = vec![b'a'; 100_000];
+        assert!(Delivery::Bytes.writes(&long).len() <= MAX_WRITES);
+        let lines = b"data: a\n".repeat(2000);
+        assert!(Delivery::Splits.writes(&lines).len() <= MAX_WRITES);
+    }
+
+    // The bugs a new user found in client libraries and browsers, each blamed on its own rule.
+    // spec: PARSE-EOL-CR PARSE-BOM PARSE-EOL-CR-LF-PAIR PARSE-UTF8-REPLACEMENT PARSE-NUL PARSE-EOF-DISCARD DISPATCH-TRAILING-LF DISPATCH-RESET-BUFFERS DISPATCH-LAST-EVENT-ID-STICKY FIELD-LEADING-SPACE FIELD-RETRY-INVALID PARSE-BOM-LATER FIELD-ID-NULL
+    #[rstest]
+    // A lone CR held back at the end of a chunk: the event is never dispatched.
+    #[case::lone_cr_held_back(b"data: a\r\r", false, 0, None, None, &["PARSE-EOL-CR"])]
+    // The BOM's bytes read as Latin-1 (U+00EF U+00BB U+00BF) stripped as if a BOM: an extra event.
+    #[case::latin1_bom_stripped("\u{EF}\u{BB}\u{BF}data: a\n\ndata: b\n\n".as_bytes(), false, 0, Some(("message", "a", "")), Some(("message", "b", "")), &["PARSE-BOM"])]
+    // A leading BOM loses the first event.
+    #[case::bom_loses_first(b"\xEF\xBB\xBFdata: a\n\ndata: b\n\n", false, 0, Some(("message", "b", "")), None, &["PARSE-BOM"])]
+    // LF then CRLF, and CR then CRLF, are two line ends: the events merge when they are not.
+    #[case::lf_crlf_merges(b"data: a\n\r\ndata: b\n\n", false, 0, Some(("message", "a\nb", "")), None, &["PARSE-EOL-CR-LF-PAIR"])]
+    #[case::cr_crlf_merges(b"data: a\r\r\ndata: b\n\n", false, 0, Some(("message", "a\nb", "")), None, &["PARSE-EOL-CR"])]
+    // Invalid UTF-8 kills the stream instead of becoming U+FFFD.
+    #[case::invalid_utf8_errors(b"data: a\xFFb\n\n", false, 0, None, None, &["PARSE-UTF8-REPLACEMENT"])]
+    #[case::invalid_utf8_later_write(b"data: a\n\ndata: \xFF\n\n", false, 0, None, None, &["PARSE-UTF8-REPLACEMENT"])]
+    // U+0000 dropped from data (Firefox).
+    #[case::nul_dropped(b"data: a\0b\n\n", false, 0, Some(("message", "ab", "")), None, &["PARSE-NUL"])]
+    // A BOM then at once a line end loses the first event (Chromium).
+    #[case::bom_then_lf(b"\xEF\xBB\xBF\ndata: a\n\n", false, 0, None, None, &["PARSE-BOM"])]
+    // The unterminated last event dispatched when the body ends.
+    #[case::eof_dispatched(b"data: a\n\ndata: b\n", true, 1, Some(("message", "b", "")), None, &["PARSE-EOF-DISCARD"])]
+    #[case::trailing_lf_kept(b"data: a\n\n", false, 0, Some(("message", "a\n", "")), None, &["DISPATCH-TRAILING-LF"])]
+    #[case::type_leaks(b"event: x\ndata: a\n\ndata: b\n\n", false, 1, Some(("x", "b", "")), None, &["DISPATCH-RESET-BUFFERS"])]
+    #[case::id_not_sticky(b"id: 1\ndata: a\n\ndata: b\n\n", false, 1, Some(("message", "b", "")), None, &["DISPATCH-LAST-EVENT-ID-STICKY"])]
+    #[case::every_space_stripped(b"data:  a\n\n", false, 0, Some(("message", "a", "")), None, &["FIELD-LEADING-SPACE"])]
+    #[case::id_with_nul_taken(b"id: 1\0\ndata: a\n\n", false, 0, Some(("message", "a", "1")), None, &["FIELD-ID-NULL", "PARSE-NUL"])]
+    // An invalid retry after the last event makes the client give up (an error, no event).
+    #[case::invalid_retry_errors(b"data: a\n\nretry: 1x\n", false, 1, None, None, &["FIELD-RETRY-INVALID"])]
+    #[case::later_bom_errors(b"data: a\n\n\xEF\xBB\xBFdata: b\n\ndata: c\n\n", false, 1, None, None, &["PARSE-BOM-LATER"])]
+    fn blame_names_the_rule_that_broke(
+        #[case] bytes: &[u8],
+        #[case] ends: bool,
+        #[case] k: usize,
+        #[case] observed: Option<(&str, &str, &str)>,
+        #[case] next: Option<(&str, &str, &str)>,
+        #[case] want: &[&str],
+    ) {
+        let s = source(bytes, Delivery::Whole, ends);
+        let observed = observed.map(|(t, d, i)| event(t, d, i));
+        let next = next.map(|(t, d, i)| event(t, d, i));
+        let shown = observed.as_ref().map_or(Shown::Error, Shown::Message);
+        let got = if k < s.messages.len() {
+            s.blame(k, shown, next.as_ref())
+        } else {
+            s.blame_extra(shown)
+        };
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_cr_split_from_its_lf_is_seen_only_where_a_write_splits_it() {
+        let body = b"data: a\r\n\r\n";
+        let whole = source(body, Delivery::Whole, false);
+        let split = source(body, Delivery::Splits, false);
+        let has = |s: &StreamSource| {
+            (0..s.lines.len())
+                .flat_map(|i| s.features(i))
+                .any(|f| f.id == "PARSE-EOL-CR-SPLIT")
+        };
+        assert!(!has(&whole));
+        assert!(has(&split));
+    }
+}
