@@ -130,11 +130,51 @@ impl Kind {
 }
 
 /// An installed browser, as an implementation under test.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Browser {
     kind: Kind,
     program: PathBuf,
     version: String,
+    /// Browsers kept running between stream cases, each showing the last case's page.
+    pool: Arc<Pool>,
+}
+
+impl std::fmt::Debug for Browser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Browser")
+            .field("kind", &self.kind)
+            .field("program", &self.program)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Running browsers waiting for the next stream case; killed when the run is over.
+#[derive(Default)]
+struct Pool(Mutex<Vec<Process>>, std::sync::atomic::AtomicUsize);
+
+impl Pool {
+    fn take(&self) -> Option<Process> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).pop()
+    }
+
+    fn give(&self, process: Process) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(process);
+    }
+
+    fn clear(&self) {
+        let idle = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(idle);
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.clear();
+    }
 }
 
 impl Browser {
@@ -180,7 +220,16 @@ impl Browser {
             kind,
             program,
             version,
+            pool: Arc::default(),
         })
+    }
+}
+
+impl Browser {
+    /// How many browser processes it has started: one per case, but one per worker for a run of
+    /// stream cases.
+    pub fn launches(&self) -> usize {
+        self.pool.1.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -218,6 +267,10 @@ impl Client for Browser {
         Some(cores.saturating_add(1))
     }
 
+    fn finish(&self) {
+        self.pool.clear();
+    }
+
     fn open(
         &self,
         request: OpenRequest,
@@ -234,6 +287,9 @@ impl Client for Browser {
 /// One report from the page.
 #[derive(Debug, Deserialize)]
 struct Report {
+    /// Which case's page sent it (a kept browser's earlier pages may still be posting).
+    #[serde(default)]
+    run: u64,
     seq: u64,
     /// The browser's clock: milliseconds since the Unix epoch.
     t: f64,
@@ -252,14 +308,12 @@ struct Report {
     message: Option<String>,
 }
 
-/// What the report server shares with the session.
+/// What the report server shares with one case's session.
 struct Shared {
     observer: Observer,
     state: Mutex<State>,
     /// Woken when `loaded`, `ready` or `closed` arrive.
     control: Notify,
-    /// Woken when a command is queued.
-    queued: Notify,
 }
 
 struct State {
@@ -270,7 +324,6 @@ struct State {
     /// When the page closed its EventSource, by the page's clock.
     closed: Option<Duration>,
     exception: Option<String>,
-    commands: VecDeque<&'static str>,
 }
 
 impl Default for State {
@@ -282,9 +335,65 @@ impl Default for State {
             ready: false,
             closed: None,
             exception: None,
-            commands: VecDeque::new(),
         }
     }
+}
+
+/// A browser's report server's routing: reports go to the case whose page is showing, and each
+/// page takes the commands addressed to it (a page that is navigating away may still poll).
+#[derive(Default)]
+struct Route {
+    /// The run number of the page reports are taken from, and its case.
+    current: Mutex<(u64, Option<Arc<Shared>>)>,
+    /// Commands not yet taken: (the page's run number, the command as JSON).
+    commands: Mutex<VecDeque<(u64, String)>>,
+    /// Woken when a command is queued.
+    queued: Notify,
+}
+
+impl Route {
+    fn show(&self, run: u64, shared: Option<Arc<Shared>>) {
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = (run, shared);
+    }
+
+    fn case(&self, run: u64) -> Option<Arc<Shared>> {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        (current.0 == run).then(|| current.1.clone()).flatten()
+    }
+
+    fn command(&self, run: u64, command: serde_json::Value) {
+        self.commands
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back((run, command.to_string()));
+        self.queued.notify_waiters();
+    }
+
+    fn next_command(&self, run: u64) -> Option<String> {
+        let mut commands = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
+        let i = commands.iter().position(|(r, _)| *r == run)?;
+        commands.remove(i).map(|(_, c)| c)
+    }
+}
+
+/// Run numbers of pages: each case's page gets its own.
+static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The runtime report servers run on: it outlives the run that started a browser, which may
+/// serve later stream cases.
+fn reports_runtime() -> Option<&'static tokio::runtime::Runtime> {
+    static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Runtime>> =
+        std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("sse-harness-browser-reports")
+                .enable_all()
+                .build()
+                .ok()
+        })
+        .as_ref()
 }
 
 impl Shared {
@@ -342,11 +451,6 @@ impl Shared {
         false
     }
 
-    fn command(&self, command: &'static str) {
-        self.lock().commands.push_back(command);
-        self.queued.notify_waiters();
-    }
-
     /// Waits until `done` holds of the state (or the deadline passes).
     async fn until(&self, limit: Duration, done: impl Fn(&State) -> bool) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
@@ -362,98 +466,65 @@ impl Shared {
     }
 }
 
-/// A browser running one case.
-struct BrowserSession {
-    shared: Arc<Shared>,
+/// A running browser with its report server: started for one case, or kept between stream
+/// cases (a kept browser navigates its page to the next case's).
+struct Process {
     child: Child,
     profile: PathBuf,
+    report: std::net::SocketAddr,
+    route: Arc<Route>,
     server: tokio::task::JoinHandle<()>,
+    /// The run number of the page it shows.
+    page: u64,
     name: &'static str,
 }
 
-impl BrowserSession {
-    async fn start(
-        browser: Browser,
-        request: OpenRequest,
-        observer: Observer,
-    ) -> Result<BrowserSession, ClientError> {
-        let failed = |why: String| ClientError::Failed(format!("{}: {why}", browser.kind.name()));
-        let shared = Arc::new(Shared {
-            observer: observer.clone(),
-            state: Mutex::new(State::default()),
-            control: Notify::new(),
-            queued: Notify::new(),
-        });
-        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
-            .await
-            .map_err(|e| failed(format!("cannot start the report server: {e}")))?;
-        let report_addr = listener
+impl Process {
+    /// Starts the browser on a page of run `page`'s URL, with a report server of its own.
+    fn launch(
+        browser: &Browser,
+        route: Arc<Route>,
+        listener: std::net::TcpListener,
+        page: u64,
+        url: &str,
+    ) -> Result<Process, String> {
+        let runtime = reports_runtime().ok_or("cannot start a runtime for the report server")?;
+        let report = listener
             .local_addr()
-            .map_err(|e| failed(format!("cannot start the report server: {e}")))?;
-        let server = tokio::spawn(serve_reports(listener, shared.clone()));
-        let page_base = request
-            .page_origin
-            .clone()
-            .unwrap_or_else(|| request.server_origin.clone());
-        let fragment = serde_json::json!({
-            "url": request.url.as_str(),
-            "credentials": request.with_credentials,
-            "report": format!("http://{report_addr}"),
-            "types": request.event_types,
+            .map_err(|e| format!("cannot start the report server: {e}"))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("cannot start the report server: {e}"))?;
+        let server = runtime.spawn({
+            let route = route.clone();
+            async move {
+                if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                    serve_reports(listener, route).await;
+                }
+            }
         });
-        let page = format!(
-            "{page_base}{PAGE_PATH}#{}",
-            url::form_urlencoded::byte_serialize(fragment.to_string().as_bytes())
-                .collect::<String>()
-                .replace('+', "%20")
-        );
         let profile = std::env::temp_dir().join(format!(
             "sse-harness-{}-{}-{}",
             browser.kind.name(),
             std::process::id(),
-            report_addr.port()
+            report.port()
         ));
-        let child = launch(&browser, &profile, &page).map_err(|e| {
+        let child = launch(browser, &profile, url).map_err(|e| {
             server.abort();
-            failed(format!("cannot start {}: {e}", browser.program.display()))
+            format!("cannot start {}: {e}", browser.program.display())
         })?;
-        let mut session = BrowserSession {
-            shared: shared.clone(),
+        Ok(Process {
             child,
             profile,
+            report,
+            route,
             server,
+            page,
             name: browser.kind.name(),
-        };
-        if !shared.until(LOAD_TIMEOUT, |s| s.loaded).await {
-            return Err(failed(format!(
-                "the runner page did not load within {LOAD_TIMEOUT:?}{}",
-                session.stderr_tail()
-            )));
-        }
-        // The case starts now, as the EventSource is made.
-        observer.begin();
-        shared.command("go");
-        if !shared
-            .until(COMMAND_TIMEOUT, |s| s.ready || s.exception.is_some())
-            .await
-        {
-            return Err(failed(format!(
-                "the page did not create its EventSource within {COMMAND_TIMEOUT:?}"
-            )));
-        }
-        if let Some(e) = shared.lock().exception.clone() {
-            // The constructor threw (a SyntaxError for a URL it cannot parse): nothing else
-            // happens; the page shows no event.
-            observer.report(Seen::Error {
-                ready_state: None,
-                message: Some(format!("the constructor threw {e}")),
-            });
-        }
-        session.child_alive()?;
-        Ok(session)
+        })
     }
 
-    fn child_alive(&mut self) -> Result<(), ClientError> {
+    fn alive(&mut self) -> Result<(), ClientError> {
         match self.child.try_wait() {
             Ok(Some(status)) => Err(ClientError::Failed(format!(
                 "{} exited ({status}){}",
@@ -484,12 +555,150 @@ impl BrowserSession {
     }
 }
 
+impl Drop for Process {
+    fn drop(&mut self) {
+        remote::kill_group(&mut self.child);
+        self.server.abort();
+        if std::env::var_os("SSE_KEEP_BROWSER_PROFILE").is_none() {
+            let _ = std::fs::remove_dir_all(&self.profile);
+        }
+    }
+}
+
+/// A browser running one case.
+struct BrowserSession {
+    shared: Arc<Shared>,
+    process: Option<Process>,
+    /// Where the browser goes when the case is over: back to the pool (a stream case), or away.
+    pool: Option<Arc<Pool>>,
+    run: u64,
+    name: &'static str,
+}
+
+impl BrowserSession {
+    async fn start(
+        browser: Browser,
+        request: OpenRequest,
+        observer: Observer,
+    ) -> Result<BrowserSession, ClientError> {
+        let failed = |why: String| ClientError::Failed(format!("{}: {why}", browser.kind.name()));
+        let shared = Arc::new(Shared {
+            observer: observer.clone(),
+            state: Mutex::new(State::default()),
+            control: Notify::new(),
+        });
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let page_base = request
+            .page_origin
+            .clone()
+            .unwrap_or_else(|| request.server_origin.clone());
+        let page_url = |report: std::net::SocketAddr| {
+            let fragment = serde_json::json!({
+                "url": request.url.as_str(),
+                "credentials": request.with_credentials,
+                "report": format!("http://{report}"),
+                "types": request.event_types,
+                "run": run,
+            });
+            format!(
+                "{page_base}{PAGE_PATH}#{}",
+                url::form_urlencoded::byte_serialize(fragment.to_string().as_bytes())
+                    .collect::<String>()
+                    .replace('+', "%20")
+            )
+        };
+        // A stream case may take a browser kept from an earlier one: its page navigates here.
+        let kept = if request.fresh {
+            None
+        } else {
+            browser.pool.take()
+        };
+        let kept = kept.and_then(|mut p| p.alive().is_ok().then_some(p));
+        let process = match kept {
+            Some(mut p) => {
+                p.route.show(run, Some(shared.clone()));
+                p.route.command(
+                    p.page,
+                    serde_json::json!({"command": "navigate", "url": page_url(p.report)}),
+                );
+                p.page = run;
+                p
+            }
+            _ => {
+                let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+                    .map_err(|e| failed(format!("cannot start the report server: {e}")))?;
+                let report = listener
+                    .local_addr()
+                    .map_err(|e| failed(format!("cannot start the report server: {e}")))?;
+                let route = Arc::new(Route::default());
+                route.show(run, Some(shared.clone()));
+                browser
+                    .pool
+                    .1
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Process::launch(&browser, route, listener, run, &page_url(report))
+                    .map_err(failed)?
+            }
+        };
+        let mut session = BrowserSession {
+            shared: shared.clone(),
+            process: Some(process),
+            pool: (!request.fresh).then(|| browser.pool.clone()),
+            run,
+            name: browser.kind.name(),
+        };
+        if !shared.until(LOAD_TIMEOUT, |s| s.loaded).await {
+            let tail = session
+                .process
+                .as_ref()
+                .map(Process::stderr_tail)
+                .unwrap_or_default();
+            // A browser that did not load its page is not kept.
+            session.pool = None;
+            return Err(failed(format!(
+                "the runner page did not load within {LOAD_TIMEOUT:?}{tail}"
+            )));
+        }
+        // The case starts now, as the EventSource is made.
+        observer.begin();
+        session.command(serde_json::json!({"command": "go"}));
+        if !shared
+            .until(COMMAND_TIMEOUT, |s| s.ready || s.exception.is_some())
+            .await
+        {
+            session.pool = None;
+            return Err(failed(format!(
+                "the page did not create its EventSource within {COMMAND_TIMEOUT:?}"
+            )));
+        }
+        if let Some(e) = shared.lock().exception.clone() {
+            // The constructor threw (a SyntaxError for a URL it cannot parse): nothing else
+            // happens; the page shows no event.
+            observer.report(Seen::Error {
+                ready_state: None,
+                message: Some(format!("the constructor threw {e}")),
+            });
+        }
+        if let Some(p) = session.process.as_mut() {
+            p.alive()?;
+        }
+        Ok(session)
+    }
+
+    /// Gives this case's page a command.
+    fn command(&self, command: serde_json::Value) {
+        if let Some(p) = &self.process {
+            p.route.command(self.run, command);
+        }
+    }
+}
+
 impl Session for BrowserSession {
     fn command(&mut self, command: Command) -> BoxFuture<'_, Result<TakenAt, ClientError>> {
         Box::pin(async move {
             match command {
                 Command::Close => {
-                    self.shared.command("close");
+                    BrowserSession::command(self, serde_json::json!({"command": "close"}));
                     if self
                         .shared
                         .until(COMMAND_TIMEOUT, |s| s.closed.is_some())
@@ -515,10 +724,20 @@ impl Session for BrowserSession {
 
 impl Drop for BrowserSession {
     fn drop(&mut self) {
-        remote::kill_group(&mut self.child);
-        self.server.abort();
-        if std::env::var_os("SSE_KEEP_BROWSER_PROFILE").is_none() {
-            let _ = std::fs::remove_dir_all(&self.profile);
+        let Some(mut process) = self.process.take() else {
+            return;
+        };
+        match &self.pool {
+            // Kept for the next stream case: the page stops its EventSource, and what it still
+            // reports goes nowhere.
+            Some(pool) if process.alive().is_ok() => {
+                process
+                    .route
+                    .command(self.run, serde_json::json!({"command": "stop"}));
+                process.route.show(0, None);
+                pool.give(process);
+            }
+            _ => drop(process),
         }
     }
 }
@@ -581,16 +800,17 @@ user_pref("browser.safebrowsing.malware.enabled", false);
 user_pref("browser.safebrowsing.phishing.enabled", false);
 "#;
 
-/// The report server: `POST /report` takes one report, `GET /command` waits for the next command.
-async fn serve_reports(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+/// The report server: `POST /report` takes one report, `GET /command?run=N` waits for the next
+/// command to the page of run `N`.
+async fn serve_reports(listener: tokio::net::TcpListener, route: Arc<Route>) {
     remote::serve(listener, move |req| {
-        let shared = shared.clone();
-        async move { handle(req, &shared).await }
+        let route = route.clone();
+        async move { handle(req, &route).await }
     })
     .await;
 }
 
-async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+async fn handle(req: Request<Incoming>, route: &Route) -> Response<Full<Bytes>> {
     // The page posts from its own origin: every answer allows any.
     let reply = |status: StatusCode, body: &str| {
         let mut r = remote::reply(status, body);
@@ -606,12 +826,24 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
         h.insert("cache-control", http::HeaderValue::from_static("no-store"));
         r
     };
+    let run = req
+        .uri()
+        .query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "run")
+                .and_then(|(_, v)| v.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
     match (req.method().clone(), req.uri().path()) {
         (Method::OPTIONS, _) => reply(StatusCode::NO_CONTENT, ""),
         (Method::POST, "/report") => match remote::read_json::<Report>(req, MAX_REPORT_BYTES).await
         {
             Ok(report) => {
-                shared.take(report);
+                // A report from a page that is no longer the case's goes nowhere.
+                if let Some(shared) = route.case(report.run) {
+                    shared.take(report);
+                }
                 reply(StatusCode::NO_CONTENT, "")
             }
             Err(e) => reply(StatusCode::BAD_REQUEST, &format!("bad report: {e}\n")),
@@ -619,9 +851,9 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
         (Method::GET, "/command") => {
             let deadline = tokio::time::Instant::now() + POLL_HOLD;
             loop {
-                let queued = shared.queued.notified();
-                if let Some(c) = shared.lock().commands.pop_front() {
-                    return reply(StatusCode::OK, &format!("{{\"command\":\"{c}\"}}"));
+                let queued = route.queued.notified();
+                if let Some(c) = route.next_command(run) {
+                    return reply(StatusCode::OK, &c);
                 }
                 if tokio::time::timeout_at(deadline, queued).await.is_err() {
                     return reply(StatusCode::NO_CONTENT, "");
@@ -654,7 +886,6 @@ mod tests {
             observer: observer.clone(),
             state: Mutex::new(State::default()),
             control: Notify::new(),
-            queued: Notify::new(),
         };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -663,6 +894,7 @@ mod tests {
             * 1e3;
         // The page's clock, a millisecond apart per report, a little in the past.
         let report = |seq: u64, kind: &str, data: &str| Report {
+            run: 1,
             seq,
             t: now - 50.0 + seq as f64,
             kind: kind.into(),

@@ -156,6 +156,9 @@ pub struct OpenRequest {
     /// Request options beyond the standard (headers, method and body, read timeout) for a
     /// client with the matching capabilities; all off in cases about the standard.
     pub extensions: sse_model::Extensions,
+    /// Whether the case needs a client with nothing kept from earlier cases (cookies, caches,
+    /// connections). A stream case does not: a browser may run it in a page it keeps running.
+    pub fresh: bool,
 }
 
 impl fmt::Debug for OpenRequest {
@@ -229,6 +232,10 @@ pub trait Client: Send + Sync + 'static {
     fn concurrency(&self) -> Option<usize> {
         None
     }
+
+    /// The run is over: let go of whatever was kept between cases (a browser kept running for
+    /// the next stream case). Called after a column's last case.
+    fn finish(&self) {}
 
     /// Opens a stream; everything observable is reported to `observer` as it happens (the
     /// harness stamps the time). The session ends when it is dropped.

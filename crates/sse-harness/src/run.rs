@@ -137,6 +137,7 @@ pub fn open_request(case: &Case, origins: &Origins, net: Net) -> Result<OpenRequ
         },
         net,
         event_types: event_types(case),
+        fresh: case.stream.is_none(),
         extensions: c.extensions(),
     })
 }
@@ -744,6 +745,7 @@ pub fn run_cases(
         .flatten()
         .collect();
     crate::stream_case::mark_chunking(&mut cases);
+    target.client.finish();
     crate::report::ImplementationReport::new(
         &target.client.identity(),
         target.transport,

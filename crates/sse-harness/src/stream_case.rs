@@ -308,6 +308,10 @@ impl StreamSource {
                 }
             }
         }
+        if line.effect == Effect::IdWithNul {
+            // Where clients mishandle a NUL in an id, the lines around it go wrong too.
+            out.push(feature("FIELD-ID-NULL", Part::Structure, 1));
+        }
         for rule in &line.rules {
             let rank = match *rule {
                 "FIELD-NAME-CASE" => 2,
@@ -604,6 +608,10 @@ impl StreamSource {
         let Some(set) = (0..upto).rev().find(|&i| seen(i).effect == Effect::Id) else {
             return vec!["FIELD-ID"];
         };
+        // An id-only block before the event: its blank line made the id the last event ID.
+        if (set..upto).any(|i| seen(i).effect == Effect::NothingToDispatch) {
+            return vec!["DISPATCH-ID-WITHOUT-DATA"];
+        }
         if set < range.start {
             // The id came from an earlier block: kept across dispatches, or set by a block with no
             // data.
@@ -931,7 +939,13 @@ mod tests {
                 .collect();
             assert_eq!(joined, body, "{delivery:?}");
         }
-        assert_eq!(Delivery::Whole.writes(body), vec![Range { start: 0, end: body.len() }]);
+        assert_eq!(
+            Delivery::Whole.writes(body),
+            vec![Range {
+                start: 0,
+                end: body.len()
+            }]
+        );
         assert_eq!(Delivery::Bytes.writes(body).len(), body.len());
         let splits: Vec<&[u8]> = Delivery::Splits
             .writes(body)
@@ -983,6 +997,8 @@ mod tests {
     #[case::type_leaks(b"event: x\ndata: a\n\ndata: b\n\n", false, 1, Some(("x", "b", "")), None, &["DISPATCH-RESET-BUFFERS"])]
     #[case::id_not_sticky(b"id: 1\ndata: a\n\ndata: b\n\n", false, 1, Some(("message", "b", "")), None, &["DISPATCH-LAST-EVENT-ID-STICKY"])]
     #[case::every_space_stripped(b"data:  a\n\n", false, 0, Some(("message", "a", "")), None, &["FIELD-LEADING-SPACE"])]
+    #[case::id_only_block_lost(b"id: 5\n\ndata: a\n\n", false, 0, Some(("message", "a", "")), None, &["DISPATCH-ID-WITHOUT-DATA"])]
+    #[case::id_with_nul_eats_next_line(b"id: 1\0\ndata: a\n\n", false, 0, None, None, &["PARSE-NUL", "FIELD-ID-NULL"])]
     #[case::id_with_nul_taken(b"id: 1\0\ndata: a\n\n", false, 0, Some(("message", "a", "1")), None, &["FIELD-ID-NULL", "PARSE-NUL"])]
     // An invalid retry after the last event makes the client give up (an error, no event).
     #[case::invalid_retry_errors(b"data: a\n\nretry: 1x\n", false, 1, None, None, &["FIELD-RETRY-INVALID"])]

@@ -77,3 +77,48 @@ fn firefox_runs_cases_through_its_own_eventsource() {
         ],
     );
 }
+
+/// Stream cases run one after another in a browser kept running (one per worker), each page
+/// navigating to the next case's: judged like any other case, without a browser start each.
+fn stream_cases_share_a_browser(kind: Kind) {
+    let Some(browser) = browser(kind) else { return };
+    let catalogue = Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
+    let target = sse_harness::run::Target {
+        client: Arc::new(browser.clone()),
+        transport: Transport::Loopback,
+    };
+    let cases: Vec<&sse_harness::Case> = catalogue
+        .cases
+        .iter()
+        .filter(|c| c.id.starts_with("stream/wpt-field-") && !c.id.contains("null"))
+        .collect();
+    assert!(cases.len() >= 12, "{} cases", cases.len());
+    let report = sse_harness::run::run_cases(&catalogue, &target, &cases, &|_| {});
+    for c in &report.cases {
+        assert_eq!(
+            c.verdict,
+            Outcome::Pass,
+            "{}: {}: {}",
+            kind.name(),
+            c.case,
+            c.detail
+        );
+    }
+    let launched = browser.launches();
+    assert!(
+        launched <= target.concurrency(),
+        "{} browsers started for {} stream cases",
+        launched,
+        cases.len()
+    );
+}
+
+#[test]
+fn chromium_runs_stream_cases_in_a_kept_browser() {
+    stream_cases_share_a_browser(Kind::Chromium);
+}
+
+#[test]
+fn firefox_runs_stream_cases_in_a_kept_browser() {
+    stream_cases_share_a_browser(Kind::Firefox);
+}

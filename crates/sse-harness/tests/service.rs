@@ -108,6 +108,7 @@ async fn handle(
                 net: Net::loopback(),
                 event_types: Vec::new(),
                 extensions: sse_model::Extensions::default(),
+                fresh: true,
             };
             let session = match ModelClient::default().open(request, observer.clone()).await {
                 Ok(s) => s,
