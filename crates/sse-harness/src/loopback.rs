@@ -287,6 +287,9 @@ struct CaseServer {
     page_addr: SocketAddr,
     /// Becomes true at the case's first request.
     begun: tokio::sync::watch::Receiver<bool>,
+    /// Opened once the client is ready: until then its connections wait, so a client that
+    /// registers its listeners after it opens (a test service's `listen`) misses nothing.
+    ready: Arc<tokio::sync::watch::Sender<bool>>,
     /// The server's configuration (for restarts).
     config: sse_server::Config,
     /// The topic store that survives restarts.
@@ -425,6 +428,7 @@ impl CaseServer {
 
         let faults = case.faults.clone();
         let connections = Arc::new(Mutex::new(Vec::new()));
+        let ready = Arc::new(tokio::sync::watch::channel(false).0);
         // Whether the case's first request has come (its time starts there).
         let (started, begun) = tokio::sync::watch::channel(false);
         let started = Arc::new(started);
@@ -434,6 +438,7 @@ impl CaseServer {
             let connections = connections.clone();
             let clock = clock.clone();
             let epoch = epoch.clone();
+            let ready = ready.clone();
             async move {
                 let count = Arc::new(Mutex::new(0u32));
                 loop {
@@ -456,6 +461,7 @@ impl CaseServer {
                     );
                     let epoch = epoch.clone();
                     let started = started.clone();
+                    let mut ready = ready.subscribe();
                     tokio::spawn(async move {
                         // A connection is the case's from its first bytes (a browser may open one
                         // early and speak later). One loading a browser's page is not: no count,
@@ -473,6 +479,11 @@ impl CaseServer {
                                 CancellationToken::new(),
                             ),
                             Some(false) => {
+                                // The case's connection waits until the client is ready.
+                                tokio::select! {
+                                    _ = ready.wait_for(|r| *r) => {}
+                                    () = stop.cancelled() => return,
+                                }
                                 let n = {
                                     let mut n =
                                         count.lock().unwrap_or_else(PoisonError::into_inner);
@@ -517,6 +528,7 @@ impl CaseServer {
             other_addr,
             page_addr,
             begun,
+            ready,
             config,
             durable,
             log,
@@ -527,9 +539,10 @@ impl CaseServer {
         })
     }
 
-    /// Starts the case's time-scheduled faults and its publisher, counting from `epoch` (the
-    /// client's start).
+    /// Lets the client's connections through, and starts the case's time-scheduled faults and
+    /// its publisher, counting from `epoch` (the client's start).
     fn arm(&mut self, case: &Case, epoch: &Epoch) {
+        self.ready.send_replace(true);
         for fault in &case.faults {
             match *fault {
                 Fault::ServerCrash {

@@ -165,7 +165,7 @@ enum Part {
 
 /// A rule a line exercises: the requirement id, which part, and how unusual the shape is (1:
 /// bytes clients often mishandle; 2 and 3: unusual shapes and fields; 4: what a field line does;
-/// 5: what every stream has, a plain LF, one space, a dispatch). A blame names the most unusual rules in play.
+/// 5: what every stream has, a plain LF, one space, a dispatch, never named by itself). A blame names the most unusual rules in play.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Feature {
     id: &'static str,
@@ -357,10 +357,11 @@ impl StreamSource {
         part: Option<Part>,
         fallback: &[&'static str],
     ) -> Vec<&'static str> {
+        // What every stream has (rank 5) says nothing about what broke: the fallback does.
         let features: Vec<Feature> = lines
             .into_iter()
             .flat_map(|i| self.features(i))
-            .filter(|f| part.is_none_or(|p| f.part == p))
+            .filter(|f| part.is_none_or(|p| f.part == p) && f.rank < 5)
             .collect();
         let Some(best) = features.iter().map(|f| f.rank).min() else {
             return fallback.to_vec();
@@ -422,8 +423,19 @@ impl StreamSource {
         let Shown::Message(observed) = shown else {
             return self.missing(k, shown);
         };
-        if self.messages[k + 1..].iter().any(|(m, _)| m == observed) {
+        // A later message (its id may be off too): this one was lost.
+        if self.messages[k + 1..]
+            .iter()
+            .any(|(m, _)| m.event_type == observed.event_type && m.data == observed.data)
+        {
             return self.missing(k, shown);
+        }
+        // An empty message where a blank line had nothing to dispatch.
+        let empty_block = self.lines[self.range(k)]
+            .iter()
+            .any(|l| l.effect == Effect::NothingToDispatch);
+        if observed.data.is_empty() && !expected.data.is_empty() && empty_block {
+            return vec!["DISPATCH-EMPTY-DATA"];
         }
         if next == Some(expected) {
             return self.extra(k, observed);
@@ -591,11 +603,13 @@ impl StreamSource {
         let range = self.range(k);
         let upto = range.end;
         let seen = |i: usize| &self.lines[i];
-        // An id with U+0000 the client took (or cut at the NUL).
+        // An id with U+0000 the client took (or cut at the NUL: an empty cut is told apart by
+        // the rules below).
+        let got = observed.last_event_id.as_str();
         if let Some(i) = (0..upto).rev().find(|&i| {
             seen(i).effect == Effect::IdWithNul
-                && (seen(i).value == observed.last_event_id
-                    || seen(i).value.split('\0').next() == Some(observed.last_event_id.as_str()))
+                && (seen(i).value == got
+                    || (!got.is_empty() && seen(i).value.split('\0').next() == Some(got)))
         }) {
             let mut ids = vec!["FIELD-ID-NULL"];
             ids.extend(
@@ -997,6 +1011,10 @@ mod tests {
     #[case::type_leaks(b"event: x\ndata: a\n\ndata: b\n\n", false, 1, Some(("x", "b", "")), None, &["DISPATCH-RESET-BUFFERS"])]
     #[case::id_not_sticky(b"id: 1\ndata: a\n\ndata: b\n\n", false, 1, Some(("message", "b", "")), None, &["DISPATCH-LAST-EVENT-ID-STICKY"])]
     #[case::every_space_stripped(b"data:  a\n\n", false, 0, Some(("message", "a", "")), None, &["FIELD-LEADING-SPACE"])]
+    #[case::empty_event_dispatched(b": ping\n\n: ping\n\ndata: a\n\n", false, 0, Some(("message", "", "")), Some(("message", "", "")), &["DISPATCH-EMPTY-DATA"])]
+    #[case::lost_with_its_id(b"event: e\nid: 1\ndata: a\n\ndata: b\n\n", false, 0, Some(("message", "b", "")), None, &["PARSE-EMPTY-LINE-DISPATCH"])]
+    #[case::id_not_sticky_past_a_nul_id(b"id: 1\ndata: a\n\nid: \x002\ndata: b\n\n", false, 1, Some(("message", "b", "")), None, &["DISPATCH-LAST-EVENT-ID-STICKY"])]
+    #[case::id_cut_at_nul(b"id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n", false, 1, Some(("message", "b", "2")), None, &["FIELD-ID-NULL", "PARSE-NUL"])]
     #[case::id_only_block_lost(b"id: 5\n\ndata: a\n\n", false, 0, Some(("message", "a", "")), None, &["DISPATCH-ID-WITHOUT-DATA"])]
     #[case::id_with_nul_eats_next_line(b"id: 1\0\ndata: a\n\n", false, 0, None, None, &["PARSE-NUL", "FIELD-ID-NULL"])]
     #[case::id_with_nul_taken(b"id: 1\0\ndata: a\n\n", false, 0, Some(("message", "a", "1")), None, &["FIELD-ID-NULL", "PARSE-NUL"])]
