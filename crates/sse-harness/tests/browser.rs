@@ -14,6 +14,16 @@ use sse_harness::judge::Outcome;
 use sse_harness::run::{Transport, execute};
 use sse_harness::{Catalogue, Client};
 
+/// One browser test at a time: a few browsers at once on a small machine delay a page's events
+/// past the times the timed cases (close-while-open) hold them to.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn browser(kind: Kind) -> Option<Browser> {
     match Browser::find(kind) {
         Ok(b) => Some(b),
@@ -29,6 +39,7 @@ fn browser(kind: Kind) -> Option<Browser> {
 
 /// Runs `cases` on the browser and asserts each passes.
 fn passes(kind: Kind, cases: &[&str]) {
+    let _alone = one_at_a_time();
     let Some(browser) = browser(kind) else { return };
     assert_eq!(browser.identity().name, kind.name());
     let catalogue = Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
@@ -81,6 +92,7 @@ fn firefox_runs_cases_through_its_own_eventsource() {
 /// Stream cases run one after another in a browser kept running (one per worker), each page
 /// navigating to the next case's: judged like any other case, without a browser start each.
 fn stream_cases_share_a_browser(kind: Kind) {
+    let _alone = one_at_a_time();
     let Some(browser) = browser(kind) else { return };
     let catalogue = Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
     let target = sse_harness::run::Target {
