@@ -528,8 +528,11 @@ impl StreamSource {
                 Some("PARSE-NUL")
             } else if w.trim_start_matches([' ', '\t']) == g.trim_start_matches([' ', '\t']) {
                 Some("FIELD-LEADING-SPACE")
-            } else if w.contains('\u{FFFD}') || g.contains('\u{FFFD}') {
+            } else if w.contains('\u{FFFD}') {
                 Some("PARSE-UTF8-REPLACEMENT")
+            } else if g.contains('\u{FFFD}') || !w.is_ascii() {
+                // Valid text decoded wrong: a character split between reads, say.
+                Some("PARSE-UTF8-DECODE")
             } else {
                 None
             };
@@ -1039,6 +1042,49 @@ mod tests {
             s.blame_extra(shown)
         };
         assert_eq!(got, want);
+    }
+
+    // spec: PARSE-CHUNKING
+    #[test]
+    fn a_failure_only_some_deliveries_show_also_names_chunking() {
+        use crate::judge::{Finding, Outcome};
+        let report = |case: &str, verdict: Outcome| crate::report::CaseReport {
+            case: case.into(),
+            about: String::new(),
+            requirements: Vec::new(),
+            verdict,
+            detail: String::new(),
+            findings: vec![Finding {
+                outcome: verdict,
+                requirements: vec!["PARSE-EOL-CR".into()],
+                at: None,
+                message: "lost".into(),
+            }],
+            divergence: None,
+            expected: Vec::new(),
+            observed: Vec::new(),
+            wall_ms: 0,
+            readings: Vec::new(),
+        };
+        let mut cases = vec![
+            report("stream/a@whole", Outcome::Pass),
+            report("stream/a@bytes", Outcome::Fail),
+            report("stream/b@whole", Outcome::Fail),
+            report("stream/b@bytes", Outcome::Fail),
+            report("other", Outcome::Fail),
+        ];
+        mark_chunking(&mut cases);
+        let names = |i: usize| cases[i].findings[0].requirements.clone();
+        assert_eq!(names(1), ["PARSE-EOL-CR", "PARSE-CHUNKING"]);
+        assert!(
+            cases[1].detail.contains("only delivered as bytes"),
+            "{}",
+            cases[1].detail
+        );
+        // Every delivery fails alike, or not a stream case: no chunking fault.
+        assert_eq!(names(2), ["PARSE-EOL-CR"]);
+        assert_eq!(names(3), ["PARSE-EOL-CR"]);
+        assert_eq!(names(4), ["PARSE-EOL-CR"]);
     }
 
     #[test]
