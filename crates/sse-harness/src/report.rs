@@ -35,6 +35,52 @@ pub struct RunReport {
     /// Each server set-up: one column of the server matrix.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<ServerReport>,
+    /// The streams of the stream cases some column did not pass, once each: their bytes are
+    /// shown beside the failures, whichever columns they come from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<StreamReport>,
+}
+
+/// A stream case's stream, as the report shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamReport {
+    /// The stream case's id (`stream/NAME@DELIVERY`).
+    pub case: String,
+    /// The fixture's name.
+    pub fixture: String,
+    /// How it was written.
+    pub delivery: crate::stream_case::Delivery,
+    /// Its bytes, as hex (a stream need not be UTF-8).
+    pub bytes_hex: String,
+    /// Where each write ended (byte offsets).
+    pub write_ends: Vec<usize>,
+}
+
+impl StreamReport {
+    /// The report's record of a stream case.
+    pub fn of(case: &crate::Case) -> Option<Self> {
+        let s = case.stream.as_ref()?;
+        Some(StreamReport {
+            case: case.id.clone(),
+            fixture: s.fixture.clone(),
+            delivery: s.delivery,
+            bytes_hex: s.bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            write_ends: s.writes.iter().map(|w| w.end).collect(),
+        })
+    }
+
+    /// The bytes (`bytes_hex` decoded; what does not decode is left out).
+    pub fn bytes(&self) -> Vec<u8> {
+        self.bytes_hex
+            .as_bytes()
+            .chunks(2)
+            .filter_map(|pair| {
+                std::str::from_utf8(pair)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
+            .collect()
+    }
 }
 
 /// The suite's version and size.
@@ -439,6 +485,19 @@ impl RunReport {
                 server_checks: Vec::new(),
             })
             .collect();
+        let failed_somewhere = |id: &str| {
+            implementations.iter().any(|i| {
+                i.cases
+                    .iter()
+                    .any(|c| c.case == id && c.verdict != Outcome::Pass)
+            })
+        };
+        let streams = catalogue
+            .cases
+            .iter()
+            .filter(|c| c.stream.is_some() && failed_somewhere(&c.id))
+            .filter_map(StreamReport::of)
+            .collect();
         RunReport {
             generated: now_rfc3339(),
             suite: SuiteInfo {
@@ -449,6 +508,7 @@ impl RunReport {
             requirements,
             implementations,
             servers: Vec::new(),
+            streams,
         }
     }
 
@@ -642,12 +702,39 @@ impl RunReport {
         }
         let mut non_pass = String::new();
         for imp in &self.implementations {
+            // A stream's deliveries that failed alike are one line.
+            let mut shown: Vec<(String, Outcome)> = Vec::new();
             for c in imp.cases.iter().filter(|c| c.verdict != Outcome::Pass) {
+                let Some((stream, _)) = c
+                    .case
+                    .rsplit_once('@')
+                    .filter(|_| c.case.starts_with("stream/"))
+                else {
+                    let _ = writeln!(
+                        non_pass,
+                        "- **{}** `{}` {}: {}",
+                        imp.id,
+                        c.case,
+                        c.verdict,
+                        md(&c.detail)
+                    );
+                    continue;
+                };
+                if shown.contains(&(stream.to_owned(), c.verdict)) {
+                    continue;
+                }
+                shown.push((stream.to_owned(), c.verdict));
+                let deliveries: Vec<&str> = imp
+                    .cases
+                    .iter()
+                    .filter(|o| o.verdict == c.verdict)
+                    .filter_map(|o| o.case.strip_prefix(stream)?.strip_prefix('@'))
+                    .collect();
                 let _ = writeln!(
                     non_pass,
-                    "- **{}** `{}` {}: {}",
+                    "- **{}** `{stream}` @{} {}: {}",
                     imp.id,
-                    c.case,
+                    deliveries.join(", @"),
                     c.verdict,
                     md(&c.detail)
                 );

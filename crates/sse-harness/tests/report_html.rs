@@ -257,6 +257,30 @@ fn cannot_close(catalogue: &Catalogue) -> CaseReport {
     case_report(case, Outcome::Unsupported, findings, None, Vec::new())
 }
 
+/// A stream case whose NULs the client dropped.
+fn drops_nul(catalogue: &Catalogue) -> CaseReport {
+    let case = case(catalogue, "stream/nul-in-data@splits");
+    let lines: Vec<String> = golden(case)
+        .into_iter()
+        .map(|l| l.replace("\\0", ""))
+        .collect();
+    let seen = observed(&lines);
+    let expected = golden(case);
+    let divergence = Divergence {
+        expected_line: Some(2),
+        observed_line: Some(2),
+        expected: expected[2].clone(),
+        observed: lines[2].clone(),
+    };
+    let findings = vec![finding(
+        Outcome::Fail,
+        &["PARSE-NUL"],
+        Some(3),
+        &format!("expected `{}`, observed `{}`", expected[2], lines[2]),
+    )];
+    case_report(case, Outcome::Fail, findings, Some(divergence), seen)
+}
+
 fn identity(name: &str, version: &str) -> Identity {
     Identity {
         name: name.to_owned(),
@@ -280,6 +304,7 @@ fn synthetic_report(catalogue: &Catalogue) -> RunReport {
         chatty(catalogue),
         slow_start(catalogue),
         cannot_close(catalogue),
+        drops_nul(catalogue),
     ];
     let mut cases: Vec<CaseReport> = catalogue
         .cases
@@ -360,10 +385,15 @@ struct Seen {
 #[derive(Debug, Deserialize)]
 struct Opened {
     requirement: String,
+    /// Cases the cell's panel lists.
+    listed: usize,
     visible: bool,
     expected: usize,
     observed: usize,
     svgs: usize,
+    /// A stream case's messages side by side, and its bytes.
+    messages: usize,
+    bytes: usize,
     highlighted: usize,
 }
 
@@ -393,6 +423,18 @@ fn report_page_shows_the_matrix_and_opens_failures() {
         assert!(!page.contains(fetch), "the page fetches nothing: {fetch}");
     }
     assert!(page.contains("more lines not shown"));
+    // The stream case: its bytes with the NULs marked, once, and the messages side by side.
+    assert_eq!(
+        page.matches("<section class=\"panel\" id=\"s.").count(),
+        1,
+        "each failed stream is written once"
+    );
+    assert!(page.contains("<span class=\"m nul\""), "NULs are marked");
+    assert!(page.contains("<span class=\"m eol\""), "line ends are marked");
+    assert!(page.contains("<table class=\"messages\">"));
+    assert!(page.contains("<tr class=\"div\">"), "the first difference is marked");
+    // A passing case shows nothing: the model passes all, so none of its cases has a detail.
+    assert!(!page.contains("id=\"c.model-sim."), "a passing case has no detail");
     assert!(page.contains("past the cut"));
     assert_nested(&page);
 
@@ -415,12 +457,17 @@ fn report_page_shows_the_matrix_and_opens_failures() {
         "panels stay closed until a cell opens one"
     );
     let o = &seen.opened;
-    assert!(o.visible, "the fail cell opened its panel: {o:?}");
+    assert!(o.listed >= 1, "the fail cell lists its cases: {o:?}");
+    assert!(o.visible, "the listed case opened its detail: {o:?}");
     assert!(
         o.expected >= 1 && o.expected == o.observed,
         "both traces: {o:?}"
     );
-    assert!(o.svgs >= o.expected, "a timeline per case: {o:?}");
+    // A timeline, or for a stream case its bytes and messages side by side.
+    assert!(
+        o.svgs >= o.expected || (o.messages >= 1 && o.bytes >= 1),
+        "a timeline per case: {o:?}"
+    );
     assert!(
         o.highlighted >= 2,
         "the divergent lines are highlighted: {o:?}"

@@ -1,8 +1,12 @@
 //! `index.html`: the requirement-by-implementation matrix as one self-contained page (inline CSS,
 //! a few optional lines of JS, nothing fetched): a summary per implementation, one coloured cell
-//! per requirement and implementation, what each implementation gets wrong, and behind every
-//! non-pass cell its cases with a timeline and the expected and observed traces side by side.
-//! Cells open their detail through a fragment link and CSS `:target`, so no script is needed.
+//! per requirement and implementation, what each implementation gets wrong, behind every
+//! non-pass cell the list of its cases, and for every case that did not pass, once per column,
+//! its detail: a timeline and the expected and observed traces side by side (for a stream case,
+//! the stream's bytes with their line ends, BOMs, NULs and bad bytes marked, and the expected and
+//! observed messages side by side). A passing case shows nothing (its traces are in
+//! report.json), and a stream's bytes are written once whatever the columns that failed it.
+//! Cells and cases open through a fragment link and CSS `:target`, so no script is needed.
 
 use std::fmt::Write as _;
 
@@ -11,6 +15,7 @@ use sse_model::trace::time;
 use super::{CaseReport, Cell, ImplementationReport, RequirementInfo, RunReport, xml as escape};
 use crate::judge::{Divergence, Finding, Outcome, Source};
 
+mod stream;
 mod timeline;
 
 /// Lines shown (and drawn) per trace: the rest is only counted, so a runaway client cannot
@@ -42,10 +47,12 @@ pub fn render(report: &RunReport) -> String {
     if !report.implementations.is_empty() {
         summary(&mut out, report);
         matrix(&mut out, report, &grid);
-        problems(&mut out, report, &grid);
+        problems(&mut out, report);
     }
     servers(&mut out, report);
     panels(&mut out, report, &grid);
+    case_panels(&mut out, report);
+    stream_panels(&mut out, report);
     out.push_str(PAGE_END);
     out
 }
@@ -76,17 +83,6 @@ impl Grid {
             .map(|(r, row)| row.iter().map(|c| Shown::of(c, r)).collect())
             .collect();
         Grid { cells, shown }
-    }
-
-    /// The first requirement whose cell for implementation `i` opens a panel showing `case`.
-    fn panel_of(&self, i: usize, case: &str) -> Option<usize> {
-        self.cells.iter().zip(&self.shown).position(|(row, shown)| {
-            shown[i].opens()
-                && row[i]
-                    .cases
-                    .iter()
-                    .any(|(c, o)| c == case && *o != Outcome::Pass)
-        })
     }
 }
 
@@ -176,6 +172,14 @@ fn impl_anchor(imp: &ImplementationReport) -> String {
 
 fn panel_anchor(imp: &ImplementationReport, requirement: &str) -> String {
     anchor("d", &[&imp.id, requirement])
+}
+
+fn case_anchor(imp: &ImplementationReport, case: &str) -> String {
+    anchor("c", &[&imp.id, case])
+}
+
+fn stream_anchor(case: &str) -> String {
+    anchor("s", &[case])
 }
 
 /// A coloured verdict label.
@@ -357,10 +361,10 @@ fn matrix_cell(
     out.push_str("</td>");
 }
 
-fn problems(out: &mut String, report: &RunReport, grid: &Grid) {
+fn problems(out: &mut String, report: &RunReport) {
     out.push_str("<section id=\"problems\">\n<h2>What each implementation gets wrong</h2>\n");
     for (i, imp) in report.implementations.iter().enumerate() {
-        implementation_problems(out, report, grid, i, imp);
+        implementation_problems(out, report, i, imp);
     }
     out.push_str("</section>\n");
 }
@@ -368,7 +372,6 @@ fn problems(out: &mut String, report: &RunReport, grid: &Grid) {
 fn implementation_problems(
     out: &mut String,
     report: &RunReport,
-    grid: &Grid,
     i: usize,
     imp: &ImplementationReport,
 ) {
@@ -400,25 +403,21 @@ fn implementation_problems(
     } else {
         out.push_str("<table class=\"problems\">\n<tbody>\n");
         for case in bad {
-            problem_row(out, report, grid, i, case);
+            problem_row(out, report, i, case);
         }
         out.push_str("</tbody>\n</table>\n");
     }
     out.push_str("</section>\n");
 }
 
-/// One non-pass case: its id links to the first panel that shows it (an unsupported case behind
-/// cells that pass elsewhere has none: its detail says why).
-fn problem_row(out: &mut String, report: &RunReport, grid: &Grid, i: usize, case: &CaseReport) {
+/// One non-pass case: its id opens its detail.
+fn problem_row(out: &mut String, report: &RunReport, i: usize, case: &CaseReport) {
     let imp = &report.implementations[i];
-    let id = match grid.panel_of(i, &case.case) {
-        Some(r) => format!(
-            "<a href=\"#{}\">{}</a>",
-            panel_anchor(imp, &report.requirements[r].id),
-            escape(&case.case)
-        ),
-        None => escape(&case.case),
-    };
+    let id = format!(
+        "<a href=\"#{}\">{}</a>",
+        case_anchor(imp, &case.case),
+        escape(&case.case)
+    );
     let _ = writeln!(
         out,
         "<tr><td class=\"case-id\">{id}</td><td>{}</td><td>{}</td></tr>",
@@ -577,20 +576,47 @@ fn panel(out: &mut String, req: &RequirementInfo, imp: &ImplementationReport, ce
         );
     }
     out.push_str("</header>\n");
-    out.push_str(&timeline::legend());
     for (id, _) in cell.cases.iter().filter(|(_, o)| *o != Outcome::Pass) {
         if let Some(case) = imp.cases.iter().find(|c| &c.case == id) {
-            case_detail(out, case);
+            let _ = writeln!(
+                out,
+                "<article class=\"case\">\n<h3><a href=\"#{}\">{}</a> {} <small>{} ms</small></h3>\n\
+                 <p class=\"about\">{}</p>",
+                case_anchor(imp, &case.case),
+                escape(&case.case),
+                badge(case.verdict),
+                case.wall_ms,
+                escape(&case.about)
+            );
+            findings(out, &case.findings);
+            out.push_str("</article>\n");
         }
     }
     out.push_str("</section>\n");
 }
 
-fn case_detail(out: &mut String, c: &CaseReport) {
+/// The detail of every case that did not pass, once per column.
+fn case_panels(out: &mut String, report: &RunReport) {
+    out.push_str("<div id=\"cases\">\n");
+    for imp in &report.implementations {
+        for case in imp.cases.iter().filter(|c| c.verdict != Outcome::Pass) {
+            case_panel(out, report, imp, case);
+        }
+    }
+    out.push_str("</div>\n");
+}
+
+fn case_panel(out: &mut String, report: &RunReport, imp: &ImplementationReport, c: &CaseReport) {
     let _ = writeln!(
         out,
-        "<article class=\"case\">\n<h3>{} {} <small>{} ms</small></h3>\n<p class=\"about\">{}</p>",
+        "<section class=\"panel case\" id=\"{}\">\n<header><a class=\"close\" href=\"#{}\" \
+         title=\"back to what {} gets wrong (Esc)\">× close</a>\n<h2>{} <span class=\"on\">on</span> {} {} \
+         <small>{} ms</small></h2>\n<p class=\"req-summary\">{}</p>\n</header>",
+        case_anchor(imp, &c.case),
+        impl_anchor(imp),
+        escape(&imp.id),
         escape(&c.case),
+        escape(&imp.id),
         badge(c.verdict),
         c.wall_ms,
         escape(&c.about)
@@ -599,13 +625,47 @@ fn case_detail(out: &mut String, c: &CaseReport) {
     if let Some(d) = &c.divergence {
         divergence(out, d);
     }
+    let stream = report.streams.iter().find(|s| s.case == c.case);
+    if let Some(stream) = stream {
+        stream::brief(out, stream, &stream_anchor(&stream.case));
+        stream::messages(out, c);
+    }
     if c.expected.is_empty() && c.observed.is_empty() {
         out.push_str("<p class=\"none\">No trace.</p>\n");
     } else {
-        timeline::draw(out, c);
+        if stream.is_none() {
+            out.push_str(&timeline::legend());
+            timeline::draw(out, c);
+        }
         traces(out, c);
     }
-    out.push_str("</article>\n");
+    out.push_str("</section>\n");
+}
+
+/// Each stream some column did not pass, its bytes and expected messages, once.
+fn stream_panels(out: &mut String, report: &RunReport) {
+    out.push_str("<div id=\"streams\">\n");
+    for stream in &report.streams {
+        let expected = report
+            .implementations
+            .iter()
+            .flat_map(|i| &i.cases)
+            .find(|c| c.case == stream.case);
+        let _ = writeln!(
+            out,
+            "<section class=\"panel\" id=\"{}\">\n<header><a class=\"close\" href=\"#problems\" \
+             title=\"back (Esc)\">× close</a>\n<h2>{}</h2>\n<p class=\"req-summary\">{}</p>\n</header>",
+            stream_anchor(&stream.case),
+            escape(&stream.case),
+            escape(expected.map_or("", |c| c.about.as_str()))
+        );
+        stream::full(out, stream);
+        if let Some(c) = expected {
+            stream::expected(out, c);
+        }
+        out.push_str("</section>\n");
+    }
+    out.push_str("</div>\n");
 }
 
 fn findings(out: &mut String, findings: &[Finding]) {
