@@ -189,6 +189,9 @@ function streamParams(body, caps) {
   };
   if (caps.has('last-event-id')) params.lastEventId = optional(body, 'lastEventId', isString);
   if (caps.has('read-timeout')) params.readTimeoutMs = optional(body, 'readTimeoutMs', isDelay);
+  if (caps.has('ssec:close-in-handler')) {
+    params.closeOnMessage = optional(body, 'closeOnMessage', (n) => Number.isInteger(n) && n >= 1);
+  }
   if (caps.has('headers')) params.headers = optional(body, 'headers', isHeaders);
   if (caps.has('post') || caps.has('report')) {
     params.method = optional(body, 'method', isString);
@@ -354,13 +357,17 @@ export function runService({ name, version, capabilities, createClient, port = p
 }
 
 // Reports what a WHATWG-shaped EventSource (`open`, `message` and typed events, `error` with
-// readyState) shows its user; returns `listen(type)` for the `listen` command.
-export function watchEventSource(es, sink) {
+// readyState) shows its user; returns `listen(type)` for the `listen` command. With
+// `closeOnMessage` (ssec:close-in-handler), calls `close()` inside that message's handler.
+export function watchEventSource(es, sink, closeOnMessage) {
   const listening = new Set();
+  let messages = 0;
   // A listener for a type such as `error` also sees the library's own events of that name:
   // messages carry `data`, the library's events do not.
   const onMessage = (e) => {
-    if ('data' in e) sink.event({ type: e.type, data: e.data, id: e.lastEventId });
+    if (!('data' in e)) return;
+    sink.event({ type: e.type, data: e.data, id: e.lastEventId });
+    if (++messages === closeOnMessage) es.close();
   };
   const listen = (type) => {
     if (listening.has(type)) return;

@@ -12,7 +12,7 @@ runService({
   // No `last-event-id`: the library keeps its last event ID private and only sends it on
   // reconnection, so a header added through `fetch` could not be "treated as if received as an
   // id:". No comments, read timeout, restart, or initial reconnection time in its API.
-  capabilities: ['headers', 'event-type-listeners', 'ssec:open', 'ssec:ready-state', 'ssec:time'],
+  capabilities: ['headers', 'event-type-listeners', 'ssec:open', 'ssec:ready-state', 'ssec:time', 'ssec:close-in-handler'],
   createClient(params, sink) {
     const extra = params.headers ?? {};
     const options = {};
@@ -25,7 +25,7 @@ runService({
       };
     }
     const es = new EventSource(params.streamUrl, options);
-    const listen = watchEventSource(es, sink);
+    const listen = watchEventSource(es, sink, params.closeOnMessage);
     return { listen, close: () => es.close() };
   },
 });

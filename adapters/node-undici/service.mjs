@@ -35,7 +35,7 @@ runService({
   // Headers go through a composed dispatcher (the way undici's maintainers point to; the
   // EventSource itself takes no headers). No `last-event-id`: the last event ID is private and
   // only set on reconnection. No comments, read timeout or restart in its API.
-  capabilities: ['headers', 'event-type-listeners', 'ssec:open', 'ssec:ready-state', 'ssec:time'],
+  capabilities: ['headers', 'event-type-listeners', 'ssec:open', 'ssec:ready-state', 'ssec:time', 'ssec:close-in-handler'],
   createClient(params, sink) {
     const extra = params.headers ?? {};
     const agent = Object.keys(extra).length > 0 ? new Agent() : undefined;
@@ -45,7 +45,7 @@ runService({
     if (params.initialDelayMs !== undefined) node.reconnectionTime = Math.round(params.initialDelayMs);
     if (dispatcher) node.dispatcher = dispatcher;
     const es = new EventSource(params.streamUrl, { node });
-    const listen = watchEventSource(es, sink);
+    const listen = watchEventSource(es, sink, params.closeOnMessage);
     return {
       listen,
       close() {

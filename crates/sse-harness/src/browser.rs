@@ -255,6 +255,7 @@ impl Client for Browser {
             Capability::ReadyState,
             Capability::Origin,
             Capability::Close,
+            Capability::CloseInHandler,
             Capability::Cors,
         ]
         .into_iter()
@@ -599,6 +600,7 @@ impl BrowserSession {
                 "report": format!("http://{report}"),
                 "types": request.event_types,
                 "run": run,
+                "closeOnMessage": request.close_on_message,
             });
             format!(
                 "{page_base}{PAGE_PATH}#{}",

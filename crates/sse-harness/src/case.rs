@@ -13,6 +13,7 @@
 //! [client]                     # all optional
 //! path = "/sse/1?limit=3"      # default: /cases/{id}, the scripted server below
 //! close_at_ms = 5000           # the page calls close()
+//! close_on_message = 1         # the page calls close() in its first message's handler
 //! last_event_id = "41"         # a persisted id for the first request
 //! origin = "{page-origin}"     # the page's origin: CORS applies to other origins; `{origin}` is
 //!                              # the stream's own (CORS starts when a redirect leaves it), and
@@ -144,6 +145,10 @@ pub struct ClientSpec {
     /// When the page calls close().
     #[serde(skip_serializing_if = "Option::is_none")]
     pub close_at_ms: Option<u64>,
+    /// The page calls close() in the handler of its Nth message (1-based), while later events
+    /// of the same read wait to be dispatched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_on_message: Option<u32>,
     /// The Accept-Encoding the client's HTTP stack sends (and then decodes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accept_encoding: Option<String>,
@@ -398,6 +403,9 @@ impl Case {
             if at.is_some_and(|ms| ms > self.duration_ms) {
                 return Err(format!("{name} must fall within duration_ms"));
             }
+        }
+        if self.client.close_on_message == Some(0) {
+            return Err("client.close_on_message counts messages from 1".into());
         }
         if let Some(m) = &self.client.method {
             if !matches!(m.as_str(), "POST" | "REPORT") {

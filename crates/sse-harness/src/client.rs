@@ -30,6 +30,9 @@ pub enum Capability {
     Origin,
     /// Can be closed by its user (`close()`).
     Close,
+    /// Can be closed from inside a message handler (`close()` while later events of the same
+    /// read are queued: `DISPATCH-NOT-WHEN-CLOSED`).
+    CloseInHandler,
     /// Can be told to drop the connection and reconnect (LaunchDarkly's `restart`).
     Restart,
     /// Can start with a Last-Event-ID of its user's choosing (a persisted one).
@@ -56,11 +59,12 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability, in order.
-    pub const ALL: [Capability; 15] = [
+    pub const ALL: [Capability; 16] = [
         Capability::OpenEvent,
         Capability::ReadyState,
         Capability::Origin,
         Capability::Close,
+        Capability::CloseInHandler,
         Capability::Restart,
         Capability::InitialLastEventId,
         Capability::Cors,
@@ -81,6 +85,7 @@ impl Capability {
             Capability::ReadyState => "ready-state",
             Capability::Origin => "origin",
             Capability::Close => "close",
+            Capability::CloseInHandler => "close-in-handler",
             Capability::Restart => "restart",
             Capability::InitialLastEventId => "initial-last-event-id",
             Capability::Cors => "cors",
@@ -159,6 +164,9 @@ pub struct OpenRequest {
     /// Whether the case needs a client with nothing kept from earlier cases (cookies, caches,
     /// connections). A stream case does not: a browser may run it in a page it keeps running.
     pub fresh: bool,
+    /// The page calls close() in the handler of this message (1-based:
+    /// [`Capability::CloseInHandler`]).
+    pub close_on_message: Option<u32>,
 }
 
 impl fmt::Debug for OpenRequest {

@@ -228,6 +228,8 @@ pub struct Expectation {
     pub requests: Vec<ExpectedRequest>,
     /// The commands the harness gives, at their times.
     pub commands: Vec<(u64, Command)>,
+    /// Whether the page closes the EventSource itself (in a message handler).
+    pub closes_itself: bool,
     /// How long nothing more may happen after the last expected step (the rest of the case's
     /// run after its last golden line).
     #[serde(with = "crate::millis")]
@@ -273,9 +275,11 @@ impl Expectation {
     /// Whether the case ends with the client stopped for good (it gave up, or the page closed
     /// it): nothing may follow, however late.
     pub fn ends_for_good(&self) -> bool {
-        self.commands
-            .iter()
-            .any(|(_, c)| matches!(c, Command::Close | Command::UserAgentAbort))
+        self.closes_itself
+            || self
+                .commands
+                .iter()
+                .any(|(_, c)| matches!(c, Command::Close | Command::UserAgentAbort))
             || matches!(
                 self.page.last().map(|s| &s.step),
                 Some(Step::Error {
@@ -463,6 +467,7 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
         page,
         requests,
         commands,
+        closes_itself: case.client.close_on_message.is_some(),
         settle: case.duration().saturating_sub(last),
         golden,
     }

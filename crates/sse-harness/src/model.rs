@@ -81,6 +81,7 @@ impl Client for ModelClient {
             let (commands, rx) = mpsc::unbounded_channel();
             let driver = Driver {
                 es,
+                close_on_message: request.close_on_message,
                 net: request.net,
                 accept_encoding: request.settings.accept_encoding,
                 observer,
@@ -167,6 +168,8 @@ impl Drop for Fetch {
 
 struct Driver {
     es: EventSource,
+    /// The page closes in its Nth message's handler: counts down to it.
+    close_on_message: Option<u32>,
     net: Net,
     accept_encoding: Option<String>,
     observer: Observer,
@@ -204,6 +207,17 @@ impl Driver {
         self.observer.report(seen);
     }
 
+    /// The page calls close().
+    fn close(&mut self) {
+        self.es.close();
+        if let Some(trace) = &self.trace {
+            trace
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(self.now(), Observation::Closed);
+        }
+    }
+
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut fetch: Option<Fetch> = None;
         let mut timer: Option<Duration> = None;
@@ -221,18 +235,23 @@ impl Driver {
                     }
                     Action::Abort => fetch = None,
                     Action::SetTimer(deadline) => timer = Some(deadline),
-                    Action::Open | Action::Message(_) | Action::Error(_) => {}
+                    // The page's handler runs now, before the next queued task.
+                    Action::Message(_) => {
+                        if let Some(n) = self.close_on_message.as_mut() {
+                            *n -= 1;
+                            if *n == 0 {
+                                self.close_on_message = None;
+                                self.close();
+                            }
+                        }
+                    }
+                    Action::Open | Action::Error(_) => {}
                 }
             }
             tokio::select! {
                 biased;
                 command = commands.recv(), if commands_open => match command {
-                    Some(Command::Close) => {
-                        self.es.close();
-                        if let Some(trace) = &self.trace {
-                            trace.lock().unwrap_or_else(PoisonError::into_inner).push(self.now(), Observation::Closed);
-                        }
-                    }
+                    Some(Command::Close) => self.close(),
                     // The user agent aborts the fetch; only a fetch in flight can be aborted.
                     Some(Command::UserAgentAbort) => {
                         if fetch.take().is_some() {

@@ -60,6 +60,9 @@ pub fn needs(case: &Case) -> Vec<Capability> {
     if c.close_at_ms.is_some() {
         out.push(Capability::Close);
     }
+    if c.close_on_message.is_some() {
+        out.push(Capability::CloseInHandler);
+    }
     if c.ua_abort_at_ms.is_some() {
         out.push(Capability::UserAgentAbort);
     }
@@ -138,6 +141,7 @@ pub fn open_request(case: &Case, origins: &Origins, net: Net) -> Result<OpenRequ
         net,
         event_types: event_types(case),
         fresh: case.stream.is_none(),
+        close_on_message: c.close_on_message,
         extensions: c.extensions(),
     })
 }

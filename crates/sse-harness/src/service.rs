@@ -38,8 +38,9 @@ const CALL: Duration = Duration::from_secs(10);
 const MAX_CALLBACK_BYTES: usize = 32 << 20;
 
 /// The capability names of the protocol and ours, and what each means to the harness.
-const MAPPED: [(&str, Capability); 9] = [
+const MAPPED: [(&str, Capability); 10] = [
     ("restart", Capability::Restart),
+    ("ssec:close-in-handler", Capability::CloseInHandler),
     ("last-event-id", Capability::InitialLastEventId),
     ("headers", Capability::Headers),
     ("post", Capability::Post),
@@ -302,6 +303,9 @@ impl Client for Service {
             }
             if let Some(limit) = ext.read_timeout {
                 body["readTimeoutMs"] = json!(limit.as_millis());
+            }
+            if let Some(n) = request.close_on_message {
+                body["closeOnMessage"] = json!(n);
             }
             let answer = remote::call(Method::POST, &base, Some(&body), CALL)
                 .await

@@ -709,3 +709,50 @@ fn messages_until_a_client_takes_close_late_are_its_own(
     let v = verdict("close-while-open", &run);
     assert_eq!(v.outcome, want, "{v:#?}");
 }
+
+// spec: DISPATCH-NOT-WHEN-CLOSED CLOSE-NO-EVENT
+#[test]
+fn events_queued_behind_a_close_in_a_handler_must_not_come() {
+    let case = "close-in-handler-drops-queued-events";
+    let mut run = model_run(case);
+    assert_eq!(verdict(case, &run).outcome, Outcome::Pass);
+    // A client that dispatched what it had parsed before the close took effect.
+    let at = run.observed.last().map_or(Duration::ZERO, |o| o.at);
+    for data in ["2", "3"] {
+        run.observed.push(sse_harness::Observed {
+            at,
+            what: Seen::Message {
+                event_type: "message".into(),
+                data: data.into(),
+                last_event_id: String::new(),
+                origin: None,
+            },
+        });
+    }
+    let v = verdict(case, &run);
+    assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
+    assert_eq!(finding(&v, "DISPATCH-NOT-WHEN-CLOSED"), Outcome::Fail);
+}
+
+// Retry values that common number parsers take (+5, 5e1, " 50", octal 0300), judged by the
+// wait they cause: a client that took one reconnects before the reconnection time in force.
+// spec: FIELD-RETRY-INVALID FIELD-RETRY RECONNECT-WAIT
+#[rstest]
+#[case("retry-plus-sign-ignored", 995)]
+#[case("retry-exponent-ignored", 950)]
+#[case("retry-leading-spaces-ignored", 950)]
+#[case("retry-leading-zero-is-decimal", 108)]
+fn a_retry_value_taken_the_way_a_number_parser_would_reconnects_too_early(
+    #[case] case: &str,
+    #[case] earlier_ms: u64,
+) {
+    let mut run = model_run(case);
+    assert_eq!(verdict(case, &run).outcome, Outcome::Pass);
+    shift_request(&mut run, 1, Duration::from_millis(earlier_ms), true);
+    for o in run.observed.iter_mut().skip(3) {
+        o.at -= Duration::from_millis(earlier_ms);
+    }
+    let v = verdict(case, &run);
+    assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
+    assert_eq!(finding(&v, "RECONNECT-WAIT"), Outcome::Fail);
+}

@@ -430,11 +430,20 @@ fn report_page_shows_the_matrix_and_opens_failures() {
         "each failed stream is written once"
     );
     assert!(page.contains("<span class=\"m nul\""), "NULs are marked");
-    assert!(page.contains("<span class=\"m eol\""), "line ends are marked");
+    assert!(
+        page.contains("<span class=\"m eol\""),
+        "line ends are marked"
+    );
     assert!(page.contains("<table class=\"messages\">"));
-    assert!(page.contains("<tr class=\"div\">"), "the first difference is marked");
+    assert!(
+        page.contains("<tr class=\"div\">"),
+        "the first difference is marked"
+    );
     // A passing case shows nothing: the model passes all, so none of its cases has a detail.
-    assert!(!page.contains("id=\"c.model-sim."), "a passing case has no detail");
+    assert!(
+        !page.contains("id=\"c.model-sim."),
+        "a passing case has no detail"
+    );
     assert!(page.contains("past the cut"));
     assert_nested(&page);
 

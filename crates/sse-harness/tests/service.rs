@@ -109,6 +109,7 @@ async fn handle(
                 event_types: Vec::new(),
                 extensions: sse_model::Extensions::default(),
                 fresh: true,
+                close_on_message: None,
             };
             let session = match ModelClient::default().open(request, observer.clone()).await {
                 Ok(s) => s,
