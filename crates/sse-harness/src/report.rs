@@ -748,6 +748,11 @@ impl RunReport {
 
 /// Runs the selected cases on every target and gathers the report: what `cargo xtask report`,
 /// `ssec report` and `ssec run` share. `progress` hears of every judged case.
+///
+/// Columns run in two lanes side by side, each one column at a time: the clients that limit
+/// their own concurrency (browsers, heavy on a small machine) in one, the rest in the other.
+/// A loopback run is mostly waiting, so the lanes cost each other little time and no verdict;
+/// two browsers at once would.
 pub fn conformance(
     catalogue: &Catalogue,
     targets: &[crate::run::Target],
@@ -755,11 +760,29 @@ pub fn conformance(
     progress: &(dyn Fn(&crate::run::Target, &CaseResult) + Sync),
 ) -> RunReport {
     let cases = selection.apply(catalogue);
-    let columns = targets
-        .iter()
-        .map(|t| crate::run::run_cases(catalogue, t, &cases, &|r| progress(t, r)))
-        .collect();
-    RunReport::new(catalogue, columns)
+    let heavy = |t: &crate::run::Target| t.client.concurrency().is_some();
+    let lane = |heavy_lane: bool| -> Vec<(usize, ImplementationReport)> {
+        targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| heavy(t) == heavy_lane)
+            .map(|(i, t)| {
+                (
+                    i,
+                    crate::run::run_cases(catalogue, t, &cases, &|r| progress(t, r)),
+                )
+            })
+            .collect()
+    };
+    let mut columns: Vec<(usize, ImplementationReport)> = std::thread::scope(|scope| {
+        let browsers = scope.spawn(|| lane(true));
+        let mut rest = lane(false);
+        // A lane that panicked lost its columns: the others still make a report.
+        rest.extend(browsers.join().unwrap_or_default());
+        rest
+    });
+    columns.sort_by_key(|(i, _)| *i);
+    RunReport::new(catalogue, columns.into_iter().map(|(_, c)| c).collect())
 }
 
 /// One line for a judged case that did not pass: verdict, column, case, gravest finding.

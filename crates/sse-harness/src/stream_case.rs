@@ -171,6 +171,9 @@ struct Feature {
     id: &'static str,
     part: Part,
     rank: u8,
+    /// Whether a client that gives up on the line may do so for this (text that only looks
+    /// like a BOM makes no client give up).
+    on_error: bool,
 }
 
 impl StreamSource {
@@ -250,7 +253,12 @@ impl StreamSource {
         let Some(line) = self.lines.get(index) else {
             return Vec::new();
         };
-        let feature = |id, part, rank| Feature { id, part, rank };
+        let feature = |id, part, rank| Feature {
+            id,
+            part,
+            rank,
+            on_error: true,
+        };
         let mut out = Vec::new();
         let raw = self.raw(index);
         let end = self.line_end(index);
@@ -267,8 +275,12 @@ impl StreamSource {
                 }
             } else if text.starts_with("\u{EF}\u{BB}\u{BF}".as_bytes()) {
                 // The BOM's bytes read as Latin-1, written as UTF-8: text, not a BOM.
-                out.push(feature("PARSE-BOM", Part::Content, 1));
-                out.push(feature("PARSE-BOM", Part::Structure, 1));
+                for part in [Part::Content, Part::Structure] {
+                    out.push(Feature {
+                        on_error: false,
+                        ..feature("PARSE-BOM", part, 1)
+                    });
+                }
             }
         }
         if text.windows(3).any(|w| w == BOM) {
@@ -288,6 +300,8 @@ impl StreamSource {
             out.push(feature("PARSE-LONG-LINE", Part::Content, 2));
             out.push(feature("PARSE-LONG-LINE", Part::Structure, 2));
         }
+        // A retry value's shape is the retry rule's business (a second space makes it invalid).
+        let retry = matches!(line.effect, Effect::Retry(_) | Effect::RetryIgnored);
         if line.name.is_some() {
             match text.iter().position(|&b| b == b':') {
                 None => out.push(feature("FIELD-NO-COLON", Part::Content, 2)),
@@ -297,6 +311,7 @@ impl StreamSource {
                     }
                     // One space is the usual shape; more, or a tab, is what clients get wrong.
                     match text.get(colon + 1..colon + 3) {
+                        _ if retry => {}
                         Some([b' ', b' ' | b'\t']) | Some([b'\t', _]) => {
                             out.push(feature("FIELD-LEADING-SPACE", Part::Content, 2));
                         }
@@ -357,11 +372,21 @@ impl StreamSource {
         part: Option<Part>,
         fallback: &[&'static str],
     ) -> Vec<&'static str> {
+        self.pick_where(lines, |f| part.is_none_or(|p| f.part == p), fallback)
+    }
+
+    /// [`StreamSource::pick`] among the features `keep` takes.
+    fn pick_where(
+        &self,
+        lines: impl IntoIterator<Item = usize>,
+        keep: impl Fn(&Feature) -> bool,
+        fallback: &[&'static str],
+    ) -> Vec<&'static str> {
         // What every stream has (rank 5) says nothing about what broke: the fallback does.
         let features: Vec<Feature> = lines
             .into_iter()
             .flat_map(|i| self.features(i))
-            .filter(|f| part.is_none_or(|p| f.part == p) && f.rank < 5)
+            .filter(|f| keep(f) && f.rank < 5)
             .collect();
         let Some(best) = features.iter().map(|f| f.rank).min() else {
             return fallback.to_vec();
@@ -468,9 +493,9 @@ impl StreamSource {
             Shown::Message(_) if self.ends => vec!["PARSE-EOF-DISCARD"],
             Shown::Message(_) => self.extra_in(after..self.lines.len(), shown),
             // A line after the last message made it give up: what that line is.
-            Shown::Error | Shown::Nothing => self.pick(
+            Shown::Error | Shown::Nothing => self.pick_where(
                 after..self.lines.len(),
-                None,
+                |f| f.on_error,
                 &["PARSE-EMPTY-LINE-DISPATCH"],
             ),
         }
@@ -479,15 +504,13 @@ impl StreamSource {
     /// Message `k` never came: nothing more (a dispatch the client missed: where lines begin
     /// and end), or an `error` (the client gave up on a line of its write: any of its rules).
     fn missing(&self, k: usize, shown: Shown<'_>) -> Vec<&'static str> {
-        let part = match shown {
-            Shown::Error => None,
-            Shown::Message(_) | Shown::Nothing => Some(Part::Structure),
-        };
-        self.pick(
-            self.range_with_its_write(k),
-            part,
-            &["PARSE-EMPTY-LINE-DISPATCH"],
-        )
+        let lines = self.range_with_its_write(k);
+        match shown {
+            Shown::Error => self.pick_where(lines, |f| f.on_error, &["PARSE-EMPTY-LINE-DISPATCH"]),
+            Shown::Message(_) | Shown::Nothing => {
+                self.pick(lines, Some(Part::Structure), &["PARSE-EMPTY-LINE-DISPATCH"])
+            }
+        }
     }
 
     fn extra(&self, k: usize, observed: &OwnedEvent) -> Vec<&'static str> {
@@ -528,6 +551,9 @@ impl StreamSource {
                 Some("PARSE-NUL")
             } else if w.trim_start_matches([' ', '\t']) == g.trim_start_matches([' ', '\t']) {
                 Some("FIELD-LEADING-SPACE")
+            } else if w.replace('\u{FEFF}', "") == g {
+                // A U+FEFF inside the stream dropped as if it were a leading BOM.
+                Some("PARSE-BOM-LATER")
             } else if w.contains('\u{FFFD}') {
                 Some("PARSE-UTF8-REPLACEMENT")
             } else if g.contains('\u{FFFD}') || !w.is_ascii() {
@@ -1018,6 +1044,9 @@ mod tests {
     #[case::lost_with_its_id(b"event: e\nid: 1\ndata: a\n\ndata: b\n\n", false, 0, Some(("message", "b", "")), None, &["PARSE-EMPTY-LINE-DISPATCH"])]
     #[case::id_not_sticky_past_a_nul_id(b"id: 1\ndata: a\n\nid: \x002\ndata: b\n\n", false, 1, Some(("message", "b", "")), None, &["DISPATCH-LAST-EVENT-ID-STICKY"])]
     #[case::id_cut_at_nul(b"id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n", false, 1, Some(("message", "b", "2")), None, &["FIELD-ID-NULL", "PARSE-NUL"])]
+    #[case::bom_in_value_dropped("data: \u{feff}a\n\n".as_bytes(), false, 0, Some(("message", "a", "")), None, &["PARSE-BOM-LATER"])]
+    #[case::gives_up_on_a_lone_unknown_field("\u{EF}\u{BB}\u{BF}data: a\n\ndata: b\n\n".as_bytes(), false, 0, None, None, &["FIELD-UNKNOWN"])]
+    #[case::gives_up_on_a_retry_with_two_spaces(b"data: a\n\nretry:  5\n\n", false, 1, None, None, &["FIELD-RETRY-INVALID"])]
     #[case::id_only_block_lost(b"id: 5\n\ndata: a\n\n", false, 0, Some(("message", "a", "")), None, &["DISPATCH-ID-WITHOUT-DATA"])]
     #[case::id_with_nul_eats_next_line(b"id: 1\0\ndata: a\n\n", false, 0, None, None, &["PARSE-NUL", "FIELD-ID-NULL"])]
     #[case::id_with_nul_taken(b"id: 1\0\ndata: a\n\n", false, 0, Some(("message", "a", "1")), None, &["FIELD-ID-NULL", "PARSE-NUL"])]
