@@ -57,6 +57,7 @@
 //!
 //! [expect]                     # optional judging rules
 //! extra_wait = "pass"          # waiting longer than the reconnection time is fine here
+//! patience_ms = 20000          # how long loopback waits for the next observation
 //! ```
 
 use std::collections::BTreeMap;
@@ -281,6 +282,11 @@ pub struct ExpectSpec {
     /// the case demonstrates them and never counts as checking them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub demonstrates: Vec<String>,
+    /// How long a loopback run waits for the next observation before it ends (default: a few
+    /// seconds, longer where a reconnection is due): a case whose client has megabytes to parse
+    /// gives it time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patience_ms: Option<u64>,
 }
 
 impl ExpectSpec {
@@ -403,6 +409,16 @@ impl Case {
             if at.is_some_and(|ms| ms > self.duration_ms) {
                 return Err(format!("{name} must fall within duration_ms"));
             }
+        }
+        if self
+            .expect
+            .patience_ms
+            .is_some_and(|ms| ms == 0 || ms > MAX_DURATION_MS / 10)
+        {
+            return Err(format!(
+                "expect.patience_ms must be 1 to {}",
+                MAX_DURATION_MS / 10
+            ));
         }
         if self.client.close_on_message == Some(0) {
             return Err("client.close_on_message counts messages from 1".into());

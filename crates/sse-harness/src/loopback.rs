@@ -106,6 +106,11 @@ fn idle_limit(case: &Case, expectation: &Expectation) -> Duration {
         .max()
         .unwrap_or(Duration::from_secs(3))
         .clamp(Duration::from_secs(3), Duration::from_secs(30))
+        .max(
+            case.expect
+                .patience_ms
+                .map_or(Duration::ZERO, Duration::from_millis),
+        )
 }
 
 /// Runs a case over loopback; returns the run and the origins the client reached.

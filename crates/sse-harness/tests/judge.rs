@@ -756,3 +756,26 @@ fn a_retry_value_taken_the_way_a_number_parser_would_reconnects_too_early(
     assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
     assert_eq!(finding(&v, "RECONNECT-WAIT"), Outcome::Fail);
 }
+
+// spec: PARSE-LONG-LINE
+#[test]
+fn a_client_that_cuts_a_long_line_fails() {
+    let case = "large-message-6-7-mb";
+    let mut run = model_run(case);
+    assert_eq!(verdict(case, &run).outcome, Outcome::Pass);
+    // A client with a 1 MiB line limit that keeps what it had.
+    for o in &mut run.observed {
+        if let Seen::Message { data, .. } = &mut o.what {
+            data.truncate(1 << 20);
+        }
+    }
+    let v = verdict(case, &run);
+    assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
+    assert_eq!(finding(&v, "PARSE-LONG-LINE"), Outcome::Fail);
+    // The finding stays short: a run of one character is written with its count.
+    assert!(
+        v.findings[0].message.len() < 400,
+        "{}",
+        v.findings[0].message
+    );
+}

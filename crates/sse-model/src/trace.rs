@@ -213,31 +213,56 @@ pub fn token(s: &str) -> String {
     if bare { s.to_owned() } else { quote(s) }
 }
 
+/// A run of one character at least this long is written once with its count (`x\*{6700000}`),
+/// so a trace of a multi-megabyte message stays a few lines a person can read.
+pub const RUN: usize = 64;
+
+/// The longest run [`unquote`] expands (a count beyond it is refused, not allocated).
+const MAX_RUN: usize = 1 << 28;
+
 /// A string in double quotes with every invisible or ambiguous character escaped, so that a
-/// snapshot shows U+FFFD, a BOM or a NUL as what it is.
+/// snapshot shows U+FFFD, a BOM or a NUL as what it is; a run of [`RUN`] or more of one character
+/// is written once, then `\*{N}` for all N of them.
 pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+    let mut out = String::with_capacity(s.len().min(1 << 16) + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\0' => out.push_str("\\0"),
-            ' ' => out.push(' '),
-            c if c.is_control()
-                || c.is_whitespace()
-                || matches!(c, '\u{fffd}' | '\u{feff}' | '\u{200b}'..='\u{200f}') =>
-            {
-                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        push_escaped(&mut out, c);
+        let mut n = 1usize;
+        while chars.peek() == Some(&c) {
+            chars.next();
+            n += 1;
+        }
+        if n >= RUN {
+            out.push_str(&format!("\\*{{{n}}}"));
+        } else {
+            for _ in 1..n {
+                push_escaped(&mut out, c);
             }
-            c => out.push(c),
         }
     }
     out.push('"');
     out
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\0' => out.push_str("\\0"),
+        ' ' => out.push(' '),
+        c if c.is_control()
+            || c.is_whitespace()
+            || matches!(c, '\u{fffd}' | '\u{feff}' | '\u{200b}'..='\u{200f}') =>
+        {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        }
+        c => out.push(c),
+    }
 }
 
 fn optional(s: Option<&str>) -> String {
@@ -441,6 +466,25 @@ fn unquote(s: &str) -> Result<(String, usize), String> {
                     'r' => out.push('\r'),
                     't' => out.push('\t'),
                     '0' => out.push('\0'),
+                    // `c\*{N}`: the character before, N times in all.
+                    '*' => {
+                        let rest = &s[i + 2..];
+                        let body = rest
+                            .strip_prefix('{')
+                            .and_then(|r| r.split_once('}'))
+                            .map(|(n, _)| n)
+                            .ok_or("\\* needs {count}")?;
+                        let n = body
+                            .parse::<usize>()
+                            .ok()
+                            .filter(|n| (1..=MAX_RUN).contains(n))
+                            .ok_or_else(|| format!("bad run count \\*{{{body}}}"))?;
+                        let c = out.pop().ok_or("\\* with no character before it")?;
+                        out.extend(std::iter::repeat_n(c, n));
+                        for _ in 0..body.len() + 2 {
+                            chars.next();
+                        }
+                    }
                     'u' => {
                         let rest = &s[i + 2..];
                         let body = rest
@@ -469,6 +513,27 @@ fn unquote(s: &str) -> Result<(String, usize), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_runs_are_written_once_with_their_count() {
+        let big = format!("a{}b", "x".repeat(6_700_000));
+        let quoted = quote(&big);
+        assert_eq!(quoted, "\"ax\\*{6700000}b\"");
+        assert_eq!(unquote(&quoted[1..]), Ok((big, quoted.len() - 1)));
+        // Short runs stay as they are; an escaped character runs too.
+        assert_eq!(
+            quote(&"y".repeat(RUN - 1)),
+            format!("\"{}\"", "y".repeat(RUN - 1))
+        );
+        assert_eq!(quote(&"\0".repeat(100)), "\"\\0\\*{100}\"");
+        assert_eq!(
+            unquote("\\0\\*{100}\"").map(|(s, _)| s),
+            Ok("\0".repeat(100))
+        );
+        // A hostile count is refused, not allocated.
+        assert!(unquote("x\\*{999999999999}\"").is_err());
+        assert!(unquote("\\*{5}\"").is_err());
+    }
 
     #[test]
     fn line_format_matches_design() {

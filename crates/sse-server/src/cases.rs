@@ -8,7 +8,8 @@
 //! [[server.responses]]          # the n-th request of a run gets the n-th entry; the last repeats
 //! status = 200                  # default 200
 //! headers = [["content-type", "text/event-stream"]]   # default: that and cache-control: no-cache
-//! body = [{ send = "id: 1\ndata: a\n\n" }, { wait_ms = 100 }, { send_hex = "ff0a0a" }]
+//! body = [{ send = "id: 1\ndata: a\n\n" }, { wait_ms = 100 }, { send_hex = "ff0a0a" },
+//!         { repeat = { send = "x", times = 6700000 } }]   # made as it is sent, 64 KiB at a time
 //! end = "close"                 # close (clean end, default) | abort (reset) | hang (never ends)
 //! ```
 //!
@@ -74,7 +75,26 @@ pub enum Step {
     SendHex(String),
     /// Pause.
     WaitMs(u64),
+    /// Send this text this many times over, made as it is sent (a multi-megabyte message is
+    /// never held whole).
+    Repeat(Repeat),
 }
+
+/// Text sent many times over.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repeat {
+    /// The text (UTF-8).
+    pub send: String,
+    /// How many times.
+    pub times: u64,
+}
+
+/// The most one repeat step may send: 64 MiB.
+pub const MAX_REPEAT_BYTES: u64 = 64 << 20;
+
+/// How much of a repeat step is made and sent at once.
+const REPEAT_CHUNK: usize = 64 * 1024;
 
 /// How a scripted body ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -110,6 +130,11 @@ impl ScriptedResponse {
             match step {
                 Step::Send(text) => out.extend_from_slice(text.as_bytes()),
                 Step::SendHex(hex) => out.extend(decode_hex(hex).unwrap_or_default()),
+                Step::Repeat(r) => {
+                    for _ in 0..r.times {
+                        out.extend_from_slice(r.send.as_bytes());
+                    }
+                }
                 Step::WaitMs(_) => {}
             }
         }
@@ -143,8 +168,19 @@ impl Script {
                 }
             }
             for step in &r.body {
-                if let Step::SendHex(hex) = step {
-                    decode_hex(hex).map_err(|e| format!("response {n}: {e}"))?;
+                match step {
+                    Step::SendHex(hex) => {
+                        decode_hex(hex).map_err(|e| format!("response {n}: {e}"))?;
+                    }
+                    Step::Repeat(r) => {
+                        let bytes = (r.send.len() as u64).saturating_mul(r.times);
+                        if r.send.is_empty() || bytes > MAX_REPEAT_BYTES {
+                            return Err(format!(
+                                "response {n}: a repeat step sends 1 to {MAX_REPEAT_BYTES} bytes"
+                            ));
+                        }
+                    }
+                    Step::Send(_) | Step::WaitMs(_) => {}
                 }
             }
         }
@@ -296,6 +332,8 @@ pub(crate) struct Player {
     end: End,
     /// When the current pause ends (kept here so `next` is cancel-safe).
     wake_at: Option<tokio::time::Instant>,
+    /// A repeat step under way: its text and how many times are still to go.
+    repeating: Option<(String, u64)>,
 }
 
 impl Player {
@@ -304,6 +342,7 @@ impl Player {
             steps: response.body.clone().into_iter(),
             end: response.end,
             wake_at: None,
+            repeating: None,
         }
     }
 }
@@ -315,6 +354,15 @@ impl Source for Player {
                 tokio::time::sleep_until(at).await;
                 self.wake_at = None;
             }
+            if let Some((text, left)) = self.repeating.take() {
+                let per = (REPEAT_CHUNK / text.len().max(1)).max(1) as u64;
+                let now = per.min(left);
+                if left > now {
+                    self.repeating = Some((text.clone(), left - now));
+                }
+                let count = usize::try_from(now).unwrap_or(usize::MAX);
+                return Item::Data(Bytes::from(text.repeat(count)));
+            }
             match self.steps.next() {
                 Some(Step::Send(text)) => return Item::Data(Bytes::from(text)),
                 Some(Step::SendHex(hex)) => {
@@ -322,6 +370,11 @@ impl Source for Player {
                 }
                 Some(Step::WaitMs(ms)) => {
                     self.wake_at = Some(tokio::time::Instant::now() + Duration::from_millis(ms));
+                }
+                Some(Step::Repeat(r)) => {
+                    if r.times > 0 && !r.send.is_empty() {
+                        self.repeating = Some((r.send, r.times));
+                    }
                 }
                 None => {
                     return match self.end {
@@ -370,6 +423,14 @@ mod tests {
             ("[[responses]]\nstatus = 1000", "not an HTTP status"),
             ("[[responses]]\nstatus = 99", "not an HTTP status"),
             (
+                "[[responses]]\nbody = [{ repeat = { send = \"x\", times = 99999999999 } }]",
+                "repeat step",
+            ),
+            (
+                "[[responses]]\nbody = [{ repeat = { send = \"\", times = 1 } }]",
+                "repeat step",
+            ),
+            (
                 "[[responses]]\nheaders = [[\"bad name\", \"x\"]]",
                 "not a header name",
             ),
@@ -382,6 +443,34 @@ mod tests {
             assert!(err.contains(says), "{text}: {err}");
         }
         assert!(toml::from_str::<Script>("[[responses]]\nbody = [{ shout = \"x\" }]").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_repeat_step_is_made_as_it_is_sent() {
+        let s = script(
+            r#"
+            [[responses]]
+            body = [{ send = "data: " }, { repeat = { send = "x", times = 200000 } }, { send = "\n\n" }]
+            "#,
+        );
+        s.validate().expect("valid");
+        let mut player = Player::new(&s.responses[0]);
+        let mut sizes = Vec::new();
+        let mut total = Vec::new();
+        loop {
+            match player.next().await {
+                Item::Data(bytes) => {
+                    sizes.push(bytes.len());
+                    total.extend_from_slice(&bytes);
+                }
+                Item::End => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(total, s.responses[0].body_bytes());
+        assert_eq!(total.len(), 200_008);
+        assert!(sizes.iter().all(|n| *n <= REPEAT_CHUNK), "{sizes:?}");
+        assert!(sizes.len() >= 4, "sent in pieces: {sizes:?}");
     }
 
     #[test]
