@@ -16,17 +16,13 @@ pub(crate) fn run(
     servers: Option<&[String]>,
 ) -> Result<bool> {
     let catalogue = Catalogue::load(root)?;
-    let mut report = if servers.is_some() && implementations.is_empty() {
-        RunReport::new(&catalogue, Vec::new())
-    } else {
-        clients(&catalogue, implementations)?
-    };
     // Every set-up (`--servers` alone) or the chosen ones; by default the reference server.
     let all_servers = servers.is_some_and(<[String]>::is_empty);
     let patterns: Vec<String> = match servers {
         None => vec!["reference".into()],
         Some(p) => p.to_vec(),
     };
+    let servers_only = servers.is_some() && implementations.is_empty();
     let checks = server_check::load_default(&catalogue)?;
     let chosen: Vec<setups::Setup> = setups::load_default(root)?
         .into_iter()
@@ -48,20 +44,34 @@ pub(crate) fn run(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    // Three at a time: a set-up's time is mostly the keep-alive check's 20 s of waiting.
-    let columns = setups::check_each(root, &chosen, &checks, 3, &|column| {
-        let mut text = String::new();
-        for c in column.checks.iter().filter(|c| c.outcome != Outcome::Pass) {
-            text.push_str(&format!(
-                "{:<13} server:{} {}: {}\n",
-                c.outcome.name(),
-                column.id,
-                c.check,
-                c.findings.first().map_or("", |f| f.message.as_str())
-            ));
-        }
-        crate::say(&(text + &column.totals_line() + "\n"));
+    // The server checks run while the client columns do: they are mostly waiting (the
+    // keep-alive check reads a quiet stream for 20 s), and so are loopback runs. Three set-ups
+    // at a time.
+    let (report, columns) = std::thread::scope(|scope| {
+        let servers = scope.spawn(|| {
+            setups::check_each(root, &chosen, &checks, 3, &|column| {
+                let mut text = String::new();
+                for c in column.checks.iter().filter(|c| c.outcome != Outcome::Pass) {
+                    text.push_str(&format!(
+                        "{:<13} server:{} {}: {}\n",
+                        c.outcome.name(),
+                        column.id,
+                        c.check,
+                        c.findings.first().map_or("", |f| f.message.as_str())
+                    ));
+                }
+                crate::say(&(text + &column.totals_line() + "\n"));
+            })
+        });
+        let report = if servers_only {
+            Ok(RunReport::new(&catalogue, Vec::new()))
+        } else {
+            clients(&catalogue, implementations)
+        };
+        (report, servers.join())
     });
+    let mut report = report?;
+    let columns = columns.map_err(|_| anyhow!("the server checks panicked"))?;
     report.add_servers(&checks, columns);
     report.write(out)?;
     // Every implementation, or every server set-up: the committed samples a visitor reads

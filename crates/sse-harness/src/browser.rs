@@ -1,9 +1,11 @@
 //! Browsers' own `EventSource` as implementations under test: Chromium and Firefox, headless, as
-//! child processes (no WebDriver). For each case a fresh browser loads a page from the case
-//! server (on the stream's origin, or on `{page-origin}` when the case puts the page elsewhere,
-//! so CORS is the browser's own business); the page waits for the harness's go, creates the
-//! EventSource and posts every observation, stamped with the browser's clock and numbered, to a
-//! small report server this module runs per session. Commands (`close`) go back the same way.
+//! child processes (no WebDriver). For each case a browser loads a page from the case server (on
+//! the stream's origin, or on `{page-origin}` when the case puts the page elsewhere, so CORS is
+//! the browser's own business); the page waits for the harness's go, creates the EventSource and
+//! posts every observation, stamped with the browser's clock and numbered, to a small report
+//! server of the browser's. Commands (`close`) go back the same way. A browser is kept running
+//! between cases (one per worker): the page is told to stop and navigate to the next case's
+//! page, on that case's own origins; a case with credentials or cookies gets a fresh one.
 //!
 //! Over loopback only: a browser has its own network stack.
 
@@ -135,7 +137,7 @@ pub struct Browser {
     kind: Kind,
     program: PathBuf,
     version: String,
-    /// Browsers kept running between stream cases, each showing the last case's page.
+    /// Browsers kept running between cases, each showing the last case's page.
     pool: Arc<Pool>,
 }
 
@@ -149,7 +151,7 @@ impl std::fmt::Debug for Browser {
     }
 }
 
-/// Running browsers waiting for the next stream case; killed when the run is over.
+/// Running browsers waiting for the next case; killed when the run is over.
 #[derive(Default)]
 struct Pool(Mutex<Vec<Process>>, std::sync::atomic::AtomicUsize);
 
@@ -227,7 +229,7 @@ impl Browser {
 
 impl Browser {
     /// How many browser processes it has started: one per case, but one per worker for a run of
-    /// stream cases.
+    /// cases (a fresh one for a case with credentials or cookies).
     pub fn launches(&self) -> usize {
         self.pool.1.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -381,7 +383,7 @@ impl Route {
 static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// The runtime report servers run on: it outlives the run that started a browser, which may
-/// serve later stream cases.
+/// serve later cases.
 fn reports_runtime() -> Option<&'static tokio::runtime::Runtime> {
     static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Runtime>> =
         std::sync::OnceLock::new();
@@ -570,7 +572,8 @@ impl Drop for Process {
 struct BrowserSession {
     shared: Arc<Shared>,
     process: Option<Process>,
-    /// Where the browser goes when the case is over: back to the pool (a stream case), or away.
+    /// Where the browser goes when the case is over: back to the pool, or away (a case that
+    /// needed a fresh one).
     pool: Option<Arc<Pool>>,
     run: u64,
     name: &'static str,
@@ -609,7 +612,7 @@ impl BrowserSession {
                     .replace('+', "%20")
             )
         };
-        // A stream case may take a browser kept from an earlier one: its page navigates here.
+        // A case may take a browser kept from an earlier one: its page navigates here.
         let kept = if request.fresh {
             None
         } else {
@@ -730,7 +733,7 @@ impl Drop for BrowserSession {
             return;
         };
         match &self.pool {
-            // Kept for the next stream case: the page stops its EventSource, and what it still
+            // Kept for the next case: the page stops its EventSource, and what it still
             // reports goes nowhere.
             Some(pool) if process.alive().is_ok() => {
                 process

@@ -498,6 +498,20 @@ impl Case {
         }
     }
 
+    /// Whether a client must start clean for this case: one that sends credentials or sets a
+    /// cookie would carry state (cookies are per host, whatever the port) into later cases and
+    /// from earlier ones. Anything else a browser keeps (caches, connections, remembered
+    /// redirects) is per origin, and every run has origins of its own.
+    pub fn needs_fresh_client(&self) -> bool {
+        self.client.with_credentials == Some(true)
+            || self.server.responses.iter().any(|r| {
+                r.headers
+                    .iter()
+                    .flatten()
+                    .any(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+            })
+    }
+
     /// The client's path on the case server.
     pub fn client_path(&self) -> String {
         self.client

@@ -161,8 +161,9 @@ pub struct OpenRequest {
     /// Request options beyond the standard (headers, method and body, read timeout) for a
     /// client with the matching capabilities; all off in cases about the standard.
     pub extensions: sse_model::Extensions,
-    /// Whether the case needs a client with nothing kept from earlier cases (cookies, caches,
-    /// connections). A stream case does not: a browser may run it in a page it keeps running.
+    /// Whether the case needs a client with nothing kept from earlier cases (it sends
+    /// credentials or sets cookies, which are per host, whatever the port); otherwise a browser
+    /// may run it in a page it keeps running (see [`crate::Case::needs_fresh_client`]).
     pub fresh: bool,
     /// The page calls close() in the handler of this message (1-based:
     /// [`Capability::CloseInHandler`]).

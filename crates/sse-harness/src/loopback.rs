@@ -204,6 +204,11 @@ async fn drive(
         .map(|(_, e)| idle_limit(case, e))
         .max()
         .unwrap_or(Duration::from_secs(3));
+    // A stream case is not over before its whole body has gone out (twice its nominal delivery,
+    // for a busy machine): a client's wrong message can come from its last bytes.
+    let delivered = case.stream.as_ref().map_or(Duration::ZERO, |s| {
+        crate::stream_case::PAUSE * u32::try_from(s.writes.len()).unwrap_or(u32::MAX) * 2
+    });
     let mut last_change = Instant::now();
     let mut seen = (0, 0);
     let mut complete_at: Option<Instant> = None;
@@ -245,7 +250,7 @@ async fn drive(
             .iter()
             .map(|(_, e)| (e, crate::judge::match_page(e, &page_obs, &caps)))
             .collect();
-        let requests = server.log.len();
+        let requests = server.requests().len();
         if (page_obs.len(), requests) != seen {
             seen = (page_obs.len(), requests);
             last_change = now;
@@ -262,7 +267,7 @@ async fn drive(
         });
         if pending.peek().is_none() && done {
             let since = *complete_at.get_or_insert(now);
-            if now >= since + settle {
+            if now >= since + settle && now >= epoch.get() + delivered + settle {
                 break;
             }
         } else if now >= last_change + idle {
@@ -283,10 +288,20 @@ async fn drive(
     Ok(())
 }
 
+/// Whether a request is for a scripted case other than `script_id`'s (the browser's page is
+/// every run's).
+fn foreign(script_id: &str, target: &str) -> bool {
+    let path = target.split(['?', '#']).next().unwrap_or_default();
+    path.strip_prefix("/cases/")
+        .is_some_and(|id| id != script_id && id != crate::browser::PAGE_SCRIPT)
+}
+
 /// One run's server: a listener on 127.0.0.1 whose connections go through the fault relay to
 /// the reference server (which plays the case's script or its own streams).
 struct CaseServer {
     addr: SocketAddr,
+    /// The case's script id: requests for another are not this run's.
+    script_id: String,
     /// The server's second origin's address.
     other_addr: SocketAddr,
     /// The page origin's address.
@@ -531,6 +546,7 @@ impl CaseServer {
 
         Ok(CaseServer {
             addr,
+            script_id: case.script_id(),
             other_addr,
             page_addr,
             begun,
@@ -628,13 +644,18 @@ impl CaseServer {
             .clone()
     }
 
-    /// What the server received, without a browser's page loads.
+    /// What the server received, without a browser's page loads, and without requests for
+    /// another case's script: a client of a run that has ended can reach a port this run reuses.
     fn requests(&self) -> Vec<ReceivedRequest> {
         self.log
             .snapshot()
             .into_iter()
-            .filter(|r| !crate::browser::is_page_target(&r.target))
+            .filter(|r| !crate::browser::is_page_target(&r.target) && !self.foreign(&r.target))
             .collect()
+    }
+
+    fn foreign(&self, target: &str) -> bool {
+        foreign(&self.script_id, target)
     }
 
     async fn stop(self) {
@@ -652,5 +673,28 @@ impl CaseServer {
         if let Some(task) = serving {
             let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_for_another_case_is_not_this_run_s() {
+        assert!(!foreign(
+            "status-204-fails",
+            "/cases/status-204-fails?run=x"
+        ));
+        assert!(!foreign(
+            "status-204-fails",
+            "/cases/harness-browser-page#{}"
+        ));
+        assert!(!foreign("status-204-fails", "/sse/1?limit=3"));
+        assert!(foreign(
+            "content-type-params",
+            "/cases/stream.utf8-lone-continuation.bytes"
+        ));
+        assert!(foreign("stream.a.whole", "/cases/stream.a.bytes"));
     }
 }

@@ -140,7 +140,7 @@ pub fn open_request(case: &Case, origins: &Origins, net: Net) -> Result<OpenRequ
         },
         net,
         event_types: event_types(case),
-        fresh: case.stream.is_none(),
+        fresh: case.needs_fresh_client(),
         close_on_message: c.close_on_message,
         extensions: c.extensions(),
     })
