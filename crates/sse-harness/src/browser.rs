@@ -36,8 +36,12 @@ pub const PAGE_SCRIPT: &str = "harness-browser-page";
 const PAGE_PATH: &str = "/cases/harness-browser-page";
 const PAGE_HTML: &str = include_str!("browser/page.html");
 
-/// How long a browser may take to start and load the page.
-const LOAD_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a browser may take to start and load the page (on a small, busy machine a headless
+/// Firefox has taken over 15 s).
+const LOAD_TIMEOUT: Duration = Duration::from_secs(40);
+/// How long a kept browser's page may take to navigate to the next case's (then a fresh one is
+/// started).
+const NAVIGATE_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long the page may take to act on a command.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a command poll is held open before it is answered empty.
@@ -612,58 +616,67 @@ impl BrowserSession {
                     .replace('+', "%20")
             )
         };
-        // A case may take a browser kept from an earlier one: its page navigates here.
+        // A case may take a browser kept from an earlier one: its page navigates here. A kept
+        // browser whose page does not follow is let go, and a fresh one started.
         let kept = if request.fresh {
             None
         } else {
             browser.pool.take()
         };
-        let kept = kept.and_then(|mut p| p.alive().is_ok().then_some(p));
-        let process = match kept {
-            Some(mut p) => {
-                p.route.show(run, Some(shared.clone()));
-                p.route.command(
-                    p.page,
-                    serde_json::json!({"command": "navigate", "url": page_url(p.report)}),
-                );
-                p.page = run;
-                p
+        let mut kept = kept.and_then(|mut p| p.alive().is_ok().then_some(p));
+        let mut session = loop {
+            let (process, limit) = match kept.take() {
+                Some(mut p) => {
+                    p.route.show(run, Some(shared.clone()));
+                    p.route.command(
+                        p.page,
+                        serde_json::json!({"command": "navigate", "url": page_url(p.report)}),
+                    );
+                    p.page = run;
+                    (p, NAVIGATE_TIMEOUT)
+                }
+                None => {
+                    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+                        .map_err(|e| failed(format!("cannot start the report server: {e}")))?;
+                    let report = listener
+                        .local_addr()
+                        .map_err(|e| failed(format!("cannot start the report server: {e}")))?;
+                    let route = Arc::new(Route::default());
+                    route.show(run, Some(shared.clone()));
+                    browser
+                        .pool
+                        .1
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let p = Process::launch(&browser, route, listener, run, &page_url(report))
+                        .map_err(failed)?;
+                    (p, LOAD_TIMEOUT)
+                }
+            };
+            let navigated = limit == NAVIGATE_TIMEOUT;
+            let mut session = BrowserSession {
+                shared: shared.clone(),
+                process: Some(process),
+                pool: (!request.fresh).then(|| browser.pool.clone()),
+                run,
+                name: browser.kind.name(),
+            };
+            if shared.until(limit, |s| s.loaded).await {
+                break session;
             }
-            _ => {
-                let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
-                    .map_err(|e| failed(format!("cannot start the report server: {e}")))?;
-                let report = listener
-                    .local_addr()
-                    .map_err(|e| failed(format!("cannot start the report server: {e}")))?;
-                let route = Arc::new(Route::default());
-                route.show(run, Some(shared.clone()));
-                browser
-                    .pool
-                    .1
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                Process::launch(&browser, route, listener, run, &page_url(report))
-                    .map_err(failed)?
+            // A browser that did not load its page is not kept.
+            session.pool = None;
+            if navigated {
+                continue;
             }
-        };
-        let mut session = BrowserSession {
-            shared: shared.clone(),
-            process: Some(process),
-            pool: (!request.fresh).then(|| browser.pool.clone()),
-            run,
-            name: browser.kind.name(),
-        };
-        if !shared.until(LOAD_TIMEOUT, |s| s.loaded).await {
             let tail = session
                 .process
                 .as_ref()
                 .map(Process::stderr_tail)
                 .unwrap_or_default();
-            // A browser that did not load its page is not kept.
-            session.pool = None;
             return Err(failed(format!(
-                "the runner page did not load within {LOAD_TIMEOUT:?}{tail}"
+                "the runner page did not load within {limit:?}{tail}"
             )));
-        }
+        };
         // The case starts now, as the EventSource is made.
         observer.begin();
         session.command(serde_json::json!({"command": "go"}));
