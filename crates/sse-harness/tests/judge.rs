@@ -3,50 +3,17 @@
 //! the unaltered run must pass. (The catalogue test shows the model passes; this shows the judge
 //! can fail.)
 
-use std::sync::{Arc, OnceLock};
+mod common;
+
+use std::sync::Arc;
 use std::time::Duration;
 
+use common::{catalogue, model_run, verdict, verdict_with};
 use rstest::rstest;
 use sse_harness::client::{Capabilities, Capability, ReadyStateName};
-use sse_harness::judge::{Context, Outcome, Timing, Verdict, judge};
-use sse_harness::run::{Run, simulated};
-use sse_harness::{Catalogue, Expectation, ModelClient, Seen};
-
-fn catalogue() -> &'static Catalogue {
-    static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
-    CATALOGUE.get_or_init(|| Catalogue::load_default().unwrap_or_else(|e| panic!("{e}")))
-}
-
-fn model_run(case: &str) -> Run {
-    let case = catalogue().case(case).expect("case exists");
-    simulated(
-        Arc::new(ModelClient::default()),
-        case,
-        case.seed,
-        Duration::ZERO,
-    )
-    .expect("runs")
-}
-
-fn verdict_with(case: &str, run: &Run, caps: &Capabilities) -> Verdict {
-    let case = catalogue().case(case).expect("case exists");
-    let expectation = Expectation::of(case).expect("golden trace");
-    judge(
-        case,
-        &expectation,
-        run,
-        Context {
-            catalogue: catalogue(),
-            capabilities: caps,
-            timing: Timing::SIMULATED,
-            origins: &sse_harness::run::Origins::simulated(),
-        },
-    )
-}
-
-fn verdict(case: &str, run: &Run) -> Verdict {
-    verdict_with(case, run, &Capability::ALL.into_iter().collect())
-}
+use sse_harness::judge::{Context, Outcome, Timing, Verdict};
+use sse_harness::run::Run;
+use sse_harness::{Expectation, Seen};
 
 /// The finding with this requirement id, or a panic that shows the verdict.
 fn finding(v: &Verdict, id: &str) -> Outcome {

@@ -5,20 +5,14 @@
 //! test shows the model passes every stream case; this shows each can fail, for the right
 //! reason.)
 
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+mod common;
 
+use common::{catalogue, model_run, verdict};
 use rstest::rstest;
-use sse_harness::client::Capability;
-use sse_harness::judge::{Context, Outcome, Timing, Verdict, judge};
-use sse_harness::run::{Origins, Run, simulated};
-use sse_harness::{Catalogue, Expectation, ModelClient, Observed, Seen};
+use sse_harness::judge::Outcome;
+use sse_harness::run::Run;
+use sse_harness::{Observed, Seen};
 use sse_model::{Item, Limits, Parser};
-
-fn catalogue() -> &'static Catalogue {
-    static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
-    CATALOGUE.get_or_init(|| Catalogue::load_default().unwrap_or_else(|e| panic!("{e}")))
-}
 
 /// What a broken client does to the reads it gets, before a correct parser sees them; `None`
 /// for a client that gives up (an exception that kills the stream).
@@ -133,13 +127,7 @@ fn dispatches_at_the_end(c: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
 fn broken_run(id: &str, bug: Bug) -> Run {
     let case = catalogue().case(id).expect("stream case exists");
     let stream = case.stream.as_ref().expect("a stream case");
-    let mut run = simulated(
-        Arc::new(ModelClient::default()),
-        case,
-        case.seed,
-        Duration::ZERO,
-    )
-    .expect("runs");
+    let mut run = model_run(id);
     let reads: Vec<Vec<u8>> = stream
         .writes
         .iter()
@@ -182,22 +170,6 @@ fn broken_run(id: &str, bug: Bug) -> Run {
         run.observed.insert(open + 1 + i, Observed { at, what });
     }
     run
-}
-
-fn verdict(id: &str, run: &Run) -> Verdict {
-    let case = catalogue().case(id).expect("case exists");
-    let expectation = Expectation::of(case).expect("golden trace");
-    judge(
-        case,
-        &expectation,
-        run,
-        Context {
-            catalogue: catalogue(),
-            capabilities: &Capability::ALL.into_iter().collect(),
-            timing: Timing::SIMULATED,
-            origins: &Origins::simulated(),
-        },
-    )
 }
 
 fn unchanged(c: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {

@@ -468,12 +468,7 @@ fn unquote(s: &str) -> Result<(String, usize), String> {
                     '0' => out.push('\0'),
                     // `c\*{N}`: the character before, N times in all.
                     '*' => {
-                        let rest = &s[i + 2..];
-                        let body = rest
-                            .strip_prefix('{')
-                            .and_then(|r| r.split_once('}'))
-                            .map(|(n, _)| n)
-                            .ok_or("\\* needs {count}")?;
+                        let body = braced(&s[i + 2..], "\\* needs {count}")?;
                         let n = body
                             .parse::<usize>()
                             .ok()
@@ -481,25 +476,16 @@ fn unquote(s: &str) -> Result<(String, usize), String> {
                             .ok_or_else(|| format!("bad run count \\*{{{body}}}"))?;
                         let c = out.pop().ok_or("\\* with no character before it")?;
                         out.extend(std::iter::repeat_n(c, n));
-                        for _ in 0..body.len() + 2 {
-                            chars.next();
-                        }
+                        chars.nth(body.len() + 1);
                     }
                     'u' => {
-                        let rest = &s[i + 2..];
-                        let body = rest
-                            .strip_prefix('{')
-                            .and_then(|r| r.split_once('}'))
-                            .map(|(hex, _)| hex)
-                            .ok_or("\\u needs {hex}")?;
+                        let body = braced(&s[i + 2..], "\\u needs {hex}")?;
                         let c = u32::from_str_radix(body, 16)
                             .ok()
                             .and_then(char::from_u32)
                             .ok_or_else(|| format!("bad escape \\u{{{body}}}"))?;
                         out.push(c);
-                        for _ in 0..body.len() + 2 {
-                            chars.next();
-                        }
+                        chars.nth(body.len() + 1);
                     }
                     other => return Err(format!("unknown escape \\{other}")),
                 }
@@ -508,6 +494,14 @@ fn unquote(s: &str) -> Result<(String, usize), String> {
         }
     }
     Err("unterminated quoted string".into())
+}
+
+/// What an escape's `{...}` holds (`rest` starts at the brace).
+fn braced<'a>(rest: &'a str, missing: &str) -> Result<&'a str, String> {
+    rest.strip_prefix('{')
+        .and_then(|r| r.split_once('}'))
+        .map(|(body, _)| body)
+        .ok_or_else(|| missing.to_owned())
 }
 
 #[cfg(test)]
