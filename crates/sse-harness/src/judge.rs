@@ -61,8 +61,19 @@ impl Outcome {
         }
     }
 
+    /// The gravest outcome breaking a requirement of this level can have: a `must` (or an
+    /// extension the client declared) can fail; a `should` or an allowed behaviour is at most
+    /// non-strict; an implementation-defined choice or a server's authoring rule at most
+    /// non-strict.
+    pub fn ceiling(level: Level) -> Outcome {
+        match level {
+            Level::Must | Level::Extension => Outcome::Fail,
+            Level::Should | Level::ImplDefined | Level::Authoring => Outcome::NonStrict,
+        }
+    }
+
     /// How grave, for picking the worst (unsupported ranks below pass: the case did not run).
-    fn gravity(self) -> u8 {
+    pub(crate) fn gravity(self) -> u8 {
         match self {
             Outcome::Unsupported => 0,
             Outcome::Pass => 1,
@@ -366,6 +377,10 @@ pub struct PageMatch {
     /// connection instead, as the standard lets it when it knows retrying to be futile: the
     /// expectation ends there.
     pub gave_up: Option<usize>,
+    /// `open`s the client fired where another step was due (announcing a response it then
+    /// failed, or announcing twice): each is a finding of its own, and the steps after it are
+    /// still judged. (observation index, the expected step it came before)
+    pub extra_opens: Vec<(usize, usize)>,
 }
 
 impl PageMatch {
@@ -384,10 +399,26 @@ impl PageMatch {
 /// the server cannot be reached matching any number of such errors.
 pub fn match_page(expectation: &Expectation, page: &[&Seen], caps: &Capabilities) -> PageMatch {
     let mut observed_of = vec![None; expectation.page.len()];
+    let mut extra_opens = Vec::new();
     let mut o = 0;
     for (index, expected) in expectation.page.iter().enumerate() {
         if expected.step == Step::Open && !caps.contains(&Capability::OpenEvent) {
             continue;
+        }
+        // An `open` before a failure, or a second one before a message: announcing wrongly is
+        // one finding, and the page is judged on past it. (Before a reestablishing `error`, an
+        // `open` means the error never fired: that is the divergence.)
+        let skips_open = !expected.repeatable
+            && matches!(
+                expected.step,
+                Step::Message { .. }
+                    | Step::Error {
+                        ready_state: ReadyState::Closed
+                    }
+            );
+        while skips_open && page.get(o) == Some(&&Seen::Open) {
+            extra_opens.push((o, index));
+            o += 1;
         }
         if expected.repeatable {
             let start = o;
@@ -408,6 +439,7 @@ pub fn match_page(expectation: &Expectation, page: &[&Seen], caps: &Capabilities
                     consumed: o,
                     diverged: Some((index, None)),
                     gave_up: None,
+                    extra_opens,
                 };
             }
             Some(seen) if expected.after_network_error && gives_up(seen, caps) => {
@@ -417,6 +449,7 @@ pub fn match_page(expectation: &Expectation, page: &[&Seen], caps: &Capabilities
                     consumed: o + 1,
                     diverged: None,
                     gave_up: Some(index),
+                    extra_opens,
                 };
             }
             Some(seen) if !step_matches(&expected.step, seen, caps) => {
@@ -425,6 +458,7 @@ pub fn match_page(expectation: &Expectation, page: &[&Seen], caps: &Capabilities
                     consumed: o,
                     diverged: Some((index, Some(o))),
                     gave_up: None,
+                    extra_opens,
                 };
             }
             Some(_) => {
@@ -438,6 +472,7 @@ pub fn match_page(expectation: &Expectation, page: &[&Seen], caps: &Capabilities
         consumed: o,
         diverged: None,
         gave_up: None,
+        extra_opens,
     }
 }
 
@@ -524,12 +559,13 @@ struct Judging<'a> {
     shown: Vec<String>,
     findings: Vec<Finding>,
     divergence: Option<(usize, Divergence)>,
-    /// For a stream case: the rules its divergence broke (see [`stream_blame`]), named instead of
-    /// everything the stream exercises.
-    stream_ids: Option<Vec<String>>,
+    /// Which rule a divergence breaks.
+    blame: crate::blame::Blamer<'a>,
 }
 
 impl Judging<'_> {
+    /// Records a finding, no graver than the gravest requirement it names allows (a `may` or
+    /// an implementation-defined choice is never a failure).
     fn find(
         &mut self,
         outcome: Outcome,
@@ -537,6 +573,15 @@ impl Judging<'_> {
         at: Option<Duration>,
         message: String,
     ) {
+        let ceiling = requirements
+            .iter()
+            .map(|id| Outcome::ceiling(self.cx.catalogue.level(id)))
+            .fold(Outcome::Informational, Outcome::worst);
+        let outcome = if outcome.gravity() > ceiling.gravity() && outcome != Outcome::Unsupported {
+            ceiling
+        } else {
+            outcome
+        };
         self.findings.push(Finding {
             outcome,
             requirements: requirements.iter().map(|s| (*s).to_owned()).collect(),
@@ -545,22 +590,12 @@ impl Judging<'_> {
         });
     }
 
-    /// The outcome of a divergence in what the case checks: its strictest client requirement.
-    fn case_outcome(&self) -> Outcome {
-        self.case
-            .checks
-            .iter()
-            .filter_map(|id| self.cx.catalogue.requirement(id))
-            .filter(|r| r.binds_client())
-            .map(|r| Outcome::of_level(r.level))
-            .fold(Outcome::Informational, Outcome::worst)
-    }
-
     fn level_of(&self, id: &str) -> Outcome {
         Outcome::of_level(self.cx.catalogue.level(id))
     }
 
-    /// Records a divergence that breaks exactly `ids` (not what the case checks).
+    /// Records a divergence that breaks exactly `ids`, at their level; the earliest golden
+    /// line's divergence is the one shown.
     fn diverge_as(
         &mut self,
         key: usize,
@@ -578,54 +613,6 @@ impl Judging<'_> {
             self.divergence = Some((key, d));
         }
     }
-
-    /// Records a divergence; the earliest golden line wins.
-    fn diverge(
-        &mut self,
-        key: usize,
-        d: Divergence,
-        at: Option<Duration>,
-        message: String,
-        extra_ids: &[&str],
-    ) {
-        if let Some(blamed) = &self.stream_ids {
-            let mut ids: Vec<String> = blamed.clone();
-            for id in extra_ids {
-                if !ids.iter().any(|i| i == id) {
-                    ids.push((*id).to_owned());
-                }
-            }
-            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-            self.diverge_as(key, d, at, message, &ids);
-            return;
-        }
-        // A client cannot break what binds only servers or streams.
-        let mut ids: Vec<&str> = self
-            .case
-            .checks
-            .iter()
-            .map(String::as_str)
-            .filter(|id| {
-                self.cx
-                    .catalogue
-                    .requirement(id)
-                    .is_none_or(crate::spec::Requirement::binds_client)
-            })
-            .collect();
-        for id in extra_ids {
-            if !ids.contains(id) {
-                ids.push(id);
-            }
-        }
-        let outcome = extra_ids
-            .iter()
-            .map(|id| self.level_of(id))
-            .fold(self.case_outcome(), Outcome::worst);
-        self.find(outcome, &ids, at, message);
-        if self.divergence.as_ref().is_none_or(|(k, _)| key < *k) {
-            self.divergence = Some((key, d));
-        }
-    }
 }
 
 /// Judges a run against a case's expectation.
@@ -636,7 +623,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         shown: extension_header_names(case),
         findings: Vec::new(),
         divergence: None,
-        stream_ids: None,
+        blame: crate::blame::Blamer::new(case, expectation),
     };
     let trace = observed_trace_showing(run, &j.shown);
     let line_of = |source: Source| trace.iter().position(|e| e.source == source);
@@ -653,19 +640,6 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
     let page = page_of(&run.observed);
     let seen: Vec<&Seen> = page.iter().map(|(_, o)| &o.what).collect();
     let matched = match_page(expectation, &seen, caps);
-    if let Some(stream) = &case.stream {
-        // Without a divergence in what the page saw, the fixture's own rules.
-        j.stream_ids = Some(match stream_blame(stream, expectation, &matched, &seen) {
-            Some(ids) => ids.into_iter().map(str::to_owned).collect(),
-            None => stream
-                .fixture_checks
-                .iter()
-                .filter_map(|id| cx.catalogue.requirement(id))
-                .filter(|r| r.binds_client())
-                .map(|r| r.id.clone())
-                .collect(),
-        });
-    }
     let observed_at = |step: usize| {
         matched
             .observed_of
@@ -702,17 +676,14 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                 ),
             ),
         };
-        // A missing or unexpected `open` is a matter of announcing the connection, not of what
-        // else the case is about (a browser that announces only on the first body byte misses
-        // the `open` of a response that sends none).
-        // (An error where `open` was due, or an `open` where the connection should have
-        // failed, is the case's business: a connection failed or accepted wrongly.)
+        // The rule whose step the observation contradicts: a missing or unexpected `open` is
+        // announcing's; a message, the lines it came from; an error, why the connection had to
+        // be reestablished or failed.
         let seen = observation.and_then(|o| page.get(o)).map(|(_, o)| &o.what);
-        let open_involved = matches!(
-            (&expected.step, seen),
-            (Step::Open, None | Some(Seen::Message { .. }))
-                | (Step::Message { .. }, Some(Seen::Open))
-        );
+        let next = observation
+            .and_then(|o| page.get(o + 1))
+            .map(|(_, o)| &o.what);
+        let ids = j.blame.page(step, seen, next);
         page_divergence = Some((j.findings.len(), at));
         let divergence = Divergence {
             expected_line: Some(expected.line),
@@ -721,11 +692,29 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             observed,
         };
         let at = at.or(Some(last_matched_at));
-        if open_involved {
-            j.diverge_as(expected.line, divergence, at, message, &["CONN-ANNOUNCE"]);
-        } else {
-            j.diverge(expected.line, divergence, at, message, &[]);
-        }
+        j.diverge_as(expected.line, divergence, at, message, &ids);
+    }
+    // An `open` where another step was due: announcing is its own rule; the rest is judged on.
+    for &(o, before) in &matched.extra_opens {
+        let expected = &expectation.page[before];
+        let Some((oi, seen)) = page.get(o) else {
+            continue;
+        };
+        j.diverge_as(
+            expected.line,
+            Divergence {
+                expected_line: Some(expected.line),
+                observed_line: line_of(Source::Client(*oi)),
+                expected: golden_text(expected.line),
+                observed: seen_line(seen),
+            },
+            Some(seen.at),
+            format!(
+                "fired `open` where `{}` was due: it announced a connection it must not",
+                golden_text(expected.line).trim()
+            ),
+            &["CONN-ANNOUNCE"],
+        );
     }
     // A client that failed the connection after a network error instead of reconnecting.
     if let Some(step) = matched.gave_up {
@@ -827,7 +816,8 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             .get(next)
             .filter(|r| span_of_received(r).1 < pos)
         {
-            j.diverge(
+            let ids = j.blame.extra_request(e.after_page.checked_sub(1));
+            j.diverge_as(
                 e.line,
                 Divergence {
                     expected_line: Some(e.line),
@@ -837,7 +827,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                 },
                 Some(r.at),
                 format!("unexpected request {} for {}", next + 1, r.target),
-                &[],
+                &ids,
             );
             next += 1;
             skip_preflights(&mut j, &run.requests, &mut next);
@@ -848,7 +838,8 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             .filter(|r| span_of_received(r).0 <= pos);
         let Some(r) = candidate else {
             if e.received {
-                j.diverge(
+                let ids = j.blame.missing_request(&e.kind);
+                j.diverge_as(
                     e.line,
                     Divergence {
                         expected_line: Some(e.line),
@@ -861,7 +852,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                         "expected `{}`, but no such request arrived",
                         golden_text(e.line).trim()
                     ),
-                    &[],
+                    &ids,
                 );
                 break;
             }
@@ -886,12 +877,13 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             observed,
         };
         if !same_target {
-            j.diverge(
+            let ids = j.blame.wrong_target(&e.kind);
+            j.diverge_as(
                 e.line,
                 divergence(request_line(r, &j.shown)),
                 Some(r.at),
                 format!("requested {}, expected {}", r.target, e.target),
-                &[],
+                &ids,
             );
             break;
         }
@@ -902,27 +894,23 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                 "REQ-LAST-EVENT-ID-ABSENT"
             };
             // After a stream case's body ended: the id of the event it left unterminated.
-            let discarded = case.stream.as_ref().and_then(|s| {
+            let discarded = case.stream.as_ref().is_some_and(|s| {
                 s.lines
                     .last()
-                    .map(|l| l.buffers.id_buffer.clone())
-                    .filter(|id| leid.as_deref().unwrap_or("") == id)
+                    .is_some_and(|l| leid.as_deref().unwrap_or("") == l.buffers.id_buffer)
             });
-            if case.stream.is_some() {
-                // What the request carried is the finding: the page had nothing to do with it.
-                j.stream_ids = Some(if discarded.is_some() {
-                    vec!["PARSE-EOF-DISCARD".to_owned()]
-                } else {
-                    Vec::new()
-                });
-            }
+            let ids: &[&str] = if discarded {
+                &[id, "PARSE-EOF-DISCARD"]
+            } else {
+                &[id]
+            };
             let show = |v: &Option<String>| {
                 v.as_deref().map_or_else(
                     || "no Last-Event-ID".into(),
                     |v| format!("Last-Event-ID {}", quote(v)),
                 )
             };
-            j.diverge(
+            j.diverge_as(
                 e.line,
                 divergence(request_line(r, &j.shown)),
                 Some(r.at),
@@ -932,7 +920,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                     show(&leid),
                     show(&e.last_event_id)
                 ),
-                &[id],
+                ids,
             );
             break;
         }
@@ -966,7 +954,8 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
     skip_preflights(&mut j, &run.requests, &mut next);
     if j.divergence.is_none() && !trailing_reconnect {
         if let Some(extra) = run.requests.get(next).filter(|r| r.at <= window_end) {
-            j.diverge(
+            let ids = j.blame.extra_request(expectation.page.len().checked_sub(1));
+            j.diverge_as(
                 golden.len(),
                 Divergence {
                     expected_line: None,
@@ -976,7 +965,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                 },
                 Some(extra.at),
                 format!("unexpected request {} for {}", next + 1, extra.target),
-                &[],
+                &ids,
             );
         }
     }
@@ -1014,7 +1003,8 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             .filter(|(_, o)| o.at <= window_end)
         {
             let after = expectation.page.last().map_or(0, |s| s.line + 1);
-            j.diverge(
+            let ids = j.blame.extra_page(&extra.what);
+            j.diverge_as(
                 after,
                 Divergence {
                     expected_line: None,
@@ -1027,7 +1017,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                     "unexpected `{}` after the last expected observation",
                     seen_line(extra).trim()
                 ),
-                &[],
+                &ids,
             );
         }
     }
@@ -1064,66 +1054,6 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
     }
 }
 
-/// The rules a stream case's run broke, from its first divergence: a message that differs,
-/// is missing or comes extra is blamed by the stream's own lines
-/// ([`crate::stream_case::StreamSource::blame`]); the end of a body that ends is
-/// `CONN-END-OF-BODY`, a message in its place `PARSE-EOF-DISCARD`.
-fn stream_blame(
-    stream: &crate::stream_case::StreamSource,
-    expectation: &Expectation,
-    matched: &PageMatch,
-    seen: &[&Seen],
-) -> Option<Vec<&'static str>> {
-    use crate::stream_case::Shown;
-    let as_event = |s: &Seen| match s {
-        Seen::Message {
-            event_type,
-            data,
-            last_event_id,
-            ..
-        } => Some(sse_model::OwnedEvent {
-            event_type: event_type.clone(),
-            data: data.clone(),
-            last_event_id: last_event_id.clone(),
-        }),
-        Seen::Open | Seen::Error { .. } | Seen::Comment { .. } | Seen::Command { .. } => None,
-    };
-    let Some((step, observation)) = matched.diverged else {
-        // Every expected step seen: what came after them, if anything did.
-        let extra = seen.get(matched.consumed)?;
-        let event = as_event(extra);
-        let shown = event.as_ref().map_or(Shown::Error, Shown::Message);
-        return Some(stream.blame_extra(shown));
-    };
-    let observed = observation.and_then(|o| seen.get(o));
-    let event = observed.and_then(|s| as_event(s));
-    let shown = match (&event, observed) {
-        (Some(e), _) => Shown::Message(e),
-        (None, Some(_)) => Shown::Error,
-        (None, None) => Shown::Nothing,
-    };
-    Some(match &expectation.page[step].step {
-        Step::Message { .. } => {
-            let k = expectation.page[..step]
-                .iter()
-                .filter(|s| matches!(s.step, Step::Message { .. }))
-                .count();
-            let next = observation
-                .and_then(|o| seen.get(o + 1))
-                .and_then(|s| as_event(s));
-            stream.blame(k, shown, next.as_ref())
-        }
-        Step::Error {
-            ready_state: ReadyState::Connecting,
-        } if event.is_some() => stream.blame_extra(shown),
-        Step::Error {
-            ready_state: ReadyState::Connecting,
-        } => vec!["CONN-END-OF-BODY"],
-        Step::Error { .. } => vec!["CONN-STATUS-204"],
-        Step::Open => vec!["CONN-ANNOUNCE"],
-    })
-}
-
 /// Judges a run against every acceptable expectation of its case (the literal reading's
 /// first, then the other readings of ambiguous texts) and keeps the kindest verdict (the
 /// literal reading's on a tie): a client that follows any reading the text allows is not
@@ -1134,25 +1064,32 @@ pub fn judge_readings(
     run: &Run,
     cx: Context<'_>,
 ) -> Verdict {
-    let mut best: Option<Verdict> = None;
-    // Kinder: a lighter verdict, else fewer findings as grave as the verdict, else fewer
-    // findings (when every reading fails, the report shows the one that explains the run best).
-    let rank = |v: &Verdict| {
-        (
-            v.outcome.gravity(),
-            v.findings.iter().filter(|f| f.outcome == v.outcome).count(),
-            v.findings.len(),
-        )
-    };
+    let mut best: Option<(Verdict, (u8, std::cmp::Reverse<usize>, usize, usize))> = None;
+    let page = page_observations(&run.observed);
+    // Kinder: a lighter verdict; between readings the client breaks alike, the one it follows
+    // further (its divergence is the one that explains the run), else fewer findings as grave
+    // as the verdict, else fewer findings.
     for (readings, expectation) in expectations {
         let mut verdict = judge(case, expectation, run, cx);
         verdict.readings.clone_from(readings);
+        let matched = match_page(expectation, &page, cx.capabilities);
+        let followed = matched.observed_of.iter().flatten().count();
+        let rank = (
+            verdict.outcome.gravity(),
+            std::cmp::Reverse(followed),
+            verdict
+                .findings
+                .iter()
+                .filter(|f| f.outcome == verdict.outcome)
+                .count(),
+            verdict.findings.len(),
+        );
         // Another reading only counts when it is strictly kinder: ties keep the literal one.
-        let better = best.as_ref().is_none_or(|b| rank(&verdict) < rank(b));
-        if better {
-            best = Some(verdict);
+        if best.as_ref().is_none_or(|(_, b)| rank < *b) {
+            best = Some((verdict, rank));
         }
     }
+    let best = best.map(|(v, _)| v);
     best.unwrap_or_else(|| Verdict {
         outcome: Outcome::Fail,
         requirements: case.checks.clone(),
@@ -1283,12 +1220,18 @@ fn judge_wait(j: &mut Judging<'_>, wait: &crate::expect::Wait, waited: Duration,
             } else if waited > timing.hang_bound(wait.min) {
                 // After failed attempts long backoff is what the standard suggests; after a
                 // healthy connection it is a reconnection that came too late to count.
-                let (outcome, ids): (Outcome, Vec<String>) = if wait.after_failure {
-                    (Outcome::NonStrict, vec!["RECONNECT-EXTRA-WAIT".to_owned()])
+                let ids: Vec<&str> = if wait.after_failure {
+                    vec!["RECONNECT-EXTRA-WAIT"]
                 } else {
-                    (j.case_outcome(), j.case.checks.clone())
+                    j.blame.late_reconnection(wait.after_error)
                 };
-                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                let outcome = if wait.after_failure {
+                    Outcome::NonStrict
+                } else {
+                    ids.iter()
+                        .map(|id| j.level_of(id))
+                        .fold(Outcome::Informational, Outcome::worst)
+                };
                 j.find(
                     outcome,
                     &ids,

@@ -5,6 +5,7 @@
 //! [`judge`] turns what it observably did into a verdict per requirement.
 
 pub mod annotate;
+mod blame;
 pub mod browser;
 pub mod case;
 pub mod catalogue;

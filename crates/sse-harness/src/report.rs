@@ -370,13 +370,31 @@ fn worst_naming<'a>(
 
 /// A requirement's matrix cell from the runs of one column. A run that checks it counts as pass
 /// for it unless a finding names it; a finding in any run counts for the requirements it
-/// names; an unsupported run counts only where nothing else does.
-fn combine<'a, J: Judged + 'a>(requirement: &str, runs: impl IntoIterator<Item = &'a J>) -> Cell {
+/// names, no graver than the requirement's level allows (a `should` or an
+/// implementation-defined row is never FAIL, whatever a finding naming it with others says); an
+/// unsupported run counts only where nothing else does.
+fn combine<'a, J: Judged + 'a>(
+    requirement: &str,
+    level: Option<Level>,
+    runs: impl IntoIterator<Item = &'a J>,
+) -> Cell {
+    let ceiling = level.map_or(Outcome::Fail, Outcome::ceiling);
+    let cap = |o: Outcome| {
+        if o == Outcome::Fail && ceiling != Outcome::Fail {
+            ceiling
+        } else {
+            o
+        }
+    };
     let mut cases = Vec::new();
     let mut outcome: Option<Outcome> = None;
     for run in runs {
         let checks = run.checks().iter().any(|r| r == requirement);
-        let (id, verdict, named) = (run.id().to_owned(), run.verdict(), run.named(requirement));
+        let (id, verdict, named) = (
+            run.id().to_owned(),
+            run.verdict(),
+            run.named(requirement).map(cap),
+        );
         let this = match (verdict, checks, named) {
             (Outcome::Unsupported, true, _) => Some(Outcome::Unsupported),
             (_, _, Some(o)) => Some(o),
@@ -544,7 +562,12 @@ impl RunReport {
                 cases: Vec::new(),
             };
         }
-        combine(requirement, &implementation.cases)
+        let level = self
+            .requirements
+            .iter()
+            .find(|r| r.id == requirement)
+            .map(|r| r.level);
+        combine(requirement, level, &implementation.cases)
     }
 
     /// Adds a column without verdicts for each implementation that could not run here.

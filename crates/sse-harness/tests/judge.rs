@@ -746,3 +746,140 @@ fn a_client_that_cuts_a_long_line_fails() {
         v.findings[0].message
     );
 }
+
+/// The model's run of a case with its last `error` reported as CLOSED (a client that gives up
+/// at the end of the body: a parser over one response).
+fn gives_up_at_the_end(case: &str) -> Run {
+    let mut run = model_run(case);
+    let last = run
+        .observed
+        .iter()
+        .rposition(|o| matches!(o.what, Seen::Error { .. }))
+        .expect("an error");
+    run.observed.truncate(last + 1);
+    run.observed[last].what = Seen::Error {
+        ready_state: Some(ReadyStateName::Closed),
+        message: None,
+    };
+    run.requests.retain(|r| r.at <= run.observed[last].at);
+    run
+}
+
+// A client whose one deviation is the end of the body is blamed for that alone, whatever the
+// case is about: not for the chunking or prompt dispatch it kept.
+// spec: CONN-END-OF-BODY
+#[rstest]
+#[case("gzip-without-flush-delays")]
+#[case("partition-delays-without-loss")]
+#[case("end-of-body-reconnects")]
+fn a_client_that_only_fails_at_the_end_of_the_body_is_blamed_for_that(#[case] case: &str) {
+    let v = verdict(case, &gives_up_at_the_end(case));
+    assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
+    for f in &v.findings {
+        assert_eq!(f.requirements, ["CONN-END-OF-BODY"], "{case}: {v:#?}");
+    }
+}
+
+// Identical runs of a client that never reconnects get the same verdict, whatever the case's
+// requirement list: the retry rule it never reached is not what broke.
+#[test]
+fn the_level_comes_from_what_broke_not_from_the_case_list() {
+    let invalid = verdict(
+        "retry-invalid-ignored",
+        &gives_up_at_the_end("retry-invalid-ignored"),
+    );
+    let empty = verdict(
+        "retry-empty-ignored",
+        &gives_up_at_the_end("retry-empty-ignored"),
+    );
+    assert_eq!(invalid.outcome, empty.outcome, "{invalid:#?} {empty:#?}");
+    assert_eq!(invalid.outcome, Outcome::Fail);
+    for v in [&invalid, &empty] {
+        assert!(
+            v.findings
+                .iter()
+                .all(|f| f.requirements == ["CONN-END-OF-BODY"]),
+            "{v:#?}"
+        );
+    }
+}
+
+// A client that fires `open` for a 204 and then fails the connection broke announcing only:
+// it kept failing, and never reconnected.
+// spec: CONN-ANNOUNCE
+#[test]
+fn an_open_before_a_failure_is_blamed_on_announcing_alone() {
+    let case = "status-204-fails";
+    let mut run = model_run(case);
+    let at = run.observed[0].at;
+    run.observed.insert(
+        0,
+        sse_harness::Observed {
+            at,
+            what: Seen::Open,
+        },
+    );
+    let v = verdict(case, &run);
+    assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
+    assert_eq!(v.findings.len(), 1, "{v:#?}");
+    assert_eq!(v.findings[0].requirements, ["CONN-ANNOUNCE"]);
+}
+
+// An implementation-defined requirement is never a failure, even when a finding names it with
+// a must (the finding's grade is the must's; the matrix cell of the choice is not FAIL).
+// spec: REQ-ACCEPT
+#[test]
+fn an_implementation_defined_row_never_reads_fail() {
+    let case = "request-headers-every-request";
+    let mut run = model_run(case);
+    for r in &mut run.requests {
+        r.headers.retain(|(n, _)| n != "accept");
+    }
+    let v = verdict(case, &run);
+    assert_ne!(v.outcome, Outcome::Fail, "{v:#?}");
+    assert!(
+        v.findings
+            .iter()
+            .filter(|f| f.requirements.iter().any(|r| r == "REQ-ACCEPT"))
+            .all(|f| f.outcome != Outcome::Fail),
+        "{v:#?}"
+    );
+    let report = sse_harness::report::CaseReport {
+        case: case.into(),
+        about: String::new(),
+        requirements: vec!["REQ-ACCEPT".into(), "REQ-NO-CACHE".into()],
+        verdict: Outcome::Fail,
+        detail: String::new(),
+        findings: vec![sse_harness::judge::Finding {
+            outcome: Outcome::Fail,
+            requirements: vec!["REQ-NO-CACHE".into(), "REQ-ACCEPT".into()],
+            at: None,
+            message: "both".into(),
+        }],
+        divergence: None,
+        expected: Vec::new(),
+        observed: Vec::new(),
+        wall_ms: 0,
+        readings: Vec::new(),
+    };
+    let column = sse_harness::report::ImplementationReport::new(
+        &sse_harness::Identity {
+            name: "x".into(),
+            version: "1".into(),
+        },
+        sse_harness::run::Transport::Loopback,
+        Vec::new(),
+        vec![report],
+        Duration::ZERO,
+    );
+    let report = sse_harness::report::RunReport::new(catalogue(), vec![column]);
+    let imp = &report.implementations[0];
+    assert_eq!(
+        report.cell("REQ-NO-CACHE", imp).outcome,
+        Some(Outcome::Fail)
+    );
+    assert_eq!(
+        report.cell("REQ-ACCEPT", imp).outcome,
+        Some(Outcome::NonStrict)
+    );
+}

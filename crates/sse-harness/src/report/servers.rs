@@ -150,7 +150,8 @@ impl RunReport {
     /// The server matrix cell of a requirement and a set-up: the worst verdict among the checks
     /// that check it or whose findings name it, as [`RunReport::cell`] does for cases.
     pub fn server_cell(&self, requirement: &str, server: &ServerReport) -> Cell {
-        super::combine(requirement, &server.checks)
+        // A server's checks grade its own rules (authoring rules are a server's musts).
+        super::combine(requirement, None, &server.checks)
     }
 
     /// The requirements a server column shows, in catalogue order.
