@@ -1064,7 +1064,9 @@ pub fn judge_readings(
     run: &Run,
     cx: Context<'_>,
 ) -> Verdict {
-    let mut best: Option<(Verdict, (u8, std::cmp::Reverse<usize>, usize, usize))> = None;
+    /// Lighter first, then followed further, then fewer grave findings, then fewer findings.
+    type Rank = (u8, std::cmp::Reverse<usize>, usize, usize);
+    let mut best: Option<(Verdict, Rank)> = None;
     let page = page_observations(&run.observed);
     // Kinder: a lighter verdict; between readings the client breaks alike, the one it follows
     // further (its divergence is the one that explains the run), else fewer findings as grave
