@@ -25,9 +25,10 @@ pub enum Reading {
     /// A reconnection goes where the last redirect led (Fetch's URL list) rather than to the
     /// constructor's URL.
     ReconnectToRedirectTarget,
-    /// A `charset` other than UTF-8 in the Content-Type fails the connection (Chromium,
-    /// measured) rather than being ignored like any parameter.
-    Utf8CharsetOnly,
+    /// A CORS failure (a network error) reestablishes the connection, the text's default,
+    /// rather than failing it as a client that knows retrying futile may (browsers,
+    /// web-platform-tests).
+    CorsFailureReestablishes,
 }
 
 impl Reading {
@@ -35,7 +36,7 @@ impl Reading {
     pub const ALL: [Reading; 3] = [
         Reading::KeepLastEventId,
         Reading::ReconnectToRedirectTarget,
-        Reading::Utf8CharsetOnly,
+        Reading::CorsFailureReestablishes,
     ];
 
     /// Its name in snapshot files and reports.
@@ -43,7 +44,7 @@ impl Reading {
         match self {
             Reading::KeepLastEventId => "keep-last-event-id",
             Reading::ReconnectToRedirectTarget => "reconnect-to-redirect-target",
-            Reading::Utf8CharsetOnly => "utf8-charset-only",
+            Reading::CorsFailureReestablishes => "cors-failure-reestablishes",
         }
     }
 
@@ -52,7 +53,7 @@ impl Reading {
         match self {
             Reading::KeepLastEventId => "DISPATCH-ID-BUFFER-PER-STREAM",
             Reading::ReconnectToRedirectTarget => "CONN-REDIRECT-RECONNECT-URL",
-            Reading::Utf8CharsetOnly => "CONN-CONTENT-TYPE-PARAMS",
+            Reading::CorsFailureReestablishes => "CONN-FUTILE",
         }
     }
 
@@ -61,7 +62,7 @@ impl Reading {
         match self {
             Reading::KeepLastEventId => readings.keep_last_event_id = true,
             Reading::ReconnectToRedirectTarget => readings.reconnect_to_redirect_target = true,
-            Reading::Utf8CharsetOnly => readings.utf8_charset_only = true,
+            Reading::CorsFailureReestablishes => readings.cors_failure_reestablishes = true,
         }
     }
 

@@ -13,7 +13,7 @@ use rstest::rstest;
 use sse_harness::client::{Capabilities, Capability, ReadyStateName};
 use sse_harness::judge::{Context, Outcome, Timing, Verdict};
 use sse_harness::run::Run;
-use sse_harness::{Expectation, Seen};
+use sse_harness::{Expectation, ModelClient, Seen};
 
 /// The finding with this requirement id, or a panic that shows the verdict.
 fn finding(v: &Verdict, id: &str) -> Outcome {
@@ -881,5 +881,69 @@ fn an_implementation_defined_row_never_reads_fail() {
     assert_eq!(
         report.cell("REQ-ACCEPT", imp).outcome,
         Some(Outcome::NonStrict)
+    );
+}
+
+/// The model's run of a case following readings of ambiguous texts.
+fn model_run_reading(case: &str, readings: &[sse_harness::expect::Reading]) -> Run {
+    let case = catalogue().case(case).expect("case exists");
+    let mut model = ModelClient::default();
+    for r in readings {
+        model = model.reading(*r);
+    }
+    sse_harness::run::simulated(Arc::new(model), case, case.seed, Duration::ZERO).expect("runs")
+}
+
+// After a CORS failure the text reestablishes by default and lets a client that knows it
+// futile fail: a client that reconnects passes (reading cors-failure-reestablishes), as does
+// one that fails.
+// spec: CONN-FUTILE REQ-CORS
+#[rstest]
+#[case("cors-refused-origin")]
+#[case("cors-empty-allow-origin-fails")]
+#[case("cors-credentials-need-listed-origin")]
+#[case("cors-redirect-response-needs-allow-origin")]
+#[case("cors-reconnect-rechecks-allow-origin")]
+fn a_client_that_reconnects_after_a_cors_failure_passes(#[case] case: &str) {
+    use sse_harness::expect::Reading;
+    let fails = verdict_any_reading(case, &model_run(case));
+    assert_eq!(fails.outcome, Outcome::Pass, "{fails:#?}");
+    let run = model_run_reading(case, &[Reading::CorsFailureReestablishes]);
+    let literal = verdict(case, &run);
+    assert_ne!(literal.outcome, Outcome::Pass, "the failing reading alone");
+    let v = verdict_any_reading(case, &run);
+    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
+    assert_eq!(v.readings, [Reading::CorsFailureReestablishes]);
+}
+
+// The charset is no reason to fail: the body is UTF-8 whatever it says. A client that fails
+// the connection for it (Chromium) fails the case, on the essence rule.
+// spec: CONN-CONTENT-TYPE-PARAMS
+#[rstest]
+#[case("content-type-bogus-charset")]
+#[case("content-type-windows-1252-decoded-as-utf8")]
+fn failing_the_connection_for_its_charset_fails(#[case] case: &str) {
+    let mut run = model_run(case);
+    run.observed
+        .retain(|o| !matches!(o.what, Seen::Open | Seen::Message { .. }));
+    run.observed.insert(
+        0,
+        sse_harness::Observed {
+            at: Duration::from_millis(3),
+            what: Seen::Error {
+                ready_state: Some(ReadyStateName::Closed),
+                message: None,
+            },
+        },
+    );
+    run.requests.truncate(1);
+    let v = verdict_any_reading(case, &run);
+    assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
+    assert!(
+        v.findings[0]
+            .requirements
+            .iter()
+            .any(|r| r == "CONN-CONTENT-TYPE-PARAMS"),
+        "{v:#?}"
     );
 }

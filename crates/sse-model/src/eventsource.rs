@@ -99,9 +99,10 @@ pub struct Readings {
     /// A reconnection fetches the URL the last redirect led to instead of the constructor's
     /// (`CONN-REDIRECT-RECONNECT-URL`: Fetch appends redirects to the request's URL list).
     pub reconnect_to_redirect_target: bool,
-    /// A `charset` parameter naming anything but UTF-8 fails the connection, as Chromium does,
-    /// instead of being ignored with every other parameter (`CONN-CONTENT-TYPE-PARAMS`).
-    pub utf8_charset_only: bool,
+    /// A CORS failure reestablishes the connection, as the text's default for a network error
+    /// does, instead of failing it (`CONN-FUTILE`: a client may fail a connection it knows
+    /// retrying cannot fix; browsers and web-platform-tests fail it).
+    pub cors_failure_reestablishes: bool,
 }
 
 impl Default for Config {
@@ -424,8 +425,13 @@ impl EventSource {
         // Fetch checks CORS before it looks at redirects: a redirect response of a CORS fetch
         // must allow the origin too (`REQ-CORS-REDIRECT`).
         if !self.cors_allows(response) {
-            // A CORS failure is a network error; retrying cannot fix it, so we fail (`REQ-CORS`).
-            self.fail();
+            // A CORS failure is a network error. Retrying cannot fix it, so by default we fail
+            // (`REQ-CORS`, `CONN-FUTILE`); the text's default reading reestablishes.
+            if self.config.readings.cors_failure_reestablishes {
+                self.reestablish(now);
+            } else {
+                self.fail();
+            }
             return;
         }
         if is_redirect(response.status) {
@@ -435,13 +441,6 @@ impl EventSource {
             }
         }
         if response.status != 200 || !mime::is_event_stream(response.header_values("content-type"))
-        {
-            self.fail();
-            return;
-        }
-        if self.config.readings.utf8_charset_only
-            && mime::content_type_charset(response.header_values("content-type"))
-                .is_some_and(|c| c != "utf-8")
         {
             self.fail();
             return;

@@ -80,7 +80,8 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
         /// Follow another reading of an ambiguous text (keep-last-event-id,
-        /// reconnect-to-redirect-target); repeat the flag for several.
+        /// reconnect-to-redirect-target, cors-failure-reestablishes); repeat the flag for
+        /// several.
         #[arg(long)]
         reading: Vec<String>,
     },
