@@ -102,6 +102,8 @@ class HttpxSseAdapter(Adapter):
         "ssec:ready-state",
         "ssec:time",
         "ssec:last-event-id-attribute",
+        # A parser over one response, by design: it never reconnects (profile stream-parser).
+        "ssec:stream-parser",
     ]
 
     def create(self, opts, callbacks):

@@ -25,7 +25,7 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let catalogue = Catalogue::load(&root).expect("case catalogue");
     let cases = &catalogue.cases;
-    let caps = Capability::ALL.into_iter().collect();
+    let caps = Capability::everything();
 
     // The model's simulated runs, once each (the peer of the judging cost).
     let started = Instant::now();

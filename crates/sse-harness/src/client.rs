@@ -55,11 +55,19 @@ pub enum Capability {
     Report,
     /// Drops a connection that stays silent too long (`EXT-READ-TIMEOUT`; `read-timeout`).
     ReadTimeout,
+    /// The `stream-parser` profile: it reads one response and never reconnects, by design
+    /// (a parser over an HTTP library's response, not an EventSource). Cases that need a
+    /// reconnection are unsupported for it, and the `error` at the end of the body is not
+    /// judged. Without it a client has the `eventsource` profile: the whole client.
+    StreamParser,
+    /// Reconnects (every client but a [`Capability::StreamParser`]: never declared, only
+    /// needed, so a case that reconnects says why it is unsupported for a stream parser).
+    Reconnect,
 }
 
 impl Capability {
     /// Every capability, in order.
-    pub const ALL: [Capability; 16] = [
+    pub const ALL: [Capability; 18] = [
         Capability::OpenEvent,
         Capability::ReadyState,
         Capability::Origin,
@@ -76,7 +84,18 @@ impl Capability {
         Capability::Post,
         Capability::Report,
         Capability::ReadTimeout,
+        Capability::StreamParser,
+        Capability::Reconnect,
     ];
+
+    /// What a client that can do and report everything declares: a whole `EventSource`
+    /// (every capability but the stream-parser profile), as the model.
+    pub fn everything() -> Capabilities {
+        Capability::ALL
+            .into_iter()
+            .filter(|c| *c != Capability::StreamParser)
+            .collect()
+    }
 
     /// The kebab-case name reports and the command line use.
     pub fn name(self) -> &'static str {
@@ -97,6 +116,8 @@ impl Capability {
             Capability::Post => "post",
             Capability::Report => "report",
             Capability::ReadTimeout => "read-timeout",
+            Capability::StreamParser => "stream-parser",
+            Capability::Reconnect => "reconnect",
         }
     }
 }
@@ -109,6 +130,15 @@ impl fmt::Display for Capability {
 
 /// A set of capabilities.
 pub type Capabilities = BTreeSet<Capability>;
+
+/// What kind of client a column judged: the whole `EventSource`, or a parser over one response.
+pub fn profile(capabilities: &Capabilities) -> &'static str {
+    if capabilities.contains(&Capability::StreamParser) {
+        "stream-parser"
+    } else {
+        "eventsource"
+    }
+}
 
 /// Who an implementation is, for reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -58,7 +58,7 @@ impl Client for ModelClient {
 
     fn capabilities(&self) -> Capabilities {
         // A page sees no comments: the model reports none.
-        Capability::ALL
+        Capability::everything()
             .into_iter()
             .filter(|c| *c != Capability::Comments)
             .collect()

@@ -137,6 +137,10 @@ pub struct ImplementationReport {
     pub transport: Transport,
     /// What it declared it can do.
     pub capabilities: Vec<Capability>,
+    /// What kind of client it was judged as: `eventsource` (the whole client) or
+    /// `stream-parser` (one response, no reconnection: cases that reconnect are unsupported).
+    #[serde(default = "eventsource_profile")]
+    pub profile: String,
     /// Why it could not run at all, if it could not (a missing browser or toolchain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unavailable: Option<String>,
@@ -146,6 +150,10 @@ pub struct ImplementationReport {
     pub wall_ms: u64,
     /// One entry per case.
     pub cases: Vec<CaseReport>,
+}
+
+fn eventsource_profile() -> String {
+    "eventsource".to_owned()
 }
 
 /// One case for one implementation.
@@ -430,11 +438,13 @@ impl ImplementationReport {
         for c in &cases {
             *totals.entry(c.verdict).or_insert(0) += 1;
         }
+        let profile = crate::client::profile(&capabilities.iter().copied().collect()).to_owned();
         ImplementationReport {
             id: format!("{}-{}", identity.name, transport.name()),
             name: identity.name.clone(),
             version: identity.version.clone(),
             transport,
+            profile,
             capabilities,
             unavailable: None,
             totals,
@@ -676,14 +686,17 @@ impl RunReport {
         let _ = writeln!(s, "## Implementations\n");
         let _ = writeln!(
             s,
-            "| implementation | version | transport | pass | fail | non-strict | informational | unsupported | time |"
+            "| implementation | version | transport | profile | pass | fail | non-strict | informational | unsupported | time |"
         );
-        let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        let _ = writeln!(
+            s,
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        );
         for imp in &self.implementations {
             if let Some(why) = &imp.unavailable {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | unavailable: {} ||||||",
+                    "| {} | {} | {} | | unavailable: {} ||||||",
                     imp.name,
                     imp.version,
                     imp.transport.name(),
@@ -693,10 +706,11 @@ impl RunReport {
             }
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} |",
                 imp.name,
                 imp.version,
                 imp.transport.name(),
+                imp.profile,
                 totals_cells(&imp.totals, imp.wall_ms)
             );
         }

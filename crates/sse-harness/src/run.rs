@@ -89,7 +89,29 @@ pub fn needs(case: &Case) -> Vec<Capability> {
     if c.restart_at_ms.is_some() {
         out.push(Capability::Restart);
     }
+    if reconnects(case) {
+        out.push(Capability::Reconnect);
+    }
     out
+}
+
+/// Whether a case's golden trace (under any reading) has a reconnection: a request after an
+/// `error`.
+pub fn reconnects(case: &Case) -> bool {
+    case.golden
+        .iter()
+        .chain(case.alternatives.iter().map(|(_, t)| t))
+        .any(|t| {
+            let mut errored = false;
+            t.lines.iter().any(|l| match &l.what {
+                sse_model::Observation::Error(_) => {
+                    errored = true;
+                    false
+                }
+                sse_model::Observation::Request { .. } => errored,
+                _ => false,
+            })
+        })
 }
 
 /// The commands of a case, in time order.
@@ -172,7 +194,11 @@ pub fn check_capabilities(
     case: &Case,
     simulated: bool,
 ) -> Result<(), RunError> {
-    let has = client.capabilities();
+    let mut has = client.capabilities();
+    // Every client reconnects but a stream parser.
+    if !has.contains(&Capability::StreamParser) {
+        has.insert(Capability::Reconnect);
+    }
     let mut missing: Vec<Capability> = needs(case)
         .into_iter()
         .filter(|c| !has.contains(c))

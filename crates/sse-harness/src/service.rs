@@ -38,8 +38,9 @@ const CALL: Duration = Duration::from_secs(10);
 const MAX_CALLBACK_BYTES: usize = 32 << 20;
 
 /// The capability names of the protocol and ours, and what each means to the harness.
-const MAPPED: [(&str, Capability); 10] = [
+const MAPPED: [(&str, Capability); 11] = [
     ("restart", Capability::Restart),
+    ("ssec:stream-parser", Capability::StreamParser),
     ("ssec:close-in-handler", Capability::CloseInHandler),
     ("last-event-id", Capability::InitialLastEventId),
     ("headers", Capability::Headers),

@@ -241,7 +241,7 @@ fn a_missing_open_fails_unless_the_client_cannot_report_it() {
     let v = verdict("announce-open-dispatch", &run);
     assert_eq!(v.outcome, Outcome::Fail);
     assert_eq!(v.divergence.expect("divergence").expected_line, Some(1));
-    let without_open: Capabilities = Capability::ALL
+    let without_open: Capabilities = Capability::everything()
         .into_iter()
         .filter(|c| *c != Capability::OpenEvent)
         .collect();
@@ -276,7 +276,7 @@ fn the_ready_state_of_an_error_counts_when_the_client_reports_it() {
         }
     }
     assert_eq!(verdict("status-204-fails", &run).outcome, Outcome::Fail);
-    let without_state: Capabilities = Capability::ALL
+    let without_state: Capabilities = Capability::everything()
         .into_iter()
         .filter(|c| *c != Capability::ReadyState)
         .collect();
@@ -371,7 +371,7 @@ fn verdict_any_reading(case: &str, run: &Run) -> Verdict {
         run,
         Context {
             catalogue: catalogue(),
-            capabilities: &Capability::ALL.into_iter().collect(),
+            capabilities: &Capability::everything(),
             timing: Timing::SIMULATED,
             origins: &sse_harness::run::Origins::simulated(),
         },
@@ -479,7 +479,7 @@ impl sse_harness::Client for Panicky {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capability::ALL.into_iter().collect()
+        Capability::everything()
     }
 
     fn open(
@@ -550,7 +550,7 @@ fn a_wrong_origin_header_is_found(
     assert_eq!(finding(&v, id), outcome, "{v:#?}");
     assert_eq!(v.outcome, outcome);
     // A client without the `cors` capability sends no Origin at all and is not held to it.
-    let mut caps: Capabilities = Capability::ALL.into_iter().collect();
+    let mut caps: Capabilities = Capability::everything();
     caps.remove(&Capability::Cors);
     let v = verdict_with(case, &run, &caps);
     assert!(
@@ -946,4 +946,69 @@ fn failing_the_connection_for_its_charset_fails(#[case] case: &str) {
             .any(|r| r == "CONN-CONTENT-TYPE-PARAMS"),
         "{v:#?}"
     );
+}
+
+// A parser over one response (profile stream-parser) is judged on what it parses and dispatches:
+// a case that reconnects is unsupported for it, and the end of the body is its own business.
+// spec: CONN-END-OF-BODY
+#[test]
+fn a_stream_parser_is_not_judged_on_reconnecting() {
+    let parser: Capabilities = Capability::everything()
+        .into_iter()
+        .chain([Capability::StreamParser])
+        .collect();
+    for case in ["gzip-without-flush-delays", "partition-delays-without-loss"] {
+        let v = verdict_with(case, &gives_up_at_the_end(case), &parser);
+        assert_eq!(v.outcome, Outcome::Pass, "{case}: {v:#?}");
+        // ...and as a whole EventSource it fails for that.
+        assert_eq!(
+            verdict(case, &gives_up_at_the_end(case)).outcome,
+            Outcome::Fail
+        );
+    }
+    // Not even an error at the end is required of it.
+    let case = "gzip-without-flush-delays";
+    let mut run = gives_up_at_the_end(case);
+    run.observed.pop();
+    assert_eq!(verdict_with(case, &run, &parser).outcome, Outcome::Pass);
+    // A case with a reconnection is unsupported, named as such.
+    struct Parser;
+    impl sse_harness::Client for Parser {
+        fn identity(&self) -> sse_harness::Identity {
+            sse_harness::Identity {
+                name: "parser".into(),
+                version: "1".into(),
+            }
+        }
+        fn capabilities(&self) -> Capabilities {
+            [Capability::StreamParser].into_iter().collect()
+        }
+        fn open(
+            &self,
+            _: sse_harness::OpenRequest,
+            _: sse_harness::Observer,
+        ) -> futures::future::BoxFuture<
+            'static,
+            Result<Box<dyn sse_harness::Session>, sse_harness::ClientError>,
+        > {
+            Box::pin(async { Err(sse_harness::ClientError::Failed("not here".into())) })
+        }
+    }
+    let reconnecting = catalogue().case("end-of-body-reconnects").expect("case");
+    let result = sse_harness::run::execute(
+        catalogue(),
+        Arc::new(Parser),
+        reconnecting,
+        sse_harness::run::Transport::Loopback,
+    );
+    assert_eq!(result.verdict.outcome, Outcome::Unsupported);
+    assert!(
+        result.verdict.summary().contains("reconnect"),
+        "{}",
+        result.verdict.summary()
+    );
+    let stream = catalogue()
+        .case("stream/wpt-field-data@whole")
+        .expect("stream case");
+    assert!(sse_harness::run::check_capabilities(&Parser, stream, false).is_ok());
 }

@@ -294,7 +294,7 @@ fn synthetic_report(catalogue: &Catalogue) -> RunReport {
     let model = ImplementationReport::new(
         &identity("model", "0.1.0"),
         Transport::Simulated,
-        Capability::ALL.to_vec(),
+        Capability::everything().into_iter().collect(),
         catalogue.cases.iter().map(passing).collect(),
         Duration::from_millis(2345),
     );

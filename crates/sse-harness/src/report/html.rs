@@ -211,7 +211,7 @@ fn page_head(out: &mut String, report: &RunReport) {
 fn summary(out: &mut String, report: &RunReport) {
     out.push_str(
         "<section id=\"implementations\">\n<h2>Implementations</h2>\n<table class=\"totals\">\n\
-         <thead><tr><th>column</th><th>name</th><th>version</th><th>transport</th>",
+         <thead><tr><th>column</th><th>name</th><th>version</th><th>transport</th><th>profile</th>",
     );
     for o in VERDICTS {
         let _ = write!(out, "<th>{}</th>", o.name());
@@ -226,12 +226,19 @@ fn summary(out: &mut String, report: &RunReport) {
 fn summary_row(out: &mut String, imp: &ImplementationReport) {
     let _ = write!(
         out,
-        "<tr><th scope=\"row\"><a href=\"#{}\">{}</a></th><td>{}</td><td>{}</td><td>{}</td>",
+        "<tr><th scope=\"row\"><a href=\"#{}\">{}</a></th><td>{}</td><td>{}</td><td>{}</td>\
+         <td title=\"{}\">{}</td>",
         impl_anchor(imp),
         escape(&imp.id),
         escape(&imp.name),
         escape(&imp.version),
-        imp.transport.name()
+        imp.transport.name(),
+        if imp.profile == "stream-parser" {
+            "a parser over one response: cases that reconnect are unsupported, the end of the body is not judged"
+        } else {
+            "the whole EventSource client"
+        },
+        escape(&imp.profile)
     );
     if let Some(why) = &imp.unavailable {
         let _ = writeln!(
