@@ -62,6 +62,7 @@ pub fn page_script() -> sse_server::cases::Script {
             ]),
             body: vec![sse_server::cases::Step::Send(PAGE_HTML.to_owned())],
             end: sse_server::cases::End::Close,
+            head_wait_ms: None,
         }],
     }
 }

@@ -363,9 +363,15 @@ impl Case {
                     .responses
                     .iter()
                     .flat_map(|r| &r.body)
-                    .any(|step| matches!(step, sse_server::cases::Step::WaitMs(ms) if *ms > MAX_DURATION_MS));
+                    .any(|step| matches!(step, sse_server::cases::Step::WaitMs(ms) if *ms > MAX_DURATION_MS))
+                    || script
+                        .responses
+                        .iter()
+                        .any(|r| r.head_wait_ms.is_some_and(|ms| ms > MAX_DURATION_MS));
                 if waits {
-                    return Err(format!("a wait_ms step must be at most {MAX_DURATION_MS}"));
+                    return Err(format!(
+                        "a wait_ms step and head_wait_ms must be at most {MAX_DURATION_MS}"
+                    ));
                 }
             }
             (None, Some(r)) => r.validate()?,

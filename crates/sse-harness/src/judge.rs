@@ -795,10 +795,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             .map(|o| o + 1)
             .or(Some(0))
             .filter(|_| {
-                let end = matched
-                    .diverged
-                    .map(|(step, _)| step)
-                    .or(matched.gave_up.map(|step| step + 1));
+                let end = matched.diverged.map(|(step, _)| step).or(matched.gave_up);
                 end.is_none_or(|step| after_page <= step)
             })
     };

@@ -407,6 +407,7 @@ impl CaseServer {
         let config = sse_server::Config {
             other_origin: Some(format!("http://{other_addr}")),
             page_origin: Some(format!("http://{page_addr}")),
+            origin: Some(format!("http://{addr}")),
             ..case.server_config()
         };
         let log = Arc::new(RequestLog::new(clock.clone()));

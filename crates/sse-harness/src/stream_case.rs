@@ -807,6 +807,7 @@ fn case(
             })
             .collect(),
         end: if ends { End::Close } else { End::Hang },
+        head_wait_ms: None,
     }];
     let mut checks: Vec<String> = Vec::new();
     if ends {
@@ -841,6 +842,7 @@ fn case(
             headers: Some(Vec::new()),
             body: Vec::new(),
             end: End::Close,
+            head_wait_ms: None,
         });
         checks.push("CONN-END-OF-BODY".to_owned());
     }

@@ -1012,3 +1012,26 @@ fn a_stream_parser_is_not_judged_on_reconnecting() {
         .expect("stream case");
     assert!(sse_harness::run::check_capabilities(&Parser, stream, false).is_ok());
 }
+
+// Giving up after a network error is non-strict, and the reconnection it never made is not a
+// failure on top of it.
+// spec: CONN-FUTILE
+#[test]
+fn giving_up_is_not_also_a_missing_reconnection() {
+    let case = "redirect-to-non-http-reconnects";
+    let mut run = model_run(case);
+    let first_error = run
+        .observed
+        .iter()
+        .position(|o| matches!(o.what, Seen::Error { .. }))
+        .expect("an error");
+    run.observed.truncate(first_error + 1);
+    run.observed[first_error].what = Seen::Error {
+        ready_state: Some(ReadyStateName::Closed),
+        message: None,
+    };
+    run.requests.truncate(1);
+    let v = verdict(case, &run);
+    assert_eq!(v.outcome, Outcome::NonStrict, "{v:#?}");
+    assert_eq!(v.findings.len(), 1, "{v:#?}");
+}

@@ -11,6 +11,7 @@
 //! body = [{ send = "id: 1\ndata: a\n\n" }, { wait_ms = 100 }, { send_hex = "ff0a0a" },
 //!         { repeat = { send = "x", times = 6700000 } }]   # made as it is sent, 64 KiB at a time
 //! end = "close"                 # close (clean end, default) | abort (reset) | hang (never ends)
+//! head_wait_ms = 500            # optional: the head comes this much later (a pending response)
 //! ```
 //!
 //! A run key keeps concurrent runs of one case apart: each `run` counts its own requests, and a
@@ -59,6 +60,10 @@ pub struct ScriptedResponse {
     /// How the body ends.
     #[serde(default)]
     pub end: End,
+    /// How long the server waits before it sends the response's head (a response that is
+    /// still pending: a client aborting then aborts the fetch, not a stream).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_wait_ms: Option<u64>,
 }
 
 fn ok() -> u16 {
@@ -262,11 +267,18 @@ pub const OTHER_ORIGIN: &str = "{other-origin}";
 /// [`Config::page_origin`]: crate::Config::page_origin
 pub const PAGE_ORIGIN: &str = "{page-origin}";
 
-/// The server's other origins as scripts name them: `(placeholder, origin)`.
+/// What a script writes for the origin the client reaches the server at first (see
+/// [`Config::origin`]).
+///
+/// [`Config::origin`]: crate::Config::origin
+pub const ORIGIN: &str = "{origin}";
+
+/// The server's origins as scripts name them: `(placeholder, origin)`.
 pub(crate) fn named_origins(config: &crate::Config) -> impl Iterator<Item = (&'static str, &str)> {
     [
         (OTHER_ORIGIN, config.other_origin.as_deref()),
         (PAGE_ORIGIN, config.page_origin.as_deref()),
+        (ORIGIN, config.origin.as_deref()),
     ]
     .into_iter()
     .filter_map(|(name, origin)| origin.map(|o| (name, o)))

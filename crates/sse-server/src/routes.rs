@@ -53,7 +53,11 @@ pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Response<Bo
             if let Some(log) = ctx.request_log.get() {
                 log.record_with_body(&req, &body);
             }
-            return case(&ctx, &req, id);
+            let (response, wait) = case(&ctx, &req, id);
+            if !wait.is_zero() {
+                Box::pin(tokio::time::sleep(wait)).await;
+            }
+            return response;
         }
     }
     if let Some(log) = ctx.request_log.get() {
@@ -98,7 +102,14 @@ pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Response<Bo
                 text(StatusCode::NOT_FOUND, "no such topic\n")
             }
         }
-        (&Method::GET, ["cases", id]) => case(&ctx, &req, id),
+        (&Method::GET, ["cases", id]) => {
+            let (response, wait) = case(&ctx, &req, id);
+            // Boxed, as publishing is: only a case that holds its head back awaits here.
+            if !wait.is_zero() {
+                Box::pin(tokio::time::sleep(wait)).await;
+            }
+            response
+        }
         (_, [""] | ["stats"] | ["sse", _] | ["topics", _] | ["cases", _]) => {
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
         }
@@ -334,23 +345,35 @@ async fn publish(ctx: &Ctx, req: Request<Incoming>, name: &str) -> Response<Body
     }
 }
 
-/// `GET /cases/{id}?run=KEY`: the next scripted response of that run.
 /// The largest request body a case request may carry (it is logged whole).
 const MAX_LOGGED_BODY: usize = 64 << 10;
 /// How long a case request's body may take to arrive.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-fn case<B>(ctx: &Ctx, req: &Request<B>, id: &str) -> Response<Body> {
+/// `GET /cases/{id}?run=KEY`: the next scripted response of that run, and how long to hold its
+/// head back.
+fn case<B>(ctx: &Ctx, req: &Request<B>, id: &str) -> (Response<Body>, std::time::Duration) {
     let run = query(req, "run").unwrap_or_default();
     let scripted = match ctx.cases.next_response(id, &run) {
         Ok(r) => r,
-        Err(e @ CaseError::NotFound(_)) => return text(StatusCode::NOT_FOUND, &format!("{e}\n")),
-        Err(e @ CaseError::BadId) => return text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+        Err(e @ CaseError::NotFound(_)) => {
+            return (
+                text(StatusCode::NOT_FOUND, &format!("{e}\n")),
+                std::time::Duration::ZERO,
+            );
+        }
+        Err(e @ CaseError::BadId) => {
+            return (
+                text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+                std::time::Duration::ZERO,
+            );
+        }
     };
+    let wait = std::time::Duration::from_millis(scripted.head_wait_ms.unwrap_or(0));
     // Registered scripts were validated; a status out of range cannot get here.
     let status = StatusCode::from_u16(scripted.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let Some(guard) = ctx.metrics.try_open_stream(ctx.config.max_streams) else {
-        return busy(ctx, false);
+        return (busy(ctx, false), std::time::Duration::ZERO);
     };
     let framing = Framing {
         padding: 0,
@@ -388,7 +411,7 @@ fn case<B>(ctx: &Ctx, req: &Request<B>, id: &str) -> Response<Body> {
             response.headers_mut().append(n, v);
         }
     }
-    response
+    (response, wait)
 }
 
 /// A 200 event-stream response around a source, within the stream limit.

@@ -67,6 +67,9 @@ pub struct Config {
     /// A second origin (`scheme://host:port`) at which clients also reach this server, so a case
     /// can redirect across origins: scripted header values name it as `{other-origin}`.
     pub other_origin: Option<String>,
+    /// The origin at which clients reach this server first: scripted header values name it as
+    /// `{origin}` (an absolute `Location` back to the same origin).
+    pub origin: Option<String>,
     /// The origin at which clients reach this server to load the page a case's client runs in
     /// (a browser's): scripted header values and `allowed_origins` name it as `{page-origin}`.
     pub page_origin: Option<String>,
@@ -96,6 +99,7 @@ impl Default for Config {
             body_read_timeout: Duration::from_secs(10),
             scripts: Scripts::default(),
             other_origin: None,
+            origin: None,
             page_origin: None,
         }
     }

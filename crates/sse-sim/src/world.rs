@@ -157,6 +157,7 @@ where
 
     let config = Config {
         other_origin: Some(OTHER_BASE_URL.to_owned()),
+        origin: Some(CLIENT_BASE_URL.to_owned()),
         page_origin: Some(PAGE_BASE_URL.to_owned()),
         ..world.config.clone()
     };
