@@ -279,6 +279,11 @@ impl Client for Browser {
         self.pool.clear();
     }
 
+    fn opens_companions(&self) -> bool {
+        // In the case's page: the browser's connection limit per origin is shared.
+        true
+    }
+
     fn open(
         &self,
         request: OpenRequest,
@@ -609,6 +614,7 @@ impl BrowserSession {
                 "types": request.event_types,
                 "run": run,
                 "closeOnMessage": request.close_on_message,
+                "companions": request.companions.iter().map(url::Url::as_str).collect::<Vec<_>>(),
             });
             format!(
                 "{page_base}{PAGE_PATH}#{}",

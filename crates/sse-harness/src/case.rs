@@ -29,6 +29,8 @@
 //! body = "{\"q\": 1}"          # ... with this body, sent again on every reconnection
 //! read_timeout_ms = 500        # no bytes for this long: the connection is lost
 //! restart_at_ms = 300          # the caller drops the connection and reconnects
+//! companions = 6               # first open this many other streams to the same origin, from
+//!                              # the same page (a browser) or process, kept open to the end
 //! # user-agent choices the model can be given (other implementations have their own):
 //! reconnection_ms = 1000       # initial reconnection time (default 3000, the model's)
 //! backoff = { base_ms = 100, max_ms = 800 }
@@ -58,6 +60,8 @@
 //! [expect]                     # optional judging rules
 //! extra_wait = "pass"          # waiting longer than the reconnection time is fine here
 //! patience_ms = 20000          # how long loopback waits for the next observation
+//! choice = "IMPL-X"            # what the case shows is this implementation-defined choice:
+//!                              # every finding is informational and names it
 //! ```
 
 use std::collections::BTreeMap;
@@ -75,6 +79,10 @@ use crate::LoadError;
 /// The longest run a case may ask for: cases are short by design, and a huge value would hang a
 /// loopback run or a simulation.
 pub const MAX_DURATION_MS: u64 = 600_000;
+
+/// The most companion streams a case may ask for: enough for any per-origin limit a browser
+/// has (six), few enough that no run exhausts anyone's sockets.
+pub const MAX_COMPANIONS: u8 = 16;
 
 /// A case, as loaded from its file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -188,6 +196,11 @@ pub struct ClientSpec {
     /// (extension `EXT-RESTART`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restart_at_ms: Option<u64>,
+    /// How many other streams to the same origin the client opens first, from the same page or
+    /// process, and keeps open to the end (their events are nobody's concern): a connection
+    /// limit per origin shows on the case's own stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub companions: Option<u8>,
 }
 
 impl ClientSpec {
@@ -287,6 +300,11 @@ pub struct ExpectSpec {
     /// gives it time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patience_ms: Option<u64>,
+    /// An implementation-defined requirement the whole case is about: the model's trace is one
+    /// choice among several the standard allows, so every finding is informational and names
+    /// this requirement instead of the rule a divergence would otherwise blame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<String>,
 }
 
 impl ExpectSpec {
@@ -400,6 +418,11 @@ impl Case {
                      {{origin}} or {{page-origin}}"
                 ));
             }
+        }
+        if self.client.companions.is_some_and(|n| n > MAX_COMPANIONS) {
+            return Err(format!(
+                "client.companions must be at most {MAX_COMPANIONS}"
+            ));
         }
         if self.id == crate::browser::PAGE_SCRIPT {
             return Err(format!(
@@ -723,6 +746,10 @@ mod tests {
                 "demo_interval_ms",
             ),
             ("[server.reference]\npadding = 99999999999\n", "padding"),
+            (
+                "[[server.responses]]\n[client]\ncompanions = 17\n",
+                "companions must be at most 16",
+            ),
             (
                 "[[server.responses]]\n[client]\nclose_at_ms = 101\n",
                 "within duration_ms",

@@ -92,6 +92,17 @@ impl Catalogue {
                 reason: format!("checks names {unknown}, which is not in spec/requirements.toml"),
             });
         }
+        if let Some(choice) = &case.expect.choice {
+            let level = self.index.get(choice).map(|&i| self.requirements[i].level);
+            if level != Some(Level::ImplDefined) || !case.checks.contains(choice) {
+                return Err(LoadError::Invalid {
+                    path: case.path.clone(),
+                    reason: format!(
+                        "expect.choice {choice:?} must be an implementation-defined requirement the case checks"
+                    ),
+                });
+            }
+        }
         let snapshots = self.root.join("fixtures/snapshots/cases");
         case.golden = golden_trace(&snapshots.join(format!("{}.snap", case.id)))?;
         case.alternatives.clear();
@@ -204,5 +215,20 @@ mod tests {
             "0.000 open\n"
         );
         assert_eq!(snapshot_body("0.000 open\n"), "0.000 open\n");
+    }
+
+    #[test]
+    fn a_choice_must_be_an_implementation_defined_requirement_the_case_checks() {
+        let catalogue = Catalogue::load_default().expect("loads");
+        let mut case = catalogue
+            .case("seven-streams-one-origin")
+            .expect("case")
+            .clone();
+        catalogue.attach(&mut case).expect("as committed");
+        for choice in ["CONN-ANNOUNCE", "IMPL-LIMITS", "NO-SUCH-ID"] {
+            case.expect.choice = Some(choice.into());
+            let e = catalogue.attach(&mut case).expect_err(choice).to_string();
+            assert!(e.contains("expect.choice"), "{e}");
+        }
     }
 }

@@ -198,6 +198,9 @@ pub struct OpenRequest {
     /// The page calls close() in the handler of this message (1-based:
     /// [`Capability::CloseInHandler`]).
     pub close_on_message: Option<u32>,
+    /// Other streams to the same origin, opened first and kept open to the end, as one page
+    /// would (their events are not reported): see [`Client::opens_companions`].
+    pub companions: Vec<Url>,
 }
 
 impl fmt::Debug for OpenRequest {
@@ -275,6 +278,13 @@ pub trait Client: Send + Sync + 'static {
     /// The run is over: let go of whatever was kept between cases (a browser kept running for
     /// the next stream case). Called after a column's last case.
     fn finish(&self) {}
+
+    /// Whether `open` opens the request's [`OpenRequest::companions`] itself, beside the
+    /// case's stream in one page (a browser, whose connection limit per origin is the page's);
+    /// otherwise the harness opens each with a session of its own, before the case's.
+    fn opens_companions(&self) -> bool {
+        false
+    }
 
     /// Opens a stream; everything observable is reported to `observer` as it happens (the
     /// harness stamps the time). The session ends when it is dropped.

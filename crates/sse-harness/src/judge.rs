@@ -589,10 +589,17 @@ impl Judging<'_> {
         at: Option<Duration>,
         message: String,
     ) {
-        let ceiling = requirements
-            .iter()
-            .map(|id| Outcome::ceiling(self.cx.catalogue.level(id)))
-            .fold(Outcome::Informational, Outcome::worst);
+        // A case about an implementation-defined choice: whatever diverged is that choice.
+        let choice = self.case.expect.choice.as_deref().map(|c| [c]);
+        let requirements = choice.as_ref().map_or(requirements, |c| c.as_slice());
+        let ceiling = if choice.is_some() {
+            Outcome::Informational
+        } else {
+            requirements
+                .iter()
+                .map(|id| Outcome::ceiling(self.cx.catalogue.level(id)))
+                .fold(Outcome::Informational, Outcome::worst)
+        };
         let outcome = if outcome.gravity() > ceiling.gravity() && outcome != Outcome::Unsupported {
             ceiling
         } else {

@@ -186,7 +186,8 @@ async fn drive(
     epoch: &Epoch,
 ) -> Result<(), RunError> {
     let caps = client.capabilities();
-    let mut session = tokio::time::timeout(OPEN_TIMEOUT, client.open(request, observer.clone()))
+    let opening = crate::run::open_with_companions(client.as_ref(), request, observer.clone());
+    let mut session = tokio::time::timeout(OPEN_TIMEOUT, opening)
         .await
         .map_err(|_| {
             RunError::Loopback(format!("the client did not open within {OPEN_TIMEOUT:?}"))
@@ -652,7 +653,11 @@ impl CaseServer {
         self.log
             .snapshot()
             .into_iter()
-            .filter(|r| !crate::browser::is_page_target(&r.target) && !self.foreign(&r.target))
+            .filter(|r| {
+                !crate::browser::is_page_target(&r.target)
+                    && !self.foreign(&r.target)
+                    && !crate::run::is_companion(&r.target)
+            })
             .collect()
     }
 

@@ -64,6 +64,10 @@ impl Client for ModelClient {
             .collect()
     }
 
+    fn opens_companions(&self) -> bool {
+        true
+    }
+
     fn open(
         &self,
         request: OpenRequest,
@@ -76,6 +80,24 @@ impl Client for ModelClient {
                 readings,
                 ..model_config(&request)
             };
+            // The companions first, as a page would create them: nobody hears them, and the
+            // model has no connection limit to make the case's stream wait.
+            let mut companions = Vec::new();
+            for url in &request.companions {
+                let es = EventSource::new(url.as_str(), None, Config::default())
+                    .map_err(|e| ClientError::Failed(e.to_string()))?;
+                let driver = Driver {
+                    es,
+                    close_on_message: None,
+                    net: request.net.clone(),
+                    accept_encoding: None,
+                    observer: Observer::new(Arc::new(|| Duration::ZERO)),
+                    trace: None,
+                    epoch: Instant::now(),
+                };
+                // Its command channel closes at once: it runs until the session drops it.
+                companions.push(tokio::spawn(driver.run(mpsc::unbounded_channel().1)));
+            }
             let es = EventSource::new(request.url.as_str(), None, config)
                 .map_err(|e| ClientError::Failed(e.to_string()))?;
             let (commands, rx) = mpsc::unbounded_channel();
@@ -89,7 +111,11 @@ impl Client for ModelClient {
                 epoch: Instant::now(),
             };
             let task = tokio::spawn(driver.run(rx));
-            Ok(Box::new(ModelSession { commands, task }) as Box<dyn Session>)
+            Ok(Box::new(ModelSession {
+                commands,
+                task,
+                companions,
+            }) as Box<dyn Session>)
         })
     }
 }
@@ -126,6 +152,7 @@ fn model_config(request: &OpenRequest) -> Config {
 struct ModelSession {
     commands: mpsc::UnboundedSender<Command>,
     task: tokio::task::JoinHandle<()>,
+    companions: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Session for ModelSession {
@@ -142,6 +169,9 @@ impl Session for ModelSession {
 impl Drop for ModelSession {
     fn drop(&mut self) {
         self.task.abort();
+        for companion in &self.companions {
+            companion.abort();
+        }
     }
 }
 

@@ -715,6 +715,14 @@ impl RunReport {
             );
         }
         let _ = writeln!(s, "\n## Requirements\n");
+        let _ = writeln!(
+            s,
+            "**FAIL**: a `must` (or a declared extension) broken. non-strict: a `should` broken, \
+             an allowed reading differs, or an implementation-defined or authoring row departs \
+             from the text (those are never FAIL). informational: an implementation-defined \
+             choice differs from the model's. unsupported: the client lacks what the cases need. \
+             gap: no case checks it. n/a: it binds servers or streams.\n"
+        );
         let mut header = String::from("| requirement | level |");
         let mut rule = String::from("| --- | --- |");
         for imp in &self.implementations {

@@ -11,7 +11,8 @@ use sse_server::ReceivedRequest;
 
 use crate::case::Case;
 use crate::client::{
-    Capability, Client, ClientError, Command, Net, Observed, Observer, OpenRequest, Seen, Settings,
+    Capability, Client, ClientError, Command, Net, Observed, Observer, OpenRequest, Seen, Session,
+    Settings, TakenAt,
 };
 
 /// What a run produced.
@@ -165,7 +166,79 @@ pub fn open_request(case: &Case, origins: &Origins, net: Net) -> Result<OpenRequ
         fresh: case.needs_fresh_client(),
         close_on_message: c.close_on_message,
         extensions: c.extensions(),
+        companions: (0..c.companions.unwrap_or(0))
+            .map(|i| url::Url::parse(&format!("{}{}", origins.stream, companion_path(i))))
+            .collect::<Result<_, _>>()
+            .map_err(bad)?,
     })
+}
+
+/// The path of a case's `i`th companion stream: a demo stream of the reference server (an event
+/// every half second keeps it busy), marked so the request logs leave it out: it is the case's
+/// background, not what is judged.
+fn companion_path(i: u8) -> String {
+    format!("/sse/{i}?companion&interval_ms=500")
+}
+
+/// Whether a request is for a companion stream (see [`crate::case::ClientSpec::companions`]).
+pub fn is_companion(target: &str) -> bool {
+    target.starts_with("/sse/")
+        && target
+            .split_once('?')
+            .is_some_and(|(_, query)| query.split('&').any(|p| p == "companion"))
+}
+
+/// Opens the case's stream, its companions first: the client opens them itself when it can (a
+/// browser's page), else the harness opens each as a session of its own. The companions live
+/// as long as the returned session.
+pub(crate) async fn open_with_companions(
+    client: &dyn Client,
+    mut request: OpenRequest,
+    observer: Observer,
+) -> Result<Box<dyn Session>, ClientError> {
+    if request.companions.is_empty() || client.opens_companions() {
+        return client.open(request, observer).await;
+    }
+    let mut companions = Vec::new();
+    for url in std::mem::take(&mut request.companions) {
+        let companion = OpenRequest {
+            url,
+            last_event_id: None,
+            with_credentials: false,
+            page_origin: request.page_origin.clone(),
+            server_origin: request.server_origin.clone(),
+            settings: request.settings.clone(),
+            net: request.net.clone(),
+            event_types: Vec::new(),
+            extensions: sse_model::Extensions::default(),
+            fresh: request.fresh,
+            close_on_message: None,
+            companions: Vec::new(),
+        };
+        let unheard = Observer::new(Arc::new(|| Duration::ZERO));
+        companions.push(client.open(companion, unheard).await?);
+    }
+    let main = client.open(request, observer).await?;
+    Ok(Box::new(WithCompanions {
+        main,
+        _companions: companions,
+    }))
+}
+
+/// The case's session, with the companion sessions it keeps open.
+struct WithCompanions {
+    main: Box<dyn Session>,
+    /// Kept open, and dropped after `main` (fields drop in order).
+    _companions: Vec<Box<dyn Session>>,
+}
+
+impl Session for WithCompanions {
+    fn command(
+        &mut self,
+        command: Command,
+    ) -> futures::future::BoxFuture<'_, Result<TakenAt, ClientError>> {
+        self.main.command(command)
+    }
 }
 
 /// The event types other than `message` that the case's golden traces dispatch, sorted.
@@ -221,7 +294,7 @@ async fn drive(
     commands: Vec<(Duration, Command)>,
     start: tokio::time::Instant,
 ) -> Result<Box<dyn crate::client::Session>, RunError> {
-    let mut session = client.open(request, observer.clone()).await?;
+    let mut session = open_with_companions(client.as_ref(), request, observer.clone()).await?;
     for (at, command) in commands {
         tokio::time::sleep_until(start + at).await;
         observer.report(Seen::Command {
@@ -275,7 +348,11 @@ pub fn simulated(
     }
     Ok(Run {
         observed: observer.snapshot(),
-        requests: outcome.requests,
+        requests: outcome
+            .requests
+            .into_iter()
+            .filter(|r| !is_companion(&r.target))
+            .collect(),
         connections: outcome.connections,
         ended: world.duration,
         wall: wall.elapsed(),

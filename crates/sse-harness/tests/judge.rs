@@ -1035,3 +1035,47 @@ fn giving_up_is_not_also_a_missing_reconnection() {
     assert_eq!(v.outcome, Outcome::NonStrict, "{v:#?}");
     assert_eq!(v.findings.len(), 1, "{v:#?}");
 }
+
+#[test]
+fn companion_streams_reach_the_server_and_stay_out_of_the_requests() {
+    let run = model_run("seven-streams-one-origin");
+    // Six companions and the case's own stream: seven connections, one request judged.
+    assert_eq!(run.connections.len(), 7, "{:#?}", run.connections);
+    assert_eq!(run.requests.len(), 1, "{:#?}", run.requests);
+    assert!(
+        run.requests[0]
+            .target
+            .starts_with("/cases/seven-streams-one-origin")
+    );
+}
+
+#[test]
+fn a_seventh_stream_held_back_is_the_implementations_choice() {
+    let case = "seven-streams-one-origin";
+    let mut run = model_run(case);
+    // A browser: six connections to the origin, the seventh never sent, the page hears nothing.
+    run.observed.clear();
+    run.requests.clear();
+    let v = verdict(case, &run);
+    assert_eq!(v.outcome, Outcome::Informational, "{v:#?}");
+    assert!(!v.findings.is_empty());
+    for f in &v.findings {
+        assert_eq!(f.requirements, ["IMPL-CONNECTIONS-PER-ORIGIN"], "{v:#?}");
+    }
+    // Without the case's `choice` the same run fails: the rule is what makes it informational.
+    let mut plain = catalogue().case(case).expect("case").clone();
+    plain.expect.choice = None;
+    let expectation = Expectation::of(&plain).expect("golden trace");
+    let v = sse_harness::judge::judge(
+        &plain,
+        &expectation,
+        &run,
+        Context {
+            catalogue: catalogue(),
+            capabilities: &Capability::everything(),
+            timing: Timing::SIMULATED,
+            origins: &sse_harness::run::Origins::simulated(),
+        },
+    );
+    assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
+}

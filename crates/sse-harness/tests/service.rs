@@ -110,6 +110,7 @@ async fn handle(
                 extensions: sse_model::Extensions::default(),
                 fresh: true,
                 close_on_message: None,
+                companions: Vec::new(),
             };
             let session = match ModelClient::default().open(request, observer.clone()).await {
                 Ok(s) => s,

@@ -801,8 +801,8 @@ fn trace_column(
 /// What the matrix colours mean.
 const MATRIX_LEGEND: &str = "<ul class=\"legend\">\
 <li><span class=\"chip o-pass\">pass</span> every case checking it passed</li>\
-<li><span class=\"chip o-fail\">FAIL</span> a <em>must</em> broken</li>\
-<li><span class=\"chip o-non-strict\">non-strict</span> a <em>should</em> broken, or an allowed reading differs</li>\
+<li><span class=\"chip o-fail\">FAIL</span> a <em>must</em> (or a declared extension) broken</li>\
+<li><span class=\"chip o-non-strict\">non-strict</span> a <em>should</em> broken, an allowed reading differs, or an implementation-defined or authoring row departs from the text (those are never FAIL)</li>\
 <li><span class=\"chip o-informational\">info</span> an implementation-defined choice differs from the model's</li>\
 <li><span class=\"chip o-unsupported\">unsupp.</span> lacks a capability the cases need</li>\
 <li><span class=\"chip o-gap\">gap</span> no case checks the requirement</li>\
