@@ -60,8 +60,9 @@
 //! [expect]                     # optional judging rules
 //! extra_wait = "pass"          # waiting longer than the reconnection time is fine here
 //! patience_ms = 20000          # how long loopback waits for the next observation
-//! choice = "IMPL-X"            # what the case shows is this implementation-defined choice:
-//!                              # every finding is informational and names it
+//! # the case is about an implementation-defined choice: a finding blamed only on `shows_as`
+//! # is that choice (informational, naming it); any other keeps its rule and level
+//! choice = { requirement = "IMPL-X", shows_as = ["CONN-ANNOUNCE"] }
 //! ```
 
 use std::collections::BTreeMap;
@@ -300,11 +301,22 @@ pub struct ExpectSpec {
     /// gives it time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patience_ms: Option<u64>,
-    /// An implementation-defined requirement the whole case is about: the model's trace is one
-    /// choice among several the standard allows, so every finding is informational and names
-    /// this requirement instead of the rule a divergence would otherwise blame.
+    /// The implementation-defined choice the case is about: the model's trace is one choice
+    /// among several the standard allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub choice: Option<String>,
+    pub choice: Option<Choice>,
+}
+
+/// An implementation-defined choice a case shows, and how it shows.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Choice {
+    /// The implementation-defined requirement (one the case checks).
+    pub requirement: String,
+    /// The rules a divergence the choice causes would otherwise be blamed on: a finding naming
+    /// only these is the choice (informational, naming it); any other finding keeps its rule
+    /// and level, so the case still catches what it does not excuse.
+    pub shows_as: Vec<String>,
 }
 
 impl ExpectSpec {

@@ -93,13 +93,27 @@ impl Catalogue {
             });
         }
         if let Some(choice) = &case.expect.choice {
-            let level = self.index.get(choice).map(|&i| self.requirements[i].level);
-            if level != Some(Level::ImplDefined) || !case.checks.contains(choice) {
+            let id = &choice.requirement;
+            let level = self.index.get(id).map(|&i| self.requirements[i].level);
+            let reason = if level != Some(Level::ImplDefined) || !case.checks.contains(id) {
+                Some(format!(
+                    "expect.choice.requirement {id:?} must be an implementation-defined requirement the case checks"
+                ))
+            } else if choice.shows_as.is_empty() {
+                Some("expect.choice.shows_as names no rule".to_owned())
+            } else {
+                choice
+                    .shows_as
+                    .iter()
+                    .find(|id| !self.index.contains_key(*id))
+                    .map(|id| {
+                        format!("expect.choice.shows_as names {id}, which is not in spec/requirements.toml")
+                    })
+            };
+            if let Some(reason) = reason {
                 return Err(LoadError::Invalid {
                     path: case.path.clone(),
-                    reason: format!(
-                        "expect.choice {choice:?} must be an implementation-defined requirement the case checks"
-                    ),
+                    reason,
                 });
             }
         }
@@ -225,9 +239,17 @@ mod tests {
             .expect("case")
             .clone();
         catalogue.attach(&mut case).expect("as committed");
-        for choice in ["CONN-ANNOUNCE", "IMPL-LIMITS", "NO-SUCH-ID"] {
-            case.expect.choice = Some(choice.into());
-            let e = catalogue.attach(&mut case).expect_err(choice).to_string();
+        for (requirement, shows_as) in [
+            ("CONN-ANNOUNCE", "CONN-ANNOUNCE"),
+            ("IMPL-LIMITS", "CONN-ANNOUNCE"),
+            ("NO-SUCH-ID", "CONN-ANNOUNCE"),
+            ("IMPL-CONNECTIONS-PER-ORIGIN", "NO-SUCH-ID"),
+        ] {
+            case.expect.choice = Some(crate::case::Choice {
+                requirement: requirement.into(),
+                shows_as: vec![shows_as.into()],
+            });
+            let e = catalogue.attach(&mut case).expect_err(requirement).to_string();
             assert!(e.contains("expect.choice"), "{e}");
         }
     }

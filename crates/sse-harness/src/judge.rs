@@ -589,8 +589,18 @@ impl Judging<'_> {
         at: Option<Duration>,
         message: String,
     ) {
-        // A case about an implementation-defined choice: whatever diverged is that choice.
-        let choice = self.case.expect.choice.as_deref().map(|c| [c]);
+        // A case about an implementation-defined choice: a divergence blamed only on the rules
+        // the choice shows as is that choice.
+        let choice = self
+            .case
+            .expect
+            .choice
+            .as_ref()
+            .filter(|c| {
+                !requirements.is_empty()
+                    && requirements.iter().all(|id| c.shows_as.iter().any(|s| s == id))
+            })
+            .map(|c| [c.requirement.as_str()]);
         let requirements = choice.as_ref().map_or(requirements, |c| c.as_slice());
         let ceiling = if choice.is_some() {
             Outcome::Informational
