@@ -231,6 +231,17 @@ impl<'a> Blamer<'a> {
                 },
                 _,
             ) => self.reestablish_cause(step),
+            // Reestablishing where the model failed a connection it knew retrying to be futile
+            // for: the text's default after a network error (failing there is a "may").
+            (
+                Step::Error {
+                    ready_state: ReadyState::Closed,
+                },
+                Some(Seen::Error {
+                    ready_state: Some(crate::client::ReadyStateName::Connecting),
+                    ..
+                }),
+            ) if self.case.checks.iter().any(|c| c == "CONN-FUTILE") => vec!["CONN-FUTILE"],
             // Failing: used, or retried, what it must refuse.
             (Step::Error { .. }, _) => self.checked(&FAIL_TRIGGERS, &["FAIL-CLOSED"]),
         }

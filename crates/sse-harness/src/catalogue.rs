@@ -249,7 +249,10 @@ mod tests {
                 requirement: requirement.into(),
                 shows_as: vec![shows_as.into()],
             });
-            let e = catalogue.attach(&mut case).expect_err(requirement).to_string();
+            let e = catalogue
+                .attach(&mut case)
+                .expect_err(requirement)
+                .to_string();
             assert!(e.contains("expect.choice"), "{e}");
         }
     }

@@ -598,7 +598,9 @@ impl Judging<'_> {
             .as_ref()
             .filter(|c| {
                 !requirements.is_empty()
-                    && requirements.iter().all(|id| c.shows_as.iter().any(|s| s == id))
+                    && requirements
+                        .iter()
+                        .all(|id| c.shows_as.iter().any(|s| s == id))
             })
             .map(|c| [c.requirement.as_str()]);
         let requirements = choice.as_ref().map_or(requirements, |c| c.as_slice());

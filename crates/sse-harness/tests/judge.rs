@@ -1079,3 +1079,29 @@ fn a_seventh_stream_held_back_is_the_implementations_choice() {
     );
     assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
 }
+
+// A URL Fetch cannot serve is a network error: reestablishing is the text's default, failing
+// the "may" the model takes. A client that retries is informational, blamed on that choice.
+// spec: CONN-FUTILE
+#[rstest]
+#[case("ctor-url-ftp-fails")]
+#[case("ctor-url-about-fails")]
+#[case("ctor-url-mailto-fails")]
+#[case("ctor-url-javascript-fails")]
+fn a_client_that_retries_a_futile_url_is_informational(#[case] case: &str) {
+    let mut run = model_run(case);
+    let error = run
+        .observed
+        .iter_mut()
+        .find(|o| matches!(o.what, Seen::Error { .. }))
+        .expect("an error");
+    error.what = Seen::Error {
+        ready_state: Some(ReadyStateName::Connecting),
+        message: None,
+    };
+    let v = verdict(case, &run);
+    assert_eq!(v.outcome, Outcome::Informational, "{v:#?}");
+    for f in &v.findings {
+        assert_eq!(f.requirements, ["CONN-FUTILE"], "{v:#?}");
+    }
+}
