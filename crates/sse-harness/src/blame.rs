@@ -37,14 +37,16 @@ const FAIL_TRIGGERS: [&str; 10] = [
 ];
 
 /// Rules that make a client accept a response a careless one would refuse.
-const ACCEPT_TRIGGERS: [&str; 6] = [
+const ACCEPT_TRIGGERS: [&str; 4] = [
     "CONN-CONTENT-TYPE-PARAMS",
     "CONN-REDIRECT",
     "REQ-CORS",
     "REQ-CORS-REDIRECT",
-    "PARSE-UTF8-DECODE",
-    "CONN-ANNOUNCE",
 ];
+
+/// What a refused response also keeps from happening, blamed only when the case names no
+/// reason for accepting it: the refusal itself is the rule broken, not what would follow.
+const ACCEPT_CONSEQUENCES: [&str; 2] = ["PARSE-UTF8-DECODE", "CONN-ANNOUNCE"];
 
 /// Rules about what a closed EventSource no longer does.
 const AFTER_CLOSE: [&str; 5] = [
@@ -207,7 +209,10 @@ impl<'a> Blamer<'a> {
                 vec!["CONN-ANNOUNCE"]
             }
             // A response it should have used, refused.
-            (Step::Open, Some(_)) => self.checked(&ACCEPT_TRIGGERS, &["CONN-ANNOUNCE"]),
+            (Step::Open, Some(_)) => match self.checked(&ACCEPT_TRIGGERS, &[]) {
+                why if why.is_empty() => self.checked(&ACCEPT_CONSEQUENCES, &["CONN-ANNOUNCE"]),
+                why => why,
+            },
             (Step::Message { .. }, _) => {
                 let next = next.and_then(as_event);
                 match self.body_of(step) {

@@ -264,6 +264,7 @@ impl Client for Browser {
             Capability::Close,
             Capability::CloseInHandler,
             Capability::Cors,
+            Capability::UserAgentAbort,
         ]
         .into_iter()
         .collect()
@@ -336,6 +337,8 @@ struct State {
     ready: bool,
     /// When the page closed its EventSource, by the page's clock.
     closed: Option<Duration>,
+    /// When the page stopped its fetches (window.stop()), by the page's clock.
+    aborted: Option<Duration>,
     exception: Option<String>,
 }
 
@@ -347,6 +350,7 @@ impl Default for State {
             loaded: false,
             ready: false,
             closed: None,
+            aborted: None,
             exception: None,
         }
     }
@@ -440,6 +444,10 @@ impl Shared {
             }
             "closed" => {
                 state.closed = Some(state.stamper.stamp(&self.observer, Some(r.t)));
+                return true;
+            }
+            "aborted" => {
+                state.aborted = Some(state.stamper.stamp(&self.observer, Some(r.t)));
                 return true;
             }
             "exception" => {
@@ -733,6 +741,21 @@ impl Session for BrowserSession {
                     } else {
                         Err(ClientError::Failed(format!(
                             "{}: the page did not close its EventSource within {COMMAND_TIMEOUT:?}",
+                            self.name
+                        )))
+                    }
+                }
+                Command::UserAgentAbort => {
+                    BrowserSession::command(self, serde_json::json!({"command": "abort"}));
+                    if self
+                        .shared
+                        .until(COMMAND_TIMEOUT, |s| s.aborted.is_some())
+                        .await
+                    {
+                        Ok(self.shared.lock().aborted)
+                    } else {
+                        Err(ClientError::Failed(format!(
+                            "{}: the page did not stop within {COMMAND_TIMEOUT:?}",
                             self.name
                         )))
                     }

@@ -70,6 +70,8 @@ fn chromium_runs_cases_through_its_own_eventsource() {
             "cors-redirect-taints-origin-null",
             // the CORS check failing: error with readyState CLOSED
             "cors-redirect-response-needs-allow-origin",
+            // the user agent aborting (window.stop()) while the response is pending
+            "user-agent-abort-while-pending-fails",
         ],
     );
 }
@@ -86,6 +88,37 @@ fn firefox_runs_cases_through_its_own_eventsource() {
             // a page on {page-origin}: the CORS check failing is an error with readyState CLOSED
             "cors-redirect-response-needs-allow-origin",
         ],
+    );
+}
+
+/// Six EventSources opened by the case's own page take the six connections Chromium allows an
+/// origin over HTTP/1.1: the seventh is held back, the user agent's choice (informational). A
+/// page that did not open the companions would pass.
+#[test]
+fn chromium_holds_back_a_seventh_stream_to_one_origin() {
+    let _alone = one_at_a_time();
+    let Some(browser) = browser(Kind::Chromium) else {
+        return;
+    };
+    let catalogue = Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
+    let case = catalogue
+        .case("seven-streams-one-origin")
+        .expect("case exists");
+    let result = execute(&catalogue, Arc::new(browser), case, Transport::Loopback);
+    assert_eq!(
+        result.verdict.outcome,
+        Outcome::Informational,
+        "{}",
+        result.verdict.summary()
+    );
+    assert!(
+        result
+            .verdict
+            .findings
+            .iter()
+            .all(|f| f.requirements == ["IMPL-CONNECTIONS-PER-ORIGIN"]),
+        "{:#?}",
+        result.verdict.findings
     );
 }
 

@@ -939,11 +939,10 @@ fn failing_the_connection_for_its_charset_fails(#[case] case: &str) {
     run.requests.truncate(1);
     let v = verdict_any_reading(case, &run);
     assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
-    assert!(
-        v.findings[0]
-            .requirements
-            .iter()
-            .any(|r| r == "CONN-CONTENT-TYPE-PARAMS"),
+    // The refusal is the rule broken, not the decoding or the announcing it kept from happening.
+    assert_eq!(
+        v.findings[0].requirements,
+        ["CONN-CONTENT-TYPE-PARAMS"],
         "{v:#?}"
     );
 }
