@@ -217,7 +217,14 @@ async fn drive(
     let mut observed = Vec::new();
     loop {
         let now = Instant::now();
-        let start = epoch.get();
+        // Commands count from the case's first request, as faults do (the epoch starts again
+        // there): a client that is slow to connect is closed or aborted where the model was, not
+        // before it asked for anything. One that never connects gets them a little late.
+        let start = if *server.begun.borrow() {
+            epoch.get()
+        } else {
+            epoch.get() + UNBEGUN_GRACE
+        };
         if let Some((_, command)) = pending.next_if(|(at, _)| start + *at <= now) {
             let taken = tokio::time::timeout(OPEN_TIMEOUT, session.command(command))
                 .await
@@ -367,6 +374,10 @@ fn boot(config: &sse_server::Config, topics: Arc<TopicStore>, log: &Arc<RequestL
         topics,
     }
 }
+
+/// How long past its time a command waits for the case's first request before it is given
+/// anyway (a client that never connects is still closed, aborted or restarted).
+const UNBEGUN_GRACE: Duration = Duration::from_secs(2);
 
 /// Waits for the case's first request, then until `after` past the epoch (which starts again
 /// there).
