@@ -261,6 +261,49 @@ impl<'a> Blamer<'a> {
         }
     }
 
+    /// A reconnection whose Last-Event-ID is not the expected one (`sent`: what it carried):
+    /// when it is what the client held before the body's last line that changed the last event
+    /// ID, the client missed that line, and that line's rules are what broke; otherwise sending
+    /// the header is (`fallback`).
+    pub(crate) fn last_event_id(
+        &self,
+        kind: &RequestKind,
+        sent: Option<&str>,
+        fallback: &'static str,
+    ) -> Vec<&'static str> {
+        let RequestKind::Reconnect(wait) = kind else {
+            return vec![fallback];
+        };
+        let Some((body, _)) = self.body_of(wait.after_error) else {
+            return vec![fallback];
+        };
+        let mut before = String::new();
+        let mut last_change: Option<(usize, &str, &[&'static str])> = None;
+        let mut held = String::new();
+        for (i, line) in body.lines.iter().enumerate() {
+            if line.buffers.last_event_id != held {
+                before.clone_from(&held);
+                held.clone_from(&line.buffers.last_event_id);
+                last_change = Some((i, before.as_str(), line.rules.as_slice()));
+            }
+        }
+        // A message dispatched with the new id shows the page whether the client held it (a
+        // wrong lastEventId there is a finding of its own): then only the header is left.
+        let shown = |from: usize| {
+            body.messages
+                .iter()
+                .any(|(m, at)| *at >= from && m.last_event_id == held)
+        };
+        match last_change {
+            Some((i, previous, rules))
+                if previous == sent.unwrap_or("") && !rules.is_empty() && !shown(i) =>
+            {
+                rules.to_vec()
+            }
+            _ => vec![fallback],
+        }
+    }
+
     /// A request for another target than the expected one.
     pub(crate) fn wrong_target(&self, kind: &RequestKind) -> Vec<&'static str> {
         match kind {

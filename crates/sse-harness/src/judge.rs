@@ -931,10 +931,10 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                     .last()
                     .is_some_and(|l| leid.as_deref().unwrap_or("") == l.buffers.id_buffer)
             });
-            let ids: &[&str] = if discarded {
-                &[id, "PARSE-EOF-DISCARD"]
+            let ids: Vec<&str> = if discarded {
+                vec![id, "PARSE-EOF-DISCARD"]
             } else {
-                &[id]
+                j.blame.last_event_id(&e.kind, leid.as_deref(), id)
             };
             let show = |v: &Option<String>| {
                 v.as_deref().map_or_else(
@@ -952,7 +952,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                     show(&leid),
                     show(&e.last_event_id)
                 ),
-                ids,
+                &ids,
             );
             break;
         }

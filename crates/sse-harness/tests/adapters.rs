@@ -70,12 +70,13 @@ fn npm_eventsource_through_its_adapter() {
 
 #[test]
 fn httpx_sse_through_its_adapter() {
-    // No reconnection at all (findings: httpx-sse, row 1).
+    // A stream parser (no reconnection: those cases are unsupported for it) that never checks
+    // the status (findings: httpx-sse, row 2).
     through_adapter(
         "python-httpx-sse",
         "0.4.3",
         "announce-open-dispatch",
-        "retry-sets-reconnection-time",
-        "CONN-END-OF-BODY",
+        "status-404-fails",
+        "CONN-STATUS-NON-200",
     );
 }

@@ -1104,3 +1104,27 @@ fn a_client_that_retries_a_futile_url_is_informational(#[case] case: &str) {
         assert_eq!(f.requirements, ["CONN-FUTILE"], "{v:#?}");
     }
 }
+
+// A reconnection without the Last-Event-ID an id-only block set: nothing on the page showed the
+// id, and the header is what the client held before that block, so the block's rule broke, not
+// the header's. Where a message showed the id, the header is what broke (the test above).
+// spec: DISPATCH-ID-WITHOUT-DATA REQ-LAST-EVENT-ID
+#[test]
+fn a_missed_id_only_block_is_blamed_on_the_block_not_the_header() {
+    let case = "id-only-block-sets-the-header";
+    let mut run = model_run(case);
+    let n = run.requests.len();
+    assert!(n >= 2, "{run:#?}");
+    run.requests[1]
+        .headers
+        .retain(|(name, _)| name != "last-event-id");
+    let v = verdict(case, &run);
+    assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
+    assert_eq!(finding(&v, "DISPATCH-ID-WITHOUT-DATA"), Outcome::Fail);
+    assert!(
+        v.findings
+            .iter()
+            .all(|f| !f.requirements.iter().any(|r| r == "REQ-LAST-EVENT-ID")),
+        "{v:#?}"
+    );
+}
