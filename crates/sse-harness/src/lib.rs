@@ -11,6 +11,7 @@ pub mod case;
 pub mod catalogue;
 pub mod chaos;
 pub mod client;
+pub mod escape;
 pub mod expect;
 pub mod fetch;
 pub mod judge;

@@ -136,7 +136,7 @@ pub fn explain(result: &CaseResult) -> String {
     let v = &result.verdict;
     format!(
         "{} on {}: {} (checks {})\n{}",
-        result.case,
+        crate::escape::terminal(&result.case),
         result.transport.name(),
         v.outcome,
         v.requirements.join(" "),

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue::Catalogue;
 use crate::client::{Capability, Identity};
+pub(crate) use crate::escape::{markdown as md, markdown_code as md_code, terminal, xml};
 use crate::judge::{Divergence, Finding, Outcome, TraceEntry};
 use crate::run::{CaseResult, Transport};
 use crate::spec::Level;
@@ -301,7 +302,8 @@ fn totals_line(
         .map(|o| format!("{} {}", totals.get(o).copied().unwrap_or(0), o.name()))
         .collect();
     format!(
-        "{id}: {n} {unit}, {} ({:.1} s)",
+        "{}: {n} {unit}, {} ({:.1} s)",
+        crate::escape::terminal(id),
         counts.join(", "),
         ms as f64 / 1000.0
     )
@@ -464,7 +466,7 @@ impl ImplementationReport {
     /// One line: how many cases got each verdict, and the time it took.
     pub fn totals_line(&self) -> String {
         if let Some(why) = &self.unavailable {
-            return format!("{}: unavailable: {why}", self.id);
+            return crate::escape::terminal(&format!("{}: unavailable: {why}", self.id));
         }
         totals_line(
             &self.id,
@@ -697,8 +699,8 @@ impl RunReport {
                 let _ = writeln!(
                     s,
                     "| {} | {} | {} | | unavailable: {} ||||||",
-                    imp.name,
-                    imp.version,
+                    md(&imp.name),
+                    md(&imp.version),
                     imp.transport.name(),
                     md(why)
                 );
@@ -707,8 +709,8 @@ impl RunReport {
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} |",
-                imp.name,
-                imp.version,
+                md(&imp.name),
+                md(&imp.version),
                 imp.transport.name(),
                 imp.profile,
                 totals_cells(&imp.totals, imp.wall_ms)
@@ -726,7 +728,7 @@ impl RunReport {
         let mut header = String::from("| requirement | level |");
         let mut rule = String::from("| --- | --- |");
         for imp in &self.implementations {
-            let _ = write!(header, " {} |", imp.id);
+            let _ = write!(header, " {} |", md(&imp.id));
             rule.push_str(" --- |");
         }
         let _ = writeln!(s, "{header}\n{rule}");
@@ -757,9 +759,9 @@ impl RunReport {
                 else {
                     let _ = writeln!(
                         non_pass,
-                        "- **{}** `{}` {}: {}",
-                        imp.id,
-                        c.case,
+                        "- **{}** {} {}: {}",
+                        md(&imp.id),
+                        md_code(&c.case),
                         c.verdict,
                         md(&c.detail)
                     );
@@ -777,9 +779,10 @@ impl RunReport {
                     .collect();
                 let _ = writeln!(
                     non_pass,
-                    "- **{}** `{stream}` @{} {}: {}",
-                    imp.id,
-                    deliveries.join(", @"),
+                    "- **{}** {} @{} {}: {}",
+                    md(&imp.id),
+                    md_code(stream),
+                    md(&deliveries.join(", @")),
                     c.verdict,
                     md(&c.detail)
                 );
@@ -832,12 +835,12 @@ pub fn conformance(
 
 /// One line for a judged case that did not pass: verdict, column, case, gravest finding.
 pub fn verdict_line(column: &str, result: &CaseResult) -> String {
-    format!(
+    crate::escape::terminal(&format!(
         "{:<13} {column} {}: {}",
         result.verdict.outcome.name(),
         result.case,
         result.verdict.summary()
-    )
+    ))
 }
 
 /// A case's findings and both traces as plain text, the first divergence marked `>>`.
@@ -856,20 +859,20 @@ pub fn explain<'a>(
             s,
             "  {}{at}: {} [{}]",
             f.outcome,
-            f.message,
-            f.requirements.join(" ")
+            terminal(&f.message),
+            terminal(&f.requirements.join(" "))
         );
     }
     let mark = |hit: bool| if hit { ">>" } else { "  " };
     let _ = writeln!(s, "expected (the model's golden trace):");
     for (i, line) in expected.enumerate() {
         let hit = divergence.is_some_and(|d| d.expected_line == Some(i));
-        let _ = writeln!(s, "  {} {line}", mark(hit));
+        let _ = writeln!(s, "  {} {}", mark(hit), terminal(line));
     }
     let _ = writeln!(s, "observed:");
     for (i, line) in observed.enumerate() {
         let hit = divergence.is_some_and(|d| d.observed_line == Some(i));
-        let _ = writeln!(s, "  {} {line}", mark(hit));
+        let _ = writeln!(s, "  {} {}", mark(hit), terminal(line));
     }
     s
 }
@@ -882,30 +885,6 @@ fn case_text(c: &CaseReport) -> String {
         c.expected.iter().map(String::as_str),
         c.observed.iter().map(|e| e.text.as_str()),
     )
-}
-
-/// Escapes text for XML attributes and content; drops characters XML 1.0 cannot hold.
-pub(crate) fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn md(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
 }
 
 /// The current time as RFC 3339 UTC, without a date crate.

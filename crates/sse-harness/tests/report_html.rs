@@ -536,3 +536,123 @@ fn browser(index: &Path, out: &Path) -> Option<Seen> {
     );
     Some(serde_json::from_str(stdout.trim()).expect("JSON from check.mjs"))
 }
+
+/// A column name, version and finding that try to become Markdown or HTML markup.
+const EVIL_NAME: &str = "evil`<img src=x onerror=alert(1)>`";
+const EVIL_VERSION: &str =
+    "1.0 ``` | <script>alert(1)</script> _em_ [l](javascript:alert(1))\n# pwned";
+
+fn hostile_report(catalogue: &Catalogue) -> RunReport {
+    let mut failing = no_fail(catalogue);
+    failing.detail = format!("fail: {EVIL_VERSION} ![i](http://127.0.0.1/x.png) ~~s~~");
+    failing.findings[0].message = failing.detail.clone();
+    let evil = ImplementationReport::new(
+        &identity(EVIL_NAME, EVIL_VERSION),
+        Transport::Loopback,
+        vec![Capability::OpenEvent, Capability::ReadyState],
+        vec![failing, early_resume(catalogue), drops_nul(catalogue)],
+        Duration::from_millis(10),
+    );
+    let ghost = ImplementationReport::unavailable(
+        &identity("ghost\u{1b}[2J", "?"),
+        Transport::Loopback,
+        format!("gone\r\n{EVIL_VERSION}"),
+    );
+    RunReport::new(catalogue, vec![evil, ghost])
+}
+
+/// summary.md, rendered as a code host renders it (CommonMark with tables and strikethrough),
+/// holds no HTML, no link but the requirements' own, no image, no emphasis and no heading of its own:
+/// what the implementation said is shown as text.
+#[test]
+fn summary_md_shows_hostile_text_as_text() {
+    use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag};
+    let catalogue = Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
+    let report = hostile_report(&catalogue);
+    let md = report.markdown();
+    let cited: Vec<&str> = report.requirements.iter().map(|r| r.url.as_str()).collect();
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    let mut text = String::new();
+    let mut headings = Vec::new();
+    for event in Parser::new_ext(&md, options) {
+        match event {
+            Event::Html(h) | Event::InlineHtml(h) => panic!("raw HTML in summary.md: {h}"),
+            Event::Start(Tag::Link { dest_url, .. }) => assert!(
+                cited.contains(&dest_url.as_ref()),
+                "a link to {dest_url}, which no requirement cites"
+            ),
+            Event::Start(Tag::Image { dest_url, .. }) => panic!("an image from {dest_url}"),
+            Event::Start(tag @ (Tag::Emphasis | Tag::Strikethrough)) => {
+                panic!("hostile text became {tag:?}")
+            }
+            Event::Start(Tag::Heading { level, .. }) => headings.push(level),
+            Event::Text(t) | Event::Code(t) => text.push_str(&t),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        headings.iter().filter(|l| **l == HeadingLevel::H1).count(),
+        1,
+        "only the report's title is a top-level heading"
+    );
+    for shown in [
+        "<img src=x onerror=alert(1)>",
+        "<script>alert(1)</script>",
+        "[l](javascript:alert(1))",
+        "![i](http://127.0.0.1/x.png) ~~s~~",
+    ] {
+        assert!(text.contains(shown), "{shown:?} is not shown as text");
+    }
+}
+
+/// junit.xml parses, and the hostile name and message come back exactly as written (less the
+/// control characters XML cannot hold).
+#[test]
+fn junit_keeps_hostile_text_in_attributes_and_content() {
+    let catalogue = Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
+    let report = hostile_report(&catalogue);
+    let xml = report.junit();
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("junit.xml: {e}"));
+    let suite = doc
+        .descendants()
+        .find(|n| {
+            n.has_tag_name("testsuite")
+                && n.attribute("name") == Some(&report.implementations[0].id)
+        })
+        .expect("the hostile column's testsuite");
+    let failure = suite
+        .descendants()
+        .find(|n| n.has_tag_name("failure"))
+        .expect("a failure");
+    assert!(
+        failure
+            .attribute("message")
+            .is_some_and(|m| m.contains("<script>alert(1)</script>")),
+        "{:?}",
+        failure.attribute("message")
+    );
+    assert!(doc.descendants().all(|n| n.tag_name().name() != "script"));
+}
+
+/// The terminal lines of a hostile column move no cursor and forge no line.
+#[test]
+fn terminal_lines_show_control_characters_as_escapes() {
+    let catalogue = Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
+    let report = hostile_report(&catalogue);
+    for imp in &report.implementations {
+        let line = imp.totals_line();
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        for c in &imp.cases {
+            let text = sse_harness::report::explain(
+                &c.findings,
+                c.divergence.as_ref(),
+                c.expected.iter().map(String::as_str),
+                c.observed.iter().map(|e| e.text.as_str()),
+            );
+            assert!(
+                !text.chars().any(|ch| ch.is_control() && ch != '\n'),
+                "{text:?}"
+            );
+        }
+    }
+}

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use sse_harness::escape::terminal;
 use sse_harness::judge::Outcome;
 use sse_harness::proxy_check::{ProxyUnderTest, run as check};
 
@@ -70,7 +71,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 m.outcome.name(),
                 m.name,
                 m.requirements.join(" "),
-                m.message
+                terminal(&m.message)
             );
         }
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use sse_harness::Catalogue;
+use sse_harness::escape::terminal;
 use sse_harness::judge::Outcome;
 use sse_harness::run::glob;
 use sse_harness::server_check::{self, CheckResult, Declaration, Server};
@@ -163,10 +164,14 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 r.requirements.join(" ")
             );
             if let Some(m) = &r.measured {
-                println!("              {m}");
+                println!("              {}", terminal(m));
             }
             for f in &r.findings {
-                println!("              {} [{}]", f.message, f.requirements.join(" "));
+                println!(
+                    "              {} [{}]",
+                    terminal(&f.message),
+                    f.requirements.join(" ")
+                );
             }
             if r.outcome == Outcome::Fail {
                 if let Some(bytes) = &r.evidence {
@@ -177,7 +182,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 if let Some(lines) = &r.annotation {
                     println!("              as a client reads them (ssec explain):");
                     for line in lines.lines() {
-                        println!("              {line}");
+                        println!("              {}", terminal(line));
                     }
                 }
             }
@@ -185,7 +190,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
         println!(
             "{}: {} checks, {} pass, {} fail, {} non-strict, {} informational, {} unsupported",
-            server.url,
+            terminal(server.url.as_str()),
             results.len(),
             count(Outcome::Pass),
             count(Outcome::Fail),

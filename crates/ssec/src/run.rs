@@ -65,7 +65,10 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         }
     };
     for u in &unavailable {
-        eprintln!("{}: unavailable: {}", u.id(), u.reason);
+        eprintln!(
+            "{}",
+            sse_harness::escape::terminal(&format!("{}: unavailable: {}", u.id(), u.reason))
+        );
     }
     if let Some(unknown) = args
         .requirements

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Cell, RequirementInfo, RunReport, md, millis};
+use super::{Cell, RequirementInfo, RunReport, md, md_code, millis};
 use crate::judge::Outcome;
 use crate::server_check::{CheckResult, Declaration, show_bytes};
 use crate::setups::Setup;
@@ -93,7 +93,7 @@ impl ServerReport {
     /// One line: how many checks got each verdict, and the time it took.
     pub fn totals_line(&self) -> String {
         if let Some(why) = &self.unavailable {
-            return format!("{}: unavailable: {why}", self.id);
+            return super::terminal(&format!("{}: unavailable: {why}", self.id));
         }
         super::totals_line(
             &self.id,
@@ -118,14 +118,14 @@ impl ServerReport {
             c.requirements.join(" ")
         );
         if let Some(m) = &c.measured {
-            let _ = writeln!(s, "  {m}");
+            let _ = writeln!(s, "  {}", super::terminal(m));
         }
         for f in &c.findings {
             let _ = writeln!(
                 s,
                 "  {} {} [{}]",
                 f.outcome.name(),
-                f.message,
+                super::terminal(&f.message),
                 f.requirements.join(" ")
             );
         }
@@ -196,7 +196,7 @@ impl RunReport {
                 let _ = writeln!(
                     s,
                     "| {} | {} | {} | unavailable: {} ||||||",
-                    server.id,
+                    md(&server.id),
                     md(&server.version),
                     md(&server.about),
                     md(why)
@@ -206,7 +206,7 @@ impl RunReport {
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} |",
-                server.id,
+                md(&server.id),
                 md(&server.version),
                 md(&server.about),
                 super::totals_cells(&server.totals, server.wall_ms)
@@ -216,7 +216,7 @@ impl RunReport {
         let mut header = String::from("| requirement | level |");
         let mut rule = String::from("| --- | --- |");
         for server in &self.servers {
-            let _ = write!(header, " {} |", server.id);
+            let _ = write!(header, " {} |", md(&server.id));
             rule.push_str(" --- |");
         }
         let _ = writeln!(s, "{header}\n{rule}");
@@ -244,9 +244,9 @@ impl RunReport {
                     .unwrap_or_default();
                 let _ = writeln!(
                     non_pass,
-                    "- **{}** `{}` {}: {}{measured}",
-                    server.id,
-                    c.check,
+                    "- **{}** {} {}: {}{measured}",
+                    md(&server.id),
+                    md_code(&c.check),
                     c.outcome.name(),
                     md(&c
                         .findings
