@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sse_harness::evidence::Evidence;
 
 /// Project automation for the SSE conformance suite.
 #[derive(Debug, Parser)]
@@ -36,6 +37,10 @@ enum Command {
         /// Default: the reference server.
         #[arg(long, num_args = 0.., value_delimiter = ',')]
         servers: Option<Vec<String>>,
+        /// Keep every observed line whole in the report (by default each is abridged to 4 KiB
+        /// with its length stated, and a case keeps 1 MiB of them).
+        #[arg(long)]
+        full_evidence: bool,
     },
     /// List every requirement with the fixtures and tests that check it; fail if a `must` has none.
     SpecCoverage {
@@ -68,7 +73,18 @@ fn main() -> ExitCode {
             out,
             implementations,
             servers,
-        } => report::run(&root, &root.join(out), &implementations, servers.as_deref()),
+            full_evidence,
+        } => report::run(
+            &root,
+            &root.join(out),
+            &implementations,
+            servers.as_deref(),
+            if full_evidence {
+                Evidence::Full
+            } else {
+                Evidence::Abridged
+            },
+        ),
         Command::SpecCoverage { out, quiet } => coverage::run(&root, &root.join(out), quiet),
         Command::Bench {
             mib,

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::{Result, anyhow};
 use sse_harness::Catalogue;
+use sse_harness::evidence::Evidence;
 use sse_harness::judge::Outcome;
 use sse_harness::report::{RunReport, conformance, verdict_line};
 use sse_harness::run::{Selection, Target, glob, resolve};
@@ -14,6 +15,7 @@ pub(crate) fn run(
     out: &Path,
     implementations: &[String],
     servers: Option<&[String]>,
+    evidence: Evidence,
 ) -> Result<bool> {
     let catalogue = Catalogue::load(root)?;
     // Every set-up (`--servers` alone) or the chosen ones; by default the reference server.
@@ -66,7 +68,7 @@ pub(crate) fn run(
         let report = if servers_only {
             Ok(RunReport::new(&catalogue, Vec::new()))
         } else {
-            clients(&catalogue, implementations)
+            clients(&catalogue, implementations, evidence)
         };
         (report, servers.join())
     });
@@ -99,7 +101,11 @@ pub(crate) fn run(
 }
 
 /// The client columns: the case catalogue on each implementation.
-fn clients(catalogue: &Catalogue, implementations: &[String]) -> Result<RunReport> {
+fn clients(
+    catalogue: &Catalogue,
+    implementations: &[String],
+    evidence: Evidence,
+) -> Result<RunReport> {
     let (targets, unavailable) = if implementations.is_empty() {
         (Target::builtin(), Vec::new())
     } else {
@@ -121,6 +127,7 @@ fn clients(catalogue: &Catalogue, implementations: &[String]) -> Result<RunRepor
         catalogue,
         &targets,
         &Selection::default(),
+        evidence,
         &|target, result| {
             if result.verdict.outcome != Outcome::Pass {
                 crate::say(&(verdict_line(&target.id(), result) + "\n"));

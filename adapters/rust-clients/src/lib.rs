@@ -66,6 +66,7 @@ pub fn main(client: impl Client, transports: &[Transport]) {
             &catalogue,
             &targets,
             &sse_harness::run::Selection::default(),
+            sse_harness::evidence::Evidence::Abridged,
             &|_, _| {},
         );
         let dir = std::path::PathBuf::from(dir);

@@ -63,7 +63,13 @@ fn main() {
     let target = Target::parse("model-loopback").expect("model-loopback");
     let selected = Selection::default().apply(&catalogue);
     let started = Instant::now();
-    let column = run_cases(&catalogue, &target, &selected, &|_| {});
+    let column = run_cases(
+        &catalogue,
+        &target,
+        &selected,
+        sse_harness::evidence::Evidence::Abridged,
+        &|_| {},
+    );
     let loopback = started.elapsed();
     assert_eq!(column.transport, Transport::Loopback);
     let passed = column

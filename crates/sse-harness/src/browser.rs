@@ -322,6 +322,16 @@ struct Report {
     message: Option<String>,
 }
 
+impl remote::Weight for Report {
+    fn weight(&self) -> usize {
+        self.event_type.len()
+            + self.data.len()
+            + self.last_event_id.len()
+            + self.origin.as_ref().map_or(0, String::len)
+            + self.message.as_ref().map_or(0, String::len)
+    }
+}
+
 /// What the report server shares with one case's session.
 struct Shared {
     observer: Observer,
@@ -422,8 +432,13 @@ impl Shared {
     fn take(&self, report: Report) {
         let mut state = self.lock();
         let mut control = false;
-        for report in state.reports.take(report.seq, report) {
-            control |= self.apply(&mut state, report);
+        match state.reports.take(report.seq, report) {
+            Ok(ready) => {
+                for report in ready {
+                    control |= self.apply(&mut state, report);
+                }
+            }
+            Err(overflow) => self.observer.overrun(format!("the page: {overflow}")),
         }
         drop(state);
         if control {

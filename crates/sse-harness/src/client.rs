@@ -521,11 +521,36 @@ struct ObserverInner {
     changed: tokio::sync::Notify,
 }
 
-/// What an observer holds, and how many bytes of text that is.
+/// What an observer holds, how many bytes of text that is, and why it stopped keeping more.
 #[derive(Default)]
 struct Kept {
     seen: Vec<Observed>,
     bytes: usize,
+    overrun: Option<String>,
+}
+
+impl Kept {
+    /// Whether `what` fits within the limits; the first that does not sets why.
+    fn admit(&mut self, what: &Seen) -> bool {
+        let bytes = self.bytes.saturating_add(what.text_len());
+        if self.seen.len() >= MAX_OBSERVATIONS {
+            self.overrun.get_or_insert_with(|| {
+                format!("the client reported more than {MAX_OBSERVATIONS} observations")
+            });
+            false
+        } else if bytes > MAX_OBSERVED_BYTES {
+            self.overrun.get_or_insert_with(|| {
+                format!(
+                    "the client reported more than {} MiB of event data and text",
+                    MAX_OBSERVED_BYTES >> 20
+                )
+            });
+            false
+        } else {
+            self.bytes = bytes;
+            true
+        }
+    }
 }
 
 impl Seen {
@@ -597,9 +622,7 @@ impl Observer {
     /// in another process reports with its own timestamps); kept in time order.
     pub fn report_at(&self, at: Duration, what: Seen) {
         let mut kept = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let bytes = kept.bytes.saturating_add(what.text_len());
-        if kept.seen.len() < MAX_OBSERVATIONS && bytes <= MAX_OBSERVED_BYTES {
-            kept.bytes = bytes;
+        if kept.admit(&what) {
             let i = kept.seen.partition_point(|o| o.at <= at);
             kept.seen.insert(i, Observed { at, what });
         }
@@ -608,17 +631,30 @@ impl Observer {
     }
 
     /// Records an observation now (past [`MAX_OBSERVATIONS`] or [`MAX_OBSERVED_BYTES`], later
-    /// ones are dropped).
+    /// ones are dropped and the run is [overrun](Observer::overran)).
     pub fn report(&self, what: Seen) {
         let at = (self.0.clock)();
         let mut kept = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let bytes = kept.bytes.saturating_add(what.text_len());
-        if kept.seen.len() < MAX_OBSERVATIONS && bytes <= MAX_OBSERVED_BYTES {
-            kept.bytes = bytes;
+        if kept.admit(&what) {
             kept.seen.push(Observed { at, what });
         }
         drop(kept);
         self.0.changed.notify_waiters();
+    }
+
+    /// The client made the harness hold more than it allows (`why`, the first such reason is
+    /// kept): the run ends, and the case fails saying so.
+    pub fn overrun(&self, why: String) {
+        let mut kept = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.overrun.get_or_insert(why);
+        drop(kept);
+        self.0.changed.notify_waiters();
+    }
+
+    /// Why the harness stopped keeping what the client reported, if it did.
+    pub fn overran(&self) -> Option<String> {
+        let kept = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.overrun.clone()
     }
 
     /// The time now, by the observer's clock.

@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod chaos;
 pub mod client;
 pub mod escape;
+pub mod evidence;
 pub mod expect;
 pub mod fetch;
 pub mod judge;

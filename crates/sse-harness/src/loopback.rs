@@ -165,6 +165,7 @@ pub async fn run_async(
     outcome?;
     Ok((
         Run {
+            overrun: observer.overran(),
             observed: observer.snapshot(),
             requests,
             connections,
@@ -282,7 +283,7 @@ async fn drive(
         } else if now >= last_change + idle {
             break;
         }
-        if now >= start + MAX_RUN {
+        if now >= start + MAX_RUN || observer.overran().is_some() {
             break;
         }
         let next_command = pending.peek().map(|(at, _)| start + *at);

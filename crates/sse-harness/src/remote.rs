@@ -16,35 +16,74 @@ use hyper::body::Incoming;
 
 use crate::client::{Net, Observer, ReadyStateName};
 
+/// Bytes of out-of-order items an [`InOrder`] holds at most while a lower number is missing.
+pub(crate) const MAX_WAITING_BYTES: usize = 64 << 20;
+
+/// Out-of-order items an [`InOrder`] holds at most.
+pub(crate) const MAX_WAITING: usize = 10_000;
+
+/// What an item costs to hold, about: the text it carries.
+pub(crate) trait Weight {
+    /// Bytes of text.
+    fn weight(&self) -> usize;
+}
+
 /// Puts numbered items back in order: each is released once every lower number has been.
+/// Items waiting for a lower number are bounded ([`MAX_WAITING`], [`MAX_WAITING_BYTES`]): a
+/// sender that never sends the missing one cannot make the harness hold without limit.
 #[derive(Debug)]
 pub(crate) struct InOrder<T> {
     next: u64,
     waiting: BTreeMap<u64, T>,
+    waiting_bytes: usize,
 }
 
-impl<T> InOrder<T> {
+/// An item an [`InOrder`] could not hold.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "it sent more than {} out-of-order reports or {} MiB of them while report {missing} never came",
+    MAX_WAITING,
+    MAX_WAITING_BYTES >> 20
+)]
+pub(crate) struct Overflow {
+    /// The number still missing.
+    pub(crate) missing: u64,
+}
+
+impl<T: Weight> InOrder<T> {
     /// Expects `first` next.
     pub(crate) fn new(first: u64) -> Self {
         InOrder {
             next: first,
             waiting: BTreeMap::new(),
+            waiting_bytes: 0,
         }
     }
 
     /// Takes item `seq`; returns the items now in order (none while a lower one is missing).
-    /// A number already released is a repeat and is dropped.
-    pub(crate) fn take(&mut self, seq: u64, item: T) -> Vec<T> {
-        if seq < self.next {
-            return Vec::new();
+    /// A number already released or waiting is a repeat and is dropped; an item that would have to wait
+    /// past the limits is refused.
+    pub(crate) fn take(&mut self, seq: u64, item: T) -> Result<Vec<T>, Overflow> {
+        if seq < self.next || self.waiting.contains_key(&seq) {
+            return Ok(Vec::new());
         }
-        self.waiting.insert(seq, item);
-        let mut ready = Vec::new();
+        if seq > self.next {
+            let bytes = self.waiting_bytes.saturating_add(item.weight());
+            if self.waiting.len() >= MAX_WAITING || bytes > MAX_WAITING_BYTES {
+                return Err(Overflow { missing: self.next });
+            }
+            self.waiting_bytes = bytes;
+            self.waiting.insert(seq, item);
+            return Ok(Vec::new());
+        }
+        self.next += 1;
+        let mut ready = vec![item];
         while let Some(item) = self.waiting.remove(&self.next) {
+            self.waiting_bytes -= item.weight();
             self.next += 1;
             ready.push(item);
         }
-        ready
+        Ok(ready)
     }
 }
 
@@ -305,11 +344,45 @@ mod tests {
     #[test]
     fn items_come_out_in_order_once() {
         let mut order = InOrder::new(1);
-        assert!(order.take(3, "c").is_empty());
-        assert!(order.take(2, "b").is_empty());
-        assert_eq!(order.take(1, "a"), ["a", "b", "c"]);
-        assert!(order.take(2, "again").is_empty(), "a repeat is dropped");
-        assert_eq!(order.take(4, "d"), ["d"]);
+        assert!(order.take(3, "c").expect("held").is_empty());
+        assert!(order.take(2, "b").expect("held").is_empty());
+        assert_eq!(order.take(1, "a").expect("held"), ["a", "b", "c"]);
+        assert!(
+            order.take(2, "again").expect("held").is_empty(),
+            "a repeat is dropped"
+        );
+        assert_eq!(order.take(4, "d").expect("held"), ["d"]);
+    }
+
+    impl Weight for &str {
+        fn weight(&self) -> usize {
+            self.len()
+        }
+    }
+
+    impl Weight for String {
+        fn weight(&self) -> usize {
+            self.len()
+        }
+    }
+
+    #[test]
+    fn items_waiting_for_one_that_never_comes_are_bounded() {
+        let mut order = InOrder::new(1);
+        let big = "x".repeat(30 << 20);
+        assert!(order.take(2, big.clone()).expect("held").is_empty());
+        assert!(order.take(3, big.clone()).expect("held").is_empty());
+        assert_eq!(order.take(4, big.clone()), Err(Overflow { missing: 1 }));
+        assert!(order.waiting_bytes <= MAX_WAITING_BYTES);
+        let mut many = InOrder::new(1);
+        for n in 2..=u64::try_from(MAX_WAITING).expect("held") + 1 {
+            assert!(many.take(n, String::new()).expect("held").is_empty());
+        }
+        assert!(many.take(u64::MAX, String::new()).is_err());
+        // The missing one releases everything held.
+        let released = many.take(1, "first".into()).expect("held");
+        assert_eq!(released.len(), MAX_WAITING + 1);
+        assert_eq!(many.waiting_bytes, 0);
     }
 
     #[test]

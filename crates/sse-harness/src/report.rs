@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalogue::Catalogue;
 use crate::client::{Capability, Identity};
 pub(crate) use crate::escape::{markdown as md, markdown_code as md_code, terminal, xml};
+use crate::evidence::abridge;
 use crate::judge::{Divergence, Finding, Outcome, TraceEntry};
 use crate::run::{CaseResult, Transport};
 use crate::spec::Level;
@@ -205,6 +206,65 @@ impl CaseReport {
             observed: result.observed.clone(),
             wall_ms: millis(wall),
             readings: result.verdict.readings.clone(),
+        }
+    }
+
+    /// Bounds the evidence it carries (see [`crate::evidence`]): every line and message
+    /// abridged, and of a long observed trace, the start and the lines around the first
+    /// divergence, a line saying how many were left out where they were.
+    pub fn abridge(&mut self) {
+        use crate::evidence::{CASE_BYTES, abridge_in_place, keep_lines};
+        abridge_in_place(&mut self.detail);
+        for f in &mut self.findings {
+            abridge_in_place(&mut f.message);
+        }
+        if let Some(d) = &mut self.divergence {
+            abridge_in_place(&mut d.expected);
+            abridge_in_place(&mut d.observed);
+        }
+        for line in &mut self.expected {
+            abridge_in_place(line);
+        }
+        for e in &mut self.observed {
+            abridge_in_place(&mut e.text);
+        }
+        let sizes: Vec<usize> = self.observed.iter().map(|e| e.text.len()).collect();
+        let focus = self.divergence.as_ref().and_then(|d| d.observed_line);
+        let kept = keep_lines(&sizes, CASE_BYTES, focus);
+        if kept.first() == Some(&(0..sizes.len())) {
+            return;
+        }
+        let mut all = std::mem::take(&mut self.observed).into_iter().enumerate();
+        let mut next = 0;
+        let mut focus_at = None;
+        let cut = |from: usize, to: usize, after: Option<&TraceEntry>| TraceEntry {
+            at: after.map_or(Duration::ZERO, |e| e.at),
+            text: format!(
+                "… {} observed lines left out here (a case's report keeps {} MiB of them; --full-evidence keeps all)",
+                to - from,
+                CASE_BYTES >> 20
+            ),
+            source: after.map_or(crate::judge::Source::Client(from), |e| e.source),
+        };
+        for range in kept {
+            if range.start > next {
+                let marker = cut(next, range.start, self.observed.last());
+                self.observed.push(marker);
+            }
+            for (i, entry) in all.by_ref().skip(range.start - next).take(range.len()) {
+                if Some(i) == focus {
+                    focus_at = Some(self.observed.len());
+                }
+                self.observed.push(entry);
+            }
+            next = range.end;
+        }
+        if next < sizes.len() {
+            let marker = cut(next, sizes.len(), self.observed.last());
+            self.observed.push(marker);
+        }
+        if let Some(d) = &mut self.divergence {
+            d.observed_line = focus_at;
         }
     }
 }
@@ -805,6 +865,7 @@ pub fn conformance(
     catalogue: &Catalogue,
     targets: &[crate::run::Target],
     selection: &crate::run::Selection,
+    evidence: crate::evidence::Evidence,
     progress: &(dyn Fn(&crate::run::Target, &CaseResult) + Sync),
 ) -> RunReport {
     let cases = selection.apply(catalogue);
@@ -817,7 +878,7 @@ pub fn conformance(
             .map(|(i, t)| {
                 (
                     i,
-                    crate::run::run_cases(catalogue, t, &cases, &|r| progress(t, r)),
+                    crate::run::run_cases(catalogue, t, &cases, evidence, &|r| progress(t, r)),
                 )
             })
             .collect()
@@ -839,11 +900,12 @@ pub fn verdict_line(column: &str, result: &CaseResult) -> String {
         "{:<13} {column} {}: {}",
         result.verdict.outcome.name(),
         result.case,
-        result.verdict.summary()
+        abridge(&result.verdict.summary())
     ))
 }
 
-/// A case's findings and both traces as plain text, the first divergence marked `>>`.
+/// A case's findings and both traces as plain text for a terminal or a JUnit message, the first
+/// divergence marked `>>`, each line abridged and escaped.
 pub fn explain<'a>(
     findings: &[Finding],
     divergence: Option<&Divergence>,
@@ -859,7 +921,7 @@ pub fn explain<'a>(
             s,
             "  {}{at}: {} [{}]",
             f.outcome,
-            terminal(&f.message),
+            terminal(&abridge(&f.message)),
             terminal(&f.requirements.join(" "))
         );
     }
@@ -867,12 +929,12 @@ pub fn explain<'a>(
     let _ = writeln!(s, "expected (the model's golden trace):");
     for (i, line) in expected.enumerate() {
         let hit = divergence.is_some_and(|d| d.expected_line == Some(i));
-        let _ = writeln!(s, "  {} {}", mark(hit), terminal(line));
+        let _ = writeln!(s, "  {} {}", mark(hit), terminal(&abridge(line)));
     }
     let _ = writeln!(s, "observed:");
     for (i, line) in observed.enumerate() {
         let hit = divergence.is_some_and(|d| d.observed_line == Some(i));
-        let _ = writeln!(s, "  {} {}", mark(hit), terminal(line));
+        let _ = writeln!(s, "  {} {}", mark(hit), terminal(&abridge(line)));
     }
     s
 }

@@ -35,6 +35,10 @@ pub struct Run {
     /// The reference server's topics at the end (for properties over published events).
     #[serde(skip)]
     pub topics: Option<Arc<sse_server::TopicStore>>,
+    /// Why the harness stopped keeping what the client reported (a limit of
+    /// [`crate::client::Observer`] or of a runner), if it did: the case fails saying so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrun: Option<String>,
 }
 
 /// Why a case did not run to the end (not: the client misbehaved; that is a verdict).
@@ -347,6 +351,7 @@ pub fn simulated(
         return Err(e);
     }
     Ok(Run {
+        overrun: observer.overran(),
         observed: observer.snapshot(),
         requests: outcome
             .requests
@@ -523,7 +528,12 @@ pub fn execute(
                 timing: transport.timing(),
                 origins: &origins,
             };
-            let verdict = crate::judge::judge_readings(case, &expectations, &run, cx);
+            let verdict = match &run.overrun {
+                Some(why) => broken(format!(
+                    "the case was stopped: {why} (the harness's limit for one case)"
+                )),
+                None => crate::judge::judge_readings(case, &expectations, &run, cx),
+            };
             result(verdict, Some(run))
         }
         Err(e @ (RunError::Unsupported(_) | RunError::Client(ClientError::Unsupported(_)))) => {
@@ -816,11 +826,12 @@ impl Unavailable {
 }
 
 /// Runs `cases` on `target`, `target.concurrency()` at a time, calling `progress` after each;
-/// returns the judged cases in the order given.
+/// returns the judged cases in the order given, their evidence kept as `evidence` says.
 pub fn run_cases(
     catalogue: &crate::Catalogue,
     target: &Target,
     cases: &[&Case],
+    evidence: crate::evidence::Evidence,
     progress: &(dyn Fn(&CaseResult) + Sync),
 ) -> crate::report::ImplementationReport {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -837,7 +848,12 @@ pub fn run_cases(
                     let t = std::time::Instant::now();
                     let result = execute(catalogue, target.client.clone(), case, target.transport);
                     progress(&result);
-                    let report = crate::report::CaseReport::new(catalogue, &result, t.elapsed());
+                    let mut report =
+                        crate::report::CaseReport::new(catalogue, &result, t.elapsed());
+                    drop(result);
+                    if evidence == crate::evidence::Evidence::Abridged {
+                        report.abridge();
+                    }
                     if let Ok(mut r) = results.lock() {
                         r[i] = Some(report);
                     }

@@ -374,6 +374,19 @@ struct CallbackState {
     stamper: Stamper,
 }
 
+impl remote::Weight for Callback {
+    fn weight(&self) -> usize {
+        self.kind.len()
+            + self.comment.as_ref().map_or(0, String::len)
+            + self.event.as_ref().map_or(0, |e| {
+                e.data.len()
+                    + e.event_type.as_ref().map_or(0, String::len)
+                    + e.id.as_ref().map_or(0, String::len)
+                    + e.last_event_id.as_ref().map_or(0, String::len)
+            })
+    }
+}
+
 /// One callback message; `readyState`, `timeMs` and `open` are ours.
 #[derive(Debug, Deserialize)]
 struct Callback {
@@ -402,9 +415,13 @@ struct CallbackEvent {
 
 impl Shared {
     /// Takes callback `n`, reporting every callback now in the service's order.
-    fn take(&self, n: u64, callback: Callback) {
+    fn take(&self, n: u64, callback: Callback) -> Result<(), remote::Overflow> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        for c in state.order.take(n, callback) {
+        let ready = state.order.take(n, callback).inspect_err(|overflow| {
+            self.observer
+                .overrun(format!("the service's callbacks: {overflow}"));
+        })?;
+        for c in ready {
             let Some(seen) = self.seen(&c) else {
                 continue;
             };
@@ -412,6 +429,7 @@ impl Shared {
             let at = state.stamper.stamp(&self.observer, time);
             self.observer.report_at(at, seen);
         }
+        Ok(())
     }
 
     /// What a page would have observed; `None` for what the harness does not take.
@@ -461,10 +479,10 @@ async fn callback(req: Request<Incoming>, shared: &Shared) -> Response<Full<Byte
         .and_then(|n| n.parse::<u64>().ok());
     match (req.method() == Method::POST, n) {
         (true, Some(n)) => match remote::read_json::<Callback>(req, MAX_CALLBACK_BYTES).await {
-            Ok(c) => {
-                shared.take(n, c);
-                remote::reply(StatusCode::ACCEPTED, "")
-            }
+            Ok(c) => match shared.take(n, c) {
+                Ok(()) => remote::reply(StatusCode::ACCEPTED, ""),
+                Err(e) => remote::reply(StatusCode::PAYLOAD_TOO_LARGE, &format!("{e}\n")),
+            },
             Err(e) => remote::reply(StatusCode::BAD_REQUEST, &format!("{e}\n")),
         },
         _ => remote::reply(StatusCode::NOT_FOUND, "callbacks are POST /streams/1/<n>\n"),

@@ -138,7 +138,13 @@ fn stream_cases_share_a_browser(kind: Kind) {
         .filter(|c| c.id.starts_with("stream/wpt-field-") && !c.id.contains("null"))
         .collect();
     assert!(cases.len() >= 12, "{} cases", cases.len());
-    let report = sse_harness::run::run_cases(&catalogue, &target, &cases, &|_| {});
+    let report = sse_harness::run::run_cases(
+        &catalogue,
+        &target,
+        &cases,
+        sse_harness::evidence::Evidence::Abridged,
+        &|_| {},
+    );
     for c in &report.cases {
         assert_eq!(
             c.verdict,

@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use sse_harness::evidence::Evidence;
 use sse_harness::judge::Outcome;
 use sse_harness::report::{RunReport, conformance, verdict_line};
 use sse_harness::run::{Selection, resolve};
@@ -33,6 +34,11 @@ pub(crate) struct Args {
     /// Write report.json, junit.xml, summary.md and index.html into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Keep every observed line whole in the report (by default each is abridged to 4 KiB, with
+    /// its length stated, and a case keeps 1 MiB of them: an implementation cannot make the
+    /// report grow with what it sends).
+    #[arg(long)]
+    full_evidence: bool,
 }
 
 impl Args {
@@ -45,6 +51,7 @@ impl Args {
             json: false,
             verbose: false,
             out: Some(out),
+            full_evidence: false,
         }
     }
 }
@@ -88,18 +95,29 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         return ExitCode::from(2);
     }
     let bar = progress_bar((selected * targets.len()) as u64);
-    let mut report = conformance(&catalogue, &targets, &selection, &|target, result| {
-        bar.inc(1);
-        bar.set_message(format!("{} {}", target.id(), result.case));
-        if result.verdict.outcome != Outcome::Pass && !args.json {
-            bar.suspend(|| {
-                eprintln!("{}", verdict_line(&target.id(), result));
-                if args.verbose && result.verdict.outcome != Outcome::Unsupported {
-                    eprintln!("{}", mimic::explain(result));
-                }
-            });
-        }
-    });
+    let evidence = if args.full_evidence {
+        Evidence::Full
+    } else {
+        Evidence::Abridged
+    };
+    let mut report = conformance(
+        &catalogue,
+        &targets,
+        &selection,
+        evidence,
+        &|target, result| {
+            bar.inc(1);
+            bar.set_message(format!("{} {}", target.id(), result.case));
+            if result.verdict.outcome != Outcome::Pass && !args.json {
+                bar.suspend(|| {
+                    eprintln!("{}", verdict_line(&target.id(), result));
+                    if args.verbose && result.verdict.outcome != Outcome::Unsupported {
+                        eprintln!("{}", mimic::explain(result));
+                    }
+                });
+            }
+        },
+    );
     bar.finish_and_clear();
     report.add_unavailable(&unavailable);
     if args.json {
