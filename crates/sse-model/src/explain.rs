@@ -58,50 +58,51 @@ pub struct Explanation {
 
 /// Explains a complete body (one response that then ends).
 pub fn explain(bytes: &[u8], limits: Limits) -> Explanation {
+    let mut steps = Vec::new();
+    let mut explanation = explain_each(bytes, limits, |step| steps.push(step.clone()));
+    explanation.steps = steps;
+    explanation
+}
+
+/// The same, handing each line's step to `each` as it is explained instead of keeping them:
+/// the returned explanation has no steps, and memory stays that of the body and the client's
+/// buffers however many lines there are (`ssec explain --json` on a flood of tiny events).
+pub fn explain_each(bytes: &[u8], limits: Limits, each: impl FnMut(&Step)) -> Explanation {
     let mut parser = Parser::new(limits);
-    let mut recorder = Recorder::default();
-    // Fed a line at a time (each piece ends at a CR or LF), so every note knows its bytes; any
-    // chunking parses the same (PARSE-CHUNKING), so this is what the whole body means.
+    let mut recorder = Recorder {
+        each,
+        number: 0,
+        piece: 0..0,
+        buffers: Buffers::default(),
+        id_moved: false,
+        dispatched: None,
+    };
+    // Fed a line at a time (each piece ends at a CR, an LF or a CRLF), so every note knows its
+    // bytes; any chunking parses the same (PARSE-CHUNKING), so this is what the whole body means.
     let mut start = 0;
     let mut fed = Ok(());
     let ends = memchr::memchr2_iter(b'\n', b'\r', bytes).map(|i| i + 1);
-    for end in ends.chain(std::iter::once(bytes.len())) {
+    for mut end in ends.chain(std::iter::once(bytes.len())) {
         if end <= start && end != 0 {
             continue;
         }
-        let before = recorder.steps.len();
-        fed = parser.feed(&bytes[start..end], &mut recorder);
-        match recorder.steps.get_mut(before..) {
-            // The LF of a CRLF whose CR ended the previous line: it belongs to that line.
-            Some([])
-                if end > start
-                    && bytes[start] == b'\n'
-                    && start > 0
-                    && bytes[start - 1] == b'\r' =>
-            {
-                if let Some(last) = recorder.steps.last_mut() {
-                    last.bytes.end = end;
-                }
-            }
-            Some(new) => {
-                for step in new {
-                    step.bytes = start..end;
-                }
-            }
-            None => {}
+        // The LF of a CRLF belongs to the CR's line.
+        if bytes[..end].ends_with(b"\r") && bytes.get(end) == Some(&b'\n') {
+            end += 1;
         }
+        recorder.piece = start..end;
+        fed = parser.feed(&bytes[start..end], &mut recorder);
         if fed.is_err() {
             break;
         }
         start = end;
     }
-    let mut explanation = Explanation {
-        discarded_data: recorder
-            .buffers
-            .data
+    let data = &recorder.buffers.data;
+    let explanation = Explanation {
+        discarded_data: data
             .strip_suffix('\n')
             .map(str::to_owned)
-            .filter(|_| !recorder.buffers.data.is_empty()),
+            .filter(|_| !data.is_empty()),
         unterminated_line: fed.is_ok()
             && !bytes.is_empty()
             && !bytes.ends_with(b"\n")
@@ -111,46 +112,92 @@ pub fn explain(bytes: &[u8], limits: Limits) -> Explanation {
         steps: Vec::new(),
     };
     let _ = parser.finish(&mut Vec::<crate::Item>::new());
-    explanation.steps = recorder.steps;
     explanation
 }
 
-/// Collects the parser's notes.
-#[derive(Default)]
-struct Recorder {
-    steps: Vec<Step>,
+/// Turns the parser's notes into steps, one at a time.
+struct Recorder<F> {
+    each: F,
+    /// Lines so far.
+    number: usize,
+    /// The bytes being fed.
+    piece: std::ops::Range<usize>,
+    /// The buffers after the last line, updated in place.
     buffers: Buffers,
+    /// An `id` line came since the last blank line: the last event ID may change there.
+    id_moved: bool,
     dispatched: Option<OwnedEvent>,
 }
 
-impl Sink for Recorder {
+/// Sets `buffer` to `now`, reusing its allocation.
+fn set(buffer: &mut String, now: &str) {
+    buffer.clear();
+    buffer.push_str(now);
+}
+
+impl<F: FnMut(&Step)> Sink for Recorder<F> {
     fn event(&mut self, event: &Event<'_>) {
         self.dispatched = Some(event.into());
     }
 
     fn line(&mut self, n: &LineNote<'_>) {
-        let before = std::mem::replace(
-            &mut self.buffers,
-            Buffers {
-                data: n.data.to_owned(),
-                event_type: n.event_type.to_owned(),
-                id_buffer: n.id_buffer.to_owned(),
-                last_event_id: n.last_event_id.to_owned(),
-            },
-        );
         let event = self.dispatched.take();
-        let (rules, note) = rules_and_note(n, &before, event.as_ref());
-        self.steps.push(Step {
-            number: self.steps.len() + 1,
-            bytes: 0..0,
+        let (rules, note) = rules_and_note(n, &self.buffers, event.as_ref());
+        // Each buffer changes only on the lines that change it, so no line compares or copies a
+        // buffer it leaves alone (a long one stays cheap however many lines follow), and a data
+        // line appends only its own bytes.
+        match n.effect {
+            Effect::Data => {
+                let kept = self.buffers.data.len();
+                match n.data.get(kept..) {
+                    Some(tail) if n.data.len() > kept => self.buffers.data.push_str(tail),
+                    _ => set(&mut self.buffers.data, n.data),
+                }
+            }
+            Effect::Event => set(&mut self.buffers.event_type, n.event_type),
+            Effect::Id => {
+                set(&mut self.buffers.id_buffer, n.id_buffer);
+                self.id_moved = true;
+            }
+            Effect::Dispatched | Effect::NothingToDispatch => {
+                set(&mut self.buffers.data, n.data);
+                set(&mut self.buffers.event_type, n.event_type);
+                if self.id_moved || self.buffers.last_event_id.len() != n.last_event_id.len() {
+                    set(&mut self.buffers.last_event_id, n.last_event_id);
+                    self.id_moved = false;
+                }
+            }
+            _ => {}
+        }
+        debug_assert_eq!(
+            (
+                self.buffers.data.len(),
+                self.buffers.event_type.len(),
+                self.buffers.id_buffer.len(),
+                self.buffers.last_event_id.len()
+            ),
+            (
+                n.data.len(),
+                n.event_type.len(),
+                n.id_buffer.len(),
+                n.last_event_id.len()
+            ),
+            "a buffer changed on a line that does not change it"
+        );
+        self.number += 1;
+        let step = Step {
+            number: self.number,
+            bytes: self.piece.clone(),
             name: n.name.map(str::to_owned),
             value: n.value.to_owned(),
             effect: n.effect,
             rules,
             note,
             event,
-            buffers: self.buffers.clone(),
-        });
+            buffers: std::mem::take(&mut self.buffers),
+        };
+        (self.each)(&step);
+        self.buffers = step.buffers;
     }
 }
 

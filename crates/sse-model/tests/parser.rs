@@ -198,3 +198,41 @@ fn default_limits_take_the_largest_lines_known_test_suites_send() {
         .expect("within the default limits");
     assert!(matches!(&items[..], [sse_model::Item::Event(e)] if e.data.len() == data.len()));
 }
+
+/// The buffers after every line, as the parser reports them.
+#[derive(Default)]
+struct Notes(Vec<[String; 4]>);
+
+impl sse_model::Sink for Notes {
+    fn event(&mut self, _: &sse_model::Event<'_>) {}
+    fn line(&mut self, n: &sse_model::LineNote<'_>) {
+        self.0
+            .push([n.data, n.event_type, n.id_buffer, n.last_event_id].map(str::to_owned));
+    }
+}
+
+proptest! {
+    // The explanation keeps the client's buffers in place (a data line appends only its own
+    // bytes): after every line they are exactly what the parser reports.
+    #[test]
+    fn explained_buffers_are_the_parser_s(lines in proptest::collection::vec(
+        prop_oneof![
+            Just("data: ab".to_owned()), Just("data".to_owned()), Just(String::new()),
+            Just("event: e".to_owned()), Just("event".to_owned()), Just("id: 1".to_owned()),
+            Just("id: 22".to_owned()), Just("id".to_owned()), Just("id: a\0".to_owned()),
+            Just(": c".to_owned()), Just("retry: 5".to_owned()), Just("x: y".to_owned()),
+            "data: [é a-z]{0,3}", "id: [0-9]{0,3}",
+        ], 0..40),
+        ends in proptest::collection::vec(prop_oneof![Just("\n"), Just("\r"), Just("\r\n")], 40)) {
+        let body: String = lines.iter().zip(&ends).map(|(l, e)| format!("{l}{e}")).collect();
+        let mut notes = Notes::default();
+        let mut parser = Parser::new(Limits::default());
+        parser.feed(body.as_bytes(), &mut notes).expect("within limits");
+        let explained = sse_model::explain::explain(body.as_bytes(), Limits::default());
+        let buffers: Vec<[String; 4]> = explained.steps.iter().map(|s| {
+            let b = &s.buffers;
+            [b.data.clone(), b.event_type.clone(), b.id_buffer.clone(), b.last_event_id.clone()]
+        }).collect();
+        prop_assert_eq!(buffers, notes.0);
+    }
+}

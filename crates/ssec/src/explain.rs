@@ -3,16 +3,16 @@
 //! browsers and libraries do otherwise (docs/findings.md), and what the server's bytes and
 //! headers get wrong. What a person pastes into a bug report.
 
-use std::fmt::Write as _;
-use std::io::Read as _;
+use std::io::{Read as _, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sse_harness::annotate::{elsewhere, step_text};
+use sse_harness::evidence::abridge_to;
 use sse_harness::fetch::{Ended, FetchLimits, read_stream};
-use sse_model::explain::{Explanation, explain};
+use sse_model::explain::{Step, explain_each};
 use sse_model::lint::{self, Severity};
 use sse_model::trace::quote;
 use sse_model::{Effect, Limits, Response};
@@ -61,7 +61,6 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         max_line_len: args.max_line,
         max_event_data: args.max_event,
     };
-    let explanation = explain(&input.body, limits);
     let mut findings = lint::check_stream(&input.body);
     if let Some((response, _)) = &input.response {
         findings.extend(lint::check_headers(response));
@@ -79,15 +78,23 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             )
         });
     }
-    if args.json {
-        println!("{}", as_json(&explanation, &input, &findings));
+    // Each line is written as it is explained: memory stays that of the body, however many
+    // lines it has.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = if args.json {
+        write_json(&mut out, &input, limits, &findings)
     } else {
-        print!("{}", as_text(&explanation, &input, &findings, cut));
-    }
-    if explanation.error.is_some() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+        write_text(&mut out, &input, limits, &findings, cut)
+    };
+    match written.and_then(|e| out.flush().map(|()| e)) {
+        Ok(true) => ExitCode::from(1),
+        Ok(false) => ExitCode::SUCCESS,
+        // A reader that went away (`| head`) is not an error of the stream.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ssec explain: cannot write: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -143,67 +150,93 @@ fn read_input(args: &Args) -> Result<Input, String> {
     }
 }
 
-fn as_text(e: &Explanation, input: &Input, findings: &[lint::Finding], cut: bool) -> String {
-    let mut s = String::new();
+/// Writes the text explanation; true when the stream broke a parser limit.
+fn write_text(
+    out: &mut impl Write,
+    input: &Input,
+    limits: Limits,
+    findings: &[lint::Finding],
+    cut: bool,
+) -> std::io::Result<bool> {
     if let Some((response, ended)) = &input.response {
-        let _ = writeln!(
-            s,
+        writeln!(
+            out,
             "response {}  content-type {}",
             response.status,
             response
                 .header_values("content-type")
                 .next()
                 .map_or_else(|| "(none)".to_owned(), quote)
-        );
-        let _ = writeln!(s, "read {} bytes; {}", input.body.len(), ended_text(ended));
+        )?;
+        writeln!(
+            out,
+            "read {} bytes; {}",
+            input.body.len(),
+            ended_text(ended)
+        )?;
     }
-    for step in &e.steps {
-        s.push_str(&step_text(step));
-    }
-    let last = e.steps.last().map(|st| &st.buffers);
-    let _ = writeln!(
-        s,
+    let mut written = Ok(());
+    let (mut lines, mut events) = (0usize, 0usize);
+    let mut retry = None;
+    let mut last_event_id = String::new();
+    let mut id_moved = false;
+    let e = explain_each(&input.body, limits, |step| {
+        lines += 1;
+        events += usize::from(step.event.is_some());
+        if let Effect::Retry(ms) = step.effect {
+            retry = Some(ms);
+        }
+        // Copied only where it can have changed (a long id stays cheap over many lines).
+        match step.effect {
+            Effect::Id => id_moved = true,
+            Effect::Dispatched | Effect::NothingToDispatch if id_moved => {
+                last_event_id.clone_from(&step.buffers.last_event_id);
+                id_moved = false;
+            }
+            _ => {}
+        }
+        if written.is_ok() {
+            written = out.write_all(step_text(step).as_bytes());
+        }
+    });
+    written?;
+    writeln!(
+        out,
         "  end  {}",
         if cut {
-            "reading stopped here (the stream had not ended)".to_owned()
+            "reading stopped here (the stream had not ended)"
         } else {
-            "the body ended: a client reconnects (after the reconnection time)".to_owned()
+            "the body ended: a client reconnects (after the reconnection time)"
         }
-    );
+    )?;
     if e.unterminated_line && !cut {
-        let _ = writeln!(
-            s,
+        writeln!(
+            out,
             "       the last line has no line end: discarded  [PARSE-EOF-DISCARD]"
-        );
+        )?;
     }
     if let Some(data) = &e.discarded_data {
-        let _ = writeln!(
-            s,
+        writeln!(
+            out,
             "       data {} was never followed by a blank line: discarded  [PARSE-EOF-DISCARD]",
             quote(data)
-        );
+        )?;
     }
     if let Some(err) = &e.error {
-        let _ = writeln!(
-            s,
+        writeln!(
+            out,
             "       stopped: {err} (a client treats this as a network error)"
-        );
+        )?;
     }
-    let events = e.steps.iter().filter(|st| st.event.is_some()).count();
-    let retry = e.steps.iter().rev().find_map(|st| match st.effect {
-        Effect::Retry(ms) => Some(ms),
-        _ => None,
-    });
-    let _ = writeln!(
-        s,
-        "\n{} lines, {events} {} dispatched; last event ID {}; reconnection time {}",
-        e.steps.len(),
+    writeln!(
+        out,
+        "\n{lines} lines, {events} {} dispatched; last event ID {}; reconnection time {}",
         if events == 1 { "event" } else { "events" },
-        quote(last.map_or("", |b| b.last_event_id.as_str())),
+        quote(&last_event_id),
         retry.map_or_else(|| "unchanged".to_owned(), |ms| format!("{ms} ms"))
-    );
+    )?;
     if !findings.is_empty() {
-        let _ = writeln!(s, "\nwhat the server sent wrong:");
+        writeln!(out, "\nwhat the server sent wrong:")?;
         for f in findings {
             let at = f
                 .offset
@@ -213,10 +246,10 @@ fn as_text(e: &Explanation, input: &Input, findings: &[lint::Finding], cut: bool
                 Severity::Violation => "violation",
                 Severity::Warning => "warning",
             };
-            let _ = writeln!(s, "  {level} {}{at}: {}", f.requirement, f.message);
+            writeln!(out, "  {level} {}{at}: {}", f.requirement, f.message)?;
         }
     }
-    s
+    Ok(e.error.is_some())
 }
 
 fn ended_text(ended: &Ended) -> String {
@@ -228,38 +261,60 @@ fn ended_text(ended: &Ended) -> String {
     }
 }
 
-fn as_json(e: &Explanation, input: &Input, findings: &[lint::Finding]) -> Value {
-    let steps: Vec<Value> = e
-        .steps
-        .iter()
-        .map(|st| {
-            json!({
-                "line": st.number,
-                "field": st.name,
-                "value": st.value,
-                "effect": format!("{:?}", st.effect),
-                "rules": st.rules,
-                "note": st.note,
-                "event": st.event.as_ref().map(|ev| json!({
-                    "type": ev.event_type, "data": ev.data, "lastEventId": ev.last_event_id,
-                })),
-                "buffers": {
-                    "data": st.buffers.data,
-                    "eventType": st.buffers.event_type,
-                    "idBuffer": st.buffers.id_buffer,
-                    "lastEventId": st.buffers.last_event_id,
-                },
-                "elsewhere": elsewhere(st),
-            })
-        })
-        .collect();
+/// Bytes of a buffer shown in each JSON step (a long run of `data` lines would otherwise
+/// repeat its growing buffer on every line); longer ones are abridged with their length stated.
+const BUFFER_BYTES: usize = 256;
+
+/// One step as JSON.
+fn step_json(st: &Step) -> Value {
+    let buffer = |b: &str| abridge_to(b, BUFFER_BYTES).into_owned();
     json!({
-        "response": input.response.as_ref().map(|(r, ended)| json!({
+        "line": st.number,
+        "field": st.name,
+        "value": st.value,
+        "effect": format!("{:?}", st.effect),
+        "rules": st.rules,
+        "note": st.note,
+        "event": st.event.as_ref().map(|ev| json!({
+            "type": ev.event_type, "data": ev.data, "lastEventId": ev.last_event_id,
+        })),
+        "buffers": {
+            "data": buffer(&st.buffers.data),
+            "dataBytes": st.buffers.data.len(),
+            "eventType": buffer(&st.buffers.event_type),
+            "idBuffer": buffer(&st.buffers.id_buffer),
+            "lastEventId": buffer(&st.buffers.last_event_id),
+        },
+        "elsewhere": elsewhere(st),
+    })
+}
+
+/// Writes the explanation as one JSON object, a step at a time; true when the stream broke a
+/// parser limit.
+fn write_json(
+    out: &mut impl Write,
+    input: &Input,
+    limits: Limits,
+    findings: &[lint::Finding],
+) -> std::io::Result<bool> {
+    let response = input.response.as_ref().map_or(Value::Null, |(r, ended)| {
+        json!({
             "status": r.status,
             "headers": r.headers,
             "ended": ended_text(ended),
-        })),
-        "steps": steps,
+        })
+    });
+    write!(out, "{{\"response\":{response},\"steps\":[")?;
+    let mut written = Ok(());
+    let mut first = true;
+    let e = explain_each(&input.body, limits, |step| {
+        if written.is_ok() {
+            let comma = if std::mem::take(&mut first) { "" } else { "," };
+            written = write!(out, "{comma}{}", step_json(step));
+        }
+    });
+    written?;
+    let rest = json!({
         "discardedData": e.discarded_data,
         "unterminatedLine": e.unterminated_line,
         "error": e.error.as_ref().map(ToString::to_string),
@@ -269,5 +324,9 @@ fn as_json(e: &Explanation, input: &Input, findings: &[lint::Finding]) -> Value 
             "offset": f.offset,
             "message": f.message,
         })).collect::<Vec<_>>(),
-    })
+    });
+    // The rest of the object's members, after the steps.
+    let rest = rest.to_string();
+    writeln!(out, "],{}", rest.strip_prefix('{').unwrap_or(&rest))?;
+    Ok(e.error.is_some())
 }

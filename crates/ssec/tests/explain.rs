@@ -90,3 +90,54 @@ fn a_live_stream_is_read_for_a_while_and_a_non_loopback_url_is_refused() {
     assert_eq!(code, 2);
     assert!(err.contains("loopback"), "{err}");
 }
+
+/// `--json` on a flood of tiny events writes each step as it goes: 1 MiB of `data:x` blocks
+/// (262,144 lines) is explained under a 48 MiB heap limit (`prlimit --data`, util-linux), where
+/// building the whole JSON first took over 1 GiB. The output is every line, valid JSON.
+#[test]
+fn explain_json_memory_stays_near_the_input_s() {
+    let dir = std::env::temp_dir().join(format!("ssec-explain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("flood.sse");
+    std::fs::write(&file, "data:x\n\n".repeat(131_072)).expect("write the flood");
+    let out = Command::new("prlimit")
+        .arg(format!("--data={}", 48 << 20))
+        .arg(env!("CARGO_BIN_EXE_ssec"))
+        .args(["explain", "--json"])
+        .arg(&file)
+        .output()
+        .expect("prlimit (util-linux) runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["steps"].as_array().map(Vec::len), Some(262_144));
+    assert_eq!(
+        v["steps"][262_143]["note"],
+        "dispatch: message type=message lastEventId=\"\" data=\"x\""
+    );
+}
+
+/// A data buffer that only grows is shown abridged on each step, with its length: the output
+/// grows with the input, not with its square.
+#[test]
+fn a_long_data_buffer_is_abridged_in_each_step() {
+    let body = "data: 0123456789\n".repeat(2000);
+    let (code, out, _) = ssec(&["explain", "--json"], body.as_bytes());
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    let last = &v["steps"][1999]["buffers"];
+    assert_eq!(last["dataBytes"], 22_000);
+    assert!(
+        last["data"]
+            .as_str()
+            .is_some_and(|d| d.len() < 400 && d.ends_with("… [22000 bytes in all]")),
+        "{last}"
+    );
+    assert!(out.len() < body.len() * 40, "{} bytes of output", out.len());
+    assert_eq!(v["discardedData"].as_str().map(str::len), Some(21_999));
+}
