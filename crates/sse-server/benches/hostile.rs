@@ -13,6 +13,9 @@
 //!    headers and then one body byte every 3 s. The server's open descriptors and the time a
 //!    fresh request takes to be answered, 4 s in and 14 s in (after the reference server's 10 s
 //!    body timeout).
+//! 4. Subscriptions: 20,000 `GET /topics/anonN` to distinct names, 250 at a time, each closed
+//!    once its headers arrive; the RSS and live heap growth after. Then 1,000 subscriptions to
+//!    distinct topics held open: live heap per subscription.
 //!
 //! Each server runs in a child process; every phase is bounded by a deadline and stops itself.
 //! Results go to stdout and to `target/hostile-bench.json`.
@@ -45,6 +48,8 @@ const PROBE_AFTER: Duration = Duration::from_secs(14);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 const PHASE_DEADLINE: Duration = Duration::from_secs(120);
 const MIB: f64 = 1024.0 * 1024.0;
+const SUBSCRIPTIONS: usize = 20_000;
+const HELD_SUBSCRIPTIONS: usize = 1_000;
 
 fn main() {
     if support::serve_if_asked() || !support::benchmarking() {
@@ -97,7 +102,23 @@ fn main() {
         );
         slow.push(r);
     }
+    let mut subscriptions = Vec::new();
+    for peer in [Peer::OursDefault, Peer::Axum] {
+        let r = runtime.block_on(bounded(subscription_churn(peer)));
+        println!(
+            "{}: {SUBSCRIPTIONS} subscriptions to distinct topics, closed: RSS grew {:.1} MiB \
+             (heap {:.1} MiB); {HELD_SUBSCRIPTIONS} held: heap {:.0} B each",
+            peer.name(),
+            r["rss_growth"].as_f64().unwrap_or(0.0) / MIB,
+            r["heap_growth"].as_f64().unwrap_or(0.0) / MIB,
+            r["heap_per_held"].as_f64().unwrap_or(0.0),
+        );
+        subscriptions.push(r);
+    }
     let json = json!({
+        "subscriptions": SUBSCRIPTIONS,
+        "held_subscriptions": HELD_SUBSCRIPTIONS,
+        "subscriptions_results": subscriptions,
         "topic_requests": TOPIC_REQUESTS,
         "topic_connections": TOPIC_CONNECTIONS,
         "topic_body_bytes": TOPIC_BODY_BYTES,
@@ -158,6 +179,41 @@ async fn topic_flood(peer: Peer) -> Value {
         "rss_after": after.0,
         "rss_growth": after.0.saturating_sub(before.0),
         "heap_growth": after.1.saturating_sub(before.1),
+    })
+}
+
+async fn subscription_churn(peer: Peer) -> Value {
+    let mut server = ServerProcess::spawn(peer);
+    let addr = server.addr;
+    drop(open_stream_with(addr, "/topics/warm", "").await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = server.snapshot();
+    for batch in 0..SUBSCRIPTIONS / 250 {
+        let opened = futures::future::join_all((0..250).map(|i| async move {
+            open_stream_with(addr, &format!("/topics/anon{batch}-{i}"), "").await
+        }))
+        .await;
+        drop(opened);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = server.snapshot();
+    let mut held = Vec::with_capacity(HELD_SUBSCRIPTIONS);
+    for batch in 0..HELD_SUBSCRIPTIONS / 250 {
+        held.extend(
+            futures::future::join_all((0..250).map(|i| async move {
+                open_stream_with(addr, &format!("/topics/held{batch}-{i}"), "").await
+            }))
+            .await,
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let holding = server.snapshot();
+    drop(held);
+    json!({
+        "peer": peer.name(),
+        "rss_growth": after.0.saturating_sub(before.0),
+        "heap_growth": after.1.saturating_sub(before.1),
+        "heap_per_held": holding.1.saturating_sub(after.1) as f64 / HELD_SUBSCRIPTIONS as f64,
     })
 }
 

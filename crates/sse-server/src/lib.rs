@@ -58,6 +58,12 @@ mod shed;
 pub mod stream;
 pub mod topics;
 
+/// The unit tests count heap bytes (what a topic subscription holds).
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOCATOR: &stats_alloc::StatsAlloc<std::alloc::System> =
+    &stats_alloc::INSTRUMENTED_SYSTEM;
+
 pub use cases::{Script, Scripts};
 pub use listener::Listener;
 pub use metrics::Stats;

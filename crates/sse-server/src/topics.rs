@@ -6,11 +6,11 @@
 //! silent gap: see [`ResetReason`].
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::broadcast;
+use tokio::sync::Notify;
 
 use crate::encode::{self, OutEvent};
 
@@ -21,13 +21,6 @@ pub struct Stored {
     pub id: u64,
     /// The event's bytes on the wire (id, event, data lines, blank line).
     pub encoded: Bytes,
-}
-
-/// What a subscriber's live channel carries.
-#[derive(Debug, Clone)]
-pub(crate) enum Message {
-    Event(Arc<Stored>),
-    Closed,
 }
 
 /// Where a subscriber wants to start.
@@ -82,12 +75,87 @@ pub(crate) struct Subscription {
     pub(crate) reset: Option<Bytes>,
     /// Logged events to send before live ones.
     pub(crate) replay: VecDeque<Arc<Stored>>,
-    /// Live events; those with ids up to `last_sent` are duplicates of the replay and skipped.
-    pub(crate) live: broadcast::Receiver<Message>,
-    /// The id of the last event in `replay` (or the resume point).
+    /// Live events: read from the topic's log after `last_sent`.
+    pub(crate) live: Live,
+    /// The resume point; the feed moves it to each event it sends.
     pub(crate) last_sent: u64,
     /// The topic is closed: end after the replay.
     pub(crate) closed: bool,
+}
+
+/// A subscriber's hold on a topic: it reads live events from the topic's own log (no buffer of
+/// its own, none per topic), and its drop gives a topic that never had an event back.
+#[derive(Debug)]
+pub(crate) struct Live {
+    topic: Arc<Topic>,
+    /// The store's map, to forget an empty topic when its last subscriber leaves.
+    topics: Weak<Mutex<HashMap<String, Arc<Topic>>>>,
+    name: String,
+    /// Events a subscriber may fall behind before it is cut off as too slow.
+    max_lag: u64,
+}
+
+/// What a live subscriber gets next.
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// Events after the last sent, oldest first (at most the batch asked for).
+    Events(Vec<Arc<Stored>>),
+    /// The topic was closed and every event has been sent.
+    Closed,
+    /// The subscriber fell more than the allowed lag behind, or past what the log still holds.
+    TooSlow,
+}
+
+impl Live {
+    /// Waits for events after `after` (cancel-safe: nothing is taken until it returns).
+    pub(crate) async fn next(&self, after: u64, batch: usize) -> Next {
+        loop {
+            let notified = self.topic.changed.notified();
+            tokio::pin!(notified);
+            // Registered before the log is read, so a publish in between still wakes it.
+            notified.as_mut().enable();
+            {
+                let state = lock(&self.topic.state);
+                let last_id = state.next_id - 1;
+                if last_id > after {
+                    let first = state.log.front().map_or(state.next_id, |e| e.id);
+                    if last_id - after > self.max_lag || after + 1 < first {
+                        return Next::TooSlow;
+                    }
+                    let start = usize::try_from(after + 1 - first).unwrap_or(usize::MAX);
+                    return Next::Events(state.log.range(start..).take(batch).cloned().collect());
+                }
+                if state.closed {
+                    return Next::Closed;
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let unused = |s: &State| s.subscribers == 0 && s.next_id == 1 && !s.closed;
+        let forget = {
+            let mut state = lock(&self.topic.state);
+            state.subscribers = state.subscribers.saturating_sub(1);
+            unused(&state)
+        };
+        if !forget {
+            return;
+        }
+        // The map's lock before the topic's, as everywhere.
+        if let Some(topics) = self.topics.upgrade() {
+            let mut topics = lock(&topics);
+            let same = topics
+                .get(&self.name)
+                .is_some_and(|t| Arc::ptr_eq(t, &self.topic));
+            if same && unused(&lock(&self.topic.state)) {
+                topics.remove(&self.name);
+            }
+        }
+    }
 }
 
 /// The outcome of asking to subscribe.
@@ -110,30 +178,15 @@ struct State {
     closed: bool,
     /// Last publish or subscription: the idle topic touched longest ago is evicted first.
     touched: Instant,
-    /// The live channel, made at the first subscription: a topic nobody ever subscribed to
-    /// costs its log and nothing more (a channel's slots are allocated up front).
-    live: Option<broadcast::Sender<Message>>,
+    /// Live subscriptions held.
+    subscribers: usize,
 }
 
-impl State {
-    fn subscribers(&self) -> usize {
-        self.live
-            .as_ref()
-            .map_or(0, broadcast::Sender::receiver_count)
-    }
-
-    fn send(&self, message: Message) {
-        if let Some(live) = &self.live {
-            // No receivers is fine.
-            let _ = live.send(message);
-        }
-    }
-}
-
-/// One topic.
+/// One topic: its log, and a signal for its live subscribers (who read the log themselves).
 #[derive(Debug)]
 struct Topic {
     state: Mutex<State>,
+    changed: Notify,
 }
 
 /// All topics of a server. Share one store across server restarts (as the simulator does) to
@@ -145,7 +198,7 @@ struct Topic {
 /// topic (its log, its last id, closing it) never creates it.
 #[derive(Debug)]
 pub struct TopicStore {
-    topics: Mutex<HashMap<String, Arc<Topic>>>,
+    topics: Arc<Mutex<HashMap<String, Arc<Topic>>>>,
     log_capacity: usize,
     channel_capacity: usize,
     max_topics: usize,
@@ -164,7 +217,7 @@ impl TopicStore {
     /// the default bounds on topics and log bytes.
     pub fn new(log_capacity: usize, channel_capacity: usize) -> Self {
         TopicStore {
-            topics: Mutex::new(HashMap::new()),
+            topics: Arc::default(),
             log_capacity: log_capacity.max(1),
             channel_capacity: channel_capacity.max(1),
             max_topics: DEFAULT_MAX_TOPICS,
@@ -205,7 +258,7 @@ impl TopicStore {
         if topics.len() >= self.max_topics {
             let idle = topics
                 .iter()
-                .filter(|(_, t)| lock(&t.state).subscribers() == 0)
+                .filter(|(_, t)| lock(&t.state).subscribers == 0)
                 .min_by_key(|(_, t)| lock(&t.state).touched)
                 .map(|(n, _)| n.clone())?;
             topics.remove(&idle);
@@ -217,8 +270,9 @@ impl TopicStore {
                 log_bytes: 0,
                 closed: false,
                 touched: Instant::now(),
-                live: None,
+                subscribers: 0,
             }),
+            changed: Notify::new(),
         });
         topics.insert(name.to_owned(), topic.clone());
         Some(topic)
@@ -255,9 +309,8 @@ impl TopicStore {
                 None => break,
             }
         }
-        // Sent under the lock, so a subscriber's snapshot and its live channel never overlap
-        // or leave a gap.
-        state.send(Message::Event(stored));
+        drop(state);
+        topic.changed.notify_waiters();
         Ok(id)
     }
 
@@ -267,9 +320,8 @@ impl TopicStore {
         let Some(topic) = self.get(name) else {
             return false;
         };
-        let mut state = lock(&topic.state);
-        state.closed = true;
-        state.send(Message::Closed);
+        lock(&topic.state).closed = true;
+        topic.changed.notify_waiters();
         true
     }
 
@@ -291,10 +343,6 @@ impl TopicStore {
         };
         let mut state = lock(&topic.state);
         state.touched = Instant::now();
-        let live = state
-            .live
-            .get_or_insert_with(|| broadcast::channel(self.channel_capacity).0)
-            .subscribe();
         let last_id = state.next_id - 1;
         let first_logged = state.log.front().map_or(state.next_id, |e| e.id);
         let (reset, after) = match resume {
@@ -310,12 +358,21 @@ impl TopicStore {
         }
         let replay: VecDeque<Arc<Stored>> =
             state.log.iter().filter(|e| e.id > after).cloned().collect();
+        state.subscribers += 1;
+        let closed = state.closed;
+        drop(state);
+        let live = Live {
+            topic,
+            topics: Arc::downgrade(&self.topics),
+            name: name.to_owned(),
+            max_lag: u64::try_from(self.channel_capacity).unwrap_or(u64::MAX),
+        };
         Subscribe::Stream(Box::new(Subscription {
             reset: reset.map(|reason| reset_event(reason, last_id)),
             replay,
             live,
             last_sent: after,
-            closed: state.closed,
+            closed,
         }))
     }
 }
@@ -482,15 +539,79 @@ mod tests {
         ));
     }
 
+    /// Net heap bytes `f` leaves allocated (other tests running at once add noise; the bounds
+    /// below leave room for it).
+    fn held_by<T>(f: impl FnOnce() -> T) -> (T, isize) {
+        let region = stats_alloc::Region::new(crate::TEST_ALLOCATOR);
+        let value = f();
+        let c = region.change();
+        let net = c.bytes_allocated as isize + c.bytes_reallocated - c.bytes_deallocated as isize;
+        (value, net)
+    }
+
+    #[test]
+    fn a_subscription_holds_no_buffer_and_an_empty_topic_goes_with_its_last_subscriber() {
+        let store = TopicStore::new(10_000, 1024);
+        let (held, bytes) = held_by(|| {
+            (0..10_000)
+                .map(|i| stream(store.subscribe(&format!("anon{i}"), Resume::Live)))
+                .collect::<Vec<_>>()
+        });
+        // A 1024-slot broadcast channel per topic held about 64 KiB each.
+        assert!(
+            bytes < 10_000 * 1024,
+            "{bytes} bytes for 10,000 held subscriptions"
+        );
+        assert_eq!(store.len(), 10_000);
+        drop(held);
+        assert!(store.is_empty(), "{} empty topics kept", store.len());
+        // Subscribing and leaving, over and over, keeps nothing.
+        for i in 0..20_000 {
+            drop(store.subscribe(&format!("gone{i}"), Resume::Live));
+        }
+        assert!(store.is_empty());
+        // A topic with events stays for resuming; two subscribers, one leaving, keep it too.
+        store.publish("kept", None, "x".into()).expect("room");
+        let a = stream(store.subscribe("kept", Resume::Live));
+        drop(a);
+        let _b = stream(store.subscribe("quiet", Resume::Live));
+        let c = stream(store.subscribe("quiet", Resume::Live));
+        drop(c);
+        assert_eq!(store.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_too_far_behind_is_cut_and_a_close_ends_it() {
+        let store = TopicStore::new(100, 4);
+        let sub = stream(store.subscribe("t", Resume::Live));
+        for _ in 0..5 {
+            store.publish("t", None, "x".into()).expect("open topic");
+        }
+        assert!(matches!(sub.live.next(0, 64).await, Next::TooSlow));
+        match sub.live.next(1, 2).await {
+            Next::Events(e) => assert_eq!(e.iter().map(|e| e.id).collect::<Vec<_>>(), [2, 3]),
+            other => panic!("{other:?}"),
+        }
+        store.close("t");
+        assert!(matches!(sub.live.next(5, 64).await, Next::Closed));
+        // A waiting subscriber wakes for a publish.
+        let quiet = stream(store.subscribe("q", Resume::Live));
+        let wait = tokio::spawn(async move { quiet.live.next(0, 64).await });
+        tokio::task::yield_now().await;
+        store.publish("q", None, "x".into()).expect("open topic");
+        assert!(matches!(wait.await.expect("joins"), Next::Events(e) if e.len() == 1));
+    }
+
     #[tokio::test]
     async fn live_events_follow_the_snapshot_without_gap_or_duplicate() {
         let store = TopicStore::new(10, 16);
         store.publish("t", None, "1".into()).expect("open topic");
-        let mut sub = stream(store.subscribe("t", Resume::After(0)));
+        let sub = stream(store.subscribe("t", Resume::After(0)));
         store.publish("t", None, "2".into()).expect("open topic");
         assert_eq!(ids(&sub), [1]);
-        match sub.live.recv().await {
-            Ok(Message::Event(e)) => assert_eq!(e.id, 2),
+        // After the replay (event 1), live events start at 2.
+        match sub.live.next(1, 64).await {
+            Next::Events(e) => assert_eq!(e.iter().map(|e| e.id).collect::<Vec<_>>(), [2]),
             other => panic!("{other:?}"),
         }
     }
@@ -533,36 +654,17 @@ impl crate::stream::Source for Feed {
         if sub.closed {
             return Item::End;
         }
-        // Cancel-safe: `recv` loses nothing when dropped.
-        let first = loop {
-            match sub.live.recv().await {
-                Ok(Message::Event(e)) if e.id <= sub.last_sent => continue,
-                Ok(Message::Event(e)) => break e,
-                Ok(Message::Closed) | Err(broadcast::error::RecvError::Closed) => return Item::End,
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    return self.too_slow();
-                }
-            }
-        };
-        sub.last_sent = first.id;
-        let mut out = bytes::BytesMut::from(&first.encoded[..]);
-        for _ in 1..MAX_BATCH {
-            match sub.live.try_recv() {
-                Ok(Message::Event(e)) if e.id <= sub.last_sent => {}
-                Ok(Message::Event(e)) => {
+        match sub.live.next(sub.last_sent, MAX_BATCH).await {
+            crate::topics::Next::Events(events) => {
+                let mut out = bytes::BytesMut::new();
+                for e in events {
                     sub.last_sent = e.id;
                     out.extend_from_slice(&e.encoded);
                 }
-                Ok(Message::Closed) => {
-                    sub.closed = true;
-                    break;
-                }
-                Err(broadcast::error::TryRecvError::Lagged(_)) => {
-                    return self.too_slow();
-                }
-                Err(_) => break,
+                Item::Data(out.freeze())
             }
+            crate::topics::Next::Closed => Item::End,
+            crate::topics::Next::TooSlow => self.too_slow(),
         }
-        Item::Data(out.freeze())
     }
 }

@@ -10,6 +10,9 @@ use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
 struct Hostile {
+    subscriptions: u64,
+    held_subscriptions: u64,
+    subscriptions_results: Vec<Subscriptions>,
     topic_requests: u64,
     topic_connections: u64,
     topic_body_bytes: u64,
@@ -31,6 +34,14 @@ struct Flood {
     statuses: BTreeMap<String, u64>,
     rss_growth: f64,
     heap_growth: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Subscriptions {
+    peer: String,
+    rss_growth: f64,
+    heap_growth: f64,
+    heap_per_held: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,6 +129,34 @@ pub(crate) fn run(root: &Path, write: bool) -> Result<bool> {
         mib(peer.heap_growth),
         ours.heap_growth / peer.heap_growth
     );
+    let (ours, peer) = pair(
+        &h.subscriptions_results,
+        |r| r.peer == OURS,
+        "the subscriptions",
+    )?;
+    let _ = writeln!(
+        s,
+        "| RSS growth after {} `GET /topics/anonN` to distinct names, each closed | {:.1} MiB | {:.1} MiB | {:.3} |",
+        h.subscriptions,
+        mib(ours.rss_growth),
+        mib(peer.rss_growth),
+        ours.rss_growth / peer.rss_growth
+    );
+    let _ = writeln!(
+        s,
+        "| live heap growth, same | {:.1} MiB | {:.1} MiB | {:.3} |",
+        mib(ours.heap_growth),
+        mib(peer.heap_growth),
+        ours.heap_growth / peer.heap_growth
+    );
+    let _ = writeln!(
+        s,
+        "| live heap per held subscription, {} to distinct topics | {:.0} B | {:.0} B | {:.2} |",
+        h.held_subscriptions,
+        ours.heap_per_held,
+        peer.heap_per_held,
+        ours.heap_per_held / peer.heap_per_held
+    );
     for encoding in ["gzip", "br"] {
         let rows: Vec<&Compressed> = h
             .compressed
@@ -201,8 +240,8 @@ pub(crate) fn run(root: &Path, write: bool) -> Result<bool> {
     let _ = writeln!(
         s,
         "Lower is better for memory and descriptors. Statuses of the flood: sse-server {}; axum {}. The reference server holds at \
-         most 10,000 topics and evicts the idle one touched longest ago; a topic's broadcast channel is made at its first \
-         subscription. gzip and deflate streams share one compressor per thread and keep only the last 4 KiB of their own plaintext \
+         most 10,000 topics and evicts the idle one touched longest ago; live subscribers read the topic's own replay log \
+         (no channel or buffer per topic or subscriber), and a topic that never had an event goes with its last subscriber. gzip and deflate streams share one compressor per thread and keep only the last 4 KiB of their own plaintext \
          as the next event's dictionary; br streams keep a whole compressor each (quality 4, 64 KiB window), so on a tie in \
          `Accept-Encoding` the server picks gzip. flate2's features unify across the build, so the peer's gzip also runs on the \
          zlib-rs backend here (with flate2's default miniz_oxide backend it measured about 156 kB per stream on this machine). \
