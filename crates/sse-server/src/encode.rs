@@ -56,9 +56,14 @@ pub fn retry(millis: u64) -> Bytes {
     Bytes::from(format!("retry: {millis}\n"))
 }
 
-/// A comment of exactly `len` bytes (at least 2), for middleboxes that hold the first bytes back.
+/// The longest padding comment sent (64 KiB): past what any buffering middlebox holds back,
+/// and small enough that no configuration can make a stream's first write exhaust memory.
+pub const MAX_PADDING: usize = 64 * 1024;
+
+/// A comment of exactly `len` bytes (2 to [`MAX_PADDING`]), for middleboxes that hold the first
+/// bytes back.
 pub fn padding(len: usize) -> Bytes {
-    let len = len.max(2);
+    let len = len.clamp(2, MAX_PADDING);
     let mut out = BytesMut::with_capacity(len);
     out.put_u8(b':');
     out.put_bytes(b' ', len - 2);
@@ -154,6 +159,9 @@ mod tests {
         assert_eq!(&comment("")[..], b":\n");
         assert_eq!(&comment("a\nb")[..], b": a\n: b\n");
         assert_eq!(padding(2048).len(), 2048);
+        // Any size is capped, never an allocation failure or a capacity overflow.
+        assert_eq!(padding(usize::MAX).len(), MAX_PADDING);
+        assert_eq!(padding(1_000_000_000_000).len(), MAX_PADDING);
         assert_eq!(
             parse_stream(&padding(5), Limits::default()).expect("ok"),
             [Item::Comment("   ".into())]

@@ -25,7 +25,8 @@ pub struct Config {
     pub keep_alive: Option<Duration>,
     /// The `retry` sent at the start of every stream, in milliseconds; `None` sends none.
     pub retry: Option<u64>,
-    /// Size of an initial padding comment for buffering middleboxes (0: none).
+    /// Size of an initial padding comment for buffering middleboxes (0: none; at most
+    /// [`crate::encode::MAX_PADDING`]).
     pub padding: usize,
     /// Compress streams for clients that accept gzip, deflate or br.
     pub compression: bool,

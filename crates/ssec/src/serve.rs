@@ -34,15 +34,16 @@ pub(crate) struct Args {
     /// Compress without flushing after each event (to see the delay that causes).
     #[arg(long)]
     no_flush: bool,
-    /// Bytes of initial padding comment, for middleboxes that buffer the first bytes.
-    #[arg(long, default_value_t = 0)]
-    padding: usize,
+    /// Bytes of initial padding comment, for middleboxes that buffer the first bytes (0 to
+    /// 65536).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=sse_server::encode::MAX_PADDING as u64))]
+    padding: u64,
     /// An origin allowed to read streams cross-origin (repeat the flag; `*` for any, without credentials).
     #[arg(long = "allow-origin")]
     allowed_origins: Vec<String>,
-    /// Streams served at once before answering 503.
-    #[arg(long, default_value_t = Config::default().max_streams)]
-    max_streams: usize,
+    /// Streams served at once before answering 503 (1 to 1000000).
+    #[arg(long, default_value_t = Config::default().max_streams as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_streams: u64,
     /// Directory of case files whose scripts are served at /cases/{id} (default: the suite's
     /// own fixtures/cases).
     #[arg(long)]
@@ -67,11 +68,11 @@ pub(crate) fn run(args: Args) -> ExitCode {
     let mut config = Config {
         keep_alive: (args.keep_alive_secs > 0).then(|| Duration::from_secs(args.keep_alive_secs)),
         retry: (args.retry_ms > 0).then_some(args.retry_ms),
-        padding: args.padding,
+        padding: usize::try_from(args.padding).unwrap_or(sse_server::encode::MAX_PADDING),
         compression: !args.no_compression,
         flush_each_event: !args.no_flush,
         allowed_origins: args.allowed_origins,
-        max_streams: args.max_streams,
+        max_streams: usize::try_from(args.max_streams).unwrap_or(usize::MAX),
         demo_interval: Duration::from_millis(args.interval_ms),
         scripts,
         ..Config::default()

@@ -1,5 +1,5 @@
 //! `ssec serve` end to end: the binary listens on loopback, serves a demo stream, and shuts
-//! down cleanly on SIGINT; durations out of range are refused at the command line.
+//! down cleanly on SIGINT; durations and sizes out of range are refused at the command line.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -31,8 +31,13 @@ impl Running {
 }
 
 #[test]
-fn durations_out_of_range_are_refused() {
+fn durations_and_sizes_out_of_range_are_refused() {
     for args in [
+        ["--padding", "1000000000000"],
+        ["--padding", "18446744073709551615"],
+        ["--padding", "65537"],
+        ["--max-streams", "0"],
+        ["--max-streams", "18446744073709551615"],
         ["--keep-alive-secs", "18446744073709551615"],
         ["--interval-ms", "0"],
         ["--interval-ms", "99999999999"],
