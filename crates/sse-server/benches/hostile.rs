@@ -13,7 +13,9 @@
 //!    headers and then one body byte every 3 s. The server's open descriptors and the time a
 //!    fresh request takes to be answered, 4 s in and 14 s in (after the reference server's 10 s
 //!    body timeout).
-//! 4. Subscriptions: 20,000 `GET /topics/anonN` to distinct names, 250 at a time, each closed
+//! 4. Silent connections: with the server limited to 1,024 descriptors, 1,100 connections that
+//!    send nothing; 4 s in, 12 fresh requests at once: how many are answered within 3 s.
+//! 5. Subscriptions: 20,000 `GET /topics/anonN` to distinct names, 250 at a time, each closed
 //!    once its headers arrive; the RSS and live heap growth after. Then 1,000 subscriptions to
 //!    distinct topics held open: live heap per subscription.
 //!
@@ -48,6 +50,8 @@ const PROBE_AFTER: Duration = Duration::from_secs(14);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 const PHASE_DEADLINE: Duration = Duration::from_secs(120);
 const MIB: f64 = 1024.0 * 1024.0;
+const SILENT: usize = 1_100;
+const SILENT_PROBES: usize = 12;
 const SUBSCRIPTIONS: usize = 20_000;
 const HELD_SUBSCRIPTIONS: usize = 1_000;
 
@@ -102,6 +106,16 @@ fn main() {
         );
         slow.push(r);
     }
+    let mut silent = Vec::new();
+    for peer in [Peer::OursDefault, Peer::Axum] {
+        let r = runtime.block_on(bounded(silent_connections(peer)));
+        println!(
+            "{}: {SILENT} silent connections: {} of {SILENT_PROBES} fresh requests answered",
+            peer.name(),
+            r["answered"],
+        );
+        silent.push(r);
+    }
     let mut subscriptions = Vec::new();
     for peer in [Peer::OursDefault, Peer::Axum] {
         let r = runtime.block_on(bounded(subscription_churn(peer)));
@@ -116,6 +130,9 @@ fn main() {
         subscriptions.push(r);
     }
     let json = json!({
+        "silent": SILENT,
+        "silent_probes": SILENT_PROBES,
+        "silent_results": silent,
         "subscriptions": SUBSCRIPTIONS,
         "held_subscriptions": HELD_SUBSCRIPTIONS,
         "subscriptions_results": subscriptions,
@@ -286,6 +303,29 @@ async fn slow_bodies(peer: Peer) -> Value {
         "probe_during_ms": probe_during,
         "probe_after_ms": probe_after,
         "slow_answered": answered,
+    })
+}
+
+async fn silent_connections(peer: Peer) -> Value {
+    let server = ServerProcess::spawn_with_fd_limit(peer, Some(FD_LIMIT));
+    let addr = server.addr;
+    let start = Instant::now();
+    let mut held = Vec::with_capacity(SILENT);
+    for _ in 0..SILENT {
+        if let Ok(Ok(c)) =
+            tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await
+        {
+            held.push(c);
+        }
+    }
+    tokio::time::sleep_until((start + PROBE_DURING).into()).await;
+    let probes = futures::future::join_all((0..SILENT_PROBES).map(|_| probe(addr))).await;
+    let answered = probes.iter().filter(|p| p.is_some()).count();
+    drop(held);
+    json!({
+        "peer": peer.name(),
+        "connected": SILENT,
+        "answered": answered,
     })
 }
 

@@ -40,7 +40,9 @@
 //! get 503 with `Retry-After`; note that an `EventSource` treats 503 as fatal, as it does every
 //! non-200); a connection whose writes stay blocked for
 //! `slow_client_timeout` is cut; a topic subscriber `topic_channel` events behind is cut; request
-//! headers must arrive within `header_read_timeout`; publish bodies are bounded. Every cut is
+//! headers must arrive within `header_read_timeout`; publish bodies are bounded; when an accept
+//! fails for want of file descriptors, the 16 connections that have sent nothing longest are
+//! closed (then the 16 bodies that have trickled longest), so new clients get in. Every cut is
 //! counted in [`Stats`]. Cancelling the shutdown token ends every stream cleanly (compression
 //! trailers included) and waits for connections to close.
 

@@ -16,6 +16,7 @@ pub struct Metrics {
     rejected_busy: AtomicU64,
     slow_disconnects: AtomicU64,
     shed_bodies: AtomicU64,
+    shed_silent: AtomicU64,
     bytes_sent: AtomicU64,
     published: AtomicU64,
 }
@@ -42,6 +43,9 @@ pub struct Stats {
     /// Requests given up on while their bodies trickled in, because the server ran out of file
     /// descriptors.
     pub shed_bodies: u64,
+    /// Connections closed before sending a request, because the server ran out of file
+    /// descriptors.
+    pub shed_silent: u64,
     /// Body bytes produced for event streams (after compression).
     pub bytes_sent: u64,
     /// Events published to topics.
@@ -61,6 +65,7 @@ impl Metrics {
             slow_disconnects: self.slow_disconnects.load(Ordering::Relaxed),
             reading_bodies: 0,
             shed_bodies: self.shed_bodies.load(Ordering::Relaxed),
+            shed_silent: self.shed_silent.load(Ordering::Relaxed),
             bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
             published: self.published.load(Ordering::Relaxed),
         }
@@ -103,6 +108,10 @@ impl Metrics {
 
     pub(crate) fn shed_bodies(&self, n: usize) {
         self.shed_bodies.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn shed_silent(&self, n: usize) {
+        self.shed_silent.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn add_bytes(&self, n: usize) {

@@ -118,6 +118,8 @@ pub(crate) struct Ctx {
     pub(crate) request_log: std::sync::OnceLock<Arc<RequestLog>>,
     /// Requests reading their bodies, to shed when descriptors run out.
     pub(crate) body_waits: crate::shed::BodyWaits,
+    /// Connections that have not sent a request yet, to shed first when descriptors run out.
+    pub(crate) silent: Arc<crate::shed::BodyWaits>,
 }
 
 impl Ctx {
@@ -155,6 +157,7 @@ impl Server {
                 cases,
                 request_log: std::sync::OnceLock::new(),
                 body_waits: crate::shed::BodyWaits::default(),
+                silent: Arc::default(),
             }),
         }
     }
@@ -201,15 +204,21 @@ impl Server {
                 accepted = listener.accept() => match accepted {
                     Ok(pair) => pair,
                     Err(e) => {
-                        // Out of file descriptors: free some by giving up on the bodies that
-                        // have trickled in longest, so new clients are served. Then (and for
-                        // any other failure) back off instead of spinning.
+                        // Out of file descriptors: free some by giving up on the connections
+                        // that have sent nothing longest, then on the bodies that have trickled
+                        // in longest, so new clients are served. Then (and for any other
+                        // failure) back off instead of spinning.
                         if crate::shed::out_of_descriptors(&e) {
-                            let shed = self
+                            let silent = self
+                                .ctx
+                                .silent
+                                .shed_oldest(crate::shed::SHED_PER_SHORTAGE);
+                            self.ctx.metrics.shed_silent(silent);
+                            let bodies = self
                                 .ctx
                                 .body_waits
-                                .shed_oldest(crate::shed::SHED_PER_SHORTAGE);
-                            self.ctx.metrics.shed_bodies(shed);
+                                .shed_oldest(crate::shed::SHED_PER_SHORTAGE - silent);
+                            self.ctx.metrics.shed_bodies(bodies);
                         }
                         tracing::warn!(error = %e, "accept failed");
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -222,6 +231,8 @@ impl Server {
                 .metrics
                 .open_connection(self.ctx.config.max_connections);
             let ctx = self.ctx.clone();
+            let (silent, shed) = ctx.silent.enter_key();
+            let key = silent.key;
             let io = StallGuard::new(
                 io,
                 ctx.config.slow_client_timeout,
@@ -231,6 +242,7 @@ impl Server {
             let service = service_fn(move |req| {
                 let ctx = ctx.clone();
                 async move {
+                    ctx.silent.leave(key);
                     if within_limit {
                         Ok::<_, Infallible>(routes::handle(ctx, req).await)
                     } else {
@@ -245,8 +257,13 @@ impl Server {
             let conn = graceful.watch(conn);
             tokio::spawn(async move {
                 let _guard = guard;
-                if let Err(e) = conn.await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                let _silent = silent;
+                tokio::select! {
+                    ended = conn => if let Err(e) = ended {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    },
+                    // Shed while it had sent nothing: dropping it closes the socket.
+                    () = shed.cancelled() => {}
                 }
             });
         }

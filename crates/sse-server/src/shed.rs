@@ -1,5 +1,6 @@
-//! Requests waiting for their bodies, oldest first, so that a server out of file descriptors
-//! gives up on the slowest of them (each holds a connection) instead of refusing everyone new.
+//! Requests waiting for their bodies and connections that have not sent a request yet, oldest
+//! first, so that a server out of file descriptors gives up on the slowest of them (each holds
+//! a descriptor) instead of refusing everyone new.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -69,6 +70,42 @@ impl BodyWaits {
     /// Requests reading a body now.
     pub(crate) fn len(&self) -> usize {
         self.lock().waiting.len()
+    }
+
+    /// Registers a connection that has sent nothing yet; it leaves with [`BodyWaits::leave`]
+    /// (its first request) or when its [`Leave`] is dropped (it closed).
+    pub(crate) fn enter_key(self: &std::sync::Arc<Self>) -> (Leave, CancellationToken) {
+        let shed = CancellationToken::new();
+        let mut w = self.lock();
+        let key = w.next;
+        w.next += 1;
+        w.waiting.insert(key, shed.clone());
+        (
+            Leave {
+                waits: self.clone(),
+                key,
+            },
+            shed,
+        )
+    }
+
+    /// The connection registered as `key` is waiting no more.
+    pub(crate) fn leave(&self, key: u64) {
+        self.lock().waiting.remove(&key);
+    }
+}
+
+/// A connection's place among the silent ones; leaves when dropped.
+#[derive(Debug)]
+pub(crate) struct Leave {
+    waits: std::sync::Arc<BodyWaits>,
+    /// Its key, for [`BodyWaits::leave`].
+    pub(crate) key: u64,
+}
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        self.waits.leave(self.key);
     }
 }
 

@@ -890,11 +890,15 @@ async fn out_of_descriptors_the_longest_trickling_bodies_are_shed_first() {
     .expect("bodies were shed");
     drop(probe);
     let stats = server.stats();
-    assert_eq!(stats.shed_bodies, 16, "{stats:?}");
-    assert_eq!(stats.reading_bodies, 1, "{stats:?}");
-    // The sixteen oldest got 408 and a closed connection; the newest is still being read.
+    // Sixteen are shed at a shortage: first the connections that sent nothing (the connection
+    // that woke the accept loop may be one), then the bodies that trickled longest.
+    assert_eq!(stats.shed_bodies + stats.shed_silent, 16, "{stats:?}");
+    assert!(stats.shed_silent <= 1, "{stats:?}");
+    let shed = usize::try_from(stats.shed_bodies).expect("small");
+    assert_eq!(stats.reading_bodies, 17 - shed, "{stats:?}");
+    // The oldest got 408 and a closed connection; the newest is still being read.
     let mut newest = slow.pop().expect("newest");
-    for (i, mut s) in slow.into_iter().enumerate() {
+    for (i, mut s) in slow.into_iter().take(shed).enumerate() {
         let mut reply = Vec::new();
         tokio::time::timeout(PATIENCE, s.read_to_end(&mut reply))
             .await
@@ -910,6 +914,72 @@ async fn out_of_descriptors_the_longest_trickling_bodies_are_shed_first() {
             .is_err(),
         "the newest body is still awaited"
     );
+    assert_eq!(get(addr, "/sse/1?limit=1", &[]).await.status(), 200);
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn out_of_descriptors_the_longest_silent_connections_are_shed_first() {
+    let inner = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = inner.local_addr().expect("addr");
+    let starve = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = sse_server::Server::new(Config {
+        header_read_timeout: Duration::from_secs(600),
+        body_read_timeout: Duration::from_secs(600),
+        ..fast()
+    });
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn({
+        let (server, shutdown, starve) = (server.clone(), shutdown.clone(), starve.clone());
+        async move {
+            server
+                .serve(Starving { inner, starve }, shutdown, Duration::from_secs(1))
+                .await;
+        }
+    });
+    // A trickling body, then seventeen connections that send nothing, in a known order.
+    let _body = trickle(addr).await;
+    let mut silent = Vec::new();
+    for n in 1..=17 {
+        silent.push(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+        tokio::time::timeout(PATIENCE, async {
+            while server.stats().open_connections < n + 1 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the connection is open");
+    }
+    starve.store(true, std::sync::atomic::Ordering::SeqCst);
+    let probe = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tokio::time::timeout(PATIENCE, async {
+        while server.stats().shed_silent == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("silent connections were shed");
+    let stats = server.stats();
+    assert_eq!((stats.shed_silent, stats.shed_bodies), (16, 0), "{stats:?}");
+    // The sixteen oldest are closed at once; the newest and the body are still served.
+    let mut newest = silent.pop().expect("newest");
+    for (i, mut s) in silent.into_iter().enumerate() {
+        let mut rest = Vec::new();
+        let n = tokio::time::timeout(PATIENCE, s.read_to_end(&mut rest))
+            .await
+            .expect("closed in time");
+        assert!(matches!(n, Ok(0) | Err(_)), "silent {i}: {n:?} {rest:?}");
+    }
+    let mut buf = [0u8; 16];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), newest.read(&mut buf))
+            .await
+            .is_err(),
+        "the newest silent connection is still open"
+    );
+    drop(probe);
     assert_eq!(get(addr, "/sse/1?limit=1", &[]).await.status(), 200);
     shutdown.cancel();
 }

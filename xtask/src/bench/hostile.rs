@@ -10,6 +10,9 @@ use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
 struct Hostile {
+    silent: u64,
+    silent_probes: u64,
+    silent_results: Vec<Silent>,
     subscriptions: u64,
     held_subscriptions: u64,
     subscriptions_results: Vec<Subscriptions>,
@@ -34,6 +37,12 @@ struct Flood {
     statuses: BTreeMap<String, u64>,
     rss_growth: f64,
     heap_growth: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Silent {
+    peer: String,
+    answered: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,6 +245,19 @@ pub(crate) fn run(root: &Path, write: bool) -> Result<bool> {
         "| slow requests answered by {} s | {} | {} | — |",
         h.probe_after_secs, ours.slow_answered, peer.slow_answered
     );
+    let (ours, peer) = pair(&h.silent_results, |r| r.peer == OURS, "silent connections")?;
+    let _ = writeln!(
+        s,
+        "| fresh requests answered within {} s, {} s into {} connections that send nothing (limit {}) | {} of {} | {} of {} | — |",
+        h.probe_timeout_secs,
+        h.probe_during_secs,
+        h.silent,
+        h.fd_limit,
+        ours.answered,
+        h.silent_probes,
+        peer.answered,
+        h.silent_probes
+    );
     let _ = writeln!(s);
     let _ = writeln!(
         s,
@@ -247,7 +269,8 @@ pub(crate) fn run(root: &Path, write: bool) -> Result<bool> {
          zlib-rs backend here (with flate2's default miniz_oxide backend it measured about 156 kB per stream on this machine). \
          The slow bodies send their headers and then one body byte every {} s; the server's descriptor limit is lowered for \
          this measurement only. sse-server answers a body that has not arrived within 10 s with 408, and when an accept fails for \
-         want of descriptors it gives up on the 16 bodies that have trickled longest, so new clients get in; the peer has neither.",
+         want of descriptors it gives up on the 16 connections that have sent nothing longest (then on the bodies that have trickled \
+         longest), so new clients get in; the peer has neither.",
         flood_statuses.0, flood_statuses.1, h.slow_byte_every_secs
     );
     let _ = writeln!(s, "{end}");
