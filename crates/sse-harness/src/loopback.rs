@@ -484,7 +484,11 @@ impl CaseServer {
                         accepted = other.accept() => accepted,
                         accepted = page.accept() => accepted,
                     };
-                    let Ok((tcp, peer)) = accepted else { continue };
+                    let Ok((tcp, peer)) = accepted else {
+                        // Out of descriptors, most often: wait instead of spinning.
+                        tokio::time::sleep(crate::remote::ACCEPT_BACKOFF).await;
+                        continue;
+                    };
                     let _ = tcp.set_nodelay(true);
                     let (host, stop, connections, clock, faults, page_host, count) = (
                         host.clone(),

@@ -203,23 +203,58 @@ pub(crate) fn ready_state(n: u8) -> Option<ReadyStateName> {
     }
 }
 
+/// How long an accept loop waits after a failed accept (most often: out of file descriptors)
+/// before it tries again, instead of spinning on the error.
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Connections a callback server holds at once; past it new ones are closed at once (a report
+/// or callback is retried by nobody, but no sender needs more than a few at a time).
+const MAX_CALLBACK_CONNECTIONS: usize = 256;
+
+/// Time a callback connection has to send its request headers.
+const CALLBACK_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves HTTP/1.1 on `listener` with `handle`, one task per connection, until dropped.
 pub(crate) async fn serve<F, Fut>(listener: tokio::net::TcpListener, handle: F)
 where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
+    serve_accepted(|| listener.accept(), handle).await;
+}
+
+/// The loop of [`serve`], over any accept: a failed accept waits [`ACCEPT_BACKOFF`], at most
+/// [`MAX_CALLBACK_CONNECTIONS`] are served at once, and each must send its headers within
+/// [`CALLBACK_HEADER_TIMEOUT`].
+async fn serve_accepted<A, AFut, F, Fut>(mut accept: A, handle: F)
+where
+    A: FnMut() -> AFut,
+    AFut: Future<Output = std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)>>,
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CALLBACK_CONNECTIONS));
     loop {
-        let Ok((tcp, _)) = listener.accept().await else {
+        let tcp = match accept().await {
+            Ok((tcp, _)) => tcp,
+            Err(_) => {
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
             continue;
         };
         let handle = handle.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let service = hyper::service::service_fn(move |req| {
                 let handle = handle.clone();
                 async move { Ok::<_, Infallible>(handle(req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(CALLBACK_HEADER_TIMEOUT)
                 .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
                 .await;
         });
@@ -383,6 +418,29 @@ mod tests {
         let released = many.take(1, "first".into()).expect("held");
         assert_eq!(released.len(), MAX_WAITING + 1);
         assert_eq!(many.waiting_bytes, 0);
+    }
+
+    #[test]
+    fn a_failing_accept_is_retried_after_a_pause_not_in_a_spin() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = calls.clone();
+        let server = runtime.spawn(serve_accepted(
+            move || {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                std::future::ready(Err(std::io::Error::from_raw_os_error(24)))
+            },
+            |_req| async { reply(StatusCode::OK, "") },
+        ));
+        std::thread::sleep(Duration::from_millis(500));
+        server.abort();
+        let n = calls.load(std::sync::atomic::Ordering::Relaxed);
+        // One try per 50 ms: about 10 in half a second (a spin makes millions).
+        assert!((2..=20).contains(&n), "{n} accepts in 500 ms");
     }
 
     #[test]
