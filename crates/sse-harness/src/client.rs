@@ -299,6 +299,25 @@ pub trait Client: Send + Sync + 'static {
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
 
+/// The loopback address a URL's host names, without asking any resolver (a DNS query would
+/// leave the machine): an IP literal in 127.0.0.0/8 or `::1` (bracketed or not), or
+/// `localhost`. Anything else is refused with the reason.
+pub fn loopback_ip(host: &str) -> Result<std::net::IpAddr, String> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_loopback() => Ok(ip),
+        Ok(ip) => Err(format!(
+            "{ip} is not a loopback address: the harness only connects to loopback"
+        )),
+        Err(_) => Err(format!(
+            "{host} is not a loopback address (an IP in 127.0.0.0/8, ::1 or localhost; host names are not resolved)"
+        )),
+    }
+}
+
 /// A connection made through [`Net`].
 pub type Conn = Box<dyn Io>;
 
@@ -323,28 +342,8 @@ impl Net {
     pub fn loopback() -> Net {
         let connect = Arc::new(|host: String, port: u16| {
             Box::pin(async move {
-                let host = host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_owned();
-                let ip: std::net::IpAddr = if host.eq_ignore_ascii_case("localhost") {
-                    std::net::Ipv4Addr::LOCALHOST.into()
-                } else {
-                    host.parse().map_err(|_| {
-                        io::Error::new(
-                            io::ErrorKind::InvalidInput,
-                            format!("{host} is not a loopback address"),
-                        )
-                    })?
-                };
-                if !ip.is_loopback() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        format!(
-                            "{ip} is not a loopback address: the harness only connects to loopback"
-                        ),
-                    ));
-                }
+                let ip = loopback_ip(&host)
+                    .map_err(|why| io::Error::new(io::ErrorKind::PermissionDenied, why))?;
                 let stream = tokio::net::TcpStream::connect((ip, port)).await?;
                 stream.set_nodelay(true)?;
                 Ok(Box::new(stream) as Conn)
@@ -694,5 +693,36 @@ impl Observer {
     /// Resolves at the next report.
     pub async fn changed(&self) {
         self.0.changed.notified().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_ip;
+
+    #[test]
+    fn only_loopback_literals_and_localhost_are_taken_and_no_name_is_resolved() {
+        for ok in [
+            "127.0.0.1",
+            "127.8.9.10",
+            "::1",
+            "[::1]",
+            "localhost",
+            "LOCALHOST",
+        ] {
+            assert!(loopback_ip(ok).is_ok(), "{ok}");
+        }
+        for (host, why) in [
+            ("1.2.3.4", "not a loopback address"),
+            ("0.0.0.0", "not a loopback address"),
+            ("[2001:db8::1]", "not a loopback address"),
+            // A name that may well resolve to loopback is still refused: asking a resolver
+            // would send a query off the machine.
+            ("localhost.example", "host names are not resolved"),
+            ("example.invalid", "host names are not resolved"),
+        ] {
+            let err = loopback_ip(host).expect_err(host);
+            assert!(err.contains(why), "{host}: {err}");
+        }
     }
 }

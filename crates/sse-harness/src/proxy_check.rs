@@ -59,15 +59,16 @@ const PROMPT: Duration = Duration::from_millis(500);
 
 /// Runs the reference server on the upstream address and measures the proxy.
 pub async fn run(p: &ProxyUnderTest) -> Result<Vec<Measured>, String> {
-    let listener = tokio::net::TcpListener::bind(p.upstream)
-        .await
-        .map_err(|e| format!("cannot run the upstream on {}: {e}", p.upstream))?;
+    // Checked before listening: binding 0.0.0.0 would listen on every interface first.
     if !p.upstream.ip().is_loopback() {
         return Err(format!(
             "the upstream {} must be a loopback address",
             p.upstream
         ));
     }
+    let listener = tokio::net::TcpListener::bind(p.upstream)
+        .await
+        .map_err(|e| format!("cannot run the upstream on {}: {e}", p.upstream))?;
     // No keep-alive comments: an idle cut must be able to show. No compression: what arrives
     // compressed, the proxy compressed itself.
     let config = sse_server::Config {
@@ -378,5 +379,27 @@ async fn idle_cut(proxy: &Url, idle: Duration) -> Measured {
             )
         }
         Err(e) => measured(name, &ids, Outcome::Fail, format!("through the proxy: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A non-loopback upstream is refused before anything listens: with the port already
+    /// taken on every interface, the refusal is about loopback, not a failed bind.
+    #[tokio::test]
+    async fn a_non_loopback_upstream_is_refused_before_listening() {
+        let taken = tokio::net::TcpListener::bind("0.0.0.0:0")
+            .await
+            .expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        let p = ProxyUnderTest {
+            proxy: Url::parse("http://127.0.0.1:1/").expect("url"),
+            upstream: SocketAddr::from(([0, 0, 0, 0], port)),
+            idle: Duration::from_secs(1),
+        };
+        let err = run(&p).await.expect_err("refused");
+        assert!(err.contains("must be a loopback address"), "{err}");
     }
 }

@@ -1259,19 +1259,10 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// The loopback address a URL's host names.
+/// The loopback address a URL's host names (no resolver is asked).
 async fn loopback_addr(url: &Url) -> Result<std::net::SocketAddr, String> {
-    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
-    let port = url.port_or_known_default().unwrap_or(80);
-    let addrs = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?;
-    addrs
-        .into_iter()
-        .find(|a| a.ip().is_loopback())
-        .ok_or_else(|| {
-            format!("{host} is not a loopback address: only loopback servers are checked")
-        })
+    let ip = crate::client::loopback_ip(url.host_str().unwrap_or_default())?;
+    Ok((ip, url.port_or_known_default().unwrap_or(80)).into())
 }
 
 /// Bytes as a quoted string: text escaped as the trace format does, and bytes that are not

@@ -92,6 +92,9 @@ impl Service {
         if url.scheme() != "http" {
             return Err(format!("the service URL must be http://, not {url}"));
         }
+        // Refused once, at once: waiting for a service the harness will never call is no use.
+        crate::client::loopback_ip(url.host_str().unwrap_or_default())
+            .map_err(|why| format!("the service URL {url}: {why}"))?;
         let deadline = Instant::now() + STARTUP;
         let status = loop {
             let probe = url.clone();

@@ -294,6 +294,16 @@ fn the_model_behind_a_test_service_gets_the_model_s_verdicts() {
 }
 
 #[test]
+fn a_service_off_loopback_is_refused_at_once() {
+    let started = std::time::Instant::now();
+    for url in ["http://1.2.3.4/", "http://example.invalid:8000/"] {
+        let err = Service::connect(url).expect_err("refused");
+        assert!(err.contains("not a loopback address"), "{url}: {err}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(2), "it waited");
+}
+
+#[test]
 fn an_adapter_that_cannot_set_up_says_why() {
     // A missing toolchain: the adapter's `setup` says so on stderr and exits 1; the report shows
     // that reason in the column's place.
