@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use sse_model::explain::{Step, explain};
+use sse_model::explain::{Step, explain_each};
 use sse_model::trace::quote;
 use sse_model::{Effect, Limits};
 
@@ -88,17 +88,17 @@ pub fn line_of(body: &[u8], offset: usize) -> usize {
 /// The lines of `body` from `context` before to `context` after the one holding byte `offset`,
 /// explained; a last line that never ended has no explanation and is said to be discarded.
 pub fn around(body: &[u8], offset: usize, context: usize) -> String {
-    let explained = explain(body, Limits::default());
     let line = line_of(body, offset);
     let mut s = String::new();
-    for step in explained
-        .steps
-        .iter()
-        .filter(|st| st.number + context >= line && st.number <= line + context)
-    {
-        s.push_str(&step_text(step));
-    }
-    if line > explained.steps.len() {
+    // Only the lines shown are kept: a large body costs its own size, not its steps.
+    let mut lines = 0;
+    let explained = explain_each(body, Limits::default(), |step| {
+        lines += 1;
+        if step.number + context >= line && step.number <= line + context {
+            s.push_str(&step_text(step));
+        }
+    });
+    if line > lines {
         let _ = writeln!(
             s,
             "{line:>5}  (the last line, with no line end: a client discards it)  [PARSE-EOF-DISCARD]"
@@ -107,7 +107,7 @@ pub fn around(body: &[u8], offset: usize, context: usize) -> String {
     if let Some(data) = explained
         .discarded_data
         .as_ref()
-        .filter(|_| line + context >= explained.steps.len())
+        .filter(|_| line + context >= lines)
     {
         let _ = writeln!(
             s,

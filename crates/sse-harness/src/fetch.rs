@@ -63,6 +63,9 @@ pub struct Fetched {
     /// For each piece of body that arrived: when (after `started`), and the body's length with
     /// it (decoded), so a delay can be told for any byte.
     pub arrivals: Vec<(Duration, usize)>,
+    /// The redirects followed to get here, as an EventSource follows them: each status and
+    /// the URL it answered.
+    pub redirects: Vec<(u16, String)>,
 }
 
 impl Fetched {
@@ -132,7 +135,8 @@ pub async fn read_stream(
 }
 
 /// [`read_stream`], offering `accept_encoding` and decoding the body as the response says
-/// (gzip, deflate, br): a compressing server is read as a browser reads it.
+/// (gzip, deflate, br): a compressing server is read as a browser reads it. Redirects are
+/// followed (loopback only), as an EventSource follows them.
 pub async fn read_stream_encoded(
     url: &Url,
     last_event_id: Option<&str>,
@@ -140,24 +144,53 @@ pub async fn read_stream_encoded(
     limits: FetchLimits,
 ) -> Result<Fetched, FetchError> {
     let started = tokio::time::Instant::now();
-    let target = Target::of(url)?;
-    let head = async {
-        let io = target.connect(url).await?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+    let mut url = url.clone();
+    let mut redirects = Vec::new();
+    loop {
+        let target = Target::of(&url)?;
+        let head = async {
+            let io = target.connect(&url).await?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+                    .await
+                    .map_err(|e| FetchError::Http(e.to_string()))?;
+            tokio::spawn(conn);
+            sender
+                .send_request(request(&url, last_event_id, accept_encoding)?)
                 .await
-                .map_err(|e| FetchError::Http(e.to_string()))?;
-        tokio::spawn(conn);
-        sender
-            .send_request(request(url, last_event_id, accept_encoding)?)
+                .map_err(|e| FetchError::Http(e.to_string()))
+        };
+        let response = tokio::time::timeout_at(started + limits.connect, head)
             .await
-            .map_err(|e| FetchError::Http(e.to_string()))
-    };
-    let response = tokio::time::timeout(limits.connect, head)
-        .await
-        .map_err(|_| timeout(url, limits))??;
-    Ok(read_response(response, started, accept_encoding, limits).await)
+            .map_err(|_| timeout(&url, limits))??;
+        // Followed as Fetch follows them for an EventSource (at most 20), each to loopback only.
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| url.join(l).ok());
+        match location {
+            Some(next) if matches!(status, 301 | 302 | 303 | 307 | 308) => {
+                if redirects.len() >= MAX_REDIRECTS {
+                    return Err(FetchError::Http(format!(
+                        "more than {MAX_REDIRECTS} redirects (the last to {next})"
+                    )));
+                }
+                redirects.push((status, url.to_string()));
+                url = next;
+            }
+            _ => {
+                let mut fetched = read_response(response, started, accept_encoding, limits).await;
+                fetched.redirects = redirects;
+                return Ok(fetched);
+            }
+        }
+    }
 }
+
+/// Redirects followed at most (Fetch's limit).
+const MAX_REDIRECTS: usize = 20;
 
 /// One HTTP/2 connection (prior knowledge, `h2c`) that many streams share, as a browser shares
 /// one connection among a page's EventSources.
@@ -350,6 +383,7 @@ async fn read_response(
         started,
         head_after,
         arrivals,
+        redirects: Vec::new(),
     }
 }
 

@@ -253,9 +253,13 @@ pub struct CheckResult {
     pub outcome: Outcome,
     /// Every finding, each naming its requirements.
     pub findings: Vec<CheckFinding>,
-    /// The bytes the verdict is about (the body read, or the part around the fault).
+    /// The bytes the verdict is about (the body read, or the part around the fault), at most
+    /// the first [`crate::evidence::LINE_BYTES`] of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Vec<u8>>,
+    /// How many bytes the evidence had before it was abridged, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_total: Option<usize>,
     /// What was measured, whatever the verdict (a delivery delay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured: Option<String>,
@@ -284,9 +288,27 @@ impl CheckResult {
             outcome: Outcome::Pass,
             findings: Vec::new(),
             evidence: None,
+            evidence_total: None,
             measured: None,
             annotation: None,
         }
+    }
+
+    /// Keeps `bytes` as the evidence, abridged to [`crate::evidence::LINE_BYTES`].
+    fn keep_evidence(&mut self, bytes: &[u8]) {
+        let kept = bytes.len().min(crate::evidence::LINE_BYTES);
+        self.evidence = Some(bytes[..kept].to_vec());
+        self.evidence_total = (kept < bytes.len()).then_some(bytes.len());
+    }
+
+    /// The evidence as a quoted string, with its full length when it was abridged.
+    pub fn evidence_text(&self) -> Option<String> {
+        let bytes = self.evidence.as_ref()?;
+        let total = self
+            .evidence_total
+            .map(|n| format!("… [{n} bytes in all]"))
+            .unwrap_or_default();
+        Some(format!("{}{total}", show_bytes(bytes)))
     }
 
     /// Records a finding; one that names no requirement (no stream at all) counts against
@@ -443,6 +465,16 @@ fn outcome_of(severity: Severity) -> Outcome {
 }
 
 fn head(f: &Fetched, result: &mut CheckResult) {
+    if let Some((status, from)) = f.redirects.last() {
+        result.find(
+            Outcome::Informational,
+            &[],
+            format!(
+                "{from} answered {status}: followed, as every EventSource follows redirects ({} in all); the checks read the stream where it led",
+                f.redirects.len()
+            ),
+        );
+    }
     if f.status != 200 {
         result.find(
             Outcome::Fail,
@@ -503,7 +535,7 @@ fn format(f: &Fetched, result: &mut CheckResult) {
     if let Some(at) = worst_offset {
         let start = at.saturating_sub(40);
         let end = (at + 40).min(f.body.len());
-        result.evidence = Some(f.body[start..end].to_vec());
+        result.keep_evidence(&f.body[start..end]);
         result.annotation = Some(crate::annotate::around(&f.body, at, 1));
     }
 }
@@ -552,7 +584,7 @@ async fn resume(first: &Fetched, server: &Server, limits: FetchLimits, result: &
     }
     let explained = explain(&second.body, Limits::default());
     let resumed = events(&explained);
-    result.evidence = Some(second.body.clone());
+    result.keep_evidence(&second.body);
     // Safe preamble: no blank line before the first id, which would empty a literal client's
     // last event ID (SERVER-SAFE-PREAMBLE).
     let first_id = explained
@@ -641,7 +673,7 @@ async fn end_with_204(
     match read_stream(&server.url, id, limits).await {
         Ok(again) if again.status == 204 => {}
         Ok(again) => {
-            result.evidence = Some(again.body.clone());
+            result.keep_evidence(&again.body);
             result.find(
                 Outcome::Fail,
                 &["SERVER-204-STOP"],
@@ -715,11 +747,20 @@ fn keep_alive(check: &ServerCheck, f: &Fetched, live: bool, result: &mut CheckRe
             ),
         );
     } else if read_for < limit {
+        // Say what stopped the reading: only a time limit is raised with --seconds.
+        let stopped = match &f.ended {
+            Ended::SizeCap(cap) => {
+                format!("the size cap ({cap} bytes) stopped it: raise --max-bytes")
+            }
+            Ended::Broken(e) => format!("the stream broke: {e}"),
+            Ended::Complete => "the server ended the body".to_owned(),
+            Ended::TimeUp(_) => "raise --seconds".to_owned(),
+        };
         result.find(
             Outcome::Informational,
             &ids,
             format!(
-                "read only {:.1} s, less than the {:.1} s limit: no conclusion (raise --seconds)",
+                "read only {:.1} s, less than the {:.1} s limit: no conclusion ({stopped})",
                 read_for.as_secs_f64(),
                 limit.as_secs_f64()
             ),
@@ -785,19 +826,28 @@ async fn delivery(
             }
         }
         None => {
-            result.evidence = Some(fetched.body.clone());
-            result.find(
-                Outcome::Fail,
-                &ids,
-                format!(
-                    "the published event did not arrive within {:.1} s ({} bytes read, {coding}): held back by a buffer or a compressor without a flush",
+            result.keep_evidence(&fetched.body);
+            let bytes = fetched.body.len();
+            // Why reading stopped says what kept the event away.
+            let why = match &fetched.ended {
+                Ended::TimeUp(_) => format!(
+                    "did not arrive within {:.1} s ({bytes} bytes read, {coding}): held back by a buffer or a compressor without a flush",
                     limits
                         .total
                         .saturating_sub(published_at.duration_since(fetched.started))
                         .as_secs_f64(),
-                    fetched.body.len()
                 ),
-            );
+                Ended::SizeCap(cap) => format!(
+                    "was not among the first {cap} bytes of the body ({coding}): the stream was read up to the size cap (--max-bytes) first"
+                ),
+                Ended::Broken(e) => {
+                    format!("did not arrive: the stream broke after {bytes} bytes ({coding}): {e}")
+                }
+                Ended::Complete => format!(
+                    "did not arrive: the server ended the body after {bytes} bytes ({coding})"
+                ),
+            };
+            result.find(Outcome::Fail, &ids, format!("the published event {why}"));
         }
     }
 }
@@ -1167,12 +1217,14 @@ async fn stalled_clients(
     let fresh = fresh.join().await;
     drop(stalled);
     let marker = format!("{flood_token}-");
-    let received = match healthy.join().await {
-        Ok(Ok(f)) => f
-            .body
-            .windows(marker.len())
-            .filter(|w| *w == marker.as_bytes())
-            .count(),
+    let (received, read_for) = match healthy.join().await {
+        Ok(Ok(f)) => (
+            f.body
+                .windows(marker.len())
+                .filter(|w| *w == marker.as_bytes())
+                .count(),
+            f.started.elapsed(),
+        ),
         Ok(Err(e)) => {
             // Not even a client alone was answered: what holds it is not the other clients.
             result.find(
@@ -1215,7 +1267,7 @@ async fn stalled_clients(
             format!(
                 "a client that kept reading got {received} of the {} events published while others stalled (read for {:.1} s)",
                 check.events,
-                limits.total.as_secs_f64()
+                read_for.as_secs_f64()
             ),
         );
     }

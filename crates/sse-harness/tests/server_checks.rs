@@ -314,3 +314,90 @@ fn the_reference_server_passes_the_concurrency_and_stalled_client_checks() {
     }
     stop.cancel();
 }
+
+/// A server that answers every GET with a flood of comments (never the published event) and
+/// the head check's path with a redirect to a good stream.
+async fn flooding_and_redirecting() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if tcp.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                if head.starts_with("POST") {
+                    let _ = tcp
+                        .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                        .await;
+                } else if head.starts_with("GET /moved") {
+                    let _ = tcp
+                        .write_all(
+                            b"HTTP/1.1 302 Found\r\nlocation: /good\r\ncontent-length: 0\r\n\r\n",
+                        )
+                        .await;
+                } else if head.starts_with("GET /good") {
+                    let _ = tcp.write_all(STREAM_HEAD).await;
+                    let _ = tcp.write_all(b"retry: 1000\n\ndata: ok\n\n").await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                } else {
+                    let _ = tcp.write_all(STREAM_HEAD).await;
+                    let line = format!(": {}\n", "x".repeat(1000));
+                    while tcp.write_all(line.as_bytes()).await.is_ok() {}
+                }
+            });
+        }
+    });
+    format!("http://{addr}/flood")
+}
+
+/// What stopped the reading is what the message says: the size cap, not a buffer; the
+/// evidence is abridged with its length stated; a redirect is followed as EventSource follows it.
+#[test]
+fn check_server_messages_name_what_stopped_the_reading() {
+    let rt = runtime();
+    let url = rt.block_on(flooding_and_redirecting());
+    let capped = Server {
+        max_bytes: 64 * 1024,
+        ..server(&url, Some(&url), &[Declaration::Publish])
+    };
+    let r = rt.block_on(server_check::run(&check("delivery-prompt"), &capped));
+    assert_eq!(r.outcome, Outcome::Fail, "{r:#?}");
+    assert!(says(&r, "read up to the size cap"), "{r:#?}");
+    assert!(!says(&r, "held back by a buffer"), "{r:#?}");
+    assert_eq!(r.evidence.as_ref().map(Vec::len), Some(4096));
+    assert_eq!(r.evidence_total, Some(64 * 1024));
+    assert!(
+        r.evidence_text()
+            .is_some_and(|t| t.ends_with("… [65536 bytes in all]")),
+        "{:?}",
+        r.evidence_text()
+    );
+
+    let live = Server {
+        live: Some(Url::parse(&url).expect("url")),
+        ..capped
+    };
+    let r = rt.block_on(server_check::run(
+        &check("keep-alive-against-idle-timeouts"),
+        &live,
+    ));
+    assert!(
+        says(&r, "raise --max-bytes") && !says(&r, "raise --seconds"),
+        "{r:#?}"
+    );
+
+    let moved = url.replace("/flood", "/moved");
+    let r = rt.block_on(server_check::run(
+        &check("head-is-an-event-stream"),
+        &server(&moved, None, &[]),
+    ));
+    assert_ne!(r.outcome, Outcome::Fail, "{r:#?}");
+    assert!(says(&r, "answered 302: followed"), "{r:#?}");
+}

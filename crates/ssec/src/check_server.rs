@@ -174,8 +174,8 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 );
             }
             if r.outcome == Outcome::Fail {
-                if let Some(bytes) = &r.evidence {
-                    println!("              bytes: {}", server_check::show_bytes(bytes));
+                if let Some(bytes) = r.evidence_text() {
+                    println!("              bytes: {bytes}");
                 }
             }
             if r.outcome != Outcome::Pass {

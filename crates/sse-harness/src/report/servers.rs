@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Cell, RequirementInfo, RunReport, md, md_code, millis};
 use crate::judge::Outcome;
-use crate::server_check::{CheckResult, Declaration, show_bytes};
+use crate::server_check::{CheckResult, Declaration};
 use crate::setups::Setup;
 
 /// One server set-up: a column of the server matrix.
@@ -130,8 +130,8 @@ impl ServerReport {
             );
         }
         if c.outcome != Outcome::Pass {
-            if let Some(bytes) = &c.evidence {
-                let _ = writeln!(s, "  bytes: {}", show_bytes(bytes));
+            if let Some(bytes) = c.evidence_text() {
+                let _ = writeln!(s, "  bytes: {bytes}");
             }
             if let Some(lines) = &c.annotation {
                 let _ = writeln!(s, "  as a client reads them:\n{lines}");
