@@ -43,7 +43,8 @@ pub fn line_text(step: &Step) -> String {
     match (&step.name, step.effect) {
         (None, Effect::Comment) => format!(":{}", quote(&step.value)),
         (None, _) => "(blank line)".to_owned(),
-        (Some(name), _) => format!("{name}: {}", quote(&step.value)),
+        // A field name is the server's bytes too: control characters shown as escapes.
+        (Some(name), _) => format!("{}: {}", crate::escape::terminal(name), quote(&step.value)),
     }
 }
 

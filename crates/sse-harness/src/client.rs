@@ -472,7 +472,43 @@ pub struct Observed {
 pub const MAX_OBSERVATIONS: usize = 100_000;
 
 /// Bytes of event data and text kept at most per run, for the same reason.
-pub const MAX_OBSERVED_BYTES: usize = 64 << 20;
+pub const MAX_OBSERVED_BYTES: usize = 32 << 20;
+
+/// Bytes of observations and of callbacks waiting to be put in order that all the cases running
+/// at once hold at most, from their arrival until their case is judged and reported: eight
+/// cases at once cannot each fill their own limit.
+pub const MAX_HELD_BYTES: usize = 40 << 20;
+
+/// What every observer and every reorder queue of this process holds now.
+static HELD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Takes `bytes` from the process's budget ([`MAX_HELD_BYTES`]); false when they do not fit.
+pub(crate) fn hold(bytes: usize) -> bool {
+    use std::sync::atomic::Ordering;
+    HELD.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+        held.checked_add(bytes).filter(|n| *n <= MAX_HELD_BYTES)
+    })
+    .is_ok()
+}
+
+/// Bytes of the process's budget ([`MAX_HELD_BYTES`]) a run's observations still hold; given
+/// back when dropped.
+#[derive(Debug, Default)]
+pub struct Held(usize);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        release(self.0);
+    }
+}
+
+/// Gives `bytes` back to the process's budget.
+pub(crate) fn release(bytes: usize) {
+    use std::sync::atomic::Ordering;
+    let _ = HELD.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+        Some(held.saturating_sub(bytes))
+    });
+}
 
 /// The clock observations are stamped with.
 pub type Clock = Arc<dyn Fn() -> Duration + Send + Sync>;
@@ -520,6 +556,13 @@ struct ObserverInner {
     changed: tokio::sync::Notify,
 }
 
+impl Drop for ObserverInner {
+    fn drop(&mut self) {
+        let kept = self.seen.get_mut().unwrap_or_else(PoisonError::into_inner);
+        release(kept.bytes);
+    }
+}
+
 /// What an observer holds, how many bytes of text that is, and why it stopped keeping more.
 #[derive(Default)]
 struct Kept {
@@ -542,6 +585,15 @@ impl Kept {
                 format!(
                     "the client reported more than {} MiB of event data and text",
                     MAX_OBSERVED_BYTES >> 20
+                )
+            });
+            false
+        } else if !hold(what.text_len()) {
+            self.overrun.get_or_insert_with(|| {
+                format!(
+                    "the cases running at once hold more than {} MiB of what their clients reported (this one {} MiB)",
+                    MAX_HELD_BYTES >> 20,
+                    self.bytes >> 20
                 )
             });
             false
@@ -659,6 +711,21 @@ impl Observer {
     /// The time now, by the observer's clock.
     pub fn now(&self) -> Duration {
         (self.0.clock)()
+    }
+
+    /// Reads everything so far in place, without copying it (the observer waits meanwhile).
+    pub fn inspect<R>(&self, f: impl FnOnce(&[Observed]) -> R) -> R {
+        let kept = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&kept.seen)
+    }
+
+    /// Everything so far, moved out: for a runner whose run has ended (nothing is copied). The
+    /// bytes stay counted against the process's budget until the returned [`Held`] is dropped
+    /// (with the run, once it is judged and reported).
+    pub fn take(&self) -> (Vec<Observed>, Held) {
+        let mut kept = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let held = Held(std::mem::take(&mut kept.bytes));
+        (std::mem::take(&mut kept.seen), held)
     }
 
     /// Everything so far.

@@ -3,7 +3,8 @@
 //! number of observations; the report and the terminal must not grow with it. Every line of
 //! evidence is abridged to [`LINE_BYTES`] with its full length stated, and a case's report keeps
 //! at most [`CASE_BYTES`] of observed lines (the start, and the lines around the first
-//! divergence), unless the run asked for the full evidence (`--full-evidence`).
+//! divergence), and a column's cases together about [`COLUMN_BYTES`], unless the run asked for
+//! the full evidence (`--full-evidence`).
 
 use std::borrow::Cow;
 
@@ -12,6 +13,14 @@ pub const LINE_BYTES: usize = 4096;
 
 /// Bytes of observed trace lines one case's report keeps at most (once each is abridged).
 pub const CASE_BYTES: usize = 1 << 20;
+
+/// Bytes of observed trace lines one column's report keeps before each further case keeps only
+/// [`TIGHT_CASE_BYTES`]: a client that floods every case cannot make the report grow with the
+/// catalogue either.
+pub const COLUMN_BYTES: usize = 16 << 20;
+
+/// What a case keeps once its column has used [`COLUMN_BYTES`].
+pub const TIGHT_CASE_BYTES: usize = 64 << 10;
 
 /// Lines kept on each side of the first divergence when a case's observed trace is cut.
 const AROUND: usize = 20;

@@ -331,12 +331,19 @@ fn seen_line(o: &Observed) -> String {
             data,
             last_event_id,
             ..
-        } => Observation::Message {
-            event_type: event_type.clone(),
-            id: last_event_id.clone(),
-            data: data.clone(),
-            origin: None,
-        },
+        } => {
+            // Written as TraceLine writes it, without copying the data first (it may be 30 MB).
+            let (event_type, id, data) = (token(event_type), token(last_event_id), quote(data));
+            let mut line = String::with_capacity(data.len() + event_type.len() + id.len() + 40);
+            let _ = std::fmt::Write::write_fmt(
+                &mut line,
+                format_args!(
+                    "{} message  type={event_type}  id={id}  data={data}",
+                    time(o.at)
+                ),
+            );
+            return line;
+        }
         Seen::Error { ready_state, .. } => Observation::Error(ready_state.map(Into::into)),
         Seen::Command {
             command: Command::Close,
@@ -693,15 +700,16 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         let expected = &expectation.page[step];
         let at = observation.and_then(|o| page.get(o)).map(|(_, o)| o.at);
         let (observed_line, observed, message) = match observation.and_then(|o| page.get(o)) {
-            Some((oi, o)) => (
-                line_of(Source::Client(*oi)),
-                seen_line(o),
-                format!(
+            Some((oi, o)) => {
+                // Abridged (evidence::LINE_BYTES): a 30 MB event is not copied into messages.
+                let shown = crate::evidence::abridge(&seen_line(o)).into_owned();
+                let message = format!(
                     "expected `{}`, observed `{}`",
                     golden_text(expected.line).trim(),
-                    seen_line(o).trim()
-                ),
-            ),
+                    shown.trim()
+                );
+                (line_of(Source::Client(*oi)), shown, message)
+            }
             None => (
                 None,
                 "(nothing)".to_owned(),

@@ -163,10 +163,12 @@ pub async fn run_async(
     let ended = clock();
     server.stop().await;
     outcome?;
+    let (observed, held) = observer.take();
     Ok((
         Run {
             overrun: observer.overran(),
-            observed: observer.snapshot(),
+            observed,
+            held: Arc::new(held),
             requests,
             connections,
             ended,
@@ -215,7 +217,6 @@ async fn drive(
     let mut last_change = Instant::now();
     let mut seen = (0, 0);
     let mut complete_at: Option<Instant> = None;
-    let mut observed = Vec::new();
     loop {
         let now = Instant::now();
         // Commands count from the case's first request, as faults do (the epoch starts again
@@ -254,27 +255,32 @@ async fn drive(
             complete_at = None;
             continue;
         }
-        observed.extend(observer.since(observed.len()));
-        let page_obs = crate::judge::page_observations(&observed);
-        let matches: Vec<_> = expectations
-            .iter()
-            .map(|(_, e)| (e, crate::judge::match_page(e, &page_obs, &caps)))
-            .collect();
         let requests = server.requests().len();
-        if (page_obs.len(), requests) != seen {
-            seen = (page_obs.len(), requests);
+        // Matched in place: a client's large events are not copied every tick.
+        let (pages, decided, done) = observer.inspect(|observed| {
+            let page_obs = crate::judge::page_observations(observed);
+            let matches: Vec<_> = expectations
+                .iter()
+                .map(|(_, e)| (e, crate::judge::match_page(e, &page_obs, &caps)))
+                .collect();
+            let decided = matches.iter().all(|(_, m)| m.contradicted(page_obs.len()));
+            // Complete under some reading: every page step seen and every request that must
+            // arrive.
+            let done = matches.iter().any(|(e, m)| {
+                m.complete() && requests >= e.requests.iter().filter(|r| r.received).count()
+            });
+            (page_obs.len(), decided, done)
+        });
+        if (pages, requests) != seen {
+            seen = (pages, requests);
             last_change = now;
-            if matches.iter().all(|(_, m)| m.contradicted(page_obs.len())) {
+            if decided {
                 // The verdict is decided; a little more shows what came next (a browser's
                 // reconnection comes at least 500 ms later).
                 tokio::time::sleep(Duration::from_millis(1000)).await;
                 break;
             }
         }
-        // Complete under some reading: every page step seen and every request that must arrive.
-        let done = matches.iter().any(|(e, m)| {
-            m.complete() && requests >= e.requests.iter().filter(|r| r.received).count()
-        });
         if pending.peek().is_none() && done {
             let since = *complete_at.get_or_insert(now);
             if now >= since + settle && now >= epoch.get() + delivered + settle {

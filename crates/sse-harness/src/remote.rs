@@ -16,8 +16,10 @@ use hyper::body::Incoming;
 
 use crate::client::{Net, Observer, ReadyStateName};
 
-/// Bytes of out-of-order items an [`InOrder`] holds at most while a lower number is missing.
-pub(crate) const MAX_WAITING_BYTES: usize = 64 << 20;
+/// Bytes of out-of-order items an [`InOrder`] holds at most while a lower number is missing
+/// (and all of them together hold no more than [`crate::client::MAX_HELD_BYTES`] with the
+/// observers).
+pub(crate) const MAX_WAITING_BYTES: usize = 32 << 20;
 
 /// Out-of-order items an [`InOrder`] holds at most.
 pub(crate) const MAX_WAITING: usize = 10_000;
@@ -40,14 +42,12 @@ pub(crate) struct InOrder<T> {
 
 /// An item an [`InOrder`] could not hold.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error(
-    "it sent more than {} out-of-order reports or {} MiB of them while report {missing} never came",
-    MAX_WAITING,
-    MAX_WAITING_BYTES >> 20
-)]
+#[error("{why} while report {missing} never came")]
 pub(crate) struct Overflow {
     /// The number still missing.
     pub(crate) missing: u64,
+    /// Which limit it broke.
+    why: String,
 }
 
 impl<T: Weight> InOrder<T> {
@@ -68,22 +68,44 @@ impl<T: Weight> InOrder<T> {
             return Ok(Vec::new());
         }
         if seq > self.next {
-            let bytes = self.waiting_bytes.saturating_add(item.weight());
-            if self.waiting.len() >= MAX_WAITING || bytes > MAX_WAITING_BYTES {
-                return Err(Overflow { missing: self.next });
-            }
-            self.waiting_bytes = bytes;
-            self.waiting.insert(seq, item);
-            return Ok(Vec::new());
+            let weight = item.weight();
+            let bytes = self.waiting_bytes.saturating_add(weight);
+            let why = if self.waiting.len() >= MAX_WAITING || bytes > MAX_WAITING_BYTES {
+                format!(
+                    "it sent more than {MAX_WAITING} out-of-order reports or {} MiB of them",
+                    MAX_WAITING_BYTES >> 20
+                )
+            } else if !crate::client::hold(weight) {
+                format!(
+                    "the cases running at once hold more than {} MiB of reports",
+                    crate::client::MAX_HELD_BYTES >> 20
+                )
+            } else {
+                self.waiting_bytes = bytes;
+                self.waiting.insert(seq, item);
+                return Ok(Vec::new());
+            };
+            return Err(Overflow {
+                missing: self.next,
+                why,
+            });
         }
         self.next += 1;
         let mut ready = vec![item];
         while let Some(item) = self.waiting.remove(&self.next) {
-            self.waiting_bytes -= item.weight();
+            let weight = item.weight();
+            self.waiting_bytes -= weight;
+            crate::client::release(weight);
             self.next += 1;
             ready.push(item);
         }
         Ok(ready)
+    }
+}
+
+impl<T> Drop for InOrder<T> {
+    fn drop(&mut self) {
+        crate::client::release(self.waiting_bytes);
     }
 }
 
@@ -268,17 +290,42 @@ pub(crate) fn reply(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
     r
 }
 
+/// KiB of request bodies (callbacks, page reports) the process reads at once, at most: a
+/// larger body waits for others to be read, so eight services sending 32 MiB at once cost one
+/// at a time, not eight.
+const MAX_READING_KIB: usize = 32 << 10;
+
+/// What the bodies being read now hold of [`MAX_READING_KIB`].
+static READING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_READING_KIB);
+
 /// A request's body as JSON, at most `limit` bytes.
 pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
     req: Request<Incoming>,
     limit: usize,
 ) -> Result<T, String> {
-    let body = Limited::new(req.into_body(), limit)
-        .collect()
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(limit)
+        .min(limit);
+    let kib = declared.div_ceil(1024).clamp(1, MAX_READING_KIB);
+    let _reading = READING
+        .acquire_many(u32::try_from(kib).unwrap_or(u32::MAX))
         .await
-        .map_err(|e| format!("unreadable body: {e}"))?
-        .to_bytes();
-    serde_json::from_slice(&body).map_err(|e| format!("bad JSON: {e}"))
+        .map_err(|e| e.to_string())?;
+    // Read into one buffer of the declared size as the frames come (no second copy), then
+    // parsed in place.
+    let mut body = Limited::new(req.into_body(), limit);
+    let mut bytes = Vec::with_capacity(declared);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| format!("unreadable body: {e}"))?;
+        if let Ok(data) = frame.into_data() {
+            bytes.extend_from_slice(&data);
+        }
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("bad JSON: {e}"))
 }
 
 /// What an HTTP call answered.
@@ -406,8 +453,9 @@ mod tests {
         let mut order = InOrder::new(1);
         let big = "x".repeat(30 << 20);
         assert!(order.take(2, big.clone()).expect("held").is_empty());
-        assert!(order.take(3, big.clone()).expect("held").is_empty());
-        assert_eq!(order.take(4, big.clone()), Err(Overflow { missing: 1 }));
+        let refused = order.take(3, big.clone()).expect_err("past the limit");
+        assert_eq!(refused.missing, 1);
+        assert!(refused.to_string().contains("out-of-order"), "{refused}");
         assert!(order.waiting_bytes <= MAX_WAITING_BYTES);
         let mut many = InOrder::new(1);
         for n in 2..=u64::try_from(MAX_WAITING).expect("held") + 1 {

@@ -188,24 +188,27 @@ pub struct CaseReport {
 }
 
 impl CaseReport {
-    /// The report entry of a judged case.
-    pub fn new(catalogue: &Catalogue, result: &CaseResult, wall: Duration) -> Self {
+    /// The report entry of a judged case, which it takes apart (a large observed trace is
+    /// moved, not copied).
+    pub fn new(catalogue: &Catalogue, result: CaseResult, wall: Duration) -> Self {
         let about = catalogue
             .case(&result.case)
             .map(|c| c.about.clone())
             .unwrap_or_default();
+        let detail = result.verdict.summary();
+        let verdict = result.verdict;
         CaseReport {
-            case: result.case.clone(),
+            case: result.case,
             about,
-            requirements: result.verdict.requirements.clone(),
-            verdict: result.verdict.outcome,
-            detail: result.verdict.summary(),
-            findings: result.verdict.findings.clone(),
-            divergence: result.verdict.divergence.clone(),
+            requirements: verdict.requirements,
+            verdict: verdict.outcome,
+            detail,
+            findings: verdict.findings,
+            divergence: verdict.divergence,
             expected: result.expected.lines().map(str::to_owned).collect(),
-            observed: result.observed.clone(),
+            observed: result.observed,
             wall_ms: millis(wall),
-            readings: result.verdict.readings.clone(),
+            readings: verdict.readings,
         }
     }
 
@@ -213,7 +216,13 @@ impl CaseReport {
     /// abridged, and of a long observed trace, the start and the lines around the first
     /// divergence, a line saying how many were left out where they were.
     pub fn abridge(&mut self) {
-        use crate::evidence::{CASE_BYTES, abridge_in_place, keep_lines};
+        self.abridge_within(crate::evidence::CASE_BYTES);
+    }
+
+    /// [`CaseReport::abridge`], keeping at most `budget` bytes of observed lines; returns how
+    /// many it kept.
+    pub fn abridge_within(&mut self, budget: usize) -> usize {
+        use crate::evidence::{abridge_in_place, keep_lines};
         abridge_in_place(&mut self.detail);
         for f in &mut self.findings {
             abridge_in_place(&mut f.message);
@@ -230,9 +239,9 @@ impl CaseReport {
         }
         let sizes: Vec<usize> = self.observed.iter().map(|e| e.text.len()).collect();
         let focus = self.divergence.as_ref().and_then(|d| d.observed_line);
-        let kept = keep_lines(&sizes, CASE_BYTES, focus);
+        let kept = keep_lines(&sizes, budget, focus);
         if kept.first() == Some(&(0..sizes.len())) {
-            return;
+            return sizes.iter().sum();
         }
         let mut all = std::mem::take(&mut self.observed).into_iter().enumerate();
         let mut next = 0;
@@ -240,9 +249,9 @@ impl CaseReport {
         let cut = |from: usize, to: usize, after: Option<&TraceEntry>| TraceEntry {
             at: after.map_or(Duration::ZERO, |e| e.at),
             text: format!(
-                "… {} observed lines left out here (a case's report keeps {} MiB of them; --full-evidence keeps all)",
+                "… {} observed lines left out here (a case's report keeps {} KiB of them; --full-evidence keeps all)",
                 to - from,
-                CASE_BYTES >> 20
+                budget >> 10
             ),
             source: after.map_or(crate::judge::Source::Client(from), |e| e.source),
         };
@@ -266,6 +275,7 @@ impl CaseReport {
         if let Some(d) = &mut self.divergence {
             d.observed_line = focus_at;
         }
+        self.observed.iter().map(|e| e.text.len()).sum()
     }
 }
 

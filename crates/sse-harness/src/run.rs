@@ -39,6 +39,9 @@ pub struct Run {
     /// [`crate::client::Observer`] or of a runner), if it did: the case fails saying so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrun: Option<String>,
+    /// The process budget the observations hold until the run is dropped.
+    #[serde(skip)]
+    pub held: Arc<crate::client::Held>,
 }
 
 /// Why a case did not run to the end (not: the client misbehaved; that is a verdict).
@@ -353,6 +356,7 @@ pub fn simulated(
     Ok(Run {
         overrun: observer.overran(),
         observed: observer.snapshot(),
+        held: Arc::default(),
         requests: outcome
             .requests
             .into_iter()
@@ -837,6 +841,8 @@ pub fn run_cases(
     use std::sync::atomic::{AtomicUsize, Ordering};
     let started = std::time::Instant::now();
     let next = AtomicUsize::new(0);
+    // Bytes of observed lines the column's reports keep so far.
+    let spent = AtomicUsize::new(0);
     let results: std::sync::Mutex<Vec<Option<crate::report::CaseReport>>> =
         std::sync::Mutex::new(vec![None; cases.len()]);
     std::thread::scope(|scope| {
@@ -848,11 +854,15 @@ pub fn run_cases(
                     let t = std::time::Instant::now();
                     let result = execute(catalogue, target.client.clone(), case, target.transport);
                     progress(&result);
-                    let mut report =
-                        crate::report::CaseReport::new(catalogue, &result, t.elapsed());
-                    drop(result);
+                    let mut report = crate::report::CaseReport::new(catalogue, result, t.elapsed());
                     if evidence == crate::evidence::Evidence::Abridged {
-                        report.abridge();
+                        use crate::evidence::{CASE_BYTES, COLUMN_BYTES, TIGHT_CASE_BYTES};
+                        let budget = if spent.load(Ordering::Relaxed) < COLUMN_BYTES {
+                            CASE_BYTES
+                        } else {
+                            TIGHT_CASE_BYTES
+                        };
+                        spent.fetch_add(report.abridge_within(budget), Ordering::Relaxed);
                     }
                     if let Ok(mut r) = results.lock() {
                         r[i] = Some(report);

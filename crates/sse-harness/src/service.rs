@@ -425,39 +425,39 @@ impl Shared {
                 .overrun(format!("the service's callbacks: {overflow}"));
         })?;
         for c in ready {
-            let Some(seen) = self.seen(&c) else {
+            let time = if self.flags.time { c.time_ms } else { None };
+            let Some(seen) = self.seen(c) else {
                 continue;
             };
-            let time = if self.flags.time { c.time_ms } else { None };
             let at = state.stamper.stamp(&self.observer, time);
             self.observer.report_at(at, seen);
         }
         Ok(())
     }
 
-    /// What a page would have observed; `None` for what the harness does not take.
-    fn seen(&self, c: &Callback) -> Option<Seen> {
+    /// What a page would have observed (the callback's strings moved, not copied); `None` for
+    /// what the harness does not take.
+    fn seen(&self, c: Callback) -> Option<Seen> {
         match c.kind.as_str() {
             "event" => {
-                let e = c.event.as_ref()?;
+                let e = c.event?;
                 let id = if self.flags.last_event_id_attribute {
-                    e.last_event_id.clone().or_else(|| e.id.clone())
+                    e.last_event_id.or(e.id)
                 } else {
-                    e.id.clone()
+                    e.id
                 };
                 Some(Seen::Message {
                     event_type: e
                         .event_type
-                        .clone()
                         .filter(|t| !t.is_empty())
                         .unwrap_or_else(|| "message".into()),
-                    data: e.data.clone(),
+                    data: e.data,
                     last_event_id: id.unwrap_or_default(),
                     origin: None,
                 })
             }
             "comment" => Some(Seen::Comment {
-                text: c.comment.clone().unwrap_or_default(),
+                text: c.comment.unwrap_or_default(),
             }),
             "error" => Some(Seen::Error {
                 ready_state: if self.flags.ready_state {
@@ -465,7 +465,7 @@ impl Shared {
                 } else {
                     None
                 },
-                message: c.comment.clone(),
+                message: c.comment,
             }),
             "open" if self.flags.open => Some(Seen::Open),
             _ => None,

@@ -224,11 +224,47 @@ const MAX_RUN: usize = 1 << 28;
 /// snapshot shows U+FFFD, a BOM or a NUL as what it is; a run of [`RUN`] or more of one character
 /// is written once, then `\*{N}` for all N of them.
 pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len().min(1 << 16) + 2);
+    // Measured first, so a long value is written into a buffer of its exact size (a 30 MB
+    // event is not doubled into a 64 MB buffer on the way).
+    let mut len = Count(0);
+    quote_into(&mut len, s);
+    let mut out = String::with_capacity(len.0);
+    quote_into(&mut out, s);
+    out
+}
+
+/// Where [`quote`] writes: a string, or a count of the bytes it would take.
+trait Out {
+    fn push(&mut self, c: char);
+    fn push_str(&mut self, s: &str);
+}
+
+impl Out for String {
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+}
+
+/// Bytes [`quote`] would write.
+struct Count(usize);
+
+impl Out for Count {
+    fn push(&mut self, c: char) {
+        self.0 += c.len_utf8();
+    }
+    fn push_str(&mut self, s: &str) {
+        self.0 += s.len();
+    }
+}
+
+fn quote_into(out: &mut impl Out, s: &str) {
     out.push('"');
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
-        push_escaped(&mut out, c);
+        push_escaped(out, c);
         let mut n = 1usize;
         while chars.peek() == Some(&c) {
             chars.next();
@@ -238,15 +274,14 @@ pub fn quote(s: &str) -> String {
             out.push_str(&format!("\\*{{{n}}}"));
         } else {
             for _ in 1..n {
-                push_escaped(&mut out, c);
+                push_escaped(out, c);
             }
         }
     }
     out.push('"');
-    out
 }
 
-fn push_escaped(out: &mut String, c: char) {
+fn push_escaped(out: &mut impl Out, c: char) {
     match c {
         '"' => out.push_str("\\\""),
         '\\' => out.push_str("\\\\"),
