@@ -90,7 +90,6 @@ pub(crate) struct Live {
     topic: Arc<Topic>,
     /// The store's map, to forget an empty topic when its last subscriber leaves.
     topics: Weak<Mutex<HashMap<String, Arc<Topic>>>>,
-    name: String,
     /// Events a subscriber may fall behind before it is cut off as too slow.
     max_lag: u64,
 }
@@ -148,11 +147,10 @@ impl Drop for Live {
         // The map's lock before the topic's, as everywhere.
         if let Some(topics) = self.topics.upgrade() {
             let mut topics = lock(&topics);
-            let same = topics
-                .get(&self.name)
-                .is_some_and(|t| Arc::ptr_eq(t, &self.topic));
+            let name = &self.topic.name;
+            let same = topics.get(name).is_some_and(|t| Arc::ptr_eq(t, &self.topic));
             if same && unused(&lock(&self.topic.state)) {
-                topics.remove(&self.name);
+                topics.remove(name);
             }
         }
     }
@@ -185,6 +183,8 @@ struct State {
 /// One topic: its log, and a signal for its live subscribers (who read the log themselves).
 #[derive(Debug)]
 struct Topic {
+    /// Its name in the store.
+    name: String,
     state: Mutex<State>,
     changed: Notify,
 }
@@ -264,6 +264,7 @@ impl TopicStore {
             topics.remove(&idle);
         }
         let topic = Arc::new(Topic {
+            name: name.to_owned(),
             state: Mutex::new(State {
                 next_id: 1,
                 log: VecDeque::new(),
@@ -364,7 +365,6 @@ impl TopicStore {
         let live = Live {
             topic,
             topics: Arc::downgrade(&self.topics),
-            name: name.to_owned(),
             max_lag: u64::try_from(self.channel_capacity).unwrap_or(u64::MAX),
         };
         Subscribe::Stream(Box::new(Subscription {
