@@ -148,7 +148,9 @@ impl Drop for Live {
         if let Some(topics) = self.topics.upgrade() {
             let mut topics = lock(&topics);
             let name = &self.topic.name;
-            let same = topics.get(name).is_some_and(|t| Arc::ptr_eq(t, &self.topic));
+            let same = topics
+                .get(name)
+                .is_some_and(|t| Arc::ptr_eq(t, &self.topic));
             if same && unused(&lock(&self.topic.state)) {
                 topics.remove(name);
             }

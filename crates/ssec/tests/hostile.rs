@@ -230,7 +230,7 @@ fn hostile_servers_get_clear_verdicts() {
 /// check-proxy with a "proxy" that floods whatever is asked: bounded and failing.
 #[test]
 fn a_flooding_proxy_is_measured_within_bounds() {
-    let proxy = hostile("server", "flood");
+    let proxy = hostile("proxy", "flood");
     let upstream = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port");

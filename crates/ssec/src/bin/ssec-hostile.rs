@@ -12,6 +12,7 @@
 //! ssec-hostile server bomb             every GET: a gzip body that inflates to 1 GiB of zeros
 //! ssec-hostile server redirect-loop    every GET: 302 to itself, forever
 //! ssec-hostile server silent           accepts connections and never answers
+//! ssec-hostile proxy flood             as `server flood`, for `check-proxy --proxy`
 //! ```
 
 use std::io::Write as _;
@@ -37,7 +38,8 @@ impl Attack {
         Some(match (mode, name) {
             ("service", "huge-callback") => Attack::HugeCallback,
             ("service", "gap") => Attack::Gap,
-            ("server", "flood") => Attack::Flood,
+            // A proxy that floods whatever it is asked, upstream or not.
+            ("server" | "proxy", "flood") => Attack::Flood,
             ("server", "bomb") => Attack::Bomb,
             ("server", "redirect-loop") => Attack::RedirectLoop,
             ("server", "silent") => Attack::Silent,
@@ -58,7 +60,7 @@ fn main() -> ExitCode {
         .flatten()
     else {
         eprintln!(
-            "usage: ssec-hostile service huge-callback|gap\n       ssec-hostile server flood|bomb|redirect-loop|silent"
+            "usage: ssec-hostile service huge-callback|gap\n       ssec-hostile server flood|bomb|redirect-loop|silent\n       ssec-hostile proxy flood"
         );
         return ExitCode::from(2);
     };
