@@ -122,6 +122,38 @@ fn golden(case: Case, snapshots: std::path::PathBuf) -> Trial {
 // Every judged trial also holds each request the server received to the rules every request
 // must keep (judge::request_rules), whatever its case checks:
 // spec: REQ-NO-CACHE REQ-ACCEPT RECONNECT-SAME-REQUEST
+/// Every snapshot under `fixtures/` names, as its `source`, a test file that exists (the one
+/// that writes it), so a reviewer can find how it was made.
+fn snapshot_sources(root: std::path::PathBuf) -> Trial {
+    Trial::test("snapshots::name-existing-sources", move || {
+        let mut stale = Vec::new();
+        for dir in ["fixtures/snapshots/cases", "fixtures/streams/snapshots"] {
+            let entries = std::fs::read_dir(root.join(dir)).map_err(|e| format!("{dir}: {e}"))?;
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_none_or(|e| e != "snap") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+                match text.lines().find_map(|l| l.strip_prefix("source: ")) {
+                    Some(source) if root.join(source.trim()).is_file() => {}
+                    other => stale.push(format!("{}: source {other:?}", path.display())),
+                }
+            }
+        }
+        if stale.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} snapshots name no existing source (regenerate them with INSTA_FORCE_UPDATE=1):\n{}",
+                stale.len(),
+                stale.join("\n")
+            )
+            .into())
+        }
+    })
+}
+
 fn main() {
     let suite = Suite::load().unwrap_or_else(|e| panic!("{e}"));
     let catalogue = suite.catalogue().clone();
@@ -136,6 +168,7 @@ fn main() {
         ModelClient::default(),
         &[Transport::Simulated, Transport::Loopback],
     );
+    suite = suite.trial(snapshot_sources(catalogue.root.clone()));
     for case in &catalogue.cases {
         suite = suite.trial(match case.stream {
             Some(_) => golden_stream(case.clone()),
