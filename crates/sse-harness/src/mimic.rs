@@ -5,7 +5,9 @@
 //! target with `harness = false`:
 //!
 //! ```no_run
-//! # use sse_harness::{ModelClient, mimic::Suite, run::Transport};
+//! # use sse_harness::ModelClient;
+//! use sse_harness::{mimic::Suite, run::Transport};
+//!
 //! fn main() {
 //!     Suite::load()
 //!         .expect("the case catalogue")
