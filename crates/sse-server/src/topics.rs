@@ -101,7 +101,8 @@ pub(crate) enum Next {
     Events(Vec<Arc<Stored>>),
     /// The topic was closed and every event has been sent.
     Closed,
-    /// The subscriber fell more than the allowed lag behind, or past what the log still holds.
+    /// The subscriber fell more than the allowed lag behind (or, with events larger than the
+    /// topic's byte bound, past what the topic still keeps).
     TooSlow,
 }
 
@@ -180,6 +181,9 @@ struct State {
     touched: Instant,
     /// Live subscriptions held.
     subscribers: usize,
+    /// Taken out of the store (evicted, or forgotten by its last subscriber): whoever finds it
+    /// so looks the topic up again.
+    removed: bool,
 }
 
 /// One topic: its log, and a signal for its live subscribers (who read the log themselves).
@@ -263,7 +267,9 @@ impl TopicStore {
                 .filter(|(_, t)| lock(&t.state).subscribers == 0)
                 .min_by_key(|(_, t)| lock(&t.state).touched)
                 .map(|(n, _)| n.clone())?;
-            topics.remove(&idle);
+            if let Some(evicted) = topics.remove(&idle) {
+                lock(&evicted.state).removed = true;
+            }
         }
         let topic = Arc::new(Topic {
             name: name.to_owned(),
@@ -274,6 +280,7 @@ impl TopicStore {
                 closed: false,
                 touched: Instant::now(),
                 subscribers: 0,
+                removed: false,
             }),
             changed: Notify::new(),
         });
@@ -290,6 +297,11 @@ impl TopicStore {
     ) -> Result<u64, PublishError> {
         let topic = self.get_or_create(name).ok_or(PublishError::Full)?;
         let mut state = lock(&topic.state);
+        if state.removed {
+            // Removed between the lookup and the lock: look it up again.
+            drop(state);
+            return self.publish(name, event, data);
+        }
         if state.closed {
             return Err(PublishError::Closed);
         }
@@ -306,7 +318,13 @@ impl TopicStore {
         });
         state.log_bytes += stored.encoded.len();
         state.log.push_back(stored.clone());
-        while state.log.len() > self.log_capacity || state.log_bytes > self.max_log_bytes {
+        // The deque serves both resuming (its newest `log_capacity` events) and live
+        // subscribers that fell behind (up to `channel_capacity`); the newest event always
+        // stays, however large, so a caught-up subscriber always gets it.
+        let keep = self.log_capacity.max(self.channel_capacity);
+        while state.log.len() > keep
+            || (state.log_bytes > self.max_log_bytes && state.log.len() > 1)
+        {
             match state.log.pop_front() {
                 Some(old) => state.log_bytes -= old.encoded.len(),
                 None => break,
@@ -331,8 +349,18 @@ impl TopicStore {
     /// Every event still in a topic's replay log, oldest first (none for an unknown topic).
     pub fn log(&self, name: &str) -> Vec<Arc<Stored>> {
         self.get(name)
-            .map(|t| lock(&t.state).log.iter().cloned().collect())
+            .map(|t| {
+                let state = lock(&t.state);
+                let skip = self.replayable(&state);
+                state.log.iter().skip(skip).cloned().collect()
+            })
             .unwrap_or_default()
+    }
+
+    /// How many of a topic's oldest kept events are there only for live subscribers that fell
+    /// behind, not for resuming (the replay log is the newest `log_capacity`).
+    fn replayable(&self, state: &State) -> usize {
+        state.log.len().saturating_sub(self.log_capacity)
     }
 
     /// The id of the newest event of a topic (0 before the first, or for an unknown topic).
@@ -345,9 +373,15 @@ impl TopicStore {
             return Subscribe::Full;
         };
         let mut state = lock(&topic.state);
+        if state.removed {
+            // Removed between the lookup and the lock: look it up again.
+            drop(state);
+            return self.subscribe(name, resume);
+        }
         state.touched = Instant::now();
         let last_id = state.next_id - 1;
-        let first_logged = state.log.front().map_or(state.next_id, |e| e.id);
+        let replayable = self.replayable(&state);
+        let first_logged = state.log.get(replayable).map_or(state.next_id, |e| e.id);
         let (reset, after) = match resume {
             Resume::Live => (None, last_id),
             Resume::Malformed => (Some(ResetReason::MalformedId), last_id),
@@ -359,8 +393,13 @@ impl TopicStore {
         if state.closed && reset.is_none() && after == last_id {
             return Subscribe::Ended;
         }
-        let replay: VecDeque<Arc<Stored>> =
-            state.log.iter().filter(|e| e.id > after).cloned().collect();
+        let replay: VecDeque<Arc<Stored>> = state
+            .log
+            .iter()
+            .skip(replayable)
+            .filter(|e| e.id > after)
+            .cloned()
+            .collect();
         state.subscribers += 1;
         let closed = state.closed;
         drop(state);
@@ -580,6 +619,44 @@ mod tests {
         let c = stream(store.subscribe("quiet", Resume::Live));
         drop(c);
         assert_eq!(store.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_live_subscriber_behind_the_replay_log_but_within_its_lag_gets_every_event() {
+        // Three events to resume from, sixteen a live subscriber may fall behind.
+        let store = TopicStore::new(3, 16);
+        let sub = stream(store.subscribe("t", Resume::Live));
+        for i in 0..10 {
+            store
+                .publish("t", None, format!("{i}"))
+                .expect("open topic");
+        }
+        match sub.live.next(0, 64).await {
+            Next::Events(e) => assert_eq!(e.len(), 10),
+            other => panic!("{other:?}"),
+        }
+        // Resuming still sees only the last three.
+        assert_eq!(
+            ids(&stream(store.subscribe("t", Resume::After(7)))),
+            [8, 9, 10]
+        );
+        assert_eq!(store.log("t").len(), 3);
+        assert!(
+            stream(store.subscribe("t", Resume::After(2)))
+                .reset
+                .is_some(),
+            "history gone"
+        );
+        // An event larger than the byte bound still reaches a caught-up subscriber.
+        let small = TopicStore::for_config(&crate::Config {
+            topic_log_bytes: 10,
+            ..crate::Config::default()
+        });
+        let sub = stream(small.subscribe("t", Resume::Live));
+        small
+            .publish("t", None, "x".repeat(100))
+            .expect("open topic");
+        assert!(matches!(sub.live.next(0, 64).await, Next::Events(e) if e.len() == 1));
     }
 
     #[tokio::test]
