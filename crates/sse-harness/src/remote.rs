@@ -295,6 +295,10 @@ pub(crate) fn reply(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
 /// at a time, not eight.
 const MAX_READING_KIB: usize = 32 << 10;
 
+/// Time a callback or report body has to arrive whole (32 MiB takes well under a second on
+/// loopback).
+const BODY_READ_LIMIT: Duration = Duration::from_secs(10);
+
 /// What the bodies being read now hold of [`MAX_READING_KIB`].
 static READING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_READING_KIB);
 
@@ -319,12 +323,19 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
     // parsed in place.
     let mut body = Limited::new(req.into_body(), limit);
     let mut bytes = Vec::with_capacity(declared);
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| format!("unreadable body: {e}"))?;
-        if let Ok(data) = frame.into_data() {
-            bytes.extend_from_slice(&data);
+    // A body that stalls would hold its share of the reading budget: it has a time limit.
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| format!("unreadable body: {e}"))?;
+            if let Ok(data) = frame.into_data() {
+                bytes.extend_from_slice(&data);
+            }
         }
-    }
+        Ok::<(), String>(())
+    };
+    tokio::time::timeout(BODY_READ_LIMIT, read)
+        .await
+        .map_err(|_| format!("the body did not arrive within {BODY_READ_LIMIT:?}"))??;
     serde_json::from_slice(&bytes).map_err(|e| format!("bad JSON: {e}"))
 }
 

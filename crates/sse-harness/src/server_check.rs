@@ -1223,7 +1223,11 @@ async fn stalled_clients(
                 .windows(marker.len())
                 .filter(|w| *w == marker.as_bytes())
                 .count(),
-            f.started.elapsed(),
+            // How long it read: to its time limit, or to its last bytes.
+            match f.ended {
+                Ended::TimeUp(limit) => limit,
+                _ => f.arrivals.last().map_or(Duration::ZERO, |(at, _)| *at),
+            },
         ),
         Ok(Err(e)) => {
             // Not even a client alone was answered: what holds it is not the other clients.

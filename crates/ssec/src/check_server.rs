@@ -175,7 +175,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             }
             if r.outcome == Outcome::Fail {
                 if let Some(bytes) = r.evidence_text() {
-                    println!("              bytes: {bytes}");
+                    println!("              bytes: {}", terminal(&bytes));
                 }
             }
             if r.outcome != Outcome::Pass {

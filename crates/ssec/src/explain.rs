@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sse_harness::annotate::{elsewhere, step_text};
+use sse_harness::escape::{terminal, terminal_lines};
 use sse_harness::evidence::abridge_to;
 use sse_harness::fetch::{Ended, FetchLimits, read_stream};
 use sse_model::explain::{Step, explain_each};
@@ -163,10 +164,12 @@ fn write_text(
             out,
             "response {}  content-type {}",
             response.status,
-            response
-                .header_values("content-type")
-                .next()
-                .map_or_else(|| "(none)".to_owned(), quote)
+            terminal(
+                &response
+                    .header_values("content-type")
+                    .next()
+                    .map_or_else(|| "(none)".to_owned(), quote)
+            )
         )?;
         writeln!(
             out,
@@ -196,7 +199,7 @@ fn write_text(
             _ => {}
         }
         if written.is_ok() {
-            written = out.write_all(step_text(step).as_bytes());
+            written = out.write_all(terminal_lines(&step_text(step)).as_bytes());
         }
     });
     written?;
@@ -219,7 +222,7 @@ fn write_text(
         writeln!(
             out,
             "       data {} was never followed by a blank line: discarded  [PARSE-EOF-DISCARD]",
-            quote(data)
+            terminal(&quote(data))
         )?;
     }
     if let Some(err) = &e.error {
@@ -232,7 +235,7 @@ fn write_text(
         out,
         "\n{lines} lines, {events} {} dispatched; last event ID {}; reconnection time {}",
         if events == 1 { "event" } else { "events" },
-        quote(&last_event_id),
+        terminal(&quote(&last_event_id)),
         retry.map_or_else(|| "unchanged".to_owned(), |ms| format!("{ms} ms"))
     )?;
     if !findings.is_empty() {
@@ -246,7 +249,12 @@ fn write_text(
                 Severity::Violation => "violation",
                 Severity::Warning => "warning",
             };
-            writeln!(out, "  {level} {}{at}: {}", f.requirement, f.message)?;
+            writeln!(
+                out,
+                "  {level} {}{at}: {}",
+                f.requirement,
+                terminal(&f.message)
+            )?;
         }
     }
     Ok(e.error.is_some())

@@ -141,3 +141,21 @@ fn a_long_data_buffer_is_abridged_in_each_step() {
     assert!(out.len() < body.len() * 40, "{} bytes of output", out.len());
     assert_eq!(v["discardedData"].as_str().map(str::len), Some(21_999));
 }
+
+/// What the server sent reaches the terminal with control characters and bidi overrides shown
+/// as escapes, whatever line it is on.
+#[test]
+fn server_text_cannot_reorder_or_move_the_terminal() {
+    let (code, out, _) = ssec(
+        &["explain"],
+        "x\u{202e}y: 1\ndata: a\u{202e}b\u{1b}[2J\n\nid: \u{2066}7\n\ndata: tail\u{202e}"
+            .as_bytes(),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.chars()
+            .any(|c| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{1b}')),
+        "{out}"
+    );
+    assert!(out.contains("\\u{202e}"), "{out}");
+}

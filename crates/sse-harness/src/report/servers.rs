@@ -131,10 +131,14 @@ impl ServerReport {
         }
         if c.outcome != Outcome::Pass {
             if let Some(bytes) = c.evidence_text() {
-                let _ = writeln!(s, "  bytes: {bytes}");
+                let _ = writeln!(s, "  bytes: {}", super::terminal(&bytes));
             }
             if let Some(lines) = &c.annotation {
-                let _ = writeln!(s, "  as a client reads them:\n{lines}");
+                let _ = writeln!(
+                    s,
+                    "  as a client reads them:\n{}",
+                    crate::escape::terminal_lines(lines)
+                );
             }
         }
         s
