@@ -352,10 +352,11 @@ struct State {
     exception: Option<String>,
 }
 
-impl Default for State {
-    fn default() -> Self {
+impl State {
+    /// A page's state, its out-of-order reports held against `budget` (its column's).
+    fn new(budget: crate::client::Budget) -> Self {
         State {
-            reports: InOrder::new(0),
+            reports: InOrder::new(0, budget),
             stamper: Stamper::default(),
             loaded: false,
             ready: false,
@@ -620,8 +621,8 @@ impl BrowserSession {
     ) -> Result<BrowserSession, ClientError> {
         let failed = |why: String| ClientError::Failed(format!("{}: {why}", browser.kind.name()));
         let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(observer.budget())),
             observer: observer.clone(),
-            state: Mutex::new(State::default()),
             control: Notify::new(),
         });
         let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -946,8 +947,8 @@ mod tests {
         let epoch = crate::client::Epoch::new();
         let observer = Observer::with_epoch(epoch);
         let shared = Shared {
+            state: Mutex::new(State::new(observer.budget())),
             observer: observer.clone(),
-            state: Mutex::new(State::default()),
             control: Notify::new(),
         };
         let now = SystemTime::now()

@@ -5,7 +5,7 @@
 //! well as on loopback; one that brings its own network stack (a browser, another process) runs
 //! on loopback only.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -474,40 +474,53 @@ pub const MAX_OBSERVATIONS: usize = 100_000;
 /// Bytes of event data and text kept at most per run, for the same reason.
 pub const MAX_OBSERVED_BYTES: usize = 32 << 20;
 
-/// Bytes of observations and of callbacks waiting to be put in order that all the cases running
-/// at once hold at most, from their arrival until their case is judged and reported: eight
-/// cases at once cannot each fill their own limit.
+/// Bytes of observations and of callbacks waiting to be put in order that all the cases of one
+/// column running at once hold at most, from their arrival until their case is judged and
+/// reported: eight cases at once cannot each fill their own limit, and one column's client
+/// cannot take what another column's cases need.
 pub const MAX_HELD_BYTES: usize = 40 << 20;
 
-/// What every observer and every reorder queue of this process holds now.
-static HELD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// What the running cases of one column hold, shared by their observers and reorder queues.
+#[derive(Debug, Clone, Default)]
+pub struct Budget(Arc<std::sync::atomic::AtomicUsize>);
 
-/// Takes `bytes` from the process's budget ([`MAX_HELD_BYTES`]); false when they do not fit.
-pub(crate) fn hold(bytes: usize) -> bool {
-    use std::sync::atomic::Ordering;
-    HELD.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-        held.checked_add(bytes).filter(|n| *n <= MAX_HELD_BYTES)
-    })
-    .is_ok()
-}
+impl Budget {
+    /// The budget of the column `id` (one per column for the process's life).
+    pub fn of_column(id: &str) -> Budget {
+        static COLUMNS: Mutex<BTreeMap<String, Budget>> = Mutex::new(BTreeMap::new());
+        let mut columns = COLUMNS.lock().unwrap_or_else(PoisonError::into_inner);
+        columns.entry(id.to_owned()).or_default().clone()
+    }
 
-/// Bytes of the process's budget ([`MAX_HELD_BYTES`]) a run's observations still hold; given
-/// back when dropped.
-#[derive(Debug, Default)]
-pub struct Held(usize);
+    /// Takes `bytes` ([`MAX_HELD_BYTES`] in all); false when they do not fit.
+    pub(crate) fn hold(&self, bytes: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                held.checked_add(bytes).filter(|n| *n <= MAX_HELD_BYTES)
+            })
+            .is_ok()
+    }
 
-impl Drop for Held {
-    fn drop(&mut self) {
-        release(self.0);
+    /// Gives `bytes` back.
+    pub(crate) fn release(&self, bytes: usize) {
+        use std::sync::atomic::Ordering;
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                Some(held.saturating_sub(bytes))
+            });
     }
 }
 
-/// Gives `bytes` back to the process's budget.
-pub(crate) fn release(bytes: usize) {
-    use std::sync::atomic::Ordering;
-    let _ = HELD.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-        Some(held.saturating_sub(bytes))
-    });
+/// Bytes of a budget a run's observations still hold; given back when dropped.
+#[derive(Debug, Default)]
+pub struct Held(Budget, usize);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.release(self.1);
+    }
 }
 
 /// The clock observations are stamped with.
@@ -554,12 +567,14 @@ struct ObserverInner {
     epoch: Option<Epoch>,
     seen: Mutex<Kept>,
     changed: tokio::sync::Notify,
+    /// What its column's running cases hold together.
+    budget: Budget,
 }
 
 impl Drop for ObserverInner {
     fn drop(&mut self) {
         let kept = self.seen.get_mut().unwrap_or_else(PoisonError::into_inner);
-        release(kept.bytes);
+        self.budget.release(kept.bytes);
     }
 }
 
@@ -573,7 +588,7 @@ struct Kept {
 
 impl Kept {
     /// Whether `what` fits within the limits; the first that does not sets why.
-    fn admit(&mut self, what: &Seen) -> bool {
+    fn admit(&mut self, what: &Seen, budget: &Budget) -> bool {
         let bytes = self.bytes.saturating_add(what.text_len());
         if self.seen.len() >= MAX_OBSERVATIONS {
             self.overrun.get_or_insert_with(|| {
@@ -588,10 +603,10 @@ impl Kept {
                 )
             });
             false
-        } else if !hold(what.text_len()) {
+        } else if !budget.hold(what.text_len()) {
             self.overrun.get_or_insert_with(|| {
                 format!(
-                    "the cases running at once hold more than {} MiB of what their clients reported (this one {} MiB)",
+                    "the cases of this column running at once hold more than {} MiB of what their client reported (this one {} MiB)",
                     MAX_HELD_BYTES >> 20,
                     self.bytes >> 20
                 )
@@ -647,17 +662,29 @@ impl Observer {
             epoch: None,
             seen: Mutex::new(Kept::default()),
             changed: tokio::sync::Notify::new(),
+            budget: Budget::default(),
         }))
     }
 
     /// An observer stamping with time since `epoch`, which [`Observer::begin`] restarts.
     pub fn with_epoch(epoch: Epoch) -> Self {
+        Observer::with_epoch_in(epoch, Budget::default())
+    }
+
+    /// The same, holding what it keeps against `budget` (its column's).
+    pub fn with_epoch_in(epoch: Epoch, budget: Budget) -> Self {
         Observer(Arc::new(ObserverInner {
             clock: epoch.clock(),
             epoch: Some(epoch),
             seen: Mutex::new(Kept::default()),
             changed: tokio::sync::Notify::new(),
+            budget,
         }))
+    }
+
+    /// The budget what it keeps is held against.
+    pub fn budget(&self) -> Budget {
+        self.0.budget.clone()
     }
 
     /// The client is about to start its stream (construct its EventSource): the case's clock
@@ -673,7 +700,7 @@ impl Observer {
     /// in another process reports with its own timestamps); kept in time order.
     pub fn report_at(&self, at: Duration, what: Seen) {
         let mut kept = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if kept.admit(&what) {
+        if kept.admit(&what, &self.0.budget) {
             let i = kept.seen.partition_point(|o| o.at <= at);
             kept.seen.insert(i, Observed { at, what });
         }
@@ -686,7 +713,7 @@ impl Observer {
     pub fn report(&self, what: Seen) {
         let at = (self.0.clock)();
         let mut kept = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if kept.admit(&what) {
+        if kept.admit(&what, &self.0.budget) {
             kept.seen.push(Observed { at, what });
         }
         drop(kept);
@@ -724,7 +751,7 @@ impl Observer {
     /// (with the run, once it is judged and reported).
     pub fn take(&self) -> (Vec<Observed>, Held) {
         let mut kept = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let held = Held(std::mem::take(&mut kept.bytes));
+        let held = Held(self.0.budget.clone(), std::mem::take(&mut kept.bytes));
         (std::mem::take(&mut kept.seen), held)
     }
 
@@ -765,7 +792,41 @@ impl Observer {
 
 #[cfg(test)]
 mod tests {
-    use super::loopback_ip;
+    use super::{Budget, Epoch, Observer, Seen, loopback_ip};
+
+    fn message(bytes: usize) -> Seen {
+        Seen::Message {
+            event_type: "message".into(),
+            data: "x".repeat(bytes),
+            last_event_id: String::new(),
+            origin: None,
+        }
+    }
+
+    /// Cases of one column share a budget; another column's cases are not charged for it.
+    #[test]
+    fn a_column_that_floods_uses_its_own_budget_only() {
+        let flooding = Budget::of_column("test-flooding-column");
+        let a = Observer::with_epoch_in(Epoch::new(), flooding.clone());
+        let b = Observer::with_epoch_in(Epoch::new(), flooding);
+        a.report(message(30 << 20));
+        assert_eq!(a.overran(), None);
+        b.report(message(20 << 20));
+        assert!(
+            b.overran().is_some_and(|why| why.contains("this column")),
+            "{:?}",
+            b.overran()
+        );
+        let other = Observer::with_epoch_in(Epoch::new(), Budget::of_column("test-other-column"));
+        other.report(message(20 << 20));
+        assert_eq!(other.overran(), None, "another column is not charged");
+        // What a run held is given back with it.
+        let (_, held) = a.take();
+        drop((a, held));
+        let c = Observer::with_epoch_in(Epoch::new(), Budget::of_column("test-flooding-column"));
+        c.report(message(20 << 20));
+        assert_eq!(c.overran(), None);
+    }
 
     #[test]
     fn only_loopback_literals_and_localhost_are_taken_and_no_name_is_resolved() {

@@ -145,7 +145,11 @@ pub async fn run_async(
         other: format!("http://{}", server.other_addr),
         page: format!("http://{}", server.page_addr),
     };
-    let observer = Observer::with_epoch(epoch.clone());
+    // What this run's client reports is held against its column's budget: a column whose
+    // client floods cannot take what another column's cases need.
+    let column = format!("{}-loopback", client.identity().name);
+    let observer =
+        Observer::with_epoch_in(epoch.clone(), crate::client::Budget::of_column(&column));
     let request = open_request(case, &origins, Net::loopback())?;
     let outcome = drive(
         client,

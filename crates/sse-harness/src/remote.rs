@@ -38,6 +38,8 @@ pub(crate) struct InOrder<T> {
     next: u64,
     waiting: BTreeMap<u64, T>,
     waiting_bytes: usize,
+    /// Its column's budget, shared with the observers.
+    budget: crate::client::Budget,
 }
 
 /// An item an [`InOrder`] could not hold.
@@ -51,12 +53,13 @@ pub(crate) struct Overflow {
 }
 
 impl<T: Weight> InOrder<T> {
-    /// Expects `first` next.
-    pub(crate) fn new(first: u64) -> Self {
+    /// Expects `first` next; what waits is held against `budget` too.
+    pub(crate) fn new(first: u64, budget: crate::client::Budget) -> Self {
         InOrder {
             next: first,
             waiting: BTreeMap::new(),
             waiting_bytes: 0,
+            budget,
         }
     }
 
@@ -75,9 +78,9 @@ impl<T: Weight> InOrder<T> {
                     "it sent more than {MAX_WAITING} out-of-order reports or {} MiB of them",
                     MAX_WAITING_BYTES >> 20
                 )
-            } else if !crate::client::hold(weight) {
+            } else if !self.budget.hold(weight) {
                 format!(
-                    "the cases running at once hold more than {} MiB of reports",
+                    "the cases of this column running at once hold more than {} MiB of reports",
                     crate::client::MAX_HELD_BYTES >> 20
                 )
             } else {
@@ -95,7 +98,7 @@ impl<T: Weight> InOrder<T> {
         while let Some(item) = self.waiting.remove(&self.next) {
             let weight = item.weight();
             self.waiting_bytes -= weight;
-            crate::client::release(weight);
+            self.budget.release(weight);
             self.next += 1;
             ready.push(item);
         }
@@ -105,7 +108,7 @@ impl<T: Weight> InOrder<T> {
 
 impl<T> Drop for InOrder<T> {
     fn drop(&mut self) {
-        crate::client::release(self.waiting_bytes);
+        self.budget.release(self.waiting_bytes);
     }
 }
 
@@ -436,7 +439,7 @@ mod tests {
 
     #[test]
     fn items_come_out_in_order_once() {
-        let mut order = InOrder::new(1);
+        let mut order = InOrder::new(1, crate::client::Budget::default());
         assert!(order.take(3, "c").expect("held").is_empty());
         assert!(order.take(2, "b").expect("held").is_empty());
         assert_eq!(order.take(1, "a").expect("held"), ["a", "b", "c"]);
@@ -461,14 +464,14 @@ mod tests {
 
     #[test]
     fn items_waiting_for_one_that_never_comes_are_bounded() {
-        let mut order = InOrder::new(1);
+        let mut order = InOrder::new(1, crate::client::Budget::default());
         let big = "x".repeat(30 << 20);
         assert!(order.take(2, big.clone()).expect("held").is_empty());
         let refused = order.take(3, big.clone()).expect_err("past the limit");
         assert_eq!(refused.missing, 1);
         assert!(refused.to_string().contains("out-of-order"), "{refused}");
         assert!(order.waiting_bytes <= MAX_WAITING_BYTES);
-        let mut many = InOrder::new(1);
+        let mut many = InOrder::new(1, crate::client::Budget::default());
         for n in 2..=u64::try_from(MAX_WAITING).expect("held") + 1 {
             assert!(many.take(n, String::new()).expect("held").is_empty());
         }

@@ -246,12 +246,12 @@ impl Client for Service {
         Box::pin(async move {
             let failed = |why: String| ClientError::Failed(format!("{name}: {why}"));
             let shared = Arc::new(Shared {
-                observer,
                 flags,
                 state: Mutex::new(CallbackState {
-                    order: InOrder::new(1),
+                    order: InOrder::new(1, observer.budget()),
                     stamper: Stamper::default(),
                 }),
+                observer,
             });
             let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
                 .await
