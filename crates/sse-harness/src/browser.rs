@@ -46,8 +46,9 @@ const NAVIGATE_TIMEOUT: Duration = Duration::from_secs(15);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a command poll is held open before it is answered empty.
 const POLL_HOLD: Duration = Duration::from_secs(20);
-/// The largest report the page may post (an event's data travels in one).
-const MAX_REPORT_BYTES: usize = 32 << 20;
+/// The largest report the page may post (an event's data travels in one): room for the
+/// catalogue's largest event (13.3 MB).
+const MAX_REPORT_BYTES: usize = 16 << 20;
 
 /// The page script the case server serves (on every origin) to a browser.
 pub fn page_script() -> sse_server::cases::Script {
@@ -903,7 +904,7 @@ async fn handle(req: Request<Incoming>, route: &Route) -> Response<Full<Bytes>> 
         (Method::OPTIONS, _) => reply(StatusCode::NO_CONTENT, ""),
         (Method::POST, "/report") => match remote::read_json::<Report>(req, MAX_REPORT_BYTES).await
         {
-            Ok(report) => {
+            Ok((report, _reading)) => {
                 // A report from a page that is no longer the case's goes nowhere.
                 if let Some(shared) = route.case(report.run) {
                     shared.take(report);

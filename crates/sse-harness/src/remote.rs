@@ -305,11 +305,15 @@ const BODY_READ_LIMIT: Duration = Duration::from_secs(10);
 /// What the bodies being read now hold of [`MAX_READING_KIB`].
 static READING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_READING_KIB);
 
-/// A request's body as JSON, at most `limit` bytes.
+/// Its share of the reading budget, held until what was read has been taken (kept or
+/// refused): a parsed 30 MB callback waiting for its case counts as much as one being read.
+pub(crate) type Reading = tokio::sync::SemaphorePermit<'static>;
+
+/// A request's body as JSON, at most `limit` bytes, with its share of the reading budget.
 pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
     req: Request<Incoming>,
     limit: usize,
-) -> Result<T, String> {
+) -> Result<(T, Reading), String> {
     let declared = req
         .headers()
         .get(http::header::CONTENT_LENGTH)
@@ -318,7 +322,7 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
         .unwrap_or(limit)
         .min(limit);
     let kib = declared.div_ceil(1024).clamp(1, MAX_READING_KIB);
-    let _reading = READING
+    let reading = READING
         .acquire_many(u32::try_from(kib).unwrap_or(u32::MAX))
         .await
         .map_err(|e| e.to_string())?;
@@ -339,7 +343,8 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
     tokio::time::timeout(BODY_READ_LIMIT, read)
         .await
         .map_err(|_| format!("the body did not arrive within {BODY_READ_LIMIT:?}"))??;
-    serde_json::from_slice(&bytes).map_err(|e| format!("bad JSON: {e}"))
+    let parsed = serde_json::from_slice(&bytes).map_err(|e| format!("bad JSON: {e}"))?;
+    Ok((parsed, reading))
 }
 
 /// What an HTTP call answered.

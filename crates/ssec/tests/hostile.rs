@@ -158,12 +158,13 @@ fn run_against(attack: &str) -> (Ran, u64) {
     (ran, bytes)
 }
 
-/// A test service that sends a 33 MB event on every stream: each case fails, the harness stays
-/// under 256 MiB and the report folder under 20 MB, and the service's name (ESC, BEL, CR, LF)
-/// is printed escaped.
+/// A test service that sends a 33 MB event on every stream (past the 16 MiB callback limit):
+/// each case fails saying its callback was refused, the harness stays under 256 MiB and the
+/// report folder under 20 MB, and the service's name (ESC, BEL, CR, LF) is printed escaped.
 #[test]
 fn huge_callbacks_on_every_case() {
     let (ran, _) = run_against("huge-callback");
+    assert!(ran.stderr.contains("was refused"), "{}", ran.stderr);
     assert!(
         ran.stdout.contains("19 cases, 0 pass, 19 fail"),
         "{}",
@@ -172,7 +173,18 @@ fn huge_callbacks_on_every_case() {
     assert!(ran.stdout.contains("hostile\\u{1b}[2J"), "{}", ran.stdout);
 }
 
-/// Callbacks 2..5 of 30 MB, 1 never sent: refused past the limit, each case fails saying so.
+/// A 16.7 MB event on every stream, just under the limit: taken, judged, abridged.
+#[test]
+fn big_callbacks_on_every_case() {
+    let (ran, _) = run_against("big-callback");
+    assert!(
+        ran.stdout.contains("19 cases, 0 pass, 19 fail"),
+        "{}",
+        ran.stdout
+    );
+}
+
+/// Callbacks 2..5 of 15 MB, 1 never sent: refused past the limit, each case fails saying so.
 #[test]
 fn out_of_order_callbacks_with_one_missing() {
     let (ran, _) = run_against("gap");

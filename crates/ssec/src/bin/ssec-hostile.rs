@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! ssec-hostile service huge-callback   each stream: one callback of a 33 MB event, a name with ESC
-//! ssec-hostile service gap             each stream: callbacks 2..5 of 30 MB; 1 never comes
+//! ssec-hostile service big-callback    each stream: one callback of a 16 MB event, just under the limit
+//! ssec-hostile service gap             each stream: callbacks 2..5 of 15 MB; 1 never comes
 //! ssec-hostile server flood            every GET: an event stream of endless comment lines
 //! ssec-hostile server bomb             every GET: a gzip body that inflates to 1 GiB of zeros
 //! ssec-hostile server redirect-loop    every GET: 302 to itself, forever
@@ -26,6 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Attack {
     HugeCallback,
+    BigCallback,
     Gap,
     Flood,
     Bomb,
@@ -37,6 +39,7 @@ impl Attack {
     fn parse(mode: &str, name: &str) -> Option<Self> {
         Some(match (mode, name) {
             ("service", "huge-callback") => Attack::HugeCallback,
+            ("service", "big-callback") => Attack::BigCallback,
             ("service", "gap") => Attack::Gap,
             // A proxy that floods whatever it is asked, upstream or not.
             ("server" | "proxy", "flood") => Attack::Flood,
@@ -48,10 +51,12 @@ impl Attack {
     }
 }
 
-/// Bytes of one huge event: just under the harness's 32 MiB callback limit.
+/// Bytes of one huge event: past the harness's 16 MiB callback limit.
 const HUGE: usize = 33_000_000;
+/// Bytes of one big event: just under that limit.
+const BIG: usize = 16_700_000;
 /// Bytes of each out-of-order callback.
-const GAP: usize = 30_000_000;
+const GAP: usize = 15_000_000;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -60,7 +65,7 @@ fn main() -> ExitCode {
         .flatten()
     else {
         eprintln!(
-            "usage: ssec-hostile service huge-callback|gap\n       ssec-hostile server flood|bomb|redirect-loop|silent\n       ssec-hostile proxy flood"
+            "usage: ssec-hostile service huge-callback|big-callback|gap\n       ssec-hostile server flood|bomb|redirect-loop|silent\n       ssec-hostile proxy flood"
         );
         return ExitCode::from(2);
     };
@@ -161,7 +166,9 @@ async fn serve(mut tcp: TcpStream, attack: Attack, bomb: &[u8], n: u64) -> std::
     }
     let req = read_request(&mut tcp).await?;
     match attack {
-        Attack::HugeCallback | Attack::Gap => service(tcp, attack, &req, n).await,
+        Attack::HugeCallback | Attack::BigCallback | Attack::Gap => {
+            service(tcp, attack, &req, n).await
+        }
         Attack::Flood if req.method == "GET" => {
             tcp.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n")
                 .await?;
@@ -250,6 +257,7 @@ fn noise(len: usize) -> String {
 async fn callbacks(base: String, attack: Attack) {
     let (numbers, size): (Vec<u64>, usize) = match attack {
         Attack::HugeCallback => (vec![1], HUGE),
+        Attack::BigCallback => (vec![1], BIG),
         _ => (vec![2, 3, 4, 5], GAP),
     };
     let body =
