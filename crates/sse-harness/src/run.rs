@@ -3,6 +3,7 @@
 //! case's world runs in simulated time; on loopback (see [`crate::loopback`]) a real server on
 //! 127.0.0.1 plays the case in real time.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -786,21 +787,37 @@ pub fn resolve(
     specs: &[String],
     linked: Linked,
 ) -> Result<(Vec<Target>, Vec<Unavailable>), String> {
-    let mut targets = Vec::new();
+    let mut targets: Vec<(&str, Target)> = Vec::new();
     let mut unavailable = Vec::new();
     for spec in specs {
         if spec == "all" {
             let (ready, missing) = Target::all();
-            targets.extend(ready);
-            targets.extend(linked.names.iter().filter_map(|n| (linked.parse)(n)));
+            targets.extend(ready.into_iter().map(|t| (spec.as_str(), t)));
+            targets.extend(
+                linked
+                    .names
+                    .iter()
+                    .filter_map(|n| (linked.parse)(n))
+                    .map(|t| (spec.as_str(), t)),
+            );
             unavailable.extend(missing);
         } else if let Some(t) = (linked.parse)(spec) {
-            targets.push(t);
+            targets.push((spec, t));
         } else {
-            targets.push(Target::parse(spec)?);
+            targets.push((spec, Target::parse(spec)?));
         }
     }
-    Ok((targets, unavailable))
+    // Two columns with one name would mix in every report: refused, naming both.
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for (spec, target) in &targets {
+        if let Some(first) = seen.insert(target.id(), spec) {
+            return Err(format!(
+                "--impl {first} and --impl {spec} would both be the column {} (a test service names itself in its status; give one another name)",
+                crate::escape::terminal(&target.id())
+            ));
+        }
+    }
+    Ok((targets.into_iter().map(|(_, t)| t).collect(), unavailable))
 }
 
 /// Where the adapters are: `SSE_ADAPTERS`, or the workspace's `adapters/`.
@@ -941,6 +958,19 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_columns_of_one_name_are_refused_naming_both() {
+        let err = match resolve(&["model-sim".into(), "model-sim".into()], Linked::NONE) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e,
+        };
+        assert!(
+            err.contains("--impl model-sim and --impl model-sim") && err.contains("model-sim"),
+            "{err}"
+        );
+        assert!(resolve(&["model-sim".into(), "model-loopback".into()], Linked::NONE).is_ok());
+    }
 
     #[test]
     fn globs() {

@@ -15,8 +15,11 @@ use sse_harness::{Catalogue, mimic};
 /// Options of `ssec run`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Implementations to run (repeat the flag): model-sim, model-loopback, chromium, firefox, or
-    /// `all` (every one that can run here).
+    /// Implementations to run (repeat the flag): model-sim, model-loopback, chromium, firefox;
+    /// the linked Rust clients eventsource-client-sim, eventsource-client-loopback and
+    /// reqwest-eventsource-loopback; service=URL (a test service already running, see
+    /// docs/test-service.md); adapter:NAME (one of adapters/, set up and started); or `all`
+    /// (every one that can run here). Two that would make columns of one name are refused.
     #[arg(long = "impl", default_value = "model-sim")]
     implementations: Vec<String>,
     /// Only cases whose id matches this glob (`*` and `?`; repeat the flag for several).
@@ -25,7 +28,8 @@ pub(crate) struct Args {
     /// Only cases that check this requirement id (repeatable).
     #[arg(long = "requirement")]
     requirements: Vec<String>,
-    /// Print the whole report as JSON on standard output instead of lines.
+    /// Print the whole report as JSON on standard output instead of lines (the summary goes to
+    /// standard error).
     #[arg(long)]
     json: bool,
     /// Also print the findings and both traces of every case that did not pass.
@@ -128,6 +132,8 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 return ExitCode::from(2);
             }
         }
+        // The summary still ends the run, beside the JSON rather than in it.
+        eprint!("{}", totals(&report));
     } else {
         print!("{}", totals(&report));
     }
