@@ -112,16 +112,18 @@ fn clients(
         resolve(implementations, sse_rust_clients::LINKED).map_err(|e| anyhow!(e))?
     };
     for u in &unavailable {
-        crate::say(&format!("{}: unavailable: {}\n", u.id(), u.reason));
+        crate::say(&format!("{}\n", u.line()));
     }
     crate::say(&format!(
         "running {} cases on {}\n",
         catalogue.cases.len(),
-        targets
-            .iter()
-            .map(Target::id)
-            .collect::<Vec<_>>()
-            .join(", ")
+        sse_harness::escape::terminal(
+            &targets
+                .iter()
+                .map(Target::id)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     ));
     let mut report = conformance(
         catalogue,

@@ -147,7 +147,7 @@ pub async fn run_async(
     };
     // What this run's client reports is held against its column's budget: a column whose
     // client floods cannot take what another column's cases need.
-    let column = format!("{}-loopback", client.identity().name);
+    let column = crate::run::Transport::Loopback.column_id(&client.identity().name);
     let observer =
         Observer::with_epoch_in(epoch.clone(), crate::client::Budget::of_column(&column));
     let request = open_request(case, &origins, Net::loopback())?;

@@ -512,7 +512,7 @@ impl ImplementationReport {
         }
         let profile = crate::client::profile(&capabilities.iter().copied().collect()).to_owned();
         ImplementationReport {
-            id: format!("{}-{}", identity.name, transport.name()),
+            id: transport.column_id(&identity.name),
             name: identity.name.clone(),
             version: identity.version.clone(),
             transport,

@@ -439,6 +439,11 @@ impl Transport {
         }
     }
 
+    /// The id of the report column an implementation named `name` makes on this transport.
+    pub fn column_id(self, name: &str) -> String {
+        format!("{name}-{}", self.name())
+    }
+
     /// Its timing tolerances.
     pub fn timing(self) -> crate::judge::Timing {
         match self {
@@ -658,7 +663,7 @@ impl std::fmt::Debug for Target {
 impl Target {
     /// Column id: `NAME-TRANSPORT`.
     pub fn id(&self) -> String {
-        format!("{}-{}", self.client.identity().name, self.transport.name())
+        self.transport.column_id(&self.client.identity().name)
     }
 
     /// Parses an `--impl` value: `model-sim`, `model-loopback`, `chromium`, `firefox`,
@@ -842,7 +847,12 @@ pub struct Unavailable {
 impl Unavailable {
     /// Its column id.
     pub fn id(&self) -> String {
-        format!("{}-{}", self.name, self.transport.name())
+        self.transport.column_id(&self.name)
+    }
+
+    /// `ID: unavailable: REASON`, escaped for a terminal (a service names itself).
+    pub fn line(&self) -> String {
+        crate::escape::terminal(&format!("{}: unavailable: {}", self.id(), self.reason))
     }
 }
 

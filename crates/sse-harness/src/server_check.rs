@@ -1118,7 +1118,7 @@ async fn stalled_clients(
         return;
     };
     let url = server.live_url().clone();
-    let addr = match loopback_addr(&url).await {
+    let addr = match loopback_addr(&url) {
         Ok(a) => a,
         Err(why) => {
             result.find(Outcome::Fail, &ids, why);
@@ -1316,7 +1316,7 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 /// The loopback address a URL's host names (no resolver is asked).
-async fn loopback_addr(url: &Url) -> Result<std::net::SocketAddr, String> {
+fn loopback_addr(url: &Url) -> Result<std::net::SocketAddr, String> {
     let ip = crate::client::loopback_ip(url.host_str().unwrap_or_default())?;
     Ok((ip, url.port_or_known_default().unwrap_or(80)).into())
 }

@@ -3,7 +3,8 @@
 //! numbered past one that never comes are refused past the harness's limit and the case fails
 //! saying so; an observer past its limits stops the run. In-process, on loopback.
 
-use std::convert::Infallible;
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,8 @@ use sse_harness::report::{CaseReport, ImplementationReport, RunReport, html, ver
 use sse_harness::run::{Transport, execute};
 use sse_harness::service::Service;
 use sse_harness::{Catalogue, Client, Observer, Seen};
+
+use common::{answer, serve_on_loopback};
 
 /// What the hostile service does once a stream is created.
 #[derive(Clone, Copy)]
@@ -36,39 +39,10 @@ fn noise() -> String {
 
 /// Starts the service on a thread of its own; returns its URL and the statuses its callbacks got.
 fn start(attack: Attack) -> (String, Statuses) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    listener.set_nonblocking(true).expect("nonblocking");
     let statuses: Statuses = Arc::default();
     let seen = statuses.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
-                let statuses = statuses.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let statuses = statuses.clone();
-                        async move { Ok::<_, Infallible>(handle(req, attack, statuses).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
-                        .await;
-                });
-            }
-        });
-    });
-    (format!("http://{addr}/"), seen)
-}
-
-fn answer(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() = status;
-    r
+    let url = serve_on_loopback(move |req| handle(req, attack, statuses.clone()));
+    (url, seen)
 }
 
 async fn handle(

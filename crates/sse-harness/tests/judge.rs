@@ -209,10 +209,7 @@ fn giving_up_after_a_network_error_is_non_strict() {
         .iter()
         .position(|o| matches!(o.what, Seen::Error { .. }))
         .expect("an error");
-    run.observed.truncate(first_error + 1);
-    if let Seen::Error { ready_state, .. } = &mut run.observed[first_error].what {
-        *ready_state = Some(ReadyStateName::Closed);
-    }
+    give_up_at(&mut run, first_error);
     let v = verdict("connection-refused-reconnects", &run);
     assert_eq!(v.outcome, Outcome::NonStrict, "{v:#?}");
     assert_eq!(finding(&v, "CONN-FUTILE"), Outcome::NonStrict);
@@ -747,6 +744,16 @@ fn a_client_that_cuts_a_long_line_fails() {
     );
 }
 
+/// Makes the observation at `error` (an `error`) the client's last, reported as CLOSED: the
+/// client gave up there.
+fn give_up_at(run: &mut Run, error: usize) {
+    run.observed.truncate(error + 1);
+    match &mut run.observed[error].what {
+        Seen::Error { ready_state, .. } => *ready_state = Some(ReadyStateName::Closed),
+        other => panic!("observation {error} is {other:?}, not an error"),
+    }
+}
+
 /// The model's run of a case with its last `error` reported as CLOSED (a client that gives up
 /// at the end of the body: a parser over one response).
 fn gives_up_at_the_end(case: &str) -> Run {
@@ -756,11 +763,7 @@ fn gives_up_at_the_end(case: &str) -> Run {
         .iter()
         .rposition(|o| matches!(o.what, Seen::Error { .. }))
         .expect("an error");
-    run.observed.truncate(last + 1);
-    run.observed[last].what = Seen::Error {
-        ready_state: Some(ReadyStateName::Closed),
-        message: None,
-    };
+    give_up_at(&mut run, last);
     run.requests.retain(|r| r.at <= run.observed[last].at);
     run
 }
@@ -1024,11 +1027,7 @@ fn giving_up_is_not_also_a_missing_reconnection() {
         .iter()
         .position(|o| matches!(o.what, Seen::Error { .. }))
         .expect("an error");
-    run.observed.truncate(first_error + 1);
-    run.observed[first_error].what = Seen::Error {
-        ready_state: Some(ReadyStateName::Closed),
-        message: None,
-    };
+    give_up_at(&mut run, first_error);
     run.requests.truncate(1);
     let v = verdict(case, &run);
     assert_eq!(v.outcome, Outcome::NonStrict, "{v:#?}");

@@ -6,8 +6,9 @@
 //! purpose), `open`, readyState, `timeMs`, `restart`, an initial Last-Event-ID, and `DELETE` as
 //! close().
 
+mod common;
+
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,43 +24,15 @@ use sse_harness::{
     Catalogue, Client, Command, ModelClient, Net, Observer, OpenRequest, Seen, Session, Settings,
 };
 
+use common::{answer, serve_on_loopback};
+
 type Streams = Arc<Mutex<HashMap<u64, Box<dyn Session>>>>;
 
 /// Starts the service on a thread of its own; returns its URL.
 fn start_service() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    listener.set_nonblocking(true).expect("nonblocking");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let streams: Streams = Arc::default();
-            let next = Arc::new(Mutex::new(0u64));
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (streams, next) = (streams.clone(), next.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let (streams, next) = (streams.clone(), next.clone());
-                        async move { Ok::<_, Infallible>(handle(req, streams, next).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
-                        .await;
-                });
-            }
-        });
-    });
-    format!("http://{addr}/")
-}
-
-fn answer(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() = status;
-    r
+    let streams: Streams = Arc::default();
+    let next = Arc::new(Mutex::new(0u64));
+    serve_on_loopback(move |req| handle(req, streams.clone(), next.clone()))
 }
 
 async fn handle(

@@ -54,6 +54,8 @@ pub struct Explanation {
     pub unterminated_line: bool,
     /// A parser limit the stream broke (a client treats it as a network error).
     pub error: Option<ParseError>,
+    /// The last event ID when the body ended (what a reconnection sends).
+    pub last_event_id: String,
 }
 
 /// Explains a complete body (one response that then ends).
@@ -110,6 +112,7 @@ pub fn explain_each(bytes: &[u8], limits: Limits, each: impl FnMut(&Step)) -> Ex
             && bytes != "\u{feff}".as_bytes(),
         error: fed.err(),
         steps: Vec::new(),
+        last_event_id: std::mem::take(&mut recorder.buffers.last_event_id),
     };
     let _ = parser.finish(&mut Vec::<crate::Item>::new());
     explanation

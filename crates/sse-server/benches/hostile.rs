@@ -206,22 +206,13 @@ async fn subscription_churn(peer: Peer) -> Value {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = server.snapshot();
     for batch in 0..SUBSCRIPTIONS / 250 {
-        let opened = futures::future::join_all((0..250).map(|i| async move {
-            open_stream_with(addr, &format!("/topics/anon{batch}-{i}"), "").await
-        }))
-        .await;
-        drop(opened);
+        drop(open_distinct(addr, "anon", batch).await);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = server.snapshot();
     let mut held = Vec::with_capacity(HELD_SUBSCRIPTIONS);
     for batch in 0..HELD_SUBSCRIPTIONS / 250 {
-        held.extend(
-            futures::future::join_all((0..250).map(|i| async move {
-                open_stream_with(addr, &format!("/topics/held{batch}-{i}"), "").await
-            }))
-            .await,
-        );
+        held.extend(open_distinct(addr, "held", batch).await);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let holding = server.snapshot();
@@ -232,6 +223,18 @@ async fn subscription_churn(peer: Peer) -> Value {
         "heap_growth": after.1.saturating_sub(before.1),
         "heap_per_held": holding.1.saturating_sub(after.1) as f64 / HELD_SUBSCRIPTIONS as f64,
     })
+}
+
+/// 250 streams opened at once, each to a topic of its own (`/topics/{prefix}{batch}-{i}`).
+async fn open_distinct(
+    addr: SocketAddr,
+    prefix: &str,
+    batch: usize,
+) -> Vec<(tokio::io::BufReader<TcpStream>, String)> {
+    futures::future::join_all((0..250).map(|i| async move {
+        open_stream_with(addr, &format!("/topics/{prefix}{batch}-{i}"), "").await
+    }))
+    .await
 }
 
 async fn compressed_streams(peer: Peer, encoding: &str) -> Value {

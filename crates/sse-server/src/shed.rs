@@ -39,13 +39,19 @@ impl BodyWaits {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers a request that starts reading its body.
-    pub(crate) fn enter(&self) -> BodyWait<'_> {
+    /// Takes the next place in line: its key, and the token cancelled when it is shed.
+    fn register(&self) -> (u64, CancellationToken) {
         let shed = CancellationToken::new();
         let mut w = self.lock();
         let key = w.next;
         w.next += 1;
         w.waiting.insert(key, shed.clone());
+        (key, shed)
+    }
+
+    /// Registers a request that starts reading its body.
+    pub(crate) fn enter(&self) -> BodyWait<'_> {
+        let (key, shed) = self.register();
         BodyWait {
             waits: self,
             key,
@@ -75,11 +81,7 @@ impl BodyWaits {
     /// Registers a connection that has sent nothing yet; it leaves with [`BodyWaits::leave`]
     /// (its first request) or when its [`Leave`] is dropped (it closed).
     pub(crate) fn enter_key(self: &std::sync::Arc<Self>) -> (Leave, CancellationToken) {
-        let shed = CancellationToken::new();
-        let mut w = self.lock();
-        let key = w.next;
-        w.next += 1;
-        w.waiting.insert(key, shed.clone());
+        let (key, shed) = self.register();
         (
             Leave {
                 waits: self.clone(),
@@ -111,7 +113,7 @@ impl Drop for Leave {
 
 impl Drop for BodyWait<'_> {
     fn drop(&mut self) {
-        self.waits.lock().waiting.remove(&self.key);
+        self.waits.leave(self.key);
     }
 }
 

@@ -833,6 +833,40 @@ impl sse_server::listener::Listener for Starving {
     }
 }
 
+/// A server behind a [`Starving`] listener, and what a test needs of it.
+struct Starved {
+    addr: std::net::SocketAddr,
+    server: sse_server::Server,
+    /// Set it: the next accept fails for want of descriptors.
+    starve: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+/// Serves `config` on loopback through a listener whose accepts can be made to fail.
+async fn starved(config: Config) -> Starved {
+    let inner = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = inner.local_addr().expect("addr");
+    let starve = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = sse_server::Server::new(config);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn({
+        let (server, shutdown, starve) = (server.clone(), shutdown.clone(), starve.clone());
+        async move {
+            server
+                .serve(Starving { inner, starve }, shutdown, Duration::from_secs(1))
+                .await;
+        }
+    });
+    Starved {
+        addr,
+        server,
+        starve,
+        shutdown,
+    }
+}
+
 /// Opens a POST that sends its head and two body bytes of a hundred, then trickles nothing.
 async fn trickle(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
     let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -847,24 +881,16 @@ async fn trickle(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
 
 #[tokio::test]
 async fn out_of_descriptors_the_longest_trickling_bodies_are_shed_first() {
-    let inner = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = inner.local_addr().expect("addr");
-    let starve = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let server = sse_server::Server::new(Config {
+    let Starved {
+        addr,
+        server,
+        starve,
+        shutdown,
+    } = starved(Config {
         body_read_timeout: Duration::from_secs(600),
         ..fast()
-    });
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    tokio::spawn({
-        let (server, shutdown, starve) = (server.clone(), shutdown.clone(), starve.clone());
-        async move {
-            server
-                .serve(Starving { inner, starve }, shutdown, Duration::from_secs(1))
-                .await;
-        }
-    });
+    })
+    .await;
     // Seventeen trickling bodies, one after another, so their order is known.
     let mut slow = Vec::new();
     for n in 1..=17 {
@@ -920,25 +946,17 @@ async fn out_of_descriptors_the_longest_trickling_bodies_are_shed_first() {
 
 #[tokio::test]
 async fn out_of_descriptors_the_longest_silent_connections_are_shed_first() {
-    let inner = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = inner.local_addr().expect("addr");
-    let starve = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let server = sse_server::Server::new(Config {
+    let Starved {
+        addr,
+        server,
+        starve,
+        shutdown,
+    } = starved(Config {
         header_read_timeout: Duration::from_secs(600),
         body_read_timeout: Duration::from_secs(600),
         ..fast()
-    });
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    tokio::spawn({
-        let (server, shutdown, starve) = (server.clone(), shutdown.clone(), starve.clone());
-        async move {
-            server
-                .serve(Starving { inner, starve }, shutdown, Duration::from_secs(1))
-                .await;
-        }
-    });
+    })
+    .await;
     // A trickling body, then seventeen connections that send nothing, in a known order.
     let _body = trickle(addr).await;
     let mut silent = Vec::new();

@@ -181,22 +181,11 @@ fn write_text(
     let mut written = Ok(());
     let (mut lines, mut events) = (0usize, 0usize);
     let mut retry = None;
-    let mut last_event_id = String::new();
-    let mut id_moved = false;
     let e = explain_each(&input.body, limits, |step| {
         lines += 1;
         events += usize::from(step.event.is_some());
         if let Effect::Retry(ms) = step.effect {
             retry = Some(ms);
-        }
-        // Copied only where it can have changed (a long id stays cheap over many lines).
-        match step.effect {
-            Effect::Id => id_moved = true,
-            Effect::Dispatched | Effect::NothingToDispatch if id_moved => {
-                last_event_id.clone_from(&step.buffers.last_event_id);
-                id_moved = false;
-            }
-            _ => {}
         }
         if written.is_ok() {
             written = out.write_all(terminal_lines(&step_text(step)).as_bytes());
@@ -235,7 +224,7 @@ fn write_text(
         out,
         "\n{lines} lines, {events} {} dispatched; last event ID {}; reconnection time {}",
         if events == 1 { "event" } else { "events" },
-        terminal(&quote(&last_event_id)),
+        terminal(&quote(&e.last_event_id)),
         retry.map_or_else(|| "unchanged".to_owned(), |ms| format!("{ms} ms"))
     )?;
     if !findings.is_empty() {

@@ -76,10 +76,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         }
     };
     for u in &unavailable {
-        eprintln!(
-            "{}",
-            sse_harness::escape::terminal(&format!("{}: unavailable: {}", u.id(), u.reason))
-        );
+        eprintln!("{}", u.line());
     }
     if let Some(unknown) = args
         .requirements
@@ -111,7 +108,11 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         evidence,
         &|target, result| {
             bar.inc(1);
-            bar.set_message(format!("{} {}", target.id(), result.case));
+            bar.set_message(sse_harness::escape::terminal(&format!(
+                "{} {}",
+                target.id(),
+                result.case
+            )));
             if result.verdict.outcome != Outcome::Pass && !args.json {
                 bar.suspend(|| {
                     eprintln!("{}", verdict_line(&target.id(), result));

@@ -75,6 +75,26 @@ struct Slow {
 
 const OURS: &str = "ours-default";
 
+/// The two table rows of a flood: RSS and live heap growth after `what`, ours against the
+/// peer's.
+fn growth_rows(s: &mut String, what: &str, rss: (f64, f64), heap: (f64, f64)) {
+    let mib = |b: f64| b / (1024.0 * 1024.0);
+    let _ = writeln!(
+        s,
+        "| RSS growth after {what} | {:.1} MiB | {:.1} MiB | {:.3} |",
+        mib(rss.0),
+        mib(rss.1),
+        rss.0 / rss.1
+    );
+    let _ = writeln!(
+        s,
+        "| live heap growth, same | {:.1} MiB | {:.1} MiB | {:.3} |",
+        mib(heap.0),
+        mib(heap.1),
+        heap.0 / heap.1
+    );
+}
+
 fn pair<'a, T>(items: &'a [T], peer: impl Fn(&T) -> bool, what: &str) -> Result<(&'a T, &'a T)> {
     let ours = items.iter().find(|x| peer(x));
     let theirs = items.iter().find(|x| !peer(x));
@@ -103,7 +123,6 @@ pub(crate) fn run(root: &Path, write: bool) -> Result<bool> {
     super::cargo_bench(root, "sse-server", "hostile", &[])?;
     let path = root.join("target/hostile-bench.json");
     let h: Hostile = super::read_json(&path)?;
-    let mib = |b: f64| b / (1024.0 * 1024.0);
     let (start, end) = super::markers("hostile-bench");
     let mut s = String::new();
     let _ = writeln!(s, "{start}");
@@ -121,42 +140,28 @@ pub(crate) fn run(root: &Path, write: bool) -> Result<bool> {
     let _ = writeln!(s, "| --- | ---: | ---: | ---: |");
     let (ours, peer) = pair(&h.topic_flood, |f| f.peer == OURS, "the topic flood")?;
     let flood_statuses = (statuses(&ours.statuses), statuses(&peer.statuses));
-    let _ = writeln!(
-        s,
-        "| RSS growth after {} `POST /topics/tN` to distinct names ({} B each, {} connections) | {:.1} MiB | {:.1} MiB | {:.3} |",
-        h.topic_requests,
-        h.topic_body_bytes,
-        h.topic_connections,
-        mib(ours.rss_growth),
-        mib(peer.rss_growth),
-        ours.rss_growth / peer.rss_growth
-    );
-    let _ = writeln!(
-        s,
-        "| live heap growth, same | {:.1} MiB | {:.1} MiB | {:.3} |",
-        mib(ours.heap_growth),
-        mib(peer.heap_growth),
-        ours.heap_growth / peer.heap_growth
+    growth_rows(
+        &mut s,
+        &format!(
+            "{} `POST /topics/tN` to distinct names ({} B each, {} connections)",
+            h.topic_requests, h.topic_body_bytes, h.topic_connections
+        ),
+        (ours.rss_growth, peer.rss_growth),
+        (ours.heap_growth, peer.heap_growth),
     );
     let (ours, peer) = pair(
         &h.subscriptions_results,
         |r| r.peer == OURS,
         "the subscriptions",
     )?;
-    let _ = writeln!(
-        s,
-        "| RSS growth after {} `GET /topics/anonN` to distinct names, each closed | {:.1} MiB | {:.1} MiB | {:.3} |",
-        h.subscriptions,
-        mib(ours.rss_growth),
-        mib(peer.rss_growth),
-        ours.rss_growth / peer.rss_growth
-    );
-    let _ = writeln!(
-        s,
-        "| live heap growth, same | {:.1} MiB | {:.1} MiB | {:.3} |",
-        mib(ours.heap_growth),
-        mib(peer.heap_growth),
-        ours.heap_growth / peer.heap_growth
+    growth_rows(
+        &mut s,
+        &format!(
+            "{} `GET /topics/anonN` to distinct names, each closed",
+            h.subscriptions
+        ),
+        (ours.rss_growth, peer.rss_growth),
+        (ours.heap_growth, peer.heap_growth),
     );
     let _ = writeln!(
         s,
