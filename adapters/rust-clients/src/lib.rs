@@ -62,7 +62,7 @@ pub fn main(client: impl Client, transports: &[Transport]) {
                 transport,
             })
             .collect();
-        let report = sse_harness::report::conformance(
+        let report = sse_harness::run::conformance(
             &catalogue,
             &targets,
             &sse_harness::run::Selection::default(),

@@ -29,9 +29,7 @@ use crate::client::{
 };
 use crate::remote::{self, InOrder, Stamper};
 
-/// The id under which the case server plays the page (`/cases/harness-browser-page`); no case
-/// may use it.
-pub const PAGE_SCRIPT: &str = "harness-browser-page";
+pub use sse_case::case::PAGE_SCRIPT;
 
 const PAGE_PATH: &str = "/cases/harness-browser-page";
 const PAGE_HTML: &str = include_str!("browser/page.html");

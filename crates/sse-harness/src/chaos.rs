@@ -144,23 +144,19 @@ pub struct Violation {
 /// violation.
 pub fn check(case: &Case) -> Result<usize, Violation> {
     let client = Arc::new(crate::ModelClient::default());
-    let run = match crate::run::simulated(client, case, case.seed, Duration::ZERO) {
-        Ok(run) => run,
-        Err(e) => {
-            return Err(Violation {
-                seed: case.seed,
-                accepted: Vec::new(),
-                received: vec![("error".into(), e.to_string())],
-            });
-        }
-    };
+    let (run, topics) =
+        match crate::run::simulated_with_topics(client, case, case.seed, Duration::ZERO) {
+            Ok(ran) => ran,
+            Err(e) => {
+                return Err(Violation {
+                    seed: case.seed,
+                    accepted: Vec::new(),
+                    received: vec![("error".into(), e.to_string())],
+                });
+            }
+        };
     let mut accepted = Vec::new();
-    for stored in run
-        .topics
-        .as_ref()
-        .map(|t| t.log(TOPIC))
-        .unwrap_or_default()
-    {
+    for stored in topics.log(TOPIC) {
         if let Ok(items) = parse_stream(&stored.encoded, Limits::default()) {
             for item in items {
                 if let Item::Event(e) = item {

@@ -5,166 +5,19 @@
 //! well as on loopback; one that brings its own network stack (a browser, another process) runs
 //! on loopback only.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
-use sse_model::ReadyState;
+pub use sse_case::client::{Capabilities, Capability, Command, Identity, Settings, profile};
+pub use sse_case::observed::{
+    Budget, Held, MAX_HELD_BYTES, MAX_OBSERVATIONS, MAX_OBSERVED_BYTES, Observed, ReadyStateName,
+    Seen,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use url::Url;
-
-/// What an implementation can do or report; a case that needs a missing capability is
-/// `unsupported` for it, never a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Capability {
-    /// Reports the `open` event.
-    OpenEvent,
-    /// Reports readyState with each `error` (CONNECTING: will reconnect; CLOSED: gave up).
-    ReadyState,
-    /// Reports each event's `origin`.
-    Origin,
-    /// Can be closed by its user (`close()`).
-    Close,
-    /// Can be closed from inside a message handler (`close()` while later events of the same
-    /// read are queued: `DISPATCH-NOT-WHEN-CLOSED`).
-    CloseInHandler,
-    /// Can be told to drop the connection and reconnect (LaunchDarkly's `restart`).
-    Restart,
-    /// Can start with a Last-Event-ID of its user's choosing (a persisted one).
-    InitialLastEventId,
-    /// Applies the CORS checks a browser applies for a page of the given origin.
-    Cors,
-    /// Its user agent can abort the fetch (navigation, `window.stop()`), failing the connection.
-    UserAgentAbort,
-    /// Takes parser limits from its user.
-    Limits,
-    /// Connects through the harness's [`Net`], so it runs in the simulator too.
-    Simulated,
-    /// Reports comment lines (LaunchDarkly's `comments`).
-    Comments,
-    /// Adds its user's headers to every request (`EXT-HEADERS`; LaunchDarkly's `headers`).
-    Headers,
-    /// Streams from a `POST` with a body (`EXT-METHOD-BODY`; LaunchDarkly's `post`).
-    Post,
-    /// Streams from a `REPORT` with a body (`EXT-METHOD-BODY`; LaunchDarkly's `report`).
-    Report,
-    /// Drops a connection that stays silent too long (`EXT-READ-TIMEOUT`; `read-timeout`).
-    ReadTimeout,
-    /// The `stream-parser` profile: it reads one response and never reconnects, by design
-    /// (a parser over an HTTP library's response, not an EventSource). Cases that need a
-    /// reconnection are unsupported for it, and the `error` at the end of the body is not
-    /// judged. Without it a client has the `eventsource` profile: the whole client.
-    StreamParser,
-    /// Reconnects (every client but a [`Capability::StreamParser`]: never declared, only
-    /// needed, so a case that reconnects says why it is unsupported for a stream parser).
-    Reconnect,
-}
-
-impl Capability {
-    /// Every capability, in order.
-    pub const ALL: [Capability; 18] = [
-        Capability::OpenEvent,
-        Capability::ReadyState,
-        Capability::Origin,
-        Capability::Close,
-        Capability::CloseInHandler,
-        Capability::Restart,
-        Capability::InitialLastEventId,
-        Capability::Cors,
-        Capability::UserAgentAbort,
-        Capability::Limits,
-        Capability::Simulated,
-        Capability::Comments,
-        Capability::Headers,
-        Capability::Post,
-        Capability::Report,
-        Capability::ReadTimeout,
-        Capability::StreamParser,
-        Capability::Reconnect,
-    ];
-
-    /// What a client that can do and report everything declares: a whole `EventSource`
-    /// (every capability but the stream-parser profile), as the model.
-    pub fn everything() -> Capabilities {
-        Capability::ALL
-            .into_iter()
-            .filter(|c| *c != Capability::StreamParser)
-            .collect()
-    }
-
-    /// The kebab-case name reports and the command line use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Capability::OpenEvent => "open-event",
-            Capability::ReadyState => "ready-state",
-            Capability::Origin => "origin",
-            Capability::Close => "close",
-            Capability::CloseInHandler => "close-in-handler",
-            Capability::Restart => "restart",
-            Capability::InitialLastEventId => "initial-last-event-id",
-            Capability::Cors => "cors",
-            Capability::UserAgentAbort => "user-agent-abort",
-            Capability::Limits => "limits",
-            Capability::Simulated => "simulated",
-            Capability::Comments => "comments",
-            Capability::Headers => "headers",
-            Capability::Post => "post",
-            Capability::Report => "report",
-            Capability::ReadTimeout => "read-timeout",
-            Capability::StreamParser => "stream-parser",
-            Capability::Reconnect => "reconnect",
-        }
-    }
-}
-
-impl fmt::Display for Capability {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A set of capabilities.
-pub type Capabilities = BTreeSet<Capability>;
-
-/// What kind of client a column judged: the whole `EventSource`, or a parser over one response.
-pub fn profile(capabilities: &Capabilities) -> &'static str {
-    if capabilities.contains(&Capability::StreamParser) {
-        "stream-parser"
-    } else {
-        "eventsource"
-    }
-}
-
-/// Who an implementation is, for reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identity {
-    /// A short name (`model`, `eventsource-client`, `chromium`).
-    pub name: String,
-    /// Its version.
-    pub version: String,
-}
-
-/// User-agent choices the standard leaves open, as a case suggests them. Implementations that
-/// can be configured apply them; the others keep their own (the judge knows which timings and
-/// limits are the implementation's to choose).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Settings {
-    /// The reconnection time before any `retry` field.
-    pub initial_reconnection_time: Option<Duration>,
-    /// Extra exponential backoff after failed attempts: (base, cap).
-    pub backoff: Option<(Duration, Duration)>,
-    /// Longest line the parser accepts.
-    pub max_line: Option<usize>,
-    /// Largest event data the parser accepts.
-    pub max_event: Option<usize>,
-    /// The `Accept-Encoding` the HTTP stack offers (and then decodes).
-    pub accept_encoding: Option<String>,
-}
 
 /// Everything needed to open one stream.
 #[derive(Clone)]
@@ -212,29 +65,6 @@ impl fmt::Debug for OpenRequest {
             .field("page_origin", &self.page_origin)
             .field("settings", &self.settings)
             .finish_non_exhaustive()
-    }
-}
-
-/// A command a case gives the client while it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Command {
-    /// The page calls `close()`.
-    Close,
-    /// The caller asks for the connection to be dropped and made again.
-    Restart,
-    /// The user agent aborts the fetch in flight.
-    UserAgentAbort,
-}
-
-impl Command {
-    /// The capability the command needs.
-    pub fn capability(self) -> Capability {
-        match self {
-            Command::Close => Capability::Close,
-            Command::Restart => Capability::Restart,
-            Command::UserAgentAbort => Capability::UserAgentAbort,
-        }
     }
 }
 
@@ -381,148 +211,6 @@ impl Net {
     }
 }
 
-/// What a client under test observably did, as its page or user sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Seen {
-    /// `open` fired.
-    Open,
-    /// A message event was dispatched.
-    Message {
-        /// Its type.
-        #[serde(rename = "type")]
-        event_type: String,
-        /// `data`.
-        data: String,
-        /// `lastEventId`.
-        last_event_id: String,
-        /// `origin`, when the client reports it.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        origin: Option<String>,
-    },
-    /// `error` fired.
-    Error {
-        /// readyState right after, when the client reports it.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        ready_state: Option<ReadyStateName>,
-        /// What the client said, if anything.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        message: Option<String>,
-    },
-    /// A comment line arrived (clients that report comments).
-    Comment {
-        /// The comment's text.
-        text: String,
-    },
-    /// The harness gave a command (recorded by the runner, not reported by the client).
-    Command {
-        /// Which.
-        command: Command,
-        /// Stamped by the client itself when it took effect, on the clock it stamps what it
-        /// saw with (a browser page); otherwise when the runner heard it was done.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        own_clock: bool,
-    },
-}
-
-/// readyState in reports and protocols.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ReadyStateName {
-    /// 0.
-    Connecting,
-    /// 1.
-    Open,
-    /// 2.
-    Closed,
-}
-
-impl From<ReadyState> for ReadyStateName {
-    fn from(state: ReadyState) -> Self {
-        match state {
-            ReadyState::Connecting => ReadyStateName::Connecting,
-            ReadyState::Open => ReadyStateName::Open,
-            ReadyState::Closed => ReadyStateName::Closed,
-        }
-    }
-}
-
-impl From<ReadyStateName> for ReadyState {
-    fn from(state: ReadyStateName) -> Self {
-        match state {
-            ReadyStateName::Connecting => ReadyState::Connecting,
-            ReadyStateName::Open => ReadyState::Open,
-            ReadyStateName::Closed => ReadyState::Closed,
-        }
-    }
-}
-
-/// One observation with the time the harness received it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Observed {
-    /// Time since the run started (simulated in the simulator).
-    #[serde(with = "crate::millis")]
-    pub at: Duration,
-    /// What.
-    #[serde(flatten)]
-    pub what: Seen,
-}
-
-/// Observations kept at most per run: a client in a loop cannot exhaust memory.
-pub const MAX_OBSERVATIONS: usize = 100_000;
-
-/// Bytes of event data and text kept at most per run, for the same reason.
-pub const MAX_OBSERVED_BYTES: usize = 32 << 20;
-
-/// Bytes of observations and of callbacks waiting to be put in order that all the cases of one
-/// column running at once hold at most, from their arrival until their case is judged and
-/// reported: eight cases at once cannot each fill their own limit, and one column's client
-/// cannot take what another column's cases need.
-pub const MAX_HELD_BYTES: usize = 40 << 20;
-
-/// What the running cases of one column hold, shared by their observers and reorder queues.
-#[derive(Debug, Clone, Default)]
-pub struct Budget(Arc<std::sync::atomic::AtomicUsize>);
-
-impl Budget {
-    /// The budget of the column `id` (one per column for the process's life).
-    pub fn of_column(id: &str) -> Budget {
-        static COLUMNS: Mutex<BTreeMap<String, Budget>> = Mutex::new(BTreeMap::new());
-        let mut columns = COLUMNS.lock().unwrap_or_else(PoisonError::into_inner);
-        columns.entry(id.to_owned()).or_default().clone()
-    }
-
-    /// Takes `bytes` ([`MAX_HELD_BYTES`] in all); false when they do not fit.
-    pub(crate) fn hold(&self, bytes: usize) -> bool {
-        use std::sync::atomic::Ordering;
-        self.0
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-                held.checked_add(bytes).filter(|n| *n <= MAX_HELD_BYTES)
-            })
-            .is_ok()
-    }
-
-    /// Gives `bytes` back.
-    pub(crate) fn release(&self, bytes: usize) {
-        use std::sync::atomic::Ordering;
-        let _ = self
-            .0
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-                Some(held.saturating_sub(bytes))
-            });
-    }
-}
-
-/// Bytes of a budget a run's observations still hold; given back when dropped.
-#[derive(Debug, Default)]
-pub struct Held(Budget, usize);
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.0.release(self.1);
-    }
-}
-
 /// The clock observations are stamped with.
 pub type Clock = Arc<dyn Fn() -> Duration + Send + Sync>;
 
@@ -615,28 +303,6 @@ impl Kept {
         } else {
             self.bytes = bytes;
             true
-        }
-    }
-}
-
-impl Seen {
-    /// The bytes of text it carries.
-    fn text_len(&self) -> usize {
-        match self {
-            Seen::Message {
-                event_type,
-                data,
-                last_event_id,
-                origin,
-            } => {
-                event_type.len()
-                    + data.len()
-                    + last_event_id.len()
-                    + origin.as_ref().map_or(0, String::len)
-            }
-            Seen::Error { message, .. } => message.as_ref().map_or(0, String::len),
-            Seen::Comment { text } => text.len(),
-            Seen::Open | Seen::Command { .. } => 0,
         }
     }
 }
@@ -751,7 +417,7 @@ impl Observer {
     /// (with the run, once it is judged and reported).
     pub fn take(&self) -> (Vec<Observed>, Held) {
         let mut kept = self.0.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let held = Held(self.0.budget.clone(), std::mem::take(&mut kept.bytes));
+        let held = Held::new(self.0.budget.clone(), std::mem::take(&mut kept.bytes));
         (std::mem::take(&mut kept.seen), held)
     }
 

@@ -24,8 +24,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::case::Case;
 use crate::client::{Client, Clock, Epoch, Net, Observer, Seen};
-use crate::expect::{Expectation, Reading};
+use crate::expect::Expectation;
 use crate::run::Origins;
+use sse_case::reading::Reading;
 
 /// Every acceptable expectation of a case (see [`Expectation::readings`]).
 type Expectations = [(Vec<Reading>, Expectation)];
@@ -163,7 +164,6 @@ pub async fn run_async(
     .await;
     let requests = server.requests();
     let connections = server.connections();
-    let topics = server.topics();
     let ended = clock();
     server.stop().await;
     outcome?;
@@ -177,7 +177,6 @@ pub async fn run_async(
             connections,
             ended,
             wall: wall.elapsed(),
-            topics: Some(topics),
         },
         origins,
     ))
@@ -431,7 +430,7 @@ impl CaseServer {
             other_origin: Some(format!("http://{other_addr}")),
             page_origin: Some(format!("http://{page_addr}")),
             origin: Some(format!("http://{addr}")),
-            ..case.server_config()
+            ..crate::case_server::server_config(case)
         };
         let log = Arc::new(RequestLog::new(clock.clone()));
         let durable = Arc::new(TopicStore::for_config(&config));
@@ -656,14 +655,6 @@ impl CaseServer {
                 }
             }));
         }
-    }
-
-    fn topics(&self) -> Arc<TopicStore> {
-        self.host
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .topics
-            .clone()
     }
 
     fn connections(&self) -> Vec<Duration> {

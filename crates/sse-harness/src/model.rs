@@ -42,7 +42,7 @@ impl ModelClient {
     }
 
     /// The same model following `reading` of an ambiguous text.
-    pub fn reading(mut self, reading: crate::expect::Reading) -> Self {
+    pub fn reading(mut self, reading: sse_case::reading::Reading) -> Self {
         reading.apply(&mut self.readings);
         self
     }

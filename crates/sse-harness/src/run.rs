@@ -7,43 +7,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
-use sse_server::ReceivedRequest;
-
 use crate::case::Case;
 use crate::client::{
-    Capability, Client, ClientError, Command, Net, Observed, Observer, OpenRequest, Seen, Session,
-    Settings, TakenAt,
+    Capability, Client, ClientError, Command, Net, Observer, OpenRequest, Seen, Session, Settings,
+    TakenAt,
 };
 
-/// What a run produced.
-#[derive(Debug, Clone, Serialize)]
-pub struct Run {
-    /// The client's observations and the harness's commands, in order.
-    pub observed: Vec<Observed>,
-    /// The requests the server received, in order.
-    pub requests: Vec<ReceivedRequest>,
-    /// When each connection to the case server arrived, taken or refused (a server that is
-    /// down refuses attempts that never become requests).
-    #[serde(skip)]
-    pub connections: Vec<Duration>,
-    /// When the run ended, on its clock.
-    #[serde(with = "crate::millis")]
-    pub ended: Duration,
-    /// How long the run took in real time.
-    #[serde(with = "crate::millis")]
-    pub wall: Duration,
-    /// The reference server's topics at the end (for properties over published events).
-    #[serde(skip)]
-    pub topics: Option<Arc<sse_server::TopicStore>>,
-    /// Why the harness stopped keeping what the client reported (a limit of
-    /// [`crate::client::Observer`] or of a runner), if it did: the case fails saying so.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub overrun: Option<String>,
-    /// The process budget the observations hold until the run is dropped.
-    #[serde(skip)]
-    pub held: Arc<crate::client::Held>,
-}
+pub use sse_judge::run::Run;
 
 /// Why a case did not run to the end (not: the client misbehaved; that is a verdict).
 #[derive(Debug, thiserror::Error)]
@@ -60,83 +30,6 @@ pub enum RunError {
     /// The loopback case server failed.
     #[error("loopback: {0}")]
     Loopback(String),
-}
-
-/// The capabilities a case needs from a client.
-pub fn needs(case: &Case) -> Vec<Capability> {
-    let c = &case.client;
-    let mut out = Vec::new();
-    if c.close_at_ms.is_some() {
-        out.push(Capability::Close);
-    }
-    if c.close_on_message.is_some() {
-        out.push(Capability::CloseInHandler);
-    }
-    if c.ua_abort_at_ms.is_some() {
-        out.push(Capability::UserAgentAbort);
-    }
-    if c.last_event_id.is_some() {
-        out.push(Capability::InitialLastEventId);
-    }
-    if c.origin.is_some() || c.with_credentials.is_some() {
-        out.push(Capability::Cors);
-    }
-    if c.max_line.is_some() || c.max_event.is_some() {
-        out.push(Capability::Limits);
-    }
-    if c.headers.is_some() {
-        out.push(Capability::Headers);
-    }
-    match c.method.as_deref() {
-        Some("POST") => out.push(Capability::Post),
-        Some("REPORT") => out.push(Capability::Report),
-        _ => {}
-    }
-    if c.read_timeout_ms.is_some() {
-        out.push(Capability::ReadTimeout);
-    }
-    if c.restart_at_ms.is_some() {
-        out.push(Capability::Restart);
-    }
-    if reconnects(case) {
-        out.push(Capability::Reconnect);
-    }
-    out
-}
-
-/// Whether a case's golden trace (under any reading) has a reconnection: a request after an
-/// `error`.
-pub fn reconnects(case: &Case) -> bool {
-    case.golden
-        .iter()
-        .chain(case.alternatives.iter().map(|(_, t)| t))
-        .any(|t| {
-            let mut errored = false;
-            t.lines.iter().any(|l| match &l.what {
-                sse_model::Observation::Error(_) => {
-                    errored = true;
-                    false
-                }
-                sse_model::Observation::Request { .. } => errored,
-                _ => false,
-            })
-        })
-}
-
-/// The commands of a case, in time order.
-pub fn commands(case: &Case) -> Vec<(Duration, Command)> {
-    let mut out = Vec::new();
-    if let Some(ms) = case.client.close_at_ms {
-        out.push((Duration::from_millis(ms), Command::Close));
-    }
-    if let Some(ms) = case.client.ua_abort_at_ms {
-        out.push((Duration::from_millis(ms), Command::UserAgentAbort));
-    }
-    if let Some(ms) = case.client.restart_at_ms {
-        out.push((Duration::from_millis(ms), Command::Restart));
-    }
-    out.sort_by_key(|(at, _)| *at);
-    out
 }
 
 /// The open request of a case against a server at `base` (scheme, host and port).
@@ -179,21 +72,6 @@ pub fn open_request(case: &Case, origins: &Origins, net: Net) -> Result<OpenRequ
             .collect::<Result<_, _>>()
             .map_err(bad)?,
     })
-}
-
-/// The path of a case's `i`th companion stream: a demo stream of the reference server (an event
-/// every half second keeps it busy), marked so the request logs leave it out: it is the case's
-/// background, not what is judged.
-fn companion_path(i: u8) -> String {
-    format!("/sse/{i}?companion&interval_ms=500")
-}
-
-/// Whether a request is for a companion stream (see [`crate::case::ClientSpec::companions`]).
-pub fn is_companion(target: &str) -> bool {
-    target.starts_with("/sse/")
-        && target
-            .split_once('?')
-            .is_some_and(|(_, query)| query.split('&').any(|p| p == "companion"))
 }
 
 /// Opens the case's stream, its companions first: the client opens them itself when it can (a
@@ -322,6 +200,17 @@ pub fn simulated(
     seed: u64,
     extra: Duration,
 ) -> Result<Run, RunError> {
+    simulated_with_topics(client, case, seed, extra).map(|(run, _)| run)
+}
+
+/// [`simulated`], also giving the reference server's topics at the end (for properties over
+/// published events).
+pub fn simulated_with_topics(
+    client: Arc<dyn Client>,
+    case: &Case,
+    seed: u64,
+    extra: Duration,
+) -> Result<(Run, Arc<sse_server::TopicStore>), RunError> {
     check_capabilities(client.as_ref(), case, true)?;
     let wall = std::time::Instant::now();
     let observer = Observer::new(Arc::new(sse_sim::now));
@@ -348,13 +237,13 @@ pub fn simulated(
             Ok(())
         }
     };
-    let mut world = case.world(seed);
+    let mut world = crate::case_server::world(case, seed);
     world.duration += extra;
     let outcome = sse_sim::run(&world, host)?;
     if let Some(e) = failure.lock().ok().and_then(|mut f| f.take()) {
         return Err(e);
     }
-    Ok(Run {
+    let run = Run {
         overrun: observer.overran(),
         observed: observer.snapshot(),
         held: Arc::default(),
@@ -366,8 +255,8 @@ pub fn simulated(
         connections: outcome.connections,
         ended: world.duration,
         wall: wall.elapsed(),
-        topics: Some(outcome.topics),
-    })
+    };
+    Ok((run, outcome.topics))
 }
 
 /// The model's golden trace of a case: the model in the simulator for exactly the case's
@@ -376,7 +265,7 @@ pub fn simulated(
 pub fn golden_trace(
     case: &Case,
     seed: u64,
-    readings: &[crate::expect::Reading],
+    readings: &[sse_case::reading::Reading],
 ) -> Result<sse_model::Trace, RunError> {
     let trace = Arc::new(std::sync::Mutex::new(sse_model::Trace::new()));
     let mut model = crate::ModelClient::recording(trace.clone());
@@ -418,61 +307,15 @@ fn name_origins(trace: &mut sse_model::Trace, origins: &Origins) {
     }
 }
 
-/// Where a case runs.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Transport {
-    /// In the simulator, in simulated time, with the case's seed.
-    Simulated,
-    /// Over loopback sockets, in real time.
-    Loopback,
-}
-
-impl Transport {
-    /// The short name in test names and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Transport::Simulated => "sim",
-            Transport::Loopback => "loopback",
-        }
-    }
-
-    /// The id of the report column an implementation named `name` makes on this transport.
-    pub fn column_id(self, name: &str) -> String {
-        format!("{name}-{}", self.name())
-    }
-
-    /// Its timing tolerances.
-    pub fn timing(self) -> crate::judge::Timing {
-        match self {
-            Transport::Simulated => crate::judge::Timing::SIMULATED,
-            Transport::Loopback => crate::judge::Timing::LOOPBACK,
-        }
-    }
-}
+pub use sse_case::origins::{ORIGIN, Origins, Transport};
+pub use sse_case::schedule::{commands, companion_path, is_companion, needs, reconnects};
+pub use sse_case::select::{Selection, glob};
 
 /// Simulated time given past a case's duration, so an implementation slower than the model is
 /// judged on what it did rather than cut off.
 pub const SIMULATED_EXTRA: Duration = Duration::from_secs(15);
 
-/// One case on one implementation and transport, judged.
-#[derive(Debug, Clone, Serialize)]
-pub struct CaseResult {
-    /// The case id.
-    pub case: String,
-    /// Where it ran.
-    pub transport: Transport,
-    /// The verdict.
-    pub verdict: crate::judge::Verdict,
-    /// The golden trace.
-    pub expected: String,
-    /// What was observed, as trace lines.
-    pub observed: Vec<crate::judge::TraceEntry>,
-    /// The raw run, when it ran.
-    pub run: Option<Run>,
-}
+pub use sse_judge::judged::CaseResult;
 
 /// Runs and judges a case. Never panics on what the client does: a client that cannot run the
 /// case gets `unsupported`, a run that breaks gets `fail` with the reason.
@@ -535,7 +378,7 @@ pub fn execute(
             let cx = Context {
                 catalogue,
                 capabilities: &capabilities,
-                timing: transport.timing(),
+                timing: crate::judge::Timing::of(transport),
                 origins: &origins,
             };
             let verdict = match &run.overrun {
@@ -552,59 +395,6 @@ pub fn execute(
         Err(e) => result(broken(e.to_string()), None),
     }
 }
-
-/// The three origins at which a run's client reaches the case server: the one its stream starts
-/// at, the second one cases redirect to, and the one its page comes from when the case puts the
-/// page on another origin (`{origin}`, `{other-origin}` and `{page-origin}` in case files and
-/// golden traces).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origins {
-    /// `{origin}`, e.g. `http://127.0.0.1:PORT`.
-    pub stream: String,
-    /// `{other-origin}`.
-    pub other: String,
-    /// `{page-origin}`.
-    pub page: String,
-}
-
-impl Origins {
-    /// The simulator's, which are fixed.
-    pub fn simulated() -> Self {
-        Origins {
-            stream: sse_sim::CLIENT_BASE_URL.to_owned(),
-            other: sse_sim::OTHER_BASE_URL.to_owned(),
-            page: sse_sim::PAGE_BASE_URL.to_owned(),
-        }
-    }
-
-    /// `(name, origin)` pairs, the longest origin first (one may be a prefix of another).
-    fn named(&self) -> Vec<(&'static str, &str)> {
-        let mut named = vec![
-            (sse_server::cases::OTHER_ORIGIN, self.other.as_str()),
-            (sse_server::cases::PAGE_ORIGIN, self.page.as_str()),
-            (ORIGIN, self.stream.as_str()),
-        ];
-        named.sort_by_key(|(_, origin)| std::cmp::Reverse(origin.len()));
-        named
-    }
-
-    /// `text` with `{origin}`, `{other-origin}` and `{page-origin}` replaced by these origins.
-    pub fn resolve(&self, text: &str) -> String {
-        self.named()
-            .into_iter()
-            .fold(text.to_owned(), |t, (name, origin)| t.replace(name, origin))
-    }
-
-    /// `text` with these origins replaced by their names (the inverse of [`Origins::resolve`]).
-    pub fn name(&self, text: &str) -> String {
-        self.named()
-            .into_iter()
-            .fold(text.to_owned(), |t, (name, origin)| t.replace(origin, name))
-    }
-}
-
-/// What case files and golden traces write for the origin a run's stream starts at.
-pub const ORIGIN: &str = "{origin}";
 
 /// The longest one case may take in real time, whatever the client does (a loopback run is
 /// capped well below it; a client that blocks its thread is not).
@@ -833,28 +623,7 @@ pub fn adapters_dir() -> std::path::PathBuf {
     )
 }
 
-/// An implementation that cannot run on this machine, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Unavailable {
-    /// Its name (its column id without the transport).
-    pub name: String,
-    /// Where it would have run.
-    pub transport: Transport,
-    /// What is missing.
-    pub reason: String,
-}
-
-impl Unavailable {
-    /// Its column id.
-    pub fn id(&self) -> String {
-        self.transport.column_id(&self.name)
-    }
-
-    /// `ID: unavailable: REASON`, escaped for a terminal (a service names itself).
-    pub fn line(&self) -> String {
-        crate::escape::terminal(&format!("{}: unavailable: {}", self.id(), self.reason))
-    }
-}
+pub use sse_judge::judged::Unavailable;
 
 /// Runs `cases` on `target`, `target.concurrency()` at a time, calling `progress` after each;
 /// returns the judged cases in the order given, their evidence kept as `evidence` says.
@@ -904,7 +673,7 @@ pub fn run_cases(
         .into_iter()
         .flatten()
         .collect();
-    crate::stream_case::mark_chunking(&mut cases);
+    sse_judge::judged::mark_chunking(&mut cases);
     target.client.finish();
     crate::report::ImplementationReport::new(
         &target.client.identity(),
@@ -915,54 +684,45 @@ pub fn run_cases(
     )
 }
 
-/// Which cases a run takes: all, or those whose id matches a glob (`*`, `?`) and that check a
-/// requirement.
-#[derive(Debug, Clone, Default)]
-pub struct Selection {
-    /// Case id globs; a case matching any is taken (none: every case).
-    pub cases: Vec<String>,
-    /// Requirement ids; a case checking any is taken (none: every case).
-    pub requirements: Vec<String>,
-}
-
-impl Selection {
-    /// The selected cases of a catalogue, in catalogue order.
-    pub fn apply<'a>(&self, catalogue: &'a crate::Catalogue) -> Vec<&'a Case> {
-        catalogue
-            .cases
+/// Runs the selected cases on every target and gathers the report: what `cargo xtask report`,
+/// `ssec report` and `ssec run` share. `progress` hears of every judged case.
+///
+/// Columns run in two lanes side by side, each one column at a time: the clients that limit
+/// their own concurrency (browsers, heavy on a small machine) in one, the rest in the other.
+/// A loopback run is mostly waiting, so the lanes cost each other little time and no verdict;
+/// two browsers at once would.
+pub fn conformance(
+    catalogue: &crate::Catalogue,
+    targets: &[Target],
+    selection: &Selection,
+    evidence: crate::evidence::Evidence,
+    progress: &(dyn Fn(&Target, &CaseResult) + Sync),
+) -> crate::report::RunReport {
+    let cases = selection.apply(catalogue);
+    let heavy = |t: &Target| t.client.concurrency().is_some();
+    let lane = |heavy_lane: bool| -> Vec<(usize, crate::report::ImplementationReport)> {
+        targets
             .iter()
-            .filter(|c| self.cases.is_empty() || self.cases.iter().any(|g| glob(g, &c.id)))
-            .filter(|c| {
-                self.requirements.is_empty()
-                    || self.requirements.iter().any(|r| c.checks.contains(r))
+            .enumerate()
+            .filter(|(_, t)| heavy(t) == heavy_lane)
+            .map(|(i, t)| {
+                (
+                    i,
+                    run_cases(catalogue, t, &cases, evidence, &|r| progress(t, r)),
+                )
             })
             .collect()
-    }
-}
-
-/// Whether `text` matches `pattern`, where `*` is any run of characters and `?` one character.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    // Classic two-pointer match with backtracking to the last star.
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+    };
+    let mut columns: Vec<(usize, crate::report::ImplementationReport)> =
+        std::thread::scope(|scope| {
+            let browsers = scope.spawn(|| lane(true));
+            let mut rest = lane(false);
+            // A lane that panicked lost its columns: the others still make a report.
+            rest.extend(browsers.join().unwrap_or_default());
+            rest
+        });
+    columns.sort_by_key(|(i, _)| *i);
+    crate::report::RunReport::new(catalogue, columns.into_iter().map(|(_, c)| c).collect())
 }
 
 #[cfg(test)]

@@ -17,204 +17,17 @@
 //! ```
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use sse_model::explain::{Explanation, explain};
 use sse_model::lint::{self, Severity};
 use sse_model::{Effect, Limits, OwnedEvent, Response};
 use url::Url;
 
-use crate::LoadError;
 use crate::fetch::{Ended, FetchLimits, Fetched, read_stream};
 use crate::judge::Outcome;
 
-/// How a check looks at the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Probe {
-    /// The response's status and headers.
-    Head,
-    /// The body's bytes: UTF-8, byte order marks, line ends.
-    Format,
-    /// A second connection with `Last-Event-ID` continues right after that event.
-    Resume,
-    /// Once a stream has ended, a reconnection with its last id is answered 204.
-    #[serde(rename = "end-with-204")]
-    EndWith204,
-    /// An event published while the stream is open reaches it promptly: nothing (a buffer, a
-    /// compressor without a flush, a proxy) holds it back.
-    Delivery,
-    /// A quiet stream still sends something (a comment) often enough that proxies with idle
-    /// timeouts do not cut it.
-    KeepAlive,
-    /// Many streams at once (`streams`): a connection each over HTTP/1.1, or all on one
-    /// HTTP/2 connection (`http2`); each must open and, where the server publishes, get the
-    /// published event promptly.
-    Concurrent,
-    /// Clients that stop reading (`stalled`) and clients that vanish mid-stream (`dropped`)
-    /// while `events` events of `event_bytes` are published: a reading client loses none, a new
-    /// client gets a published event promptly, and publishing is not held up.
-    StalledClients,
-}
-
-/// What a server can declare it does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Declaration {
-    /// It resumes after `Last-Event-ID`.
-    Resume,
-    /// It answers 204 when a stream has no more to send.
-    #[serde(rename = "end-with-204")]
-    EndWith204,
-    /// It has an endpoint that publishes an event to the stream (`--publish URL`: a POST whose
-    /// body the event's data carries).
-    Publish,
-    /// It speaks HTTP/2 with prior knowledge (`h2c`) on the stream's port.
-    Http2,
-}
-
-impl Declaration {
-    /// The `ssec check-server` flag that declares it.
-    pub fn flag(self) -> &'static str {
-        match self {
-            Declaration::Resume => "--resume",
-            Declaration::EndWith204 => "--end-with-204",
-            Declaration::Publish => "--publish URL",
-            Declaration::Http2 => "--http2",
-        }
-    }
-}
-
-/// One check of `fixtures/server-checks/`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerCheck {
-    /// The file's stem.
-    #[serde(skip_deserializing, default)]
-    pub id: String,
-    /// The requirement ids it checks.
-    pub checks: Vec<String>,
-    /// What it shows, in one sentence.
-    pub about: String,
-    /// How it looks.
-    pub probe: Probe,
-    /// What the server must declare for it to run.
-    #[serde(default)]
-    pub needs: Vec<Declaration>,
-    /// How long to read each stream, in seconds.
-    #[serde(default = "default_seconds")]
-    pub seconds: f64,
-    /// The `Accept-Encoding` to offer (the body is decoded as the response says).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accept_encoding: Option<String>,
-    /// Delivery: the longest an event may take from its publication to the client, in
-    /// milliseconds.
-    #[serde(default = "default_within_ms")]
-    pub within_ms: u64,
-    /// Keep-alive: the longest silence allowed, in milliseconds.
-    #[serde(default = "default_max_gap_ms")]
-    pub max_gap_ms: u64,
-    /// Concurrent: how many streams at once.
-    #[serde(default = "default_streams")]
-    pub streams: usize,
-    /// Concurrent: all streams on one HTTP/2 connection instead of a connection each.
-    #[serde(default)]
-    pub http2: bool,
-    /// Stalled clients: how many stop reading.
-    #[serde(default = "default_stalled")]
-    pub stalled: usize,
-    /// Stalled clients: how many vanish (a reset) after the response head.
-    #[serde(default = "default_dropped")]
-    pub dropped: usize,
-    /// Stalled clients: how many events are published meanwhile.
-    #[serde(default = "default_events")]
-    pub events: usize,
-    /// Stalled clients: the size of each published event's data.
-    #[serde(default = "default_event_bytes")]
-    pub event_bytes: usize,
-}
-
-fn default_streams() -> usize {
-    100
-}
-
-fn default_stalled() -> usize {
-    5
-}
-
-fn default_dropped() -> usize {
-    20
-}
-
-fn default_events() -> usize {
-    200
-}
-
-fn default_event_bytes() -> usize {
-    16 * 1024
-}
-
-fn default_within_ms() -> u64 {
-    500
-}
-
-fn default_max_gap_ms() -> u64 {
-    15_000
-}
-
-fn default_seconds() -> f64 {
-    2.0
-}
-
-/// Loads every check of a directory, sorted by id; each must name known requirements.
-pub fn load(dir: &Path, catalogue: &crate::Catalogue) -> Result<Vec<ServerCheck>, LoadError> {
-    let mut checks = Vec::new();
-    for path in crate::files_with_extension(dir, "toml")? {
-        let invalid = |reason: String| LoadError::Invalid {
-            path: path.clone(),
-            reason,
-        };
-        let mut check: ServerCheck =
-            toml::from_str(&crate::read(&path)?).map_err(|e| invalid(e.to_string()))?;
-        check.id = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if check.checks.is_empty() {
-            return Err(invalid("a check names the requirements it checks".into()));
-        }
-        if let Some(unknown) = check
-            .checks
-            .iter()
-            .find(|id| catalogue.requirement(id).is_none())
-        {
-            return Err(invalid(format!("unknown requirement {unknown}")));
-        }
-        if !(0.1..=120.0).contains(&check.seconds) {
-            return Err(invalid("seconds must be 0.1 to 120".into()));
-        }
-        if !(1..=1000).contains(&check.streams)
-            || check.stalled > 100
-            || check.dropped > 1000
-            || check.events > 10_000
-            || !(1..=60_000).contains(&check.event_bytes)
-        {
-            return Err(invalid(
-                "streams 1 to 1000, stalled up to 100, dropped up to 1000, events up to 10000, event_bytes 1 to 60000".into(),
-            ));
-        }
-        checks.push(check);
-    }
-    checks.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(checks)
-}
-
-/// The checks of the workspace this crate was built in (`fixtures/server-checks/`).
-pub fn load_default(catalogue: &crate::Catalogue) -> Result<Vec<ServerCheck>, LoadError> {
-    load(&catalogue.root.join("fixtures/server-checks"), catalogue)
-}
+pub use sse_case::server_check::{Declaration, Probe, ServerCheck, load, load_default};
 
 /// The server under test.
 #[derive(Debug, Clone)]
@@ -242,109 +55,7 @@ impl Server {
     }
 }
 
-/// What a check found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckResult {
-    /// The check's id.
-    pub check: String,
-    /// The requirements it checks.
-    pub requirements: Vec<String>,
-    /// The verdict.
-    pub outcome: Outcome,
-    /// Every finding, each naming its requirements.
-    pub findings: Vec<CheckFinding>,
-    /// The bytes the verdict is about (the body read, or the part around the fault), at most
-    /// the first [`crate::evidence::LINE_BYTES`] of them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<Vec<u8>>,
-    /// How many bytes the evidence had before it was abridged, when it was.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence_total: Option<usize>,
-    /// What was measured, whatever the verdict (a delivery delay).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub measured: Option<String>,
-    /// The lines around the offending bytes as `ssec explain` shows them: what each did to a
-    /// client, by which rule, and where measured clients do otherwise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotation: Option<String>,
-}
-
-/// One thing a server did wrong (or that could not be checked).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckFinding {
-    /// How grave.
-    pub outcome: Outcome,
-    /// The requirement ids.
-    pub requirements: Vec<String>,
-    /// What happened.
-    pub message: String,
-}
-
-impl CheckResult {
-    fn new(check: &ServerCheck) -> Self {
-        CheckResult {
-            check: check.id.clone(),
-            requirements: check.checks.clone(),
-            outcome: Outcome::Pass,
-            findings: Vec::new(),
-            evidence: None,
-            evidence_total: None,
-            measured: None,
-            annotation: None,
-        }
-    }
-
-    /// Keeps `bytes` as the evidence, abridged to [`crate::evidence::LINE_BYTES`].
-    fn keep_evidence(&mut self, bytes: &[u8]) {
-        let kept = bytes.len().min(crate::evidence::LINE_BYTES);
-        self.evidence = Some(bytes[..kept].to_vec());
-        self.evidence_total = (kept < bytes.len()).then_some(bytes.len());
-    }
-
-    /// The evidence as a quoted string, with its full length when it was abridged.
-    pub fn evidence_text(&self) -> Option<String> {
-        let bytes = self.evidence.as_ref()?;
-        let total = self
-            .evidence_total
-            .map(|n| format!("… [{n} bytes in all]"))
-            .unwrap_or_default();
-        Some(format!("{}{total}", show_bytes(bytes)))
-    }
-
-    /// Records a finding; one that names no requirement (no stream at all) counts against
-    /// every requirement the check checks.
-    fn find(&mut self, outcome: Outcome, requirements: &[&str], message: String) {
-        self.outcome = self.outcome.worst(outcome);
-        let requirements = if requirements.is_empty() {
-            self.requirements.clone()
-        } else {
-            requirements.iter().map(|s| (*s).to_owned()).collect()
-        };
-        self.findings.push(CheckFinding {
-            outcome,
-            requirements,
-            message,
-        });
-    }
-
-    /// A stream that could not be read at all.
-    fn no_stream(&mut self, e: &crate::fetch::FetchError) {
-        let hint = if matches!(e, crate::fetch::FetchError::Timeout { .. }) {
-            ": a stream's response head comes at once; something (a buffering proxy) may be holding the whole response back"
-        } else {
-            ""
-        };
-        self.find(Outcome::Fail, &[], format!("no stream: {e}{hint}"));
-    }
-
-    /// One line: the verdict and its first finding.
-    pub fn summary(&self) -> String {
-        match self.findings.first() {
-            Some(f) => format!("{}: {}", self.outcome.name(), f.message),
-            None => self.outcome.name().to_owned(),
-        }
-    }
-}
+pub use sse_judge::checked::{CheckFinding, CheckResult, show_bytes};
 
 /// Runs one check against the server.
 pub async fn run(check: &ServerCheck, server: &Server) -> CheckResult {
@@ -386,7 +97,7 @@ pub async fn run(check: &ServerCheck, server: &Server) -> CheckResult {
     let first = match read_stream(stream, None, limits).await {
         Ok(f) => f,
         Err(e) => {
-            result.no_stream(&e);
+            no_stream(&mut result, &e);
             return result;
         }
     };
@@ -792,7 +503,7 @@ async fn delivery(
     let fetched = match reader.await {
         Ok(Ok(f)) => f,
         Ok(Err(e)) => {
-            result.no_stream(&e);
+            no_stream(result, &e);
             return;
         }
         Err(e) => {
@@ -1321,46 +1032,12 @@ fn loopback_addr(url: &Url) -> Result<std::net::SocketAddr, String> {
     Ok((ip, url.port_or_known_default().unwrap_or(80)).into())
 }
 
-/// Bytes as a quoted string: text escaped as the trace format does, and bytes that are not
-/// UTF-8 shown as `\xNN`, so the offending bytes themselves are visible.
-pub fn show_bytes(bytes: &[u8]) -> String {
-    let mut out = String::from("\"");
-    for chunk in bytes.utf8_chunks() {
-        let text = sse_model::trace::quote(chunk.valid());
-        out.push_str(&text[1..text.len() - 1]);
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02X}"));
-        }
-    }
-    out.push('"');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_checks_load_and_name_known_requirements() {
-        let catalogue = crate::Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
-        let checks = load_default(&catalogue).unwrap_or_else(|e| panic!("{e}"));
-        let probes: BTreeSet<String> = checks.iter().map(|c| format!("{:?}", c.probe)).collect();
-        assert_eq!(probes.len(), 8, "every probe has a check: {probes:?}");
-        let dir = std::env::temp_dir().join(format!("sse-server-checks-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::write(
-            dir.join("bad.toml"),
-            "checks = [\"NO-SUCH-RULE\"]\nabout = \"x\"\nprobe = \"head\"\n",
-        )
-        .expect("write");
-        let err = load(&dir, &catalogue).expect_err("unknown requirement");
-        assert!(err.to_string().contains("NO-SUCH-RULE"), "{err}");
-        std::fs::write(
-            dir.join("bad.toml"),
-            "checks = [\"STREAM-MIME\"]\nabout = \"x\"\nprobe = \"sniff\"\n",
-        )
-        .expect("write");
-        assert!(load(&dir, &catalogue).is_err(), "unknown probe");
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+/// A stream that could not be read at all.
+fn no_stream(result: &mut CheckResult, e: &crate::fetch::FetchError) {
+    let hint = if matches!(e, crate::fetch::FetchError::Timeout { .. }) {
+        ": a stream's response head comes at once; something (a buffering proxy) may be holding the whole response back"
+    } else {
+        ""
+    };
+    result.find(Outcome::Fail, &[], format!("no stream: {e}{hint}"));
 }

@@ -6,8 +6,8 @@
 //! them; `cargo test -p sse-harness -- CASE` runs one case everywhere.
 
 use libtest_mimic::{Failed, Trial};
-use sse_harness::expect::Reading;
 use sse_harness::mimic::Suite;
+use sse_harness::reading::Reading;
 use sse_harness::run::{Transport, golden_trace};
 use sse_harness::{Case, ModelClient};
 

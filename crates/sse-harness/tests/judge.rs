@@ -378,7 +378,7 @@ fn verdict_any_reading(case: &str, run: &Run) -> Verdict {
 // spec: CONN-REDIRECT-RECONNECT-URL
 #[test]
 fn reconnecting_where_a_redirect_led_is_one_reading_of_an_ambiguous_text() {
-    use sse_harness::expect::Reading;
+    use sse_harness::reading::Reading;
     let case = "redirect-chain-reconnects-to-original";
     let mut run = model_run(case);
     assert_eq!(run.requests.len(), 5, "{:#?}", run.requests);
@@ -396,7 +396,7 @@ fn reconnecting_where_a_redirect_led_is_one_reading_of_an_ambiguous_text() {
 // spec: DISPATCH-ID-BUFFER-PER-STREAM
 #[test]
 fn keeping_the_last_event_id_across_streams_is_one_reading_of_an_ambiguous_text() {
-    use sse_harness::expect::Reading;
+    use sse_harness::reading::Reading;
     let case = "id-buffer-starts-empty-per-stream";
     let mut run = model_run(case);
     // As browsers do: the event without id on the new stream keeps id 5, and so does the
@@ -888,7 +888,7 @@ fn an_implementation_defined_row_never_reads_fail() {
 }
 
 /// The model's run of a case following readings of ambiguous texts.
-fn model_run_reading(case: &str, readings: &[sse_harness::expect::Reading]) -> Run {
+fn model_run_reading(case: &str, readings: &[sse_harness::reading::Reading]) -> Run {
     let case = catalogue().case(case).expect("case exists");
     let mut model = ModelClient::default();
     for r in readings {
@@ -908,7 +908,7 @@ fn model_run_reading(case: &str, readings: &[sse_harness::expect::Reading]) -> R
 #[case("cors-redirect-response-needs-allow-origin")]
 #[case("cors-reconnect-rechecks-allow-origin")]
 fn a_client_that_reconnects_after_a_cors_failure_passes(#[case] case: &str) {
-    use sse_harness::expect::Reading;
+    use sse_harness::reading::Reading;
     let fails = verdict_any_reading(case, &model_run(case));
     assert_eq!(fails.outcome, Outcome::Pass, "{fails:#?}");
     let run = model_run_reading(case, &[Reading::CorsFailureReestablishes]);

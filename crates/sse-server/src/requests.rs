@@ -4,36 +4,10 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use serde::Serialize;
-
 /// The time source of a log: real time on loopback, simulated time in the simulator.
 pub type Clock = Arc<dyn Fn() -> Duration + Send + Sync>;
 
-/// One request, as it arrived.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReceivedRequest {
-    /// When it arrived, by the log's clock.
-    pub at: Duration,
-    /// The method.
-    pub method: String,
-    /// Path and query as sent on the request line.
-    pub target: String,
-    /// Header names (lower case) and values (lossy UTF-8), in order.
-    pub headers: Vec<(String, String)>,
-    /// The body (lossy UTF-8), for a request that is not a GET and carried one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-}
-
-impl ReceivedRequest {
-    /// The first value of a header, by lower-case name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
+pub use sse_case::request::ReceivedRequest;
 
 /// Requests kept at most: a client in a reconnect loop cannot grow the log without bound.
 pub const MAX_LOGGED: usize = 100_000;

@@ -11,7 +11,7 @@
 //! The conformance harness (`sse-harness`) builds a [`World`] from a case and runs a client in
 //! it; this crate knows nothing of cases or expectations.
 
-pub mod fault;
+pub use sse_case::fault;
 mod net;
 mod proxy;
 pub mod relay;

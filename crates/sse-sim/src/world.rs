@@ -14,21 +14,21 @@ use crate::fault::{Fault, Publisher};
 use crate::proxy;
 
 /// Where the client host reaches the server: through the proxy, on port 80.
-pub const CLIENT_BASE_URL: &str = "http://proxy";
+pub const CLIENT_BASE_URL: &str = sse_case::origins::SIMULATED_STREAM;
 
 /// The proxy's second port, the server's second origin.
 pub const OTHER_PORT: u16 = 8080;
 
 /// Where the client host reaches the server's second origin (same proxy, port [`OTHER_PORT`]):
 /// the server's [`Config::other_origin`] in every world.
-pub const OTHER_BASE_URL: &str = "http://proxy:8080";
+pub const OTHER_BASE_URL: &str = sse_case::origins::SIMULATED_OTHER;
 
 /// The proxy's third port, the origin of the page a case's client runs in.
 pub const PAGE_PORT: u16 = 8081;
 
 /// The page's origin (same proxy, port [`PAGE_PORT`]): the server's [`Config::page_origin`] in
 /// every world.
-pub const PAGE_BASE_URL: &str = "http://proxy:8081";
+pub const PAGE_BASE_URL: &str = sse_case::origins::SIMULATED_PAGE;
 
 /// The header the publisher marks its requests with, so the log shows only the client's.
 const PUBLISHER_HEADER: &str = "x-sse-sim-publisher";

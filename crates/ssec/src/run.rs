@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 use sse_harness::evidence::Evidence;
 use sse_harness::judge::Outcome;
-use sse_harness::report::{RunReport, conformance, verdict_line};
+use sse_harness::report::{RunReport, verdict_line};
+use sse_harness::run::conformance;
 use sse_harness::run::{Selection, resolve};
 use sse_harness::{Catalogue, mimic};
 

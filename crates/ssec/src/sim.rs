@@ -6,7 +6,7 @@ use std::process::ExitCode;
 pub(crate) fn run(path: &Path, seed: Option<u64>, names: &[String]) -> ExitCode {
     let mut readings = Vec::new();
     for name in names {
-        match sse_harness::expect::Reading::ALL
+        match sse_harness::reading::Reading::ALL
             .into_iter()
             .find(|r| r.name() == name)
         {
@@ -14,7 +14,7 @@ pub(crate) fn run(path: &Path, seed: Option<u64>, names: &[String]) -> ExitCode 
             None => {
                 eprintln!(
                     "ssec sim: no reading {name:?}; known are {}",
-                    sse_harness::expect::Reading::ALL
+                    sse_harness::reading::Reading::ALL
                         .map(|r| r.name())
                         .join(", ")
                 );

@@ -1,7 +1,7 @@
 //! Case files (`fixtures/cases/*.toml`), parsed and checked once: the requirement ids a case
 //! checks, the server (a script or the reference server), the faults, what the client is asked
 //! to do, and the run length. The expected behaviour is the case's golden trace, the model's
-//! reviewed insta snapshot in `fixtures/snapshots/cases/`, from which [`crate::expect`] derives
+//! reviewed insta snapshot in `fixtures/snapshots/cases/`, from which `sse_judge::expect` derives
 //! what any implementation is judged against.
 //!
 //! ```toml
@@ -41,7 +41,7 @@
 //! # (`end = "abort"`); a refused or reset connection is retried inside a browser's network
 //! # stack before the page hears of it.
 //!
-//! [server]                     # either a script (see sse_server::cases) ...
+//! [server]                     # either a script (see crate::script) ...
 //! [[server.responses]]
 //! body = [{ send = "data: a\n\n" }]
 //!
@@ -53,7 +53,7 @@
 //! every_ms = 1000
 //! count = 5
 //!
-//! [[faults]]                   # see sse_sim::Fault
+//! [[faults]]                   # see crate::fault::Fault
 //! kind = "drop"
 //! after_bytes = 120
 //!
@@ -65,17 +65,20 @@
 //! choice = { requirement = "IMPL-X", shows_as = ["CONN-ANNOUNCE"] }
 //! ```
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::fault::{Fault, Publisher};
+use crate::script::{Script, ScriptedResponse};
 use serde::{Deserialize, Serialize};
 use sse_model::Trace;
-use sse_server::cases::{Script, ScriptedResponse};
-use sse_sim::{Fault, Publisher, World};
 
 use crate::LoadError;
+
+/// The id under which a case server plays a browser's page (`/cases/harness-browser-page`); no
+/// case may use it.
+pub const PAGE_SCRIPT: &str = "harness-browser-page";
 
 /// The longest run a case may ask for: cases are short by design, and a huge value would hang a
 /// loopback run or a simulation.
@@ -124,7 +127,7 @@ pub struct Case {
     /// Golden traces under other readings of an ambiguous text, where they differ (filled in by
     /// the catalogue from `CASE@READING.snap`).
     #[serde(skip)]
-    pub alternatives: Vec<(Vec<crate::expect::Reading>, Trace)>,
+    pub alternatives: Vec<(Vec<crate::reading::Reading>, Trace)>,
     /// For a stream case (made from a stream fixture, never from a case file): the stream, how
     /// it is delivered, and what the judge needs to blame the rule a client broke.
     #[serde(skip)]
@@ -389,15 +392,12 @@ impl Case {
             }
             (Some(script), None) => {
                 script.validate()?;
-                let waits = script
+                let waits = script.responses.iter().flat_map(|r| &r.body).any(
+                    |step| matches!(step, crate::script::Step::WaitMs(ms) if *ms > MAX_DURATION_MS),
+                ) || script
                     .responses
                     .iter()
-                    .flat_map(|r| &r.body)
-                    .any(|step| matches!(step, sse_server::cases::Step::WaitMs(ms) if *ms > MAX_DURATION_MS))
-                    || script
-                        .responses
-                        .iter()
-                        .any(|r| r.head_wait_ms.is_some_and(|ms| ms > MAX_DURATION_MS));
+                    .any(|r| r.head_wait_ms.is_some_and(|ms| ms > MAX_DURATION_MS));
                 if waits {
                     return Err(format!(
                         "a wait_ms step and head_wait_ms must be at most {MAX_DURATION_MS}"
@@ -420,7 +420,7 @@ impl Case {
             }
         }
         if let Some(origin) = &self.client.origin {
-            let resolved = crate::run::Origins::simulated().resolve(origin);
+            let resolved = crate::origins::Origins::simulated().resolve(origin);
             let is_origin = url::Url::parse(&resolved).is_ok_and(|u| {
                 u.origin().is_tuple() && u.origin().ascii_serialization() == resolved
             });
@@ -436,7 +436,7 @@ impl Case {
                 "client.companions must be at most {MAX_COMPANIONS}"
             ));
         }
-        if self.id == crate::browser::PAGE_SCRIPT {
+        if self.id == PAGE_SCRIPT {
             return Err(format!(
                 "the case id {:?} is reserved for the browser page",
                 self.id
@@ -566,41 +566,6 @@ impl Case {
         Duration::from_millis(self.duration_ms)
     }
 
-    /// The reference server's configuration for this case: its defaults, except where the case
-    /// says otherwise, with the case's script registered under its id.
-    pub fn server_config(&self) -> sse_server::Config {
-        // Compression only where the case is about it: a client's own Accept-Encoding (every
-        // browser sends one) must not change the bytes a byte-counting fault cuts at.
-        let mut config = sse_server::Config {
-            compression: self.client.accept_encoding.is_some(),
-            ..sse_server::Config::default()
-        };
-        if let Some(script) = self.server.script() {
-            let mut scripts = BTreeMap::new();
-            scripts.insert(self.script_id(), script);
-            config.scripts = Arc::new(scripts);
-        }
-        if let Some(r) = &self.server.reference {
-            if let Some(ms) = r.retry_ms {
-                config.retry = (ms > 0).then_some(ms);
-            }
-            if let Some(ms) = r.keep_alive_ms {
-                config.keep_alive = (ms > 0).then(|| Duration::from_millis(ms));
-            }
-            config.padding = r.padding.unwrap_or(config.padding);
-            config.compression = r.compression.unwrap_or(config.compression);
-            config.flush_each_event = r.flush_each_event.unwrap_or(config.flush_each_event);
-            config.demo_interval = r
-                .demo_interval_ms
-                .map_or(config.demo_interval, Duration::from_millis);
-            config.topic_log = r.topic_log.unwrap_or(config.topic_log);
-            if let Some(origins) = &r.allowed_origins {
-                config.allowed_origins.clone_from(origins);
-            }
-        }
-        config
-    }
-
     /// Whether topics survive a server restart.
     pub fn durable_topics(&self) -> bool {
         self.server
@@ -608,19 +573,6 @@ impl Case {
             .as_ref()
             .and_then(|r| r.durable_topics)
             .unwrap_or(true)
-    }
-
-    /// The simulated world of this case, with a seed.
-    pub fn world(&self, seed: u64) -> World {
-        World {
-            name: self.id.clone(),
-            config: self.server_config(),
-            durable_topics: self.durable_topics(),
-            faults: self.faults.clone(),
-            publisher: self.publisher.clone(),
-            duration: self.duration(),
-            seed,
-        }
     }
 }
 
@@ -794,13 +746,5 @@ mod tests {
             "checks = [\"A-B\"]\nabout = \"a\"\nduration_ms = 99999999999\n[server.reference]\n",
         );
         assert!(long.expect_err("too long").contains("duration_ms"));
-    }
-
-    #[test]
-    fn scripted_cases_register_their_script() {
-        let case = parse(&format!("{HEAD}[[server.responses]]\nstatus = 204\n")).expect("valid");
-        let config = case.server_config();
-        assert_eq!(config.scripts.get("x").map(|s| s.responses.len()), Some(1));
-        assert_eq!(case.client_path(), "/cases/x");
     }
 }

@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use super::{MAX_TRACE_LINES, escape};
-use crate::report::{CaseReport, StreamReport};
-use crate::stream_case::Delivery;
+use crate::{CaseReport, StreamReport};
+use sse_case::stream_case::Delivery;
 
 /// Streams up to this many bytes are shown beside each failure; longer ones only once, in the
 /// stream's own panel.

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use sse_model::trace::time;
 
 use super::{CaseReport, Cell, ImplementationReport, RequirementInfo, RunReport, xml as escape};
-use crate::judge::{Divergence, Finding, Outcome, Source};
+use sse_judge::judge::{Divergence, Finding, Outcome, Source};
 
 mod stream;
 mod timeline;
@@ -838,7 +838,7 @@ mod tests {
     fn cells_without_outcome_are_not_applicable_gaps_or_not_run() {
         let mut req = RequirementInfo {
             id: "R".into(),
-            level: crate::spec::Level::Must,
+            level: sse_case::spec::Level::Must,
             summary: String::new(),
             url: String::new(),
             binds: vec!["server".into()],

@@ -1,7 +1,7 @@
 //! The fault vocabulary of the simulator, as case files write it: what a proxy does to the
 //! client's connections, what happens to the link and to the server host, and a publisher that
 //! feeds a topic. The same faults run on loopback, where they make sense there (see
-//! [`crate::relay`]).
+//! `sse_sim::relay`).
 
 use serde::{Deserialize, Serialize};
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 use sse_model::{Observation, ReadyState, TraceLine};
 
 use super::{MAX_TRACE_LINES, escape};
-use crate::judge::TraceEntry;
-use crate::report::CaseReport;
+use crate::CaseReport;
+use sse_judge::judge::TraceEntry;
 
 /// Width of the timeline's coordinate system.
 const WIDTH: f64 = 1000.0;

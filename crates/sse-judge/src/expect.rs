@@ -7,92 +7,12 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use sse_case::reading::Reading;
 use sse_model::{Backoff, DEFAULT_RECONNECTION_TIME, Item, Limits, Observation, ReadyState, Trace};
 
-use crate::case::Case;
-use crate::client::Command;
-
-/// A reading of a point the standard's text leaves open (an `ambiguity` note of the catalogue):
-/// the model can follow it, a case has a golden trace for it (`CASE@NAME.snap`) where it makes a
-/// difference, and a client that follows it passes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Reading {
-    /// A new stream's last event ID buffer keeps the last event ID (browsers, web-platform-tests
-    /// `format-field-id-2`) rather than starting empty (the literal text).
-    KeepLastEventId,
-    /// A reconnection goes where the last redirect led (Fetch's URL list) rather than to the
-    /// constructor's URL.
-    ReconnectToRedirectTarget,
-    /// A CORS failure (a network error) reestablishes the connection, the text's default,
-    /// rather than failing it as a client that knows retrying futile may (browsers,
-    /// web-platform-tests).
-    CorsFailureReestablishes,
-}
-
-impl Reading {
-    /// Every reading, in order.
-    pub const ALL: [Reading; 3] = [
-        Reading::KeepLastEventId,
-        Reading::ReconnectToRedirectTarget,
-        Reading::CorsFailureReestablishes,
-    ];
-
-    /// Its name in snapshot files and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Reading::KeepLastEventId => "keep-last-event-id",
-            Reading::ReconnectToRedirectTarget => "reconnect-to-redirect-target",
-            Reading::CorsFailureReestablishes => "cors-failure-reestablishes",
-        }
-    }
-
-    /// The requirement whose text is ambiguous.
-    pub fn requirement(self) -> &'static str {
-        match self {
-            Reading::KeepLastEventId => "DISPATCH-ID-BUFFER-PER-STREAM",
-            Reading::ReconnectToRedirectTarget => "CONN-REDIRECT-RECONNECT-URL",
-            Reading::CorsFailureReestablishes => "CONN-FUTILE",
-        }
-    }
-
-    /// The model's configuration for it.
-    pub fn apply(self, readings: &mut sse_model::Readings) {
-        match self {
-            Reading::KeepLastEventId => readings.keep_last_event_id = true,
-            Reading::ReconnectToRedirectTarget => readings.reconnect_to_redirect_target = true,
-            Reading::CorsFailureReestablishes => readings.cors_failure_reestablishes = true,
-        }
-    }
-
-    /// Every combination of readings a client may follow at once (each non-empty subset of
-    /// [`Reading::ALL`]), single readings first.
-    pub fn combinations() -> Vec<Vec<Reading>> {
-        let n = Reading::ALL.len();
-        let mut all: Vec<Vec<Reading>> = (1u32..(1 << n))
-            .map(|mask| {
-                Reading::ALL
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| mask & (1 << i) != 0)
-                    .map(|(_, r)| r)
-                    .collect()
-            })
-            .collect();
-        all.sort_by_key(Vec::len);
-        all
-    }
-
-    /// The name of a combination in snapshot files and reports: `a+b`.
-    pub fn names(readings: &[Reading]) -> String {
-        readings
-            .iter()
-            .map(|r| r.name())
-            .collect::<Vec<_>>()
-            .join("+")
-    }
-}
+use sse_case::case::Case;
+use sse_case::client::Command;
 
 /// An observation the page must make, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -130,7 +50,7 @@ fn state_name<S: serde::Serializer>(state: &ReadyState, s: S) -> Result<S::Ok, S
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExpectedStep {
     /// The model's time (a reference, not a rule).
-    #[serde(with = "crate::millis")]
+    #[serde(with = "sse_case::millis")]
     pub at: Duration,
     /// Which line of the golden trace it is.
     pub line: usize,
@@ -175,7 +95,7 @@ pub struct Wait {
     /// Index of the page step (an `error`) the wait starts at.
     pub after_error: usize,
     /// The reconnection time in effect: the least a client may wait.
-    #[serde(with = "crate::millis")]
+    #[serde(with = "sse_case::millis")]
     pub min: Duration,
     /// Where `min` comes from.
     pub basis: Basis,
@@ -188,7 +108,7 @@ pub struct Wait {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExpectedRequest {
     /// The model's time.
-    #[serde(with = "crate::millis")]
+    #[serde(with = "sse_case::millis")]
     pub at: Duration,
     /// Which line of the golden trace it is.
     pub line: usize,
@@ -233,7 +153,7 @@ pub struct Expectation {
     pub closes_itself: bool,
     /// How long nothing more may happen after the last expected step (the rest of the case's
     /// run after its last golden line).
-    #[serde(with = "crate::millis")]
+    #[serde(with = "sse_case::millis")]
     pub settle: Duration,
     /// The golden trace it comes from.
     #[serde(serialize_with = "trace_text")]
@@ -460,7 +380,7 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
         previous_was_request = false;
     }
     let last = golden.lines.last().map_or(Duration::ZERO, |l| l.at);
-    let commands = crate::run::commands(case)
+    let commands = sse_case::schedule::commands(case)
         .into_iter()
         .map(|(at, c)| (u64::try_from(at.as_millis()).unwrap_or(u64::MAX), c))
         .collect();
@@ -477,7 +397,7 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
 /// Marks the requests of a model's own trace that never reached the server, given the server's
 /// log of the same run: each request either arrived (the next logged request, with the same
 /// target and Last-Event-ID, before the model's next request) or died on the way.
-pub fn mark_unreceived(trace: &mut Trace, log: &[sse_server::ReceivedRequest]) {
+pub fn mark_unreceived(trace: &mut Trace, log: &[sse_case::request::ReceivedRequest]) {
     let sent: Vec<usize> = trace
         .lines
         .iter()
@@ -513,7 +433,7 @@ pub fn mark_unreceived(trace: &mut Trace, log: &[sse_server::ReceivedRequest]) {
 /// The path and query of a trace target (which is a full URL, or `{other-origin}` and a path,
 /// for another origin).
 pub(crate) fn request_target(target: &str) -> &str {
-    if let Some(path) = target.strip_prefix(sse_server::cases::OTHER_ORIGIN) {
+    if let Some(path) = target.strip_prefix(sse_case::script::OTHER_ORIGIN) {
         return if path.is_empty() { "/" } else { path };
     }
     match target.find("://") {

@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::Catalogue;
-use crate::client::{Capability, Identity};
-pub(crate) use crate::escape::{markdown as md, markdown_code as md_code, terminal, xml};
-use crate::evidence::abridge;
-use crate::judge::{Divergence, Finding, Outcome, TraceEntry};
-use crate::run::{CaseResult, Transport};
-use crate::spec::Level;
+use sse_case::catalogue::Catalogue;
+use sse_case::client::{Capability, Identity};
+use sse_case::origins::Transport;
+use sse_case::spec::Level;
+pub(crate) use sse_judge::escape::{markdown as md, markdown_code as md_code, terminal, xml};
+use sse_judge::judge::Outcome;
+pub use sse_judge::judged::{CaseReport, explain, verdict_line};
 
 /// Everything a conformance run found.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,7 +51,7 @@ pub struct StreamReport {
     /// The fixture's name.
     pub fixture: String,
     /// How it was written.
-    pub delivery: crate::stream_case::Delivery,
+    pub delivery: sse_case::stream_case::Delivery,
     /// Its bytes, as hex (a stream need not be UTF-8).
     pub bytes_hex: String,
     /// Where each write ended (byte offsets).
@@ -60,7 +60,7 @@ pub struct StreamReport {
 
 impl StreamReport {
     /// The report's record of a stream case.
-    pub fn of(case: &crate::Case) -> Option<Self> {
+    pub fn of(case: &sse_case::Case) -> Option<Self> {
         let s = case.stream.as_ref()?;
         Some(StreamReport {
             case: case.id.clone(),
@@ -158,127 +158,6 @@ fn eventsource_profile() -> String {
     "eventsource".to_owned()
 }
 
-/// One case for one implementation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CaseReport {
-    /// The case id.
-    pub case: String,
-    /// What it shows.
-    pub about: String,
-    /// The requirement ids it checks.
-    pub requirements: Vec<String>,
-    /// The verdict.
-    pub verdict: Outcome,
-    /// One line: the verdict and its first finding.
-    pub detail: String,
-    /// Everything that did not hold.
-    pub findings: Vec<Finding>,
-    /// Where the observations first left the expectation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub divergence: Option<Divergence>,
-    /// The golden trace, line by line.
-    pub expected: Vec<String>,
-    /// What was observed, line by line.
-    pub observed: Vec<TraceEntry>,
-    /// Real time the run took.
-    pub wall_ms: u64,
-    /// The readings of ambiguous texts the verdict was reached by (none: the literal text).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub readings: Vec<crate::expect::Reading>,
-}
-
-impl CaseReport {
-    /// The report entry of a judged case, which it takes apart (a large observed trace is
-    /// moved, not copied).
-    pub fn new(catalogue: &Catalogue, result: CaseResult, wall: Duration) -> Self {
-        let about = catalogue
-            .case(&result.case)
-            .map(|c| c.about.clone())
-            .unwrap_or_default();
-        let detail = result.verdict.summary();
-        let verdict = result.verdict;
-        CaseReport {
-            case: result.case,
-            about,
-            requirements: verdict.requirements,
-            verdict: verdict.outcome,
-            detail,
-            findings: verdict.findings,
-            divergence: verdict.divergence,
-            expected: result.expected.lines().map(str::to_owned).collect(),
-            observed: result.observed,
-            wall_ms: millis(wall),
-            readings: verdict.readings,
-        }
-    }
-
-    /// Bounds the evidence it carries (see [`crate::evidence`]): every line and message
-    /// abridged, and of a long observed trace, the start and the lines around the first
-    /// divergence, a line saying how many were left out where they were.
-    pub fn abridge(&mut self) {
-        self.abridge_within(crate::evidence::CASE_BYTES);
-    }
-
-    /// [`CaseReport::abridge`], keeping at most `budget` bytes of observed lines; returns how
-    /// many it kept.
-    pub fn abridge_within(&mut self, budget: usize) -> usize {
-        use crate::evidence::{abridge_in_place, keep_lines};
-        abridge_in_place(&mut self.detail);
-        for f in &mut self.findings {
-            abridge_in_place(&mut f.message);
-        }
-        if let Some(d) = &mut self.divergence {
-            abridge_in_place(&mut d.expected);
-            abridge_in_place(&mut d.observed);
-        }
-        for line in &mut self.expected {
-            abridge_in_place(line);
-        }
-        for e in &mut self.observed {
-            abridge_in_place(&mut e.text);
-        }
-        let sizes: Vec<usize> = self.observed.iter().map(|e| e.text.len()).collect();
-        let focus = self.divergence.as_ref().and_then(|d| d.observed_line);
-        let kept = keep_lines(&sizes, budget, focus);
-        if kept.first() == Some(&(0..sizes.len())) {
-            return sizes.iter().sum();
-        }
-        let mut all = std::mem::take(&mut self.observed).into_iter().enumerate();
-        let mut next = 0;
-        let mut focus_at = None;
-        let cut = |from: usize, to: usize, after: Option<&TraceEntry>| TraceEntry {
-            at: after.map_or(Duration::ZERO, |e| e.at),
-            text: format!(
-                "… {} observed lines left out here (a case's report keeps {} KiB of them; --full-evidence keeps all)",
-                to - from,
-                budget >> 10
-            ),
-            source: after.map_or(crate::judge::Source::Client(from), |e| e.source),
-        };
-        for range in kept {
-            if range.start > next {
-                let marker = cut(next, range.start, self.observed.last());
-                self.observed.push(marker);
-            }
-            for (i, entry) in all.by_ref().skip(range.start - next).take(range.len()) {
-                if Some(i) == focus {
-                    focus_at = Some(self.observed.len());
-                }
-                self.observed.push(entry);
-            }
-            next = range.end;
-        }
-        if next < sizes.len() {
-            let marker = cut(next, sizes.len(), self.observed.last());
-            self.observed.push(marker);
-        }
-        if let Some(d) = &mut self.divergence {
-            d.observed_line = focus_at;
-        }
-        self.observed.iter().map(|e| e.text.len()).sum()
-    }
-}
-
 /// One testcase of a JUnit suite.
 struct JunitCase<'a> {
     name: &'a str,
@@ -373,7 +252,7 @@ fn totals_line(
         .collect();
     format!(
         "{}: {n} {unit}, {} ({:.1} s)",
-        crate::escape::terminal(id),
+        sse_judge::escape::terminal(id),
         counts.join(", "),
         ms as f64 / 1000.0
     )
@@ -417,7 +296,7 @@ impl Judged for CaseReport {
     }
 }
 
-impl Judged for crate::server_check::CheckResult {
+impl Judged for sse_judge::checked::CheckResult {
     fn id(&self) -> &str {
         &self.check
     }
@@ -493,9 +372,7 @@ fn combine<'a, J: Judged + 'a>(
     Cell { outcome, cases }
 }
 
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
+pub(crate) use sse_judge::judged::millis;
 
 impl ImplementationReport {
     /// A column from judged cases.
@@ -510,7 +387,7 @@ impl ImplementationReport {
         for c in &cases {
             *totals.entry(c.verdict).or_insert(0) += 1;
         }
-        let profile = crate::client::profile(&capabilities.iter().copied().collect()).to_owned();
+        let profile = sse_case::client::profile(&capabilities.iter().copied().collect()).to_owned();
         ImplementationReport {
             id: transport.column_id(&identity.name),
             name: identity.name.clone(),
@@ -536,7 +413,7 @@ impl ImplementationReport {
     /// One line: how many cases got each verdict, and the time it took.
     pub fn totals_line(&self) -> String {
         if let Some(why) = &self.unavailable {
-            return crate::escape::terminal(&format!("{}: unavailable: {why}", self.id));
+            return sse_judge::escape::terminal(&format!("{}: unavailable: {why}", self.id));
         }
         totals_line(
             &self.id,
@@ -615,7 +492,7 @@ impl RunReport {
     /// Adds the server columns, and which server checks check each requirement.
     pub fn add_servers(
         &mut self,
-        checks: &[crate::server_check::ServerCheck],
+        checks: &[sse_case::server_check::ServerCheck],
         servers: Vec<ServerReport>,
     ) {
         for r in &mut self.requirements {
@@ -653,7 +530,7 @@ impl RunReport {
     }
 
     /// Adds a column without verdicts for each implementation that could not run here.
-    pub fn add_unavailable(&mut self, missing: &[crate::run::Unavailable]) {
+    pub fn add_unavailable(&mut self, missing: &[sse_judge::judged::Unavailable]) {
         for u in missing {
             let identity = Identity {
                 name: u.name.clone(),
@@ -864,91 +741,6 @@ impl RunReport {
     }
 }
 
-/// Runs the selected cases on every target and gathers the report: what `cargo xtask report`,
-/// `ssec report` and `ssec run` share. `progress` hears of every judged case.
-///
-/// Columns run in two lanes side by side, each one column at a time: the clients that limit
-/// their own concurrency (browsers, heavy on a small machine) in one, the rest in the other.
-/// A loopback run is mostly waiting, so the lanes cost each other little time and no verdict;
-/// two browsers at once would.
-pub fn conformance(
-    catalogue: &Catalogue,
-    targets: &[crate::run::Target],
-    selection: &crate::run::Selection,
-    evidence: crate::evidence::Evidence,
-    progress: &(dyn Fn(&crate::run::Target, &CaseResult) + Sync),
-) -> RunReport {
-    let cases = selection.apply(catalogue);
-    let heavy = |t: &crate::run::Target| t.client.concurrency().is_some();
-    let lane = |heavy_lane: bool| -> Vec<(usize, ImplementationReport)> {
-        targets
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| heavy(t) == heavy_lane)
-            .map(|(i, t)| {
-                (
-                    i,
-                    crate::run::run_cases(catalogue, t, &cases, evidence, &|r| progress(t, r)),
-                )
-            })
-            .collect()
-    };
-    let mut columns: Vec<(usize, ImplementationReport)> = std::thread::scope(|scope| {
-        let browsers = scope.spawn(|| lane(true));
-        let mut rest = lane(false);
-        // A lane that panicked lost its columns: the others still make a report.
-        rest.extend(browsers.join().unwrap_or_default());
-        rest
-    });
-    columns.sort_by_key(|(i, _)| *i);
-    RunReport::new(catalogue, columns.into_iter().map(|(_, c)| c).collect())
-}
-
-/// One line for a judged case that did not pass: verdict, column, case, gravest finding.
-pub fn verdict_line(column: &str, result: &CaseResult) -> String {
-    crate::escape::terminal(&format!(
-        "{:<13} {column} {}: {}",
-        result.verdict.outcome.name(),
-        result.case,
-        abridge(&result.verdict.summary())
-    ))
-}
-
-/// A case's findings and both traces as plain text for a terminal or a JUnit message, the first
-/// divergence marked `>>`, each line abridged and escaped.
-pub fn explain<'a>(
-    findings: &[Finding],
-    divergence: Option<&Divergence>,
-    expected: impl Iterator<Item = &'a str>,
-    observed: impl Iterator<Item = &'a str>,
-) -> String {
-    let mut s = String::new();
-    for f in findings {
-        let at =
-            f.at.map(|t| format!(" at {}", sse_model::trace::time(t)))
-                .unwrap_or_default();
-        let _ = writeln!(
-            s,
-            "  {}{at}: {} [{}]",
-            f.outcome,
-            terminal(&abridge(&f.message)),
-            terminal(&f.requirements.join(" "))
-        );
-    }
-    let mark = |hit: bool| if hit { ">>" } else { "  " };
-    let _ = writeln!(s, "expected (the model's golden trace):");
-    for (i, line) in expected.enumerate() {
-        let hit = divergence.is_some_and(|d| d.expected_line == Some(i));
-        let _ = writeln!(s, "  {} {}", mark(hit), terminal(&abridge(line)));
-    }
-    let _ = writeln!(s, "observed:");
-    for (i, line) in observed.enumerate() {
-        let hit = divergence.is_some_and(|d| d.observed_line == Some(i));
-        let _ = writeln!(s, "  {} {}", mark(hit), terminal(&abridge(line)));
-    }
-    s
-}
-
 /// A case's verdict, findings and both traces as plain text.
 fn case_text(c: &CaseReport) -> String {
     explain(
@@ -987,6 +779,7 @@ fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sse_judge::judge::Finding;
 
     #[test]
     fn xml_escapes_and_drops_what_xml_cannot_hold() {

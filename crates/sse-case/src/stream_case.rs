@@ -20,10 +20,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::script::{End, ScriptedResponse, Step};
 use serde::{Deserialize, Serialize};
 use sse_model::explain::{Step as Line, explain};
 use sse_model::{Effect, Limits, Observation, OwnedEvent, ReadyState, Trace};
-use sse_server::cases::{End, ScriptedResponse, Step};
 
 use crate::LoadError;
 use crate::case::{Case, ClientSpec, ServerSpec};
@@ -900,60 +900,6 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// A stream case that fails in one delivery while another delivery of the same stream does
-/// better is a chunking fault as well: its gravest findings also name `PARSE-CHUNKING`.
-pub fn mark_chunking(cases: &mut [crate::report::CaseReport]) {
-    use std::collections::BTreeMap;
-    let fixture_of = |id: &str| {
-        id.strip_prefix("stream/")
-            .and_then(|rest| rest.rsplit_once('@'))
-            .map(|(name, delivery)| (name.to_owned(), delivery.to_owned()))
-    };
-    // The best verdict each stream got, and in which delivery.
-    let mut best: BTreeMap<String, (crate::judge::Outcome, String)> = BTreeMap::new();
-    for c in cases.iter() {
-        let Some((name, delivery)) = fixture_of(&c.case) else {
-            continue;
-        };
-        if c.verdict == crate::judge::Outcome::Unsupported {
-            continue;
-        }
-        let entry = best.entry(name).or_insert((c.verdict, delivery.clone()));
-        if entry.0.worst(c.verdict) == entry.0 && entry.0 != c.verdict {
-            *entry = (c.verdict, delivery);
-        }
-    }
-    for c in cases.iter_mut() {
-        let Some((name, delivery)) = fixture_of(&c.case) else {
-            continue;
-        };
-        let Some((better, by)) = best.get(&name) else {
-            continue;
-        };
-        let graver = better.worst(c.verdict) == c.verdict && *better != c.verdict;
-        if !graver
-            || !matches!(
-                c.verdict,
-                crate::judge::Outcome::Fail | crate::judge::Outcome::NonStrict
-            )
-        {
-            continue;
-        }
-        for f in c.findings.iter_mut().filter(|f| f.outcome == c.verdict) {
-            if !f.requirements.iter().any(|r| r == "PARSE-CHUNKING") {
-                f.requirements.push("PARSE-CHUNKING".to_owned());
-                f.message = format!(
-                    "{} (only delivered as {delivery}: delivered as {by} it is {better})",
-                    f.message
-                );
-            }
-        }
-        if let Some(f) = c.findings.iter().find(|f| f.outcome == c.verdict) {
-            c.detail = format!("{}: {}", c.verdict, f.message);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1073,49 +1019,6 @@ mod tests {
             s.blame_extra(shown)
         };
         assert_eq!(got, want);
-    }
-
-    // spec: PARSE-CHUNKING
-    #[test]
-    fn a_failure_only_some_deliveries_show_also_names_chunking() {
-        use crate::judge::{Finding, Outcome};
-        let report = |case: &str, verdict: Outcome| crate::report::CaseReport {
-            case: case.into(),
-            about: String::new(),
-            requirements: Vec::new(),
-            verdict,
-            detail: String::new(),
-            findings: vec![Finding {
-                outcome: verdict,
-                requirements: vec!["PARSE-EOL-CR".into()],
-                at: None,
-                message: "lost".into(),
-            }],
-            divergence: None,
-            expected: Vec::new(),
-            observed: Vec::new(),
-            wall_ms: 0,
-            readings: Vec::new(),
-        };
-        let mut cases = vec![
-            report("stream/a@whole", Outcome::Pass),
-            report("stream/a@bytes", Outcome::Fail),
-            report("stream/b@whole", Outcome::Fail),
-            report("stream/b@bytes", Outcome::Fail),
-            report("other", Outcome::Fail),
-        ];
-        mark_chunking(&mut cases);
-        let names = |i: usize| cases[i].findings[0].requirements.clone();
-        assert_eq!(names(1), ["PARSE-EOL-CR", "PARSE-CHUNKING"]);
-        assert!(
-            cases[1].detail.contains("only delivered as bytes"),
-            "{}",
-            cases[1].detail
-        );
-        // Every delivery fails alike, or not a stream case: no chunking fault.
-        assert_eq!(names(2), ["PARSE-EOL-CR"]);
-        assert_eq!(names(3), ["PARSE-EOL-CR"]);
-        assert_eq!(names(4), ["PARSE-EOL-CR"]);
     }
 
     #[test]

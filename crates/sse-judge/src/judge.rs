@@ -9,16 +9,17 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sse_case::request::ReceivedRequest;
 use sse_model::trace::{quote, time, token};
 use sse_model::{Observation, ReadyState, TraceLine};
-use sse_server::ReceivedRequest;
 
-use crate::case::{Case, ExtraWait};
-use crate::catalogue::Catalogue;
-use crate::client::{Capabilities, Capability, Command, Observed, Seen};
 use crate::expect::{Basis, Expectation, RequestKind, Step};
 use crate::run::Run;
-use crate::spec::Level;
+use sse_case::case::{Case, ExtraWait};
+use sse_case::catalogue::Catalogue;
+use sse_case::client::{Capabilities, Capability, Command};
+use sse_case::observed::{Observed, Seen};
+use sse_case::spec::Level;
 
 /// How a case went for an implementation.
 #[derive(
@@ -107,7 +108,7 @@ pub struct Finding {
     /// The requirements it concerns.
     pub requirements: Vec<String>,
     /// When, in the observed run.
-    #[serde(default, with = "crate::millis::option")]
+    #[serde(default, with = "sse_case::millis::option")]
     pub at: Option<Duration>,
     /// What happened, for a person.
     pub message: String,
@@ -139,7 +140,7 @@ pub struct Verdict {
     pub divergence: Option<Divergence>,
     /// The readings of ambiguous texts the run was judged by (none: the literal text).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub readings: Vec<crate::expect::Reading>,
+    pub readings: Vec<sse_case::reading::Reading>,
 }
 
 impl Verdict {
@@ -171,7 +172,7 @@ impl Verdict {
         } else {
             format!(
                 " (by the reading {} of {})",
-                crate::expect::Reading::names(&self.readings),
+                sse_case::reading::Reading::names(&self.readings),
                 self.readings
                     .iter()
                     .map(|r| r.requirement())
@@ -191,11 +192,11 @@ impl Verdict {
 pub struct Timing {
     /// How much earlier than the reconnection time a request may be observed (clock skew
     /// between the page's report and the server's log).
-    #[serde(with = "crate::millis")]
+    #[serde(with = "sse_case::millis")]
     pub early: Duration,
     /// How much later than the reconnection time counts as on time (connection set-up,
     /// scheduling), plus `late_percent` of the reconnection time.
-    #[serde(with = "crate::millis")]
+    #[serde(with = "sse_case::millis")]
     pub late: Duration,
     /// See `late`.
     pub late_percent: u32,
@@ -204,6 +205,14 @@ pub struct Timing {
 }
 
 impl Timing {
+    /// The tolerances of a transport.
+    pub fn of(transport: sse_case::origins::Transport) -> Timing {
+        match transport {
+            sse_case::origins::Transport::Simulated => Timing::SIMULATED,
+            sse_case::origins::Transport::Loopback => Timing::LOOPBACK,
+        }
+    }
+
     /// In the simulator, time is exact: a few milliseconds of connection set-up.
     pub const SIMULATED: Timing = Timing {
         early: Duration::from_millis(1),
@@ -240,14 +249,14 @@ pub struct Context<'a> {
     /// The transport's tolerances.
     pub timing: Timing,
     /// The origins of the case server as the client reached them.
-    pub origins: &'a crate::run::Origins,
+    pub origins: &'a sse_case::origins::Origins,
 }
 
 /// One line of an observed run, merged from the page's reports and the server's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceEntry {
     /// When.
-    #[serde(with = "crate::millis")]
+    #[serde(with = "sse_case::millis")]
     pub at: Duration,
     /// The line, in the trace format.
     pub text: String,
@@ -355,17 +364,6 @@ fn seen_line(o: &Observed) -> String {
         Seen::Comment { text } => return format!("{} comment  {}", time(o.at), quote(text)),
     };
     TraceLine { at: o.at, what }.to_string()
-}
-
-impl Command {
-    /// The kebab-case name traces and protocols use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Command::Close => "close",
-            Command::Restart => "restart",
-            Command::UserAgentAbort => "user-agent-abort",
-        }
-    }
 }
 
 /// How the page's observations line up with the expected steps.
@@ -505,7 +503,7 @@ fn gives_up(seen: &Seen, caps: &Capabilities) -> bool {
         && matches!(
             seen,
             Seen::Error {
-                ready_state: Some(crate::client::ReadyStateName::Closed),
+                ready_state: Some(sse_case::observed::ReadyStateName::Closed),
                 ..
             }
         )
@@ -516,7 +514,7 @@ fn is_retrying(seen: &Seen) -> bool {
     matches!(
         seen,
         Seen::Error {
-            ready_state: None | Some(crate::client::ReadyStateName::Connecting),
+            ready_state: None | Some(sse_case::observed::ReadyStateName::Connecting),
             ..
         }
     )
@@ -790,7 +788,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
             };
             let want = cx
                 .origins
-                .resolve(want.as_deref().unwrap_or(crate::run::ORIGIN));
+                .resolve(want.as_deref().unwrap_or(sse_case::origins::ORIGIN));
             if *origin != want {
                 j.find(
                     j.level_of("DISPATCH-ORIGIN"),
@@ -1100,7 +1098,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
 /// failed for it.
 pub fn judge_readings(
     case: &Case,
-    expectations: &[(Vec<crate::expect::Reading>, Expectation)],
+    expectations: &[(Vec<sse_case::reading::Reading>, Expectation)],
     run: &Run,
     cx: Context<'_>,
 ) -> Verdict {
@@ -1465,7 +1463,7 @@ fn latency_allowance(case: &Case) -> Duration {
     case.faults
         .iter()
         .map(|f| match f {
-            sse_sim::Fault::Latency { ms, jitter_ms } => {
+            sse_case::fault::Fault::Latency { ms, jitter_ms } => {
                 Duration::from_millis(ms.saturating_add(*jitter_ms).saturating_mul(4))
             }
             _ => Duration::ZERO,

@@ -9,9 +9,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{Cell, RequirementInfo, RunReport, md, md_code, millis};
-use crate::judge::Outcome;
-use crate::server_check::{CheckResult, Declaration};
-use crate::setups::Setup;
+use sse_case::server_check::Declaration;
+use sse_case::setup::Setup;
+use sse_judge::checked::CheckResult;
+use sse_judge::judge::Outcome;
 
 /// One server set-up: a column of the server matrix.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,7 +138,7 @@ impl ServerReport {
                 let _ = writeln!(
                     s,
                     "  as a client reads them:\n{}",
-                    crate::escape::terminal_lines(lines)
+                    sse_judge::escape::terminal_lines(lines)
                 );
             }
         }

@@ -3,14 +3,14 @@
 //! whole list of what the case can judge. A case's `checks` only say which of several rules a
 //! step could be about (why a connection must fail: its status, its type, CORS); where they say
 //! nothing, the step's own rule is named. A message is blamed by the lines of the body it came
-//! in (a stream case's stream, or a scripted response's body), as [`crate::stream_case`] does.
+//! in (a stream case's stream, or a scripted response's body), as [`sse_case::stream_case`] does.
 
 use sse_model::ReadyState;
 
-use crate::case::Case;
-use crate::client::Seen;
 use crate::expect::{Expectation, RequestKind, Step};
-use crate::stream_case::{Delivery, Shown, StreamSource};
+use sse_case::case::Case;
+use sse_case::observed::Seen;
+use sse_case::stream_case::{Delivery, Shown, StreamSource};
 
 /// Rules that make a client reestablish a connection, in the order a case names them.
 const REESTABLISH: [&str; 6] = [
@@ -108,7 +108,7 @@ impl<'a> Blamer<'a> {
     }
 
     /// The scripted response a page step belongs to.
-    fn response_of(&self, step: usize) -> Option<&sse_server::cases::ScriptedResponse> {
+    fn response_of(&self, step: usize) -> Option<&sse_case::script::ScriptedResponse> {
         let (_, n) = self.connection_of(step)?;
         let responses = &self.case.server.responses;
         responses.get(n.min(responses.len().checked_sub(1)?))
@@ -130,7 +130,7 @@ impl<'a> Blamer<'a> {
         }
         let (request, _) = self.connection_of(step)?;
         let response = self.response_of(step)?;
-        let ends = response.end != sse_server::cases::End::Hang;
+        let ends = response.end != sse_case::script::End::Hang;
         let (source, _) = StreamSource::new(
             &self.case.id,
             response.body_bytes().into(),
@@ -155,22 +155,22 @@ impl<'a> Blamer<'a> {
             });
         // Faults that cut a connection (a partition, latency or a buffer only delays it).
         let cut = self.case.faults.iter().any(|f| match f {
-            sse_sim::Fault::Drop { .. }
-            | sse_sim::Fault::IdleTimeout { .. }
-            | sse_sim::Fault::ServerCrash { .. }
-            | sse_sim::Fault::Stall { .. } => true,
-            sse_sim::Fault::Buffer { .. }
-            | sse_sim::Fault::Latency { .. }
-            | sse_sim::Fault::Partition { .. } => false,
+            sse_case::fault::Fault::Drop { .. }
+            | sse_case::fault::Fault::IdleTimeout { .. }
+            | sse_case::fault::Fault::ServerCrash { .. }
+            | sse_case::fault::Fault::Stall { .. } => true,
+            sse_case::fault::Fault::Buffer { .. }
+            | sse_case::fault::Fault::Latency { .. }
+            | sse_case::fault::Fault::Partition { .. } => false,
         });
         let extension =
             self.case.client.read_timeout_ms.is_some() || self.case.client.restart_at_ms.is_some();
         if opened && !cut && !extension {
             match self.response_of(step).map(|r| r.end) {
-                Some(sse_server::cases::End::Abort) => return vec!["CONN-BODY-ERROR"],
+                Some(sse_case::script::End::Abort) => return vec!["CONN-BODY-ERROR"],
                 // A scripted body that ends, or the reference server's stream that ends.
-                Some(sse_server::cases::End::Close) | None => return vec!["CONN-END-OF-BODY"],
-                Some(sse_server::cases::End::Hang) => {}
+                Some(sse_case::script::End::Close) | None => return vec!["CONN-END-OF-BODY"],
+                Some(sse_case::script::End::Hang) => {}
             }
         }
         let fallback: &[&'static str] = if opened {
@@ -243,7 +243,7 @@ impl<'a> Blamer<'a> {
                     ready_state: ReadyState::Closed,
                 },
                 Some(Seen::Error {
-                    ready_state: Some(crate::client::ReadyStateName::Connecting),
+                    ready_state: Some(sse_case::observed::ReadyStateName::Connecting),
                     ..
                 }),
             ) if self.case.checks.iter().any(|c| c == "CONN-FUTILE") => vec!["CONN-FUTILE"],
@@ -385,7 +385,7 @@ impl<'a> Blamer<'a> {
             || self.expectation.commands.iter().any(|(ms, c)| {
                 matches!(
                     c,
-                    crate::client::Command::Close | crate::client::Command::UserAgentAbort
+                    sse_case::client::Command::Close | sse_case::client::Command::UserAgentAbort
                 ) && std::time::Duration::from_millis(*ms) <= at
             })
     }

@@ -120,8 +120,8 @@ impl Catalogue {
         let snapshots = self.root.join("fixtures/snapshots/cases");
         case.golden = golden_trace(&snapshots.join(format!("{}.snap", case.id)))?;
         case.alternatives.clear();
-        for readings in crate::expect::Reading::combinations() {
-            let name = crate::expect::Reading::names(&readings);
+        for readings in crate::reading::Reading::combinations() {
+            let name = crate::reading::Reading::names(&readings);
             let path = snapshots.join(format!("{}@{name}.snap", case.id));
             if let Some(trace) = golden_trace(&path)? {
                 case.alternatives.push((readings, trace));
