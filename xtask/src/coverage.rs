@@ -82,7 +82,7 @@ pub(crate) fn run(root: &Path, out: &Path, quiet: bool) -> Result<bool> {
         }
     }
     let catalogue = sse_harness::Catalogue::load(root)?;
-    for check in sse_harness::server_check::load_default(&catalogue)? {
+    for check in sse_checks::server_check::load_default(&catalogue)? {
         for id in &check.checks {
             add(
                 id,
@@ -298,7 +298,7 @@ fn markdown(report: &Report<'_>) -> String {
 }
 
 fn stream_fixtures(root: &Path) -> Result<Vec<(String, Vec<String>)>> {
-    Ok(sse_harness::catalogue::stream_fixtures(root)?
+    Ok(sse_case::stream_fixture::stream_fixtures(root)?
         .into_iter()
         .map(|e| (e.name, e.checks))
         .collect())

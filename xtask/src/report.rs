@@ -3,13 +3,13 @@
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
+use sse_checks::{server_check, setups};
 use sse_harness::Catalogue;
 use sse_harness::evidence::Evidence;
 use sse_harness::judge::Outcome;
 use sse_harness::report::{RunReport, verdict_line};
 use sse_harness::run::conformance;
 use sse_harness::run::{Selection, Target, glob, resolve};
-use sse_harness::{server_check, setups};
 
 pub(crate) fn run(
     root: &Path,

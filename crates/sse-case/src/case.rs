@@ -131,7 +131,7 @@ pub struct Case {
     /// For a stream case (made from a stream fixture, never from a case file): the stream, how
     /// it is delivered, and what the judge needs to blame the rule a client broke.
     #[serde(skip)]
-    pub stream: Option<Arc<crate::stream_case::StreamSource>>,
+    pub stream: Option<Arc<crate::stream_source::StreamSource>>,
 }
 
 fn default_seed() -> u64 {

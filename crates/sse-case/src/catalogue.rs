@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use sse_model::Trace;
 
 use crate::LoadError;
@@ -51,7 +50,7 @@ impl Catalogue {
         for case in &mut cases {
             catalogue.attach(case)?;
         }
-        for fixture in stream_fixtures(root)? {
+        for fixture in crate::stream_fixture::stream_fixtures(root)? {
             if let Some(unknown) = fixture
                 .checks
                 .iter()
@@ -165,7 +164,7 @@ pub fn golden_trace(path: &Path) -> Result<Option<Trace>, LoadError> {
         return Ok(None);
     }
     let text = crate::read(path)?;
-    let body = snapshot_body(&text);
+    let body = crate::stream_fixture::snapshot_body(&text);
     body.parse::<Trace>()
         .map(Some)
         .map_err(|e| LoadError::Invalid {
@@ -174,62 +173,9 @@ pub fn golden_trace(path: &Path) -> Result<Option<Trace>, LoadError> {
         })
 }
 
-/// The contents of an insta snapshot: what follows its `---` metadata header.
-pub(crate) fn snapshot_body(text: &str) -> &str {
-    let Some(rest) = text.strip_prefix("---\n") else {
-        return text;
-    };
-    match rest.find("\n---\n") {
-        Some(end) => &rest[end + 5..],
-        None => text,
-    }
-}
-
-/// One raw stream fixture of `fixtures/streams/`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct StreamFixture {
-    /// File stem of `NAME.sse`.
-    pub name: String,
-    /// Requirement ids it checks.
-    pub checks: Vec<String>,
-    /// What it shows.
-    pub about: String,
-    /// Where it comes from (a web-platform-tests file, say).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Manifest {
-    stream: Vec<StreamFixture>,
-}
-
-/// The stream fixtures' manifest, `fixtures/streams/manifest.toml`.
-pub fn stream_fixtures(root: &Path) -> Result<Vec<StreamFixture>, LoadError> {
-    let path = root.join("fixtures/streams/manifest.toml");
-    let text = crate::read(&path)?;
-    toml::from_str::<Manifest>(&text)
-        .map(|m| m.stream)
-        .map_err(|e| LoadError::Invalid {
-            path,
-            reason: e.to_string(),
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn snapshot_bodies() {
-        assert_eq!(
-            snapshot_body("---\nsource: x\ndescription: \"a\"\n---\n0.000 open\n"),
-            "0.000 open\n"
-        );
-        assert_eq!(snapshot_body("0.000 open\n"), "0.000 open\n");
-    }
 
     #[test]
     fn a_choice_must_be_an_implementation_defined_requirement_the_case_checks() {

@@ -17,6 +17,8 @@ pub mod server_check;
 pub mod setup;
 pub mod spec;
 pub mod stream_case;
+pub mod stream_fixture;
+pub mod stream_source;
 
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,6 @@
 //! on loopback only.
 
 use std::fmt;
-use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -16,7 +15,6 @@ pub use sse_case::observed::{
     Budget, Held, MAX_HELD_BYTES, MAX_OBSERVATIONS, MAX_OBSERVED_BYTES, Observed, ReadyStateName,
     Seen,
 };
-use tokio::io::{AsyncRead, AsyncWrite};
 use url::Url;
 
 /// Everything needed to open one stream.
@@ -91,7 +89,7 @@ pub trait Session: Send {
 pub type TakenAt = Option<Duration>;
 
 /// An implementation under test. Implement this for a client library to run the whole case
-/// catalogue against it (see [`crate::mimic`] for `cargo test` integration).
+/// catalogue against it (see the `mimic` module for `cargo test` integration).
 pub trait Client: Send + Sync + 'static {
     /// Name and version, for reports.
     fn identity(&self) -> Identity;
@@ -125,91 +123,7 @@ pub trait Client: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<Box<dyn Session>, ClientError>>;
 }
 
-/// A byte stream to a server.
-pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
-
-/// The loopback address a URL's host names, without asking any resolver (a DNS query would
-/// leave the machine): an IP literal in 127.0.0.0/8 or `::1` (bracketed or not), or
-/// `localhost`. Anything else is refused with the reason.
-pub fn loopback_ip(host: &str) -> Result<std::net::IpAddr, String> {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.eq_ignore_ascii_case("localhost") {
-        return Ok(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) if ip.is_loopback() => Ok(ip),
-        Ok(ip) => Err(format!(
-            "{ip} is not a loopback address: the harness only connects to loopback"
-        )),
-        Err(_) => Err(format!(
-            "{host} is not a loopback address (an IP in 127.0.0.0/8, ::1 or localhost; host names are not resolved)"
-        )),
-    }
-}
-
-/// A connection made through [`Net`].
-pub type Conn = Box<dyn Io>;
-
-type ConnectFn = dyn Fn(String, u16) -> BoxFuture<'static, io::Result<Conn>> + Send + Sync;
-
-/// How a client reaches the case server: real loopback sockets or the simulator's network.
-#[derive(Clone)]
-pub struct Net {
-    connect: Arc<ConnectFn>,
-    simulated: bool,
-}
-
-impl fmt::Debug for Net {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Net")
-    }
-}
-
-impl Net {
-    /// Real TCP, to loopback addresses only (127.0.0.0/8, ::1, `localhost`): the harness never
-    /// sends test traffic anywhere else.
-    pub fn loopback() -> Net {
-        let connect = Arc::new(|host: String, port: u16| {
-            Box::pin(async move {
-                let ip = loopback_ip(&host)
-                    .map_err(|why| io::Error::new(io::ErrorKind::PermissionDenied, why))?;
-                let stream = tokio::net::TcpStream::connect((ip, port)).await?;
-                stream.set_nodelay(true)?;
-                Ok(Box::new(stream) as Conn)
-            }) as BoxFuture<'static, io::Result<Conn>>
-        });
-        Net {
-            connect,
-            simulated: false,
-        }
-    }
-
-    /// The simulator's network (`turmoil::net`); usable only inside a simulation.
-    pub fn simulated() -> Net {
-        let connect = Arc::new(|host: String, port: u16| {
-            Box::pin(async move {
-                let stream = turmoil::net::TcpStream::connect((host.as_str(), port)).await?;
-                Ok(Box::new(stream) as Conn)
-            }) as BoxFuture<'static, io::Result<Conn>>
-        });
-        Net {
-            connect,
-            simulated: true,
-        }
-    }
-
-    /// Connects to `host:port`.
-    pub async fn connect(&self, host: &str, port: u16) -> io::Result<Conn> {
-        (self.connect)(host.to_owned(), port).await
-    }
-
-    /// Whether connections go through the simulator: a client with a network stack of its own
-    /// must use [`Net::connect`] there, and may use its own stack on loopback.
-    pub fn is_simulated(&self) -> bool {
-        self.simulated
-    }
-}
+pub use sse_http::net::{Conn, Io, Net, loopback_ip};
 
 /// The clock observations are stamped with.
 pub type Clock = Arc<dyn Fn() -> Duration + Send + Sync>;
@@ -458,7 +372,7 @@ impl Observer {
 
 #[cfg(test)]
 mod tests {
-    use super::{Budget, Epoch, Observer, Seen, loopback_ip};
+    use super::{Budget, Epoch, Observer, Seen};
 
     fn message(bytes: usize) -> Seen {
         Seen::Message {
@@ -492,31 +406,5 @@ mod tests {
         let c = Observer::with_epoch_in(Epoch::new(), Budget::of_column("test-flooding-column"));
         c.report(message(20 << 20));
         assert_eq!(c.overran(), None);
-    }
-
-    #[test]
-    fn only_loopback_literals_and_localhost_are_taken_and_no_name_is_resolved() {
-        for ok in [
-            "127.0.0.1",
-            "127.8.9.10",
-            "::1",
-            "[::1]",
-            "localhost",
-            "LOCALHOST",
-        ] {
-            assert!(loopback_ip(ok).is_ok(), "{ok}");
-        }
-        for (host, why) in [
-            ("1.2.3.4", "not a loopback address"),
-            ("0.0.0.0", "not a loopback address"),
-            ("[2001:db8::1]", "not a loopback address"),
-            // A name that may well resolve to loopback is still refused: asking a resolver
-            // would send a query off the machine.
-            ("localhost.example", "host names are not resolved"),
-            ("example.invalid", "host names are not resolved"),
-        ] {
-            let err = loopback_ip(host).expect_err(host);
-            assert!(err.contains(why), "{host}: {err}");
-        }
     }
 }

@@ -4,23 +4,21 @@
 //! runs it in the simulator (simulated time, via `sse-sim`) or over loopback sockets, and
 //! [`judge`] turns what it observably did into a verdict per requirement.
 
-pub mod annotate;
 pub mod browser;
 pub mod case_server;
 pub mod chaos;
 pub mod client;
-pub mod fetch;
 pub mod loopback;
 pub mod mimic;
 pub mod model;
-pub mod proxy_check;
+mod open;
 mod remote;
 pub mod run;
-pub mod server_check;
 pub mod service;
-pub mod setups;
+mod simulated;
 
 pub use sse_case::{LoadError, case, catalogue, reading, spec, stream_case};
+pub use sse_http::fetch;
 pub use sse_judge::{escape, evidence, expect, judge};
 pub use sse_report as report;
 

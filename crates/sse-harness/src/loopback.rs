@@ -25,12 +25,14 @@ use tokio_util::sync::CancellationToken;
 use crate::case::Case;
 use crate::client::{Client, Clock, Epoch, Net, Observer, Seen};
 use crate::expect::Expectation;
-use crate::run::Origins;
+use sse_case::origins::Origins;
 use sse_case::reading::Reading;
 
 /// Every acceptable expectation of a case (see [`Expectation::readings`]).
 type Expectations = [(Vec<Reading>, Expectation)];
-use crate::run::{Run, RunError, check_capabilities, commands, open_request};
+use crate::open::{RunError, check_capabilities, open_request};
+use sse_case::schedule::commands;
+use sse_judge::run::Run;
 
 /// The longest a loopback run may take, whatever the client does.
 pub const MAX_RUN: Duration = Duration::from_secs(60);
@@ -148,7 +150,7 @@ pub async fn run_async(
     };
     // What this run's client reports is held against its column's budget: a column whose
     // client floods cannot take what another column's cases need.
-    let column = crate::run::Transport::Loopback.column_id(&client.identity().name);
+    let column = sse_case::origins::Transport::Loopback.column_id(&client.identity().name);
     let observer =
         Observer::with_epoch_in(epoch.clone(), crate::client::Budget::of_column(&column));
     let request = open_request(case, &origins, Net::loopback())?;
@@ -192,7 +194,7 @@ async fn drive(
     epoch: &Epoch,
 ) -> Result<(), RunError> {
     let caps = client.capabilities();
-    let opening = crate::run::open_with_companions(client.as_ref(), request, observer.clone());
+    let opening = crate::open::open_with_companions(client.as_ref(), request, observer.clone());
     let mut session = tokio::time::timeout(OPEN_TIMEOUT, opening)
         .await
         .map_err(|_| {
@@ -673,7 +675,7 @@ impl CaseServer {
             .filter(|r| {
                 !crate::browser::is_page_target(&r.target)
                     && !self.foreign(&r.target)
-                    && !crate::run::is_companion(&r.target)
+                    && !sse_case::schedule::is_companion(&r.target)
             })
             .collect()
     }

@@ -17,7 +17,7 @@ use sse_model::{
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use sse_server::compress::Decoder;
+use sse_http::decode::Decoder;
 
 use crate::client::{
     Capabilities, Capability, Client, ClientError, Command, Identity, Net, Observer, OpenRequest,

@@ -10,11 +10,15 @@ use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
-use crate::client::{Net, Observer, ReadyStateName};
+use crate::client::{Observer, ReadyStateName};
+pub(crate) use sse_http::call::call;
+pub(crate) use sse_http::process::{
+    block_on, free_port, kill_group, log_tail, run_logged, spawn_logged,
+};
 
 /// Bytes of out-of-order items an [`InOrder`] holds at most while a lower number is missing
 /// (and all of them together hold no more than [`crate::client::MAX_HELD_BYTES`] with the
@@ -138,84 +142,6 @@ impl Stamper {
         self.last_at = at.max(self.last_at);
         self.last_at
     }
-}
-
-/// Runs a command to completion within `limit`, its output in `log`; an error says how it
-/// ended and its last words (a set-up script's reason: a missing toolchain).
-pub(crate) fn run_logged(
-    command: &mut std::process::Command,
-    log: &std::path::Path,
-    limit: std::time::Duration,
-) -> Result<(), String> {
-    // A process group of its own, so a timeout stops what it started too (pip, cargo).
-    let mut child = spawn_logged(command, log)?;
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => return Err(format!("failed ({status}){}", log_tail(log))),
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            _ => {
-                kill_group(&mut child);
-                return Err(format!("did not finish within {limit:?}"));
-            }
-        }
-    }
-}
-
-/// Starts a long-running command in a process group of its own (so [`kill_group`] stops it
-/// with everything it starts), its output in `log`.
-pub(crate) fn spawn_logged(
-    command: &mut std::process::Command,
-    log: &std::path::Path,
-) -> Result<std::process::Child, String> {
-    use std::os::unix::process::CommandExt as _;
-    let file =
-        std::fs::File::create(log).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
-    command
-        .stdin(std::process::Stdio::null())
-        .stdout(file.try_clone().map_err(|e| e.to_string())?)
-        .stderr(file)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))
-}
-
-/// The last lines of a log, for an error message.
-pub(crate) fn log_tail(path: &std::path::Path) -> String {
-    let log = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = &lines[lines.len().saturating_sub(3)..];
-    if tail.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", tail.join(" | "))
-    }
-}
-
-/// A loopback port nothing listens on right now.
-pub(crate) fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
-}
-
-/// Kills a child started in a process group of its own, with everything it started (a
-/// browser's helpers, an adapter's interpreter), and reaps it.
-pub(crate) fn kill_group(child: &mut std::process::Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pid}")])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// EventSource's readyState numbers.
@@ -345,97 +271,6 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
         .map_err(|_| format!("the body did not arrive within {BODY_READ_LIMIT:?}"))??;
     let parsed = serde_json::from_slice(&bytes).map_err(|e| format!("bad JSON: {e}"))?;
     Ok((parsed, reading))
-}
-
-/// What an HTTP call answered.
-#[derive(Debug)]
-pub(crate) struct Answer {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Bytes,
-}
-
-/// The largest answer [`call`] reads.
-const MAX_ANSWER_BYTES: usize = 1 << 20;
-
-/// One HTTP/1.1 request to a loopback URL, on a connection of its own, within `limit`.
-pub(crate) async fn call(
-    method: Method,
-    url: &url::Url,
-    json: Option<&serde_json::Value>,
-    limit: Duration,
-) -> Result<Answer, String> {
-    let attempt = async {
-        let host = url.host_str().ok_or("the URL has no host")?;
-        let port = url.port_or_known_default().ok_or("the URL has no port")?;
-        let io = Net::loopback()
-            .connect(host, port)
-            .await
-            .map_err(|e| format!("cannot connect: {e}"))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
-                .await
-                .map_err(|e| e.to_string())?;
-        let conn = tokio::spawn(conn);
-        let target = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_owned(),
-        };
-        let authority = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_owned(),
-        };
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(target)
-            .header("host", authority);
-        let body = match json {
-            Some(v) => {
-                builder = builder.header("content-type", "application/json");
-                Bytes::from(v.to_string())
-            }
-            None => Bytes::new(),
-        };
-        let request = builder
-            .body(Full::new(body))
-            .map_err(|e| format!("bad request: {e}"))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (parts, body) = response.into_parts();
-        let body = Limited::new(body, MAX_ANSWER_BYTES)
-            .collect()
-            .await
-            .map_err(|e| format!("unreadable answer: {e}"))?
-            .to_bytes();
-        conn.abort();
-        Ok(Answer {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
-    };
-    tokio::time::timeout(limit, attempt)
-        .await
-        .map_err(|_| format!("no answer within {limit:?}"))?
-}
-
-/// Runs `f` to completion on a runtime of its own, on a thread of its own: for calls that must
-/// be made where no runtime can be relied on (in `Drop`, from synchronous code).
-pub(crate) fn block_on<T: Send + 'static>(
-    f: impl Future<Output = T> + Send + 'static,
-) -> Option<T> {
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .ok()
-            .map(|rt| rt.block_on(f))
-    })
-    .join()
-    .ok()
-    .flatten()
 }
 
 #[cfg(test)]

@@ -102,7 +102,11 @@ impl Service {
             let answer = remote::block_on(async move {
                 remote::call(Method::GET, &probe, None, Duration::from_secs(2)).await
             })
-            .unwrap_or_else(|| Err("the status request could not run".into()));
+            .unwrap_or_else(|| {
+                Err(sse_http::fetch::FetchError::Http(
+                    "the status request could not run".into(),
+                ))
+            });
             let why = match answer {
                 Ok(a) if a.status.is_success() => {
                     let status: Status = if a.body.iter().all(u8::is_ascii_whitespace) {
@@ -118,7 +122,7 @@ impl Service {
                     break status;
                 }
                 Ok(a) => format!("it answered {}", a.status),
-                Err(e) => e,
+                Err(e) => e.to_string(),
             };
             alive()?;
             if Instant::now() >= deadline {

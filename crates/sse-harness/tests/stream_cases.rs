@@ -219,7 +219,7 @@ fn a_broken_parser_fails_the_rule_it_breaks(
 
 #[test]
 fn every_fixture_is_a_stream_case_in_every_delivery_that_differs() {
-    let fixtures = sse_harness::catalogue::stream_fixtures(&catalogue().root).expect("manifest");
+    let fixtures = sse_case::stream_fixture::stream_fixtures(&catalogue().root).expect("manifest");
     for f in &fixtures {
         let whole = format!("stream/{}@whole", f.name);
         assert!(catalogue().case(&whole).is_some(), "{whole}");

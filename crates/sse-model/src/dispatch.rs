@@ -1,9 +1,9 @@
 //! Interpreting an event stream: fields into buffers, buffers into events
 //! (HTML, "Interpreting an event stream", `#event-stream-interpretation`, and "dispatch the event").
 //!
-//! Lines arrive decoded (see [`crate::parser`]), so buffers are strings and dispatch copies nothing.
+//! Lines arrive decoded (see the parser), so buffers are strings and dispatch copies nothing.
 
-use crate::parser::{Line, ParseError};
+use crate::field::{Line, ParseError};
 
 /// The event type used when no `event` field set one.
 pub const DEFAULT_EVENT_TYPE: &str = "message";
@@ -272,12 +272,12 @@ impl std::fmt::Display for Item {
             Item::Event(e) => write!(
                 f,
                 "message  type={}  id={}  data={}",
-                crate::trace::token(&e.event_type),
-                crate::trace::token(&e.last_event_id),
-                crate::trace::quote(&e.data)
+                crate::quote::token(&e.event_type),
+                crate::quote::token(&e.last_event_id),
+                crate::quote::quote(&e.data)
             ),
             Item::Retry(millis) => write!(f, "retry    {millis}"),
-            Item::Comment(text) => write!(f, "comment  {}", crate::trace::quote(text)),
+            Item::Comment(text) => write!(f, "comment  {}", crate::quote::quote(text)),
         }
     }
 }

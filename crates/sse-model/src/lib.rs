@@ -19,9 +19,11 @@
 pub mod dispatch;
 pub mod eventsource;
 pub mod explain;
+mod field;
 pub mod lint;
 pub mod mime;
 pub mod parser;
+mod quote;
 pub mod reconnect;
 pub mod trace;
 

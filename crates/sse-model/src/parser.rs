@@ -7,9 +7,10 @@
 //! finished value (see [`crate::dispatch`]) therefore gives the same code points as decoding the
 //! whole stream first, and lets the hot path skip a decode step.
 
-use memchr::{memchr, memchr2, memchr2_iter};
+use memchr::{memchr2, memchr2_iter};
 
 use crate::dispatch::{Dispatcher, Sink};
+pub use crate::field::{Line, ParseError, split_field};
 
 /// The bytes of U+FEFF in UTF-8: the decoder strips exactly one of them at the start of a stream.
 const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
@@ -41,23 +42,6 @@ impl Limits {
         max_line_len: usize::MAX,
         max_event_data: usize::MAX,
     };
-}
-
-/// A stream broke one of the parser's [`Limits`]; the parser refuses further input until reset.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError {
-    /// A line grew past `max_line_len` before its end-of-line arrived.
-    #[error("line longer than the limit of {limit} bytes (IMPL-LIMITS)")]
-    LineTooLong {
-        /// The configured limit.
-        limit: usize,
-    },
-    /// An event's data buffer grew past `max_event_data` before the event was dispatched.
-    #[error("event data larger than the limit of {limit} bytes (IMPL-LIMITS)")]
-    EventTooLarge {
-        /// The configured limit.
-        limit: usize,
-    },
 }
 
 /// Where the parser stands on the optional leading BOM.
@@ -274,52 +258,5 @@ impl Parser {
         }
         self.line.extend_from_slice(bytes);
         Ok(())
-    }
-}
-
-/// One line of the stream, classified by the interpretation rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Line<'a> {
-    /// An empty line: dispatch the event.
-    Empty,
-    /// A line starting with a colon: a comment, ignored by clients (the text after the colon).
-    Comment(&'a str),
-    /// A field: the name before the first colon, the value after it minus one leading space.
-    Field {
-        /// Field name, compared case-sensitively.
-        name: &'a str,
-        /// Field value (empty when the line had no colon).
-        value: &'a str,
-    },
-}
-
-/// Classifies a line and splits a field at its first colon, removing one leading space.
-pub fn split_field(line: &str) -> Line<'_> {
-    let bytes = line.as_bytes();
-    // The common field names need no search for their colon.
-    let colon = if bytes.starts_with(b"data:") {
-        Some(4)
-    } else if bytes.starts_with(b"id:") {
-        Some(2)
-    } else if bytes.starts_with(b"event:") {
-        Some(5)
-    } else {
-        memchr(b':', bytes)
-    };
-    match colon {
-        _ if line.is_empty() => Line::Empty,
-        Some(0) => Line::Comment(&line[1..]),
-        // The colon is ASCII, so both sides of it are character boundaries.
-        Some(colon) => {
-            let value = &line[colon + 1..];
-            Line::Field {
-                name: &line[..colon],
-                value: value.strip_prefix(' ').unwrap_or(value),
-            }
-        }
-        None => Line::Field {
-            name: line,
-            value: "",
-        },
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
-use sse_harness::catalogue::StreamFixture as Entry;
+use sse_case::stream_fixture::StreamFixture as Entry;
 use sse_model::lint::{Severity, check_stream};
 use sse_model::trace::token;
 use sse_model::{Item, Limits, Parser};
@@ -16,7 +16,7 @@ fn streams_dir() -> PathBuf {
 }
 
 fn manifest() -> Vec<Entry> {
-    sse_harness::catalogue::stream_fixtures(&sse_harness::catalogue::workspace_root())
+    sse_case::stream_fixture::stream_fixtures(&sse_case::catalogue::workspace_root())
         .unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -24,8 +24,8 @@
 //! origins. `OPTIONS /cases/{id}` answers any CORS preflight with a permissive 204 without using
 //! up a response, so a client that preflights meets the same script as one that does not.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -37,8 +37,7 @@ pub use sse_case::script::{
     Step, decode_hex,
 };
 
-/// Scripts by case id, shared by every clone of a configuration.
-pub type Scripts = Arc<BTreeMap<String, Script>>;
+pub use crate::config::Scripts;
 
 /// How much of a repeat step is made and sent at once.
 const REPEAT_CHUNK: usize = 64 * 1024;

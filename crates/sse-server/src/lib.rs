@@ -48,6 +48,8 @@
 
 pub mod cases;
 pub mod compress;
+mod config;
+mod ctx;
 pub mod demo;
 pub mod encode;
 pub mod listener;

@@ -11,8 +11,8 @@ use hyper::body::Incoming;
 
 use crate::cases::{CaseError, Player, expand, with_run};
 use crate::compress::{self, Coding};
+use crate::ctx::Ctx;
 use crate::demo::Demo;
-use crate::server::Ctx;
 use crate::stream::{self, Body, Framing, Source};
 use crate::topics::{Feed, PublishError, Resume, Subscribe};
 

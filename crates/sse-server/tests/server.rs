@@ -203,7 +203,7 @@ async fn finished_streams_answer_204() {
 }
 
 fn decode(encoding: &str, bytes: &[u8]) -> Vec<u8> {
-    let mut decoder = sse_server::compress::Decoder::new(Some(encoding)).expect("a known coding");
+    let mut decoder = sse_http::decode::Decoder::new(Some(encoding)).expect("a known coding");
     decoder
         .decode(bytes)
         .map(|b| b.to_vec())

@@ -3,6 +3,8 @@
 
 pub use sse_server::stream::sleep_until;
 
+use std::time::Duration;
+
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
@@ -21,4 +23,9 @@ where
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
     Ok(sender)
+}
+
+/// Simulated time since the start of the run, for logs kept by any host.
+pub fn now() -> Duration {
+    turmoil::sim_elapsed().unwrap_or_default()
 }

@@ -11,6 +11,12 @@ use turmoil::net::{TcpListener, TcpStream};
 use crate::fault::Fault;
 use crate::relay::{relay, resolve};
 
+/// The proxy's second port, the server's second origin.
+pub const OTHER_PORT: u16 = 8080;
+
+/// The proxy's third port, the origin of the page a case's client runs in.
+pub const PAGE_PORT: u16 = 8081;
+
 /// How long the proxy waits for the server to accept before treating it as down.
 const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_millis(20);
 
@@ -23,8 +29,8 @@ const MAX_LOGGED: usize = 100_000;
 /// the simulation, so its start is the epoch of faults given as absolute times; faults count
 /// connections on all ports together.
 ///
-/// [`OTHER_PORT`]: crate::world::OTHER_PORT
-/// [`PAGE_PORT`]: crate::world::PAGE_PORT
+/// [`OTHER_PORT`]: OTHER_PORT
+/// [`PAGE_PORT`]: PAGE_PORT
 pub(crate) async fn run(
     faults: Arc<Vec<Fault>>,
     upstream: &'static str,
@@ -32,8 +38,8 @@ pub(crate) async fn run(
 ) -> turmoil::Result {
     let epoch = Instant::now();
     let listener = TcpListener::bind("0.0.0.0:80").await?;
-    let other = TcpListener::bind(("0.0.0.0", crate::world::OTHER_PORT)).await?;
-    let page = TcpListener::bind(("0.0.0.0", crate::world::PAGE_PORT)).await?;
+    let other = TcpListener::bind(("0.0.0.0", OTHER_PORT)).await?;
+    let page = TcpListener::bind(("0.0.0.0", PAGE_PORT)).await?;
     let mut n = 0u32;
     loop {
         let (client, _) = tokio::select! {
@@ -44,7 +50,7 @@ pub(crate) async fn run(
         {
             let mut log = connections.lock().unwrap_or_else(PoisonError::into_inner);
             if log.len() < MAX_LOGGED {
-                log.push(crate::world::now());
+                log.push(crate::net::now());
             }
         }
         n += 1;

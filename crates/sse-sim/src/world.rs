@@ -11,20 +11,16 @@ use sse_server::{Config, ReceivedRequest, RequestLog, Server, TopicStore};
 use tokio_util::sync::CancellationToken;
 
 use crate::fault::{Fault, Publisher};
+pub use crate::net::now;
 use crate::proxy;
+pub use crate::proxy::{OTHER_PORT, PAGE_PORT};
 
 /// Where the client host reaches the server: through the proxy, on port 80.
 pub const CLIENT_BASE_URL: &str = sse_case::origins::SIMULATED_STREAM;
 
-/// The proxy's second port, the server's second origin.
-pub const OTHER_PORT: u16 = 8080;
-
 /// Where the client host reaches the server's second origin (same proxy, port [`OTHER_PORT`]):
 /// the server's [`Config::other_origin`] in every world.
 pub const OTHER_BASE_URL: &str = sse_case::origins::SIMULATED_OTHER;
-
-/// The proxy's third port, the origin of the page a case's client runs in.
-pub const PAGE_PORT: u16 = 8081;
 
 /// The page's origin (same proxy, port [`PAGE_PORT`]): the server's [`Config::page_origin`] in
 /// every world.
@@ -129,11 +125,6 @@ pub struct Outcome {
     pub connections: Vec<Duration>,
     /// The reference server's topic store (for properties over published events).
     pub topics: Arc<TopicStore>,
-}
-
-/// Simulated time since the start of the run, for logs kept by any host.
-pub fn now() -> Duration {
-    turmoil::sim_elapsed().unwrap_or_default()
 }
 
 /// Runs `client` on the `client` host of `world` until the world's duration has passed. The

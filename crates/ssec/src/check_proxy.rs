@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use sse_checks::proxy_check::{ProxyUnderTest, run as check};
 use sse_harness::escape::terminal;
 use sse_harness::judge::Outcome;
-use sse_harness::proxy_check::{ProxyUnderTest, run as check};
 
 /// Arguments of `ssec check-proxy`.
 #[derive(Debug, clap::Args)]

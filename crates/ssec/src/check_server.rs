@@ -4,11 +4,11 @@
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
+use sse_checks::server_check::{self, CheckResult, Declaration, Server};
 use sse_harness::Catalogue;
 use sse_harness::escape::terminal;
 use sse_harness::judge::Outcome;
 use sse_harness::run::glob;
-use sse_harness::server_check::{self, CheckResult, Declaration, Server};
 
 /// Arguments of `ssec check-server`.
 #[derive(Debug, clap::Args)]

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sse_harness::annotate::{elsewhere, step_text};
+use sse_checks::annotate::{elsewhere, step_text};
 use sse_harness::escape::{terminal, terminal_lines};
 use sse_harness::evidence::abridge_to;
 use sse_harness::fetch::{Ended, FetchLimits, read_stream};

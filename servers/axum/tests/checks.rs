@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use sse_axum_server::{Options, serve};
-use sse_harness::judge::Outcome;
-use sse_harness::server_check::{self, Declaration, Server};
+use sse_checks::server_check::{self, Declaration, Server};
+use sse_judge::judge::Outcome;
 use url::Url;
 
 async fn checked(options: Options, ids: &[&str]) -> Vec<(String, Outcome, String)> {
@@ -15,7 +15,7 @@ async fn checked(options: Options, ids: &[&str]) -> Vec<(String, Outcome, String
     let addr = listener.local_addr().expect("addr");
     let stop = tokio_util::sync::CancellationToken::new();
     let serving = tokio::spawn(serve(listener, stop.clone(), options));
-    let catalogue = sse_harness::Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
+    let catalogue = sse_case::Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
     let checks: Vec<_> = server_check::load_default(&catalogue)
         .unwrap_or_else(|e| panic!("{e}"))
         .into_iter()

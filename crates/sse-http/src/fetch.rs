@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use url::Url;
 
-use crate::client::Net;
+use crate::net::Net;
 
 /// How much of a stream to read, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,7 +271,7 @@ impl Target {
         })
     }
 
-    async fn connect(&self, url: &Url) -> Result<crate::client::Conn, FetchError> {
+    async fn connect(&self, url: &Url) -> Result<crate::net::Conn, FetchError> {
         Net::loopback()
             .connect(&self.host, self.port)
             .await
@@ -341,7 +341,7 @@ async fn read_response(
     let mut bytes = Vec::new();
     let mut arrivals: Vec<(Duration, usize)> = Vec::new();
     let deadline = started + limits.total;
-    let mut decoder = sse_server::compress::Decoder::new(coding.as_deref());
+    let mut decoder = crate::decode::Decoder::new(coding.as_deref());
     let ended = loop {
         let Some(decoder) = decoder.as_mut() else {
             break Ended::Broken(format!(

@@ -8,11 +8,12 @@
 
 use std::path::{Path, PathBuf};
 
-use sse_harness::judge::Outcome;
-use sse_harness::report::{RunReport, ServerReport};
-use sse_harness::server_check::{self, ServerCheck};
-use sse_harness::setups::{self, Setup};
-use sse_harness::{Catalogue, setups::check};
+use sse_case::Catalogue;
+use sse_checks::server_check::{self, ServerCheck};
+use sse_checks::setups::check;
+use sse_checks::setups::{self, Setup};
+use sse_judge::judge::Outcome;
+use sse_report::{RunReport, ServerReport};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -99,7 +100,7 @@ fn the_reference_set_up_passes_its_checks_and_fills_every_report_format() {
     assert!(markdown.contains("## Servers and proxies"), "{markdown}");
     assert!(!markdown.contains("## Implementations"), "{markdown}");
     assert!(report.junit().contains("classname=\"server:reference\""));
-    let html = sse_harness::report::html::render(&report);
+    let html = sse_report::html::render(&report);
     assert!(html.contains("id=\"server-reference\""));
     let json = serde_json::to_string(&report).expect("json");
     let back: RunReport = serde_json::from_str(&json).expect("reads back");

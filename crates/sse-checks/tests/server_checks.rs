@@ -12,15 +12,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::StreamBody;
 use hyper::body::Frame;
-use sse_harness::judge::Outcome;
-use sse_harness::server_check::{self, CheckResult, Declaration, Server, ServerCheck};
+use sse_checks::server_check::{self, CheckResult, Declaration, Server, ServerCheck};
+use sse_judge::judge::Outcome;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 use url::Url;
 
 fn check(id: &str) -> ServerCheck {
-    let catalogue = sse_harness::Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
+    let catalogue = sse_case::Catalogue::load_default().unwrap_or_else(|e| panic!("{e}"));
     server_check::load_default(&catalogue)
         .unwrap_or_else(|e| panic!("{e}"))
         .into_iter()

@@ -30,9 +30,9 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::remote;
-use crate::report::ServerReport;
 use crate::server_check::{self, Server, ServerCheck};
+use sse_http::process as remote;
+use sse_report::ServerReport;
 
 /// How long a set-up's installation may take (a first `pip install` or `cargo build`).
 const INSTALL: Duration = Duration::from_secs(900);

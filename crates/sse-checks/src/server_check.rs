@@ -5,7 +5,7 @@
 //!
 //! A server declares what it supports (`--resume`, `--end-with-204`); a check that needs what
 //! the server did not declare is `unsupported`, never a fail. Every read goes through
-//! [`crate::fetch`]: loopback only, with time limits and a size cap, so a hostile server cannot
+//! [`sse_http::fetch`]: loopback only, with time limits and a size cap, so a hostile server cannot
 //! hang or flood the checker.
 //!
 //! ```toml
@@ -24,8 +24,8 @@ use sse_model::lint::{self, Severity};
 use sse_model::{Effect, Limits, OwnedEvent, Response};
 use url::Url;
 
-use crate::fetch::{Ended, FetchLimits, Fetched, read_stream};
-use crate::judge::Outcome;
+use sse_http::fetch::{Ended, FetchLimits, Fetched, read_stream};
+use sse_judge::judge::Outcome;
 
 pub use sse_case::server_check::{Declaration, Probe, ServerCheck, load, load_default};
 
@@ -494,7 +494,7 @@ async fn delivery(
     let url = server.live_url().clone();
     let coding = check.accept_encoding.clone();
     let reader = tokio::spawn(async move {
-        crate::fetch::read_stream_encoded(&url, None, coding.as_deref(), limits).await
+        sse_http::fetch::read_stream_encoded(&url, None, coding.as_deref(), limits).await
     });
     // Let the stream open before publishing (the connection and the response head).
     tokio::time::sleep(limits.total.mul_f64(0.2).min(Duration::from_millis(500))).await;
@@ -576,7 +576,7 @@ fn fresh_token(kind: &str) -> String {
 
 /// Publishes `text` as an event's data (a POST of a JSON string); an error says why not.
 async fn publish_text(publish: &Url, text: &str) -> Result<(), String> {
-    match crate::remote::call(
+    match sse_http::call::call(
         http::Method::POST,
         publish,
         Some(&serde_json::Value::String(text.to_owned())),
@@ -626,7 +626,7 @@ async fn concurrent(
         format!("over HTTP/1.1 ({} connections)", check.streams)
     };
     let h2 = if check.http2 {
-        match crate::fetch::H2Connection::connect(&url, limits).await {
+        match sse_http::fetch::H2Connection::connect(&url, limits).await {
             Ok(c) => Some(c),
             Err(e) => {
                 result.find(Outcome::Fail, &ids, format!("no HTTP/2 connection: {e}"));
@@ -665,7 +665,7 @@ async fn concurrent(
         let fetched = match reader.await {
             Ok(Ok(f)) => f,
             Ok(Err(e)) => {
-                t.all_timeouts &= matches!(e, crate::fetch::FetchError::Timeout { .. });
+                t.all_timeouts &= matches!(e, sse_http::fetch::FetchError::Timeout { .. });
                 t.no_response.push(e.to_string());
                 continue;
             }
@@ -1028,13 +1028,13 @@ impl<T> Drop for AbortOnDrop<T> {
 
 /// The loopback address a URL's host names (no resolver is asked).
 fn loopback_addr(url: &Url) -> Result<std::net::SocketAddr, String> {
-    let ip = crate::client::loopback_ip(url.host_str().unwrap_or_default())?;
+    let ip = sse_http::net::loopback_ip(url.host_str().unwrap_or_default())?;
     Ok((ip, url.port_or_known_default().unwrap_or(80)).into())
 }
 
 /// A stream that could not be read at all.
-fn no_stream(result: &mut CheckResult, e: &crate::fetch::FetchError) {
-    let hint = if matches!(e, crate::fetch::FetchError::Timeout { .. }) {
+fn no_stream(result: &mut CheckResult, e: &sse_http::fetch::FetchError) {
+    let hint = if matches!(e, sse_http::fetch::FetchError::Timeout { .. }) {
         ": a stream's response head comes at once; something (a buffering proxy) may be holding the whole response back"
     } else {
         ""

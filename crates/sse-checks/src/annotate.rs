@@ -44,7 +44,11 @@ pub fn line_text(step: &Step) -> String {
         (None, Effect::Comment) => format!(":{}", quote(&step.value)),
         (None, _) => "(blank line)".to_owned(),
         // A field name is the server's bytes too: control characters shown as escapes.
-        (Some(name), _) => format!("{}: {}", crate::escape::terminal(name), quote(&step.value)),
+        (Some(name), _) => format!(
+            "{}: {}",
+            sse_judge::escape::terminal(name),
+            quote(&step.value)
+        ),
     }
 }
 

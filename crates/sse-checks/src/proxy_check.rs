@@ -13,8 +13,8 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::fetch::{Ended, FetchLimits, Fetched, read_stream, read_stream_encoded};
-use crate::judge::Outcome;
+use sse_http::fetch::{Ended, FetchLimits, Fetched, read_stream, read_stream_encoded};
+use sse_judge::judge::Outcome;
 
 /// What to check, and for how long.
 #[derive(Debug, Clone)]
