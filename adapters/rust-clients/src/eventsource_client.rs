@@ -91,7 +91,7 @@ impl Client for EventsourceClient {
                 builder.build_with_transport(transport).stream()
             };
             let task = tokio::spawn(watch(stream, observer));
-            Ok(Box::new(crate::Running(task)) as Box<dyn Session>)
+            Ok(Box::new(sse_harness::task::Running::new(task)) as Box<dyn Session>)
         })
     }
 }

@@ -12,10 +12,8 @@ pub mod reqwest_eventsource;
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-use sse_harness::client::TakenAt;
+use sse_harness::Client;
 use sse_harness::run::{Target, Transport};
-use sse_harness::{Client, ClientError, Command, Session};
 
 pub use eventsource_client::EventsourceClient;
 pub use reqwest_eventsource::ReqwestEventsource;
@@ -76,27 +74,4 @@ pub fn main(client: impl Client, transports: &[Transport]) {
     }
     let suite = sse_harness::mimic::Suite::load().unwrap_or_else(|e| panic!("{e}"));
     suite.client(client, transports).main();
-}
-
-/// A stream read by a task of its own; dropping it (or `close`) ends the task, which drops the
-/// library's stream: how these libraries are closed.
-struct Running(tokio::task::JoinHandle<()>);
-
-impl Session for Running {
-    fn command(&mut self, command: Command) -> BoxFuture<'_, Result<TakenAt, ClientError>> {
-        let result = match command {
-            Command::Close => {
-                self.0.abort();
-                Ok(None)
-            }
-            other => Err(ClientError::Unsupported(other.name().into())),
-        };
-        Box::pin(async move { result })
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }

@@ -65,7 +65,10 @@ impl Client for ReqwestEventsource {
                         ready_state: None,
                         message: Some(format!("EventSource::new failed: {e}")),
                     });
-                    return Ok(Box::new(crate::Running(tokio::spawn(async {}))) as Box<dyn Session>);
+                    return Ok(
+                        Box::new(sse_harness::task::Running::new(tokio::spawn(async {})))
+                            as Box<dyn Session>,
+                    );
                 }
             };
             if let Some(start) = request.settings.initial_reconnection_time {
@@ -77,7 +80,7 @@ impl Client for ReqwestEventsource {
                 )));
             }
             let task = tokio::spawn(watch(source, observer));
-            Ok(Box::new(crate::Running(task)) as Box<dyn Session>)
+            Ok(Box::new(sse_harness::task::Running::new(task)) as Box<dyn Session>)
         })
     }
 }

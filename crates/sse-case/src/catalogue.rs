@@ -13,9 +13,17 @@ use crate::LoadError;
 use crate::case::{self, Case};
 use crate::spec::{self, Level, Requirement};
 
-/// The workspace this crate was built in: where `spec/` and `fixtures/` live.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+/// Names a catalogue directory (with `spec/` and `fixtures/`) for every tool and test that
+/// does not get one explicitly; the workspace sets it to itself (`.cargo/config.toml`).
+pub const CATALOGUE_ENV: &str = "SSE_CATALOGUE";
+
+/// Where the catalogue is when nobody names one: the directory [`CATALOGUE_ENV`] names, else
+/// the copy compiled into this build, written out once under the temporary directory.
+pub fn default_root() -> Result<PathBuf, LoadError> {
+    match std::env::var_os(CATALOGUE_ENV) {
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        _ => crate::embedded::extract(),
+    }
 }
 
 /// The requirement catalogue and the case catalogue, checked against each other.
@@ -129,9 +137,10 @@ impl Catalogue {
         Ok(())
     }
 
-    /// The catalogue of the workspace this crate was built in.
+    /// The catalogue at [`default_root`]: the directory `SSE_CATALOGUE` names, else the one
+    /// compiled into this build.
     pub fn load_default() -> Result<Self, LoadError> {
-        Catalogue::load(&workspace_root())
+        Catalogue::load(&default_root()?)
     }
 
     /// A requirement by id.

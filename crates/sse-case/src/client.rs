@@ -140,6 +140,16 @@ pub struct Identity {
     pub version: String,
 }
 
+impl Identity {
+    /// A name and a version.
+    pub fn new(name: &str, version: &str) -> Self {
+        Identity {
+            name: name.to_owned(),
+            version: version.to_owned(),
+        }
+    }
+}
+
 /// User-agent choices the standard leaves open, as a case suggests them. Implementations that
 /// can be configured apply them; the others keep their own (the judge knows which timings and
 /// limits are the implementation's to choose).

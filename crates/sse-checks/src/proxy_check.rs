@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use sse_judge::checked::CheckResult;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -27,38 +27,21 @@ pub struct ProxyUnderTest {
     pub idle: Duration,
 }
 
-/// One measurement and its verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Measured {
-    /// What was measured.
-    pub name: &'static str,
-    /// The requirements it concerns.
-    pub requirements: Vec<&'static str>,
-    /// The verdict.
-    pub outcome: Outcome,
-    /// What was found.
-    pub message: String,
-}
-
+/// One measurement and its verdict, as a check result named for what was measured.
 fn measured(
     name: &'static str,
     requirements: &[&'static str],
     outcome: Outcome,
     message: String,
-) -> Measured {
-    Measured {
-        name,
-        requirements: requirements.to_vec(),
-        outcome,
-        message,
-    }
+) -> CheckResult {
+    CheckResult::measurement(name, requirements, outcome, message)
 }
 
 /// The longest an event may take through the proxy.
 const PROMPT: Duration = Duration::from_millis(500);
 
 /// Runs the reference server on the upstream address and measures the proxy.
-pub async fn run(p: &ProxyUnderTest) -> Result<Vec<Measured>, String> {
+pub async fn run(p: &ProxyUnderTest) -> Result<Vec<CheckResult>, String> {
     // Checked before listening: binding 0.0.0.0 would listen on every interface first.
     if !p.upstream.ip().is_loopback() {
         return Err(format!(
@@ -112,7 +95,7 @@ const SHORT: FetchLimits = FetchLimits {
 
 /// A finished demo stream, directly and through the proxy: the headers it drops or adds, and
 /// whether the bytes arrive unchanged.
-async fn headers_and_bytes(direct: &Url, proxy: &Url) -> Measured {
+async fn headers_and_bytes(direct: &Url, proxy: &Url) -> CheckResult {
     let name = "headers-and-bytes";
     let path = "sse/1?limit=3&interval_ms=20";
     let (Ok(d), Ok(via)) = (direct.join(path), proxy.join(path)) else {
@@ -204,7 +187,7 @@ async fn delivery(
     direct: &Url,
     proxy: &Url,
     coding: Option<&str>,
-) -> Measured {
+) -> CheckResult {
     let name = match coding {
         None => "delivery",
         Some("gzip") => "delivery-gzip",
@@ -305,7 +288,7 @@ async fn delivery(
 }
 
 /// A resume through the proxy: the upstream must receive `Last-Event-ID`.
-async fn last_event_id(proxy: &Url, log: &sse_server::RequestLog) -> Measured {
+async fn last_event_id(proxy: &Url, log: &sse_server::RequestLog) -> CheckResult {
     let name = "last-event-id-passes";
     let ids = ["SERVER-RESUME"];
     let Ok(url) = proxy.join("sse/1?limit=3&interval_ms=20&check=last-event-id") else {
@@ -346,7 +329,7 @@ async fn last_event_id(proxy: &Url, log: &sse_server::RequestLog) -> Measured {
 
 /// A stream that stays quiet (no keep-alive comments upstream) read through the proxy for
 /// `idle`: whether, and after how long, the proxy cuts it.
-async fn idle_cut(proxy: &Url, idle: Duration) -> Measured {
+async fn idle_cut(proxy: &Url, idle: Duration) -> CheckResult {
     let name = "idle-cut";
     let ids = ["SERVER-KEEPALIVE"];
     let Ok(url) = proxy.join("topics/proxy-check-idle") else {

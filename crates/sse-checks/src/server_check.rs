@@ -55,7 +55,7 @@ impl Server {
     }
 }
 
-pub use sse_judge::checked::{CheckFinding, CheckResult, show_bytes};
+pub use sse_judge::checked::{CheckResult, show_bytes};
 
 /// Runs one check against the server.
 pub async fn run(check: &ServerCheck, server: &Server) -> CheckResult {

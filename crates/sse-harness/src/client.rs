@@ -300,6 +300,33 @@ impl Observer {
         self.0.changed.notify_waiters();
     }
 
+    /// Reports `open`.
+    pub fn open(&self) {
+        self.report(Seen::Open);
+    }
+
+    /// Reports a message event, as a page sees it: an empty type is `message`.
+    pub fn message(&self, event_type: &str, data: &str, last_event_id: &str) {
+        self.report(Seen::Message {
+            event_type: if event_type.is_empty() {
+                "message".to_owned()
+            } else {
+                event_type.to_owned()
+            },
+            data: data.to_owned(),
+            last_event_id: last_event_id.to_owned(),
+            origin: None,
+        });
+    }
+
+    /// Reports `error`, with readyState right after when the client knows it.
+    pub fn error(&self, ready_state: Option<ReadyStateName>, message: &str) {
+        self.report(Seen::Error {
+            ready_state,
+            message: (!message.is_empty()).then(|| message.to_owned()),
+        });
+    }
+
     /// The client made the harness hold more than it allows (`why`, the first such reason is
     /// kept): the run ends, and the case fails saying so.
     pub fn overrun(&self, why: String) {

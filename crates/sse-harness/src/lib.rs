@@ -16,6 +16,7 @@ mod remote;
 pub mod run;
 pub mod service;
 mod simulated;
+pub mod task;
 
 pub use sse_case::{LoadError, case, catalogue, reading, spec, stream_case};
 pub use sse_http::fetch;
@@ -32,3 +33,15 @@ pub use expect::Expectation;
 pub use judge::{Context, Outcome, Timing, Verdict};
 pub use model::ModelClient;
 pub use spec::{Level, Requirement};
+
+/// What a client author needs, in one import: `use sse_harness::prelude::*;`.
+pub mod prelude {
+    pub use crate::client::{
+        Capabilities, Capability, Client, ClientError, Command, Identity, Observer, OpenRequest,
+        ReadyStateName, Seen, Session, TakenAt,
+    };
+    pub use crate::mimic::Suite;
+    pub use crate::run::Transport;
+    pub use crate::task::{TaskClient, get};
+    pub use futures::StreamExt as _;
+}

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use http_body_util::BodyExt;
 use sse_model::{
     Action, Backoff, Config, EventSource, Limits, NetworkError, Observation, Request, Response,
     Trace,
@@ -18,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use sse_http::decode::Decoder;
+use sse_http::fetch::FetchError;
 
 use crate::client::{
     Capabilities, Capability, Client, ClientError, Command, Identity, Net, Observer, OpenRequest,
@@ -344,29 +344,22 @@ async fn fetch(
     net: Net,
     accept_encoding: Option<String>,
     tx: &mpsc::Sender<FetchEvent>,
-) -> Result<(), ()> {
-    let host = request.url.host_str().ok_or(())?.to_owned();
-    let port = request.url.port_or_known_default().unwrap_or(80);
-    let io = net.connect(&host, port).await.map_err(drop)?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(drop)?;
-    tokio::spawn(conn);
-    let target = &request.url[url::Position::BeforePath..url::Position::AfterQuery];
-    let authority = &request.url[url::Position::BeforeHost..url::Position::AfterPort];
-    let mut builder = http::Request::builder()
-        .method(request.method.as_str())
-        .uri(target)
-        .header("host", authority);
-    for (name, value) in &request.headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
+) -> Result<(), FetchError> {
+    let mut headers: Vec<(&str, &str)> = request
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     if let Some(coding) = &accept_encoding {
-        builder = builder.header("accept-encoding", coding.as_str());
+        headers.push(("accept-encoding", coding.as_str()));
     }
-    let body = request.body.clone().map(Bytes::from).unwrap_or_default();
-    let req = builder.body(Full::new(body)).map_err(drop)?;
-    let response = sender.send_request(req).await.map_err(drop)?;
+    let req = sse_http::exchange::request_with(
+        request.method.as_str(),
+        &request.url,
+        &headers,
+        request.body.clone().map(Bytes::from),
+    )?;
+    let response = sse_http::exchange::send(&net, &request.url, req).await?;
     let head = Response {
         status: response.status().as_u16(),
         headers: response
@@ -385,17 +378,22 @@ async fn fetch(
             .next()
             .map(str::to_owned)
     });
-    let mut decoder = Decoder::new(encoding.as_deref()).ok_or(())?;
-    tx.send(FetchEvent::Response(head)).await.map_err(drop)?;
+    let mut decoder = Decoder::new(encoding.as_deref())
+        .ok_or_else(|| FetchError::Http(format!("unknown content coding {encoding:?}")))?;
+    let gone = |_| FetchError::Http("the client stopped listening".into());
+    tx.send(FetchEvent::Response(head)).await.map_err(gone)?;
     let mut body = response.into_body();
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(drop)?.into_data() else {
+        let frame = frame.map_err(|e| FetchError::Http(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
             continue;
         };
-        let decoded = decoder.decode(&data).ok_or(())?;
+        let decoded = decoder
+            .decode(&data)
+            .ok_or_else(|| FetchError::Http("undecodable body".into()))?;
         if !decoded.is_empty() {
-            tx.send(FetchEvent::Body(decoded)).await.map_err(drop)?;
+            tx.send(FetchEvent::Body(decoded)).await.map_err(gone)?;
         }
     }
-    tx.send(FetchEvent::End).await.map_err(drop)
+    tx.send(FetchEvent::End).await.map_err(gone)
 }

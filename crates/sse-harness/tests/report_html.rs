@@ -14,7 +14,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde::Deserialize;
-use sse_harness::catalogue::workspace_root;
 use sse_harness::judge::{Divergence, Finding, Outcome, Source, TraceEntry};
 use sse_harness::report::{CaseReport, ImplementationReport, RunReport, html};
 use sse_harness::run::Transport;
@@ -447,7 +446,7 @@ fn report_page_shows_the_matrix_and_opens_failures() {
     assert!(page.contains("past the cut"));
     assert_nested(&page);
 
-    let dir = workspace_root().join("target/report-test");
+    let dir = repository().join("target/report-test");
     std::fs::create_dir_all(&dir).expect("create target/report-test");
     let index = dir.join("index.html");
     std::fs::write(&index, &page).expect("write index.html");
@@ -496,10 +495,8 @@ fn tools() -> Result<(PathBuf, PathBuf), String> {
     if !chromium.exists() {
         return Err(format!("no Chromium at {}", chromium.display()));
     }
-    let dir = std::env::var_os("SSE_BROWSER_TOOLS").map_or_else(
-        || workspace_root().join("target/browser-node"),
-        PathBuf::from,
-    );
+    let dir = std::env::var_os("SSE_BROWSER_TOOLS")
+        .map_or_else(|| repository().join("target/browser-node"), PathBuf::from);
     if !dir.join("node_modules/playwright-core").exists() {
         return Err(format!("no playwright-core in {}", dir.display()));
     }
@@ -655,4 +652,9 @@ fn terminal_lines_show_control_characters_as_escapes() {
             );
         }
     }
+}
+
+/// This repository (the report page's test writes under its `target/`).
+fn repository() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

@@ -5,10 +5,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http::{HeaderMap, Method, StatusCode};
+use http_body_util::{BodyExt, Limited};
 
-use crate::fetch::FetchError;
+use crate::error::FetchError;
+use crate::exchange::{request_with, send};
 use crate::net::Net;
 
 /// What an HTTP call answered.
@@ -33,54 +34,21 @@ pub async fn call(
     limit: Duration,
 ) -> Result<Answer, FetchError> {
     let attempt = async {
-        let bad = || FetchError::BadUrl(url.to_string());
-        let host = url.host_str().ok_or_else(bad)?;
-        let port = url.port_or_known_default().ok_or_else(bad)?;
-        let io = Net::loopback()
-            .connect(host, port)
-            .await
-            .map_err(|e| FetchError::Connect {
-                url: url.to_string(),
-                reason: e.to_string(),
-            })?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
-                .await
-                .map_err(|e| FetchError::Http(e.to_string()))?;
-        let conn = tokio::spawn(conn);
-        let target = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_owned(),
+        let (headers, body): (&[(&str, &str)], _) = match json {
+            Some(v) => (
+                &[("content-type", "application/json")],
+                Some(Bytes::from(v.to_string())),
+            ),
+            None => (&[], None),
         };
-        let authority = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_owned(),
-        };
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(target)
-            .header("host", authority);
-        let body = match json {
-            Some(v) => {
-                builder = builder.header("content-type", "application/json");
-                Bytes::from(v.to_string())
-            }
-            None => Bytes::new(),
-        };
-        let request = builder
-            .body(Full::new(body))
-            .map_err(|e| FetchError::Http(format!("bad request: {e}")))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| FetchError::Http(e.to_string()))?;
+        let request = request_with(method.as_str(), url, headers, body)?;
+        let response = send(&Net::loopback(), url, request).await?;
         let (parts, body) = response.into_parts();
         let body = Limited::new(body, MAX_ANSWER_BYTES)
             .collect()
             .await
             .map_err(|e| FetchError::Http(format!("unreadable answer: {e}")))?
             .to_bytes();
-        conn.abort();
         Ok(Answer {
             status: parts.status,
             headers: parts.headers,

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use url::Url;
 
+pub use crate::error::FetchError;
 use crate::net::Net;
 
 /// How much of a stream to read, and for how long.
@@ -97,33 +98,6 @@ impl Fetched {
     }
 }
 
-/// Why nothing could be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
-    /// Not an `http://` URL with a host.
-    #[error("{0:?} is not an http:// URL")]
-    BadUrl(String),
-    /// Connecting failed (a non-loopback host is refused here too).
-    #[error("cannot connect to {url}: {reason}")]
-    Connect {
-        /// The URL.
-        url: String,
-        /// What failed.
-        reason: String,
-    },
-    /// The server did not answer in time.
-    #[error("no response from {url} within {limit:?}")]
-    Timeout {
-        /// The URL.
-        url: String,
-        /// The limit.
-        limit: Duration,
-    },
-    /// The answer was not HTTP the client could read.
-    #[error("{0}")]
-    Http(String),
-}
-
 /// GETs `url` as an EventSource would (`Accept: text/event-stream`, `Cache-Control: no-cache`,
 /// and `Last-Event-ID` when given) and reads its body within `limits`.
 pub async fn read_stream(
@@ -147,19 +121,10 @@ pub async fn read_stream_encoded(
     let mut url = url.clone();
     let mut redirects = Vec::new();
     loop {
-        let target = Target::of(&url)?;
-        let head = async {
-            let io = target.connect(&url).await?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
-                    .await
-                    .map_err(|e| FetchError::Http(e.to_string()))?;
-            tokio::spawn(conn);
-            sender
-                .send_request(request(&url, last_event_id, accept_encoding)?)
-                .await
-                .map_err(|e| FetchError::Http(e.to_string()))
-        };
+        Target::of(&url)?;
+        let net = Net::loopback();
+        let head =
+            crate::exchange::send(&net, &url, request(&url, last_event_id, accept_encoding)?);
         let response = tokio::time::timeout_at(started + limits.connect, head)
             .await
             .map_err(|_| timeout(&url, limits))??;
@@ -295,21 +260,17 @@ fn request(
     last_event_id: Option<&str>,
     accept_encoding: Option<&str>,
 ) -> Result<http::Request<Empty<Bytes>>, FetchError> {
-    let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
-    let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
-    let mut request = http::Request::get(target)
-        .header("host", authority)
-        .header("accept", "text/event-stream")
-        .header("cache-control", "no-cache");
+    let mut headers = vec![
+        ("accept", "text/event-stream"),
+        ("cache-control", "no-cache"),
+    ];
     if let Some(id) = last_event_id {
-        request = request.header("last-event-id", id);
+        headers.push(("last-event-id", id));
     }
     if let Some(coding) = accept_encoding {
-        request = request.header("accept-encoding", coding);
+        headers.push(("accept-encoding", coding));
     }
-    request
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| FetchError::Http(e.to_string()))
+    crate::exchange::request("GET", url, &headers, Empty::<Bytes>::new())
 }
 
 /// Reads a response's body within the limits, decoding it as it says.

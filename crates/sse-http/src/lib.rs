@@ -6,6 +6,8 @@
 
 pub mod call;
 pub mod decode;
+mod error;
+pub mod exchange;
 pub mod fetch;
 pub mod net;
 pub mod process;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sse_case::server_check::ServerCheck;
 
-use crate::judge::Outcome;
+use crate::judge::{Finding, Outcome};
 
 /// What a check found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,7 +16,7 @@ pub struct CheckResult {
     /// The verdict.
     pub outcome: Outcome,
     /// Every finding, each naming its requirements.
-    pub findings: Vec<CheckFinding>,
+    pub findings: Vec<Finding>,
     /// The bytes the verdict is about (the body read, or the part around the fault), at most
     /// the first [`crate::evidence::LINE_BYTES`] of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,18 +33,38 @@ pub struct CheckResult {
     pub annotation: Option<String>,
 }
 
-/// One thing a server did wrong (or that could not be checked).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckFinding {
-    /// How grave.
-    pub outcome: Outcome,
-    /// The requirement ids.
-    pub requirements: Vec<String>,
-    /// What happened.
-    pub message: String,
-}
-
 impl CheckResult {
+    /// One measurement of a proxy (`ssec check-proxy`): what was measured, whatever the
+    /// verdict, and a finding saying so when it is not a pass.
+    pub fn measurement(
+        check: &str,
+        requirements: &[&str],
+        outcome: Outcome,
+        measured: String,
+    ) -> Self {
+        let requirements: Vec<String> = requirements.iter().map(|r| (*r).to_owned()).collect();
+        let findings = if outcome == Outcome::Pass {
+            Vec::new()
+        } else {
+            vec![Finding {
+                outcome,
+                requirements: requirements.clone(),
+                at: None,
+                message: measured.clone(),
+            }]
+        };
+        CheckResult {
+            check: check.to_owned(),
+            requirements,
+            outcome,
+            findings,
+            evidence: None,
+            evidence_total: None,
+            measured: Some(measured),
+            annotation: None,
+        }
+    }
+
     /// A check not yet run: it passes until a finding says otherwise.
     pub fn new(check: &ServerCheck) -> Self {
         CheckResult {
@@ -85,9 +105,10 @@ impl CheckResult {
         } else {
             requirements.iter().map(|s| (*s).to_owned()).collect()
         };
-        self.findings.push(CheckFinding {
+        self.findings.push(Finding {
             outcome,
             requirements,
+            at: None,
             message,
         });
     }

@@ -107,8 +107,12 @@ pub struct Finding {
     pub outcome: Outcome,
     /// The requirements it concerns.
     pub requirements: Vec<String>,
-    /// When, in the observed run.
-    #[serde(default, with = "sse_case::millis::option")]
+    /// When, in the observed run (a server check's findings have no time).
+    #[serde(
+        default,
+        with = "sse_case::millis::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub at: Option<Duration>,
     /// What happened, for a person.
     pub message: String,

@@ -16,8 +16,10 @@ fn streams_dir() -> PathBuf {
 }
 
 fn manifest() -> Vec<Entry> {
-    sse_case::stream_fixture::stream_fixtures(&sse_case::catalogue::workspace_root())
-        .unwrap_or_else(|e| panic!("{e}"))
+    sse_case::stream_fixture::stream_fixtures(
+        &sse_case::catalogue::default_root().expect("a catalogue"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn bytes(entry: &Entry) -> Vec<u8> {

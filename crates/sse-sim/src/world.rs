@@ -245,17 +245,31 @@ async fn publish(p: Publisher) -> turmoil::Result {
     Ok(())
 }
 
-async fn post(topic: &str, data: &str) -> Result<(), Box<dyn std::error::Error>> {
-    use http_body_util::Full;
-    let mut sender = crate::net::connect_http1("server", 80).await?;
-    let req = http::Request::post(format!("/topics/{topic}"))
-        .header("host", "server")
-        .header(PUBLISHER_HEADER, "1")
-        .body(Full::new(bytes::Bytes::from(data.to_owned())))?;
-    let response = tokio::time::timeout(Duration::from_secs(2), sender.send_request(req)).await??;
+async fn post(topic: &str, data: &str) -> Result<(), sse_http::fetch::FetchError> {
+    use sse_http::exchange::{request_with, send};
+    let url = url::Url::parse(&format!("http://server/topics/{topic}"))
+        .map_err(|e| sse_http::fetch::FetchError::BadUrl(e.to_string()))?;
+    let req = request_with(
+        "POST",
+        &url,
+        &[(PUBLISHER_HEADER, "1")],
+        Some(bytes::Bytes::from(data.to_owned())),
+    )?;
+    let response = tokio::time::timeout(
+        Duration::from_secs(2),
+        send(&sse_http::net::Net::simulated(), &url, req),
+    )
+    .await
+    .map_err(|_| sse_http::fetch::FetchError::Timeout {
+        url: url.to_string(),
+        limit: Duration::from_secs(2),
+    })??;
     if response.status() == 201 {
         Ok(())
     } else {
-        Err(format!("status {}", response.status()).into())
+        Err(sse_http::fetch::FetchError::Http(format!(
+            "status {}",
+            response.status()
+        )))
     }
 }

@@ -69,9 +69,9 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             println!(
                 "{:<13} {}  [{}]\n              {}",
                 m.outcome.name(),
-                m.name,
+                m.check,
                 m.requirements.join(" "),
-                terminal(&m.message)
+                terminal(m.measured.as_deref().unwrap_or_default())
             );
         }
     }

@@ -128,10 +128,10 @@ pub(crate) fn run(args: Args) -> ExitCode {
 /// The scripts of every scripted case in `dir` (or the suite's own cases), each case file
 /// parsed and checked once, here: a bad file is an error at start, not a 500 later.
 fn scripts(dir: Option<&std::path::Path>) -> Result<sse_server::Scripts, sse_harness::LoadError> {
-    let dir = dir.map_or_else(
-        || sse_harness::catalogue::workspace_root().join("fixtures/cases"),
-        std::path::Path::to_path_buf,
-    );
+    let dir = match dir {
+        Some(dir) => dir.to_path_buf(),
+        None => sse_harness::catalogue::default_root()?.join("fixtures/cases"),
+    };
     let cases = sse_harness::case::load_dir(&dir)?;
     let scripts: std::collections::BTreeMap<String, sse_server::Script> = cases
         .iter()

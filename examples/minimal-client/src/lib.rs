@@ -1,0 +1,1 @@
+//! See `tests/conformance.rs`: the whole example is the test.
