@@ -1,34 +1,29 @@
 //! Embeds the catalogue (`spec/` and `fixtures/` of the workspace this crate is built in) so a
-//! binary built from it (`cargo install`) carries its cases, and hashes it so a report can say
-//! which catalogue judged it.
+//! binary built from it (`cargo install`) carries its cases, with the content hash that names
+//! it (the same code hashes a catalogue loaded from a directory: `src/content_hash.rs`).
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+#[path = "src/content_hash.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod content_hash;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let root = manifest.join("../..");
-    let mut files = Vec::new();
-    for dir in ["spec", "fixtures"] {
-        let path = root.join(dir);
-        println!("cargo:rerun-if-changed={}", path.display());
-        collect(&root, &path, &mut files);
+    for dir in content_hash::DIRS {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
-    files.sort();
-    // FNV-1a over every path and its bytes: stable across machines, no dependency.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for b in bytes {
-            hash ^= u64::from(*b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let files = content_hash::files(&root);
+    let read: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(rel, path)| (rel.clone(), std::fs::read(path).unwrap_or_default()))
+        .collect();
+    let hash = content_hash::hash(read.iter().map(|(r, b)| (r.as_str(), b.as_slice())));
     let mut table = String::from("&[\n");
-    for (rel, abs) in &files {
-        let bytes = std::fs::read(abs).unwrap_or_default();
-        feed(rel.as_bytes());
-        feed(&[0]);
-        feed(&bytes);
+    for (rel, path) in &files {
+        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
         let _ = writeln!(
             table,
             "    ({rel:?}, include_bytes!({:?})),",
@@ -40,36 +35,10 @@ fn main() {
     let code = format!(
         "/// Every file of the catalogue: its path under the root, and its bytes.\n\
          pub(crate) static FILES: &[(&str, &[u8])] = {table};\n\
-         /// A hash of every path and byte of the catalogue.\n\
-         pub(crate) const HASH: &str = \"{hash:016x}\";\n"
+         /// The catalogue's content hash.\n\
+         pub(crate) const HASH: &str = \"{hash}\";\n"
     );
     if let Err(e) = std::fs::write(&out, code) {
         panic!("cannot write {}: {e}", out.display());
-    }
-}
-
-/// Every file under `dir` (hidden ones and editor leftovers aside), as (path under `root` with
-/// `/` separators, absolute path).
-fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name.ends_with(".snap.new") || name.ends_with('~') {
-            continue;
-        }
-        if path.is_dir() {
-            collect(root, &path, out);
-        } else if let Ok(rel) = path.strip_prefix(root) {
-            let rel = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/");
-            let abs = std::fs::canonicalize(&path).unwrap_or(path);
-            out.push((rel, abs));
-        }
     }
 }

@@ -41,6 +41,13 @@ enum Command {
         /// with its length stated, and a case keeps 1 MiB of them).
         #[arg(long)]
         full_evidence: bool,
+        /// Judge the run against the expected verdicts in this TOML file (as `ssec run
+        /// --expectations`): fail only on a verdict other than expected.
+        #[arg(long, value_name = "FILE")]
+        expectations: Option<PathBuf>,
+        /// Write the run's verdicts as an expectations file.
+        #[arg(long, value_name = "FILE")]
+        write_expectations: Option<PathBuf>,
     },
     /// List every requirement with the fixtures and tests that check it; fail if a `must` has none.
     SpecCoverage {
@@ -74,6 +81,8 @@ fn main() -> ExitCode {
             implementations,
             servers,
             full_evidence,
+            expectations,
+            write_expectations,
         } => report::run(
             &root,
             &root.join(out),
@@ -83,6 +92,10 @@ fn main() -> ExitCode {
                 Evidence::Full
             } else {
                 Evidence::Abridged
+            },
+            &report::Expecting {
+                read: expectations.map(|p| root.join(p)),
+                write: write_expectations.map(|p| root.join(p)),
             },
         ),
         Command::SpecCoverage { out, quiet } => coverage::run(&root, &root.join(out), quiet),

@@ -1,15 +1,24 @@
 //! `cargo xtask report`: the conformance run of the README, the same code as `ssec report`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow};
 use sse_checks::{server_check, setups};
 use sse_harness::Catalogue;
 use sse_harness::evidence::Evidence;
 use sse_harness::judge::Outcome;
+use sse_harness::report::expectations::Expectations;
 use sse_harness::report::{RunReport, verdict_line};
 use sse_harness::run::conformance;
 use sse_harness::run::{Selection, Target, glob, resolve};
+
+/// The expectations files of a run: the one it is judged against, the one it writes.
+pub(crate) struct Expecting {
+    /// Judge against this file.
+    pub(crate) read: Option<PathBuf>,
+    /// Write the verdicts here.
+    pub(crate) write: Option<PathBuf>,
+}
 
 pub(crate) fn run(
     root: &Path,
@@ -17,7 +26,13 @@ pub(crate) fn run(
     implementations: &[String],
     servers: Option<&[String]>,
     evidence: Evidence,
+    expecting: &Expecting,
 ) -> Result<bool> {
+    let expectations = expecting
+        .read
+        .as_deref()
+        .map(Expectations::load)
+        .transpose()?;
     let catalogue = Catalogue::load(root)?;
     // Every set-up (`--servers` alone) or the chosen ones; by default the reference server.
     let all_servers = servers.is_some_and(<[String]>::is_empty);
@@ -76,7 +91,17 @@ pub(crate) fn run(
     let mut report = report?;
     let columns = columns.map_err(|_| anyhow!("the server checks panicked"))?;
     report.add_servers(&checks, columns);
+    if let Some(e) = &expectations {
+        report.mark_expected(e);
+    }
     report.write(out)?;
+    if let Some(path) = &expecting.write {
+        Expectations::of(&report, expectations.as_ref()).write(path)?;
+        crate::say(&format!(
+            "wrote the verdicts as expectations into {}\n",
+            path.display()
+        ));
+    }
     // Every implementation, or every server set-up: the committed samples a visitor reads
     // without running anything.
     let mut samples = Vec::new();
@@ -98,7 +123,12 @@ pub(crate) fn run(
         "wrote {0}/index.html, {0}/report.json, {0}/junit.xml, {0}/summary.md\n",
         out.display()
     ));
-    Ok(!report.failed())
+    let Some(expectations) = &expectations else {
+        return Ok(!report.failed());
+    };
+    let comparison = expectations.compare(&report);
+    crate::say(&comparison.text());
+    Ok(comparison.agrees())
 }
 
 /// The client columns: the case catalogue on each implementation.

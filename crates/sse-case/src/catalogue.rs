@@ -31,6 +31,8 @@ pub fn default_root() -> Result<PathBuf, LoadError> {
 pub struct Catalogue {
     /// Where it was loaded from.
     pub root: PathBuf,
+    /// Its content hash ([`crate::content_hash`]), which reports record.
+    pub hash: String,
     /// Every requirement, in catalogue order.
     pub requirements: Vec<Requirement>,
     /// Every case, sorted by id, golden traces attached where they exist.
@@ -51,6 +53,7 @@ impl Catalogue {
             .collect();
         let mut catalogue = Catalogue {
             root: root.to_owned(),
+            hash: crate::content_hash::of_dir(root),
             requirements,
             cases: Vec::new(),
             index,

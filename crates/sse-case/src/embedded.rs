@@ -84,6 +84,8 @@ mod tests {
         // A second call reuses the complete copy.
         assert_eq!(extract_into(&parent).expect("again"), dir);
         let catalogue = crate::Catalogue::load(&dir).expect("loads");
+        // Hashed from the directory, it is the catalogue that was compiled in.
+        assert_eq!(catalogue.hash, hash());
         assert!(
             catalogue.cases.len() > 400,
             "{} cases",

@@ -5,6 +5,7 @@
 pub mod case;
 pub mod catalogue;
 pub mod client;
+pub mod content_hash;
 pub mod embedded;
 pub mod fault;
 pub mod observed;

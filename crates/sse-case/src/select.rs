@@ -10,6 +10,58 @@ pub struct Selection {
     pub cases: Vec<String>,
     /// Requirement ids; a case checking any is taken (none: every case).
     pub requirements: Vec<String>,
+    /// Only this part of the selected cases (a run spread over machines).
+    pub shard: Option<Shard>,
+}
+
+/// The `index`th of `of` parts of a run (`--shard K/N`, 1-based). The parts are made from the
+/// catalogue alone, so they are the same on every machine: the cases are dealt in catalogue
+/// order, all the deliveries of one stream (`stream/NAME@...`) to the same part, so a stream's
+/// chunking fault is judged within one part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which part, from 1.
+    pub index: usize,
+    /// How many parts.
+    pub of: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("--shard takes K/N with 1 <= K <= N (not {s:?})");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = k.trim().parse().map_err(|_| bad())?;
+        let of: usize = n.trim().parse().map_err(|_| bad())?;
+        if index == 0 || index > of {
+            return Err(bad());
+        }
+        Ok(Shard { index, of })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.of)
+    }
+}
+
+impl Shard {
+    /// Whether the case `id` of `catalogue` falls in this part.
+    pub fn takes(self, catalogue: &crate::Catalogue, id: &str) -> bool {
+        let key = shard_key(id);
+        let mut keys: Vec<&str> = catalogue.cases.iter().map(|c| shard_key(&c.id)).collect();
+        keys.dedup();
+        keys.iter()
+            .position(|k| *k == key)
+            .is_some_and(|i| i % self.of + 1 == self.index)
+    }
+}
+
+/// What keeps cases together in one shard: a stream case's fixture, else the case itself.
+fn shard_key(id: &str) -> &str {
+    id.split_once('@').map_or(id, |(key, _)| key)
 }
 
 impl Selection {
@@ -23,6 +75,7 @@ impl Selection {
                 self.requirements.is_empty()
                     || self.requirements.iter().any(|r| c.checks.contains(r))
             })
+            .filter(|c| self.shard.is_none_or(|s| s.takes(catalogue, &c.id)))
             .collect()
     }
 }
@@ -50,4 +103,42 @@ pub fn glob(pattern: &str, text: &str) -> bool {
         }
     }
     p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_cover_every_case_once_and_keep_a_stream_together() {
+        let catalogue = crate::Catalogue::load_default().expect("catalogue");
+        let all = Selection::default().apply(&catalogue);
+        let mut seen = std::collections::BTreeMap::new();
+        for index in 1..=3 {
+            let shard = Selection {
+                shard: Some(Shard { index, of: 3 }),
+                ..Selection::default()
+            };
+            let cases = shard.apply(&catalogue);
+            assert!(
+                cases.len() > all.len() / 5,
+                "shard {index}: {}",
+                cases.len()
+            );
+            for c in cases {
+                assert!(seen.insert(c.id.clone(), index).is_none(), "{} twice", c.id);
+            }
+        }
+        assert_eq!(seen.len(), all.len());
+        let whole = seen["stream/bom-after-blank@whole"];
+        assert!(
+            seen.iter()
+                .filter(|(id, _)| id.starts_with("stream/bom-after-blank@"))
+                .all(|(_, s)| *s == whole)
+        );
+        for bad in ["0/3", "4/3", "1", "a/b", "1/0"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        assert_eq!("2/5".parse::<Shard>(), Ok(Shard { index: 2, of: 5 }));
+    }
 }

@@ -16,7 +16,7 @@ pub use sse_judge::run::Run;
 
 pub use sse_case::origins::{ORIGIN, Origins, Transport};
 pub use sse_case::schedule::{commands, companion_path, is_companion, needs, reconnects};
-pub use sse_case::select::{Selection, glob};
+pub use sse_case::select::{Selection, Shard, glob};
 
 pub use sse_judge::judged::CaseResult;
 

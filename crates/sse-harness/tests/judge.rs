@@ -864,6 +864,7 @@ fn an_implementation_defined_row_never_reads_fail() {
         observed: Vec::new(),
         wall_ms: 0,
         readings: Vec::new(),
+        known: None,
     };
     let column = sse_harness::report::ImplementationReport::new(
         &sse_harness::Identity {

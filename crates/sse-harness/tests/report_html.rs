@@ -100,6 +100,7 @@ fn case_report(
         observed,
         wall_ms: 42,
         readings: Vec::new(),
+        known: None,
     }
 }
 

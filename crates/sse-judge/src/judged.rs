@@ -59,6 +59,10 @@ pub struct CaseReport {
     /// The readings of ambiguous texts the verdict was reached by (none: the literal text).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub readings: Vec<sse_case::reading::Reading>,
+    /// A verdict other than pass that the run's expectations file expects: its reason, or
+    /// `expected` (the report shows known failures apart from new ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known: Option<String>,
 }
 
 impl CaseReport {
@@ -83,6 +87,7 @@ impl CaseReport {
             observed: result.observed,
             wall_ms: millis(wall),
             readings: verdict.readings,
+            known: None,
         }
     }
 
@@ -298,6 +303,7 @@ mod tests {
             observed: Vec::new(),
             wall_ms: 0,
             readings: Vec::new(),
+            known: None,
         };
         let mut cases = vec![
             report("stream/a@whole", Outcome::Pass),

@@ -187,6 +187,22 @@ fn badge(o: Outcome) -> String {
     format!("<span class=\"badge o-{0}\">{0}</span>", o.name())
 }
 
+/// A case's verdict label; judged against expectations, a non-pass verdict is also marked
+/// known (with the file's reason) or new.
+fn case_badge(report: &RunReport, c: &CaseReport) -> String {
+    let mark = match &c.known {
+        Some(why) => format!(
+            " <span class=\"chip known\" title=\"{}\">known</span>",
+            escape(why)
+        ),
+        None if report.expectations && c.verdict != Outcome::Pass => {
+            " <span class=\"chip new\" title=\"not in the expectations file\">new</span>".into()
+        }
+        None => String::new(),
+    };
+    badge(c.verdict) + &mark
+}
+
 fn seconds(ms: u64) -> String {
     format!("{:.1} s", ms as f64 / 1000.0)
 }
@@ -428,7 +444,7 @@ fn problem_row(out: &mut String, report: &RunReport, i: usize, case: &CaseReport
     let _ = writeln!(
         out,
         "<tr><td class=\"case-id\">{id}</td><td>{}</td><td>{}</td></tr>",
-        badge(case.verdict),
+        case_badge(report, case),
         escape(&case.detail)
     );
 }
@@ -552,7 +568,7 @@ fn panels(out: &mut String, report: &RunReport, grid: &Grid) {
     for (r, req) in report.requirements.iter().enumerate() {
         for (i, imp) in report.implementations.iter().enumerate() {
             if grid.shown[r][i].opens() {
-                panel(out, req, imp, &grid.cells[r][i]);
+                panel(out, report, req, imp, &grid.cells[r][i]);
             }
         }
     }
@@ -560,7 +576,13 @@ fn panels(out: &mut String, report: &RunReport, grid: &Grid) {
 }
 
 /// The detail of one non-pass cell: every case behind it that did not pass.
-fn panel(out: &mut String, req: &RequirementInfo, imp: &ImplementationReport, cell: &Cell) {
+fn panel(
+    out: &mut String,
+    report: &RunReport,
+    req: &RequirementInfo,
+    imp: &ImplementationReport,
+    cell: &Cell,
+) {
     let outcome = cell.outcome.unwrap_or_default();
     let _ = writeln!(
         out,
@@ -591,7 +613,7 @@ fn panel(out: &mut String, req: &RequirementInfo, imp: &ImplementationReport, ce
                  <p class=\"about\">{}</p>",
                 case_anchor(imp, &case.case),
                 escape(&case.case),
-                badge(case.verdict),
+                case_badge(report, case),
                 case.wall_ms,
                 escape(&case.about)
             );
@@ -624,7 +646,7 @@ fn case_panel(out: &mut String, report: &RunReport, imp: &ImplementationReport, 
         escape(&imp.id),
         escape(&c.case),
         escape(&imp.id),
-        badge(c.verdict),
+        case_badge(report, c),
         c.wall_ms,
         escape(&c.about)
     );

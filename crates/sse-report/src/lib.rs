@@ -3,7 +3,9 @@
 //! timings; and the files `cargo xtask report` writes from it: `report.json`, `junit.xml` (one
 //! testcase per case and implementation), `summary.md` and `index.html` (see [`html`]).
 
+pub mod expectations;
 pub mod html;
+pub mod merge;
 pub mod servers;
 
 pub use servers::ServerReport;
@@ -34,6 +36,10 @@ pub struct RunReport {
     pub requirements: Vec<RequirementInfo>,
     /// Each implementation on each transport: one column of the matrix.
     pub implementations: Vec<ImplementationReport>,
+    /// Whether the verdicts were held against an expectations file (then every non-pass case
+    /// is either known, with the file's reason, or new).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expectations: bool,
     /// Each server set-up: one column of the server matrix.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<ServerReport>,
@@ -90,6 +96,10 @@ impl StreamReport {
 pub struct SuiteInfo {
     /// Crate version.
     pub version: String,
+    /// The content hash of the catalogue that judged (`ssec --version` prints the one compiled
+    /// in).
+    #[serde(default)]
+    pub catalogue: String,
     /// Cases in the catalogue.
     pub cases: usize,
     /// Requirements in the catalogue.
@@ -479,11 +489,13 @@ impl RunReport {
             generated: now_rfc3339(),
             suite: SuiteInfo {
                 version: env!("CARGO_PKG_VERSION").into(),
+                catalogue: catalogue.hash.clone(),
                 cases: catalogue.cases.len(),
                 requirements: catalogue.requirements.len(),
             },
             requirements,
             implementations,
+            expectations: false,
             servers: Vec::new(),
             streams,
         }
@@ -813,6 +825,7 @@ mod tests {
             observed: Vec::new(),
             wall_ms: 0,
             readings: Vec::new(),
+            known: None,
         }
     }
 

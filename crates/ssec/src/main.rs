@@ -11,7 +11,7 @@ mod sim;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Conformance tooling for Server-Sent Events (text/event-stream and EventSource).
 #[derive(Debug, Parser)]
@@ -72,6 +72,25 @@ enum Command {
         #[arg(long, default_value = "target/conformance")]
         out: PathBuf,
     },
+    /// Join the reports of several runs (`--shard` parts, or columns run on separate machines)
+    /// into the four files one run would have written.
+    ///
+    /// Exits 0 when the merged report has no failing case or check (or, with --expectations,
+    /// every verdict is as expected), 1 otherwise, 2 on unreadable or overlapping reports.
+    Merge {
+        /// Directories holding a report.json each (or report.json files).
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Where to write report.json, junit.xml, summary.md and index.html.
+        #[arg(long)]
+        out: PathBuf,
+        /// Judge the merged verdicts against this expectations file (see `ssec run`).
+        #[arg(long, value_name = "FILE")]
+        expectations: Option<PathBuf>,
+        /// The catalogue the runs used, when not the default (see `ssec run --catalogue`).
+        #[arg(long, value_name = "DIR")]
+        catalogue: Option<PathBuf>,
+    },
     /// Run a case file in the simulator and print the model client's trace.
     Sim {
         /// The case file (fixtures/cases/*.toml).
@@ -88,7 +107,21 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The version names the catalogue compiled in: a report records the one that judged it.
+    let version: &'static str = Box::leak(
+        format!(
+            "{} (catalogue {}, {} files compiled in)",
+            env!("CARGO_PKG_VERSION"),
+            sse_case::embedded::hash(),
+            sse_case::embedded::files()
+        )
+        .into_boxed_str(),
+    );
+    let matches = Cli::command().version(version).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     match cli.command {
         Command::Parse {
             file,
@@ -113,5 +146,16 @@ fn main() -> ExitCode {
         } => sim::run(&case, seed, &reading),
         Command::Run(args) => run::run(&args),
         Command::Report { out } => run::run(&run::Args::report(out)),
+        Command::Merge {
+            reports,
+            out,
+            expectations,
+            catalogue,
+        } => run::merge(
+            &reports,
+            &out,
+            expectations.as_deref(),
+            catalogue.as_deref(),
+        ),
     }
 }

@@ -6,9 +6,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use sse_harness::LoadError;
 use sse_harness::evidence::Evidence;
 use sse_harness::judge::Outcome;
+use sse_harness::report::expectations::Expectations;
 use sse_harness::report::{RunReport, verdict_line};
+use sse_harness::run::Shard;
 use sse_harness::run::conformance;
 use sse_harness::run::{Selection, resolve};
 use sse_harness::{Catalogue, mimic};
@@ -44,6 +47,23 @@ pub(crate) struct Args {
     /// report grow with what it sends).
     #[arg(long)]
     full_evidence: bool,
+    /// Run only part K of N of the selected cases (`--shard 2/4`): the parts are the same on
+    /// every machine, and `ssec merge` joins their reports into the one an unsharded run writes.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+    /// Judge the run against the expected verdicts in this TOML file: exit 0 when every verdict
+    /// is as expected, else 1, naming the regressions (worse than expected) and, apart, the
+    /// improvements (better: update the file). A case it does not list is expected to pass.
+    #[arg(long, value_name = "FILE")]
+    expectations: Option<PathBuf>,
+    /// Write the run's verdicts as an expectations file (every verdict but pass), keeping the
+    /// reasons of `--expectations` where a verdict is unchanged.
+    #[arg(long, value_name = "FILE")]
+    write_expectations: Option<PathBuf>,
+    /// The catalogue to run (a checkout's directory with spec/ and fixtures/); default: the
+    /// one SSE_CATALOGUE names, else the one compiled into ssec.
+    #[arg(long, value_name = "DIR")]
+    catalogue: Option<PathBuf>,
 }
 
 impl Args {
@@ -57,12 +77,36 @@ impl Args {
             verbose: false,
             out: Some(out),
             full_evidence: false,
+            shard: None,
+            expectations: None,
+            write_expectations: None,
+            catalogue: None,
         }
     }
 }
 
+/// The catalogue `dir` holds, else the default one (SSE_CATALOGUE, else compiled in).
+pub(crate) fn load_catalogue(dir: Option<&std::path::Path>) -> Result<Catalogue, LoadError> {
+    match dir {
+        Some(dir) => Catalogue::load(dir),
+        None => Catalogue::load_default(),
+    }
+}
+
 pub(crate) fn run(args: &Args) -> ExitCode {
-    let catalogue = match Catalogue::load_default() {
+    let expectations = match args
+        .expectations
+        .as_deref()
+        .map(Expectations::load)
+        .transpose()
+    {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("ssec run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let catalogue = match load_catalogue(args.catalogue.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ssec run: {e}");
@@ -90,6 +134,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     let selection = Selection {
         cases: args.cases.clone(),
         requirements: args.requirements.clone(),
+        shard: args.shard,
     };
     let selected = selection.apply(&catalogue).len();
     if selected == 0 {
@@ -126,6 +171,9 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     );
     bar.finish_and_clear();
     report.add_unavailable(&unavailable);
+    if let Some(e) = &expectations {
+        report.mark_expected(e);
+    }
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(json) => println!("{json}"),
@@ -152,10 +200,80 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             dir.display()
         );
     }
-    if report.failed() {
-        ExitCode::FAILURE
-    } else {
+    if let Some(path) = &args.write_expectations {
+        if let Err(e) = Expectations::of(&report, expectations.as_ref()).write(path) {
+            eprintln!("ssec run: {e}");
+            return ExitCode::from(2);
+        }
+        eprintln!("wrote the verdicts as expectations into {}", path.display());
+    }
+    match &expectations {
+        Some(e) => judge_against(e, &report),
+        None if report.failed() => ExitCode::FAILURE,
+        None => ExitCode::SUCCESS,
+    }
+}
+
+/// Exit 0 when every verdict is as `expectations` says, else 1 with the changes, on standard
+/// error, escaped (ids and columns come from files and services).
+pub(crate) fn judge_against(expectations: &Expectations, report: &RunReport) -> ExitCode {
+    let comparison = expectations.compare(report);
+    eprint!("{}", comparison.text());
+    if comparison.agrees() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `ssec merge`: the reports joined, written, and judged as one run's would be.
+pub(crate) fn merge(
+    reports: &[PathBuf],
+    out: &std::path::Path,
+    expectations: Option<&std::path::Path>,
+    catalogue: Option<&std::path::Path>,
+) -> ExitCode {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!(
+            "ssec merge: {}",
+            sse_harness::escape::terminal(&e.to_string())
+        );
+        ExitCode::from(2)
+    };
+    let expectations = match expectations.map(Expectations::load).transpose() {
+        Ok(e) => e,
+        Err(e) => return fail(&e),
+    };
+    let catalogue = match load_catalogue(catalogue) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let mut parts = Vec::new();
+    for path in reports {
+        match sse_harness::report::merge::read(path) {
+            Ok(r) => parts.push(r),
+            Err(e) => return fail(&e),
+        }
+    }
+    let mut report = match RunReport::merge(&catalogue, parts) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    if let Some(e) = &expectations {
+        report.mark_expected(e);
+    }
+    if let Err(e) = report.write(out) {
+        return fail(&format!("cannot write {}: {e}", out.display()));
+    }
+    print!("{}", totals(&report));
+    eprintln!(
+        "wrote {0}/index.html, report.json, junit.xml and summary.md",
+        out.display()
+    );
+    match &expectations {
+        Some(e) => judge_against(e, &report),
+        None if report.failed() => ExitCode::FAILURE,
+        None => ExitCode::SUCCESS,
     }
 }
 
