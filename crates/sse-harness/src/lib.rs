@@ -15,6 +15,7 @@ mod open;
 mod remote;
 pub mod run;
 pub mod service;
+pub mod service_check;
 mod simulated;
 pub mod task;
 

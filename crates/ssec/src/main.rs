@@ -72,6 +72,15 @@ enum Command {
         #[arg(long, default_value = "target/conformance")]
         out: PathBuf,
     },
+    /// Check a test service's handling of the protocol before running cases on it: GET / and
+    /// its capabilities, POST / and the new stream's Location, callbacks numbered from 1, the
+    /// commands it declares, DELETE within the limit a run gives it.
+    ///
+    /// One line per problem; exits 1 on any, 2 on bad arguments.
+    ServiceCheck {
+        /// The test service's base URL (loopback).
+        url: String,
+    },
     /// Join the reports of several runs (`--shard` parts, or columns run on separate machines)
     /// into the four files one run would have written.
     ///
@@ -146,6 +155,7 @@ fn main() -> ExitCode {
         } => sim::run(&case, seed, &reading),
         Command::Run(args) => run::run(&args),
         Command::Report { out } => run::run(&run::Args::report(out)),
+        Command::ServiceCheck { url } => service_check(&url),
         Command::Merge {
             reports,
             out,
@@ -157,5 +167,43 @@ fn main() -> ExitCode {
             expectations.as_deref(),
             catalogue.as_deref(),
         ),
+    }
+}
+
+/// `ssec service-check URL`.
+fn service_check(url: &str) -> ExitCode {
+    let url = match url::Url::parse(url) {
+        Ok(u) if u.scheme() == "http" && u.host_str().is_some() => u,
+        _ => {
+            eprintln!("ssec service-check: {url:?} is not an http:// URL");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(why) = sse_http::net::loopback_ip(url.host_str().unwrap_or_default()) {
+        eprintln!("ssec service-check: {why}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ssec service-check: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let found = runtime.block_on(sse_harness::service_check::check(&url));
+    for line in &found.passed {
+        println!("ok       {}", sse_harness::escape::terminal(line));
+    }
+    for line in &found.problems {
+        println!("problem  {}", sse_harness::escape::terminal(line));
+    }
+    if found.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -9,6 +9,8 @@
 //! ssec-hostile service huge-callback   each stream: one callback of a 33 MB event, a name with ESC
 //! ssec-hostile service big-callback    each stream: one callback of a 16 MB event, just under the limit
 //! ssec-hostile service gap             each stream: callbacks 2..5 of 15 MB; 1 never comes
+//! ssec-hostile service no-delete       streams as it should, and never answers DELETE
+//! ssec-hostile service not-json        GET / answers 200 with text, not JSON
 //! ssec-hostile server flood            every GET: an event stream of endless comment lines
 //! ssec-hostile server bomb             every GET: a gzip body that inflates to 1 GiB of zeros
 //! ssec-hostile server redirect-loop    every GET: 302 to itself, forever
@@ -29,6 +31,8 @@ enum Attack {
     HugeCallback,
     BigCallback,
     Gap,
+    NoDelete,
+    NotJson,
     Flood,
     Bomb,
     RedirectLoop,
@@ -41,6 +45,8 @@ impl Attack {
             ("service", "huge-callback") => Attack::HugeCallback,
             ("service", "big-callback") => Attack::BigCallback,
             ("service", "gap") => Attack::Gap,
+            ("service", "no-delete") => Attack::NoDelete,
+            ("service", "not-json") => Attack::NotJson,
             // A proxy that floods whatever it is asked, upstream or not.
             ("server" | "proxy", "flood") => Attack::Flood,
             ("server", "bomb") => Attack::Bomb,
@@ -65,7 +71,7 @@ fn main() -> ExitCode {
         .flatten()
     else {
         eprintln!(
-            "usage: ssec-hostile service huge-callback|big-callback|gap\n       ssec-hostile server flood|bomb|redirect-loop|silent\n       ssec-hostile proxy flood"
+            "usage: ssec-hostile service huge-callback|big-callback|gap|no-delete|not-json\n       ssec-hostile server flood|bomb|redirect-loop|silent\n       ssec-hostile proxy flood"
         );
         return ExitCode::from(2);
     };
@@ -166,9 +172,11 @@ async fn serve(mut tcp: TcpStream, attack: Attack, bomb: &[u8], n: u64) -> std::
     }
     let req = read_request(&mut tcp).await?;
     match attack {
-        Attack::HugeCallback | Attack::BigCallback | Attack::Gap => {
-            service(tcp, attack, &req, n).await
-        }
+        Attack::HugeCallback
+        | Attack::BigCallback
+        | Attack::Gap
+        | Attack::NoDelete
+        | Attack::NotJson => service(tcp, attack, &req, n).await,
         Attack::Flood if req.method == "GET" => {
             tcp.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n")
                 .await?;
@@ -201,6 +209,14 @@ async fn serve(mut tcp: TcpStream, attack: Attack, bomb: &[u8], n: u64) -> std::
 /// The test-service protocol, broken: status, streams, and callbacks no harness should hold.
 async fn service(mut tcp: TcpStream, attack: Attack, req: &Request, n: u64) -> std::io::Result<()> {
     match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/") if attack == Attack::NotJson => {
+            respond(&mut tcp, "200 OK", "hello, I am a test service", "").await
+        }
+        ("DELETE", path) if attack == Attack::NoDelete && path != "/" => {
+            // Holds the request, never answers: a library whose close() blocks.
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            Ok(())
+        }
         ("GET", "/") => {
             // A name that would clear a terminal and forge a line if printed raw.
             let body = serde_json::json!({
@@ -258,6 +274,7 @@ async fn callbacks(base: String, attack: Attack) {
     let (numbers, size): (Vec<u64>, usize) = match attack {
         Attack::HugeCallback => (vec![1], HUGE),
         Attack::BigCallback => (vec![1], BIG),
+        Attack::NoDelete => (vec![1, 2, 3], 8),
         _ => (vec![2, 3, 4, 5], GAP),
     };
     let body =
