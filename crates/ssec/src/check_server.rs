@@ -56,12 +56,25 @@ pub(crate) struct Args {
     /// format).
     #[arg(long)]
     checks_dir: Option<std::path::PathBuf>,
+    /// Judge the checks against the expected verdicts in this TOML file (the column is
+    /// `--name`): exit 0 when every verdict is as expected (see `ssec run --expectations`).
+    #[arg(long, value_name = "FILE")]
+    expectations: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
     let fail = |e: String| {
         eprintln!("ssec check-server: {e}");
         ExitCode::from(2)
+    };
+    let expectations = match args
+        .expectations
+        .as_deref()
+        .map(sse_harness::report::expectations::Expectations::load)
+        .transpose()
+    {
+        Ok(e) => e,
+        Err(e) => return fail(e.to_string()),
     };
     let catalogue = match Catalogue::load_default() {
         Ok(c) => c,
@@ -129,16 +142,19 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     };
     let started = std::time::Instant::now();
     let results: Vec<CheckResult> = rt.block_on(server_check::run_all(&checks, &server));
+    let mut report = sse_harness::report::RunReport::new(&catalogue, Vec::new());
+    let column = sse_harness::report::ServerReport::of_server(
+        &args.name,
+        server.url.to_string(),
+        &server.declares,
+        results.clone(),
+        started.elapsed(),
+    );
+    report.add_servers(&checks, vec![column]);
+    if let Some(e) = &expectations {
+        report.mark_expected(e);
+    }
     if let Some(dir) = &args.out {
-        let mut report = sse_harness::report::RunReport::new(&catalogue, Vec::new());
-        let column = sse_harness::report::ServerReport::of_server(
-            &args.name,
-            server.url.to_string(),
-            &server.declares,
-            results.clone(),
-            started.elapsed(),
-        );
-        report.add_servers(&checks, vec![column]);
         if let Err(e) = report.write(dir) {
             return fail(format!(
                 "cannot write the report into {}: {e}",
@@ -198,6 +214,9 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             count(Outcome::Informational),
             count(Outcome::Unsupported)
         );
+    }
+    if let Some(e) = &expectations {
+        return crate::run::judge_against(e, &report);
     }
     if results.iter().any(|r| r.outcome == Outcome::Fail) {
         ExitCode::from(1)

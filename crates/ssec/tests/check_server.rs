@@ -77,6 +77,42 @@ fn a_wrong_content_type_fails_the_head_check() {
     assert!(out.contains("[STREAM-MIME]"), "{out}");
 }
 
+#[test]
+fn a_known_server_failure_is_expected_and_a_new_one_is_a_regression() {
+    let url = broken_server(|_| response("text/plain", THREE));
+    let dir = std::env::temp_dir().join(format!("ssec-server-expect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("expected.toml");
+    let file_arg = file.to_string_lossy().into_owned();
+    let args = [
+        "--check",
+        "head-*",
+        "--name",
+        "mine",
+        "--expectations",
+        &file_arg,
+    ];
+    std::fs::write(
+        &file,
+        "[columns.mine]\n\"head-is-an-event-stream\" = \"fail\"\n",
+    )
+    .expect("write");
+    let (code, out) = check(&url, &args);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("every verdict is as expected (1 known non-passing)"),
+        "{out}"
+    );
+    std::fs::write(&file, "[columns.other]\n").expect("write");
+    let (code, out) = check(&url, &args);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("mine head-is-an-event-stream: expected pass, got fail"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 // spec: STREAM-UTF8 STREAM-FINAL-EOL STREAM-EVENT-TERMINATED
 #[test]
 fn bad_bytes_fail_the_format_check_and_are_shown() {
