@@ -20,16 +20,19 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// The main job: run the case catalogue on the built-in implementations (the model in the
-    /// simulator and over loopback), check the reference server, and write the conformance
-    /// report: report.json, junit.xml, summary.md and index.html. Fails when any case or check
-    /// fails.
+    /// The main job: run the case catalogue on the model (in the simulator and over loopback)
+    /// and on the linked Rust libraries eventsource-client (simulator) and reqwest-eventsource
+    /// (loopback), check the reference server, and write the conformance report: report.json,
+    /// junit.xml, summary.md and index.html. Fails when a verdict is other than
+    /// expectations/default.toml expects (the libraries' known failures; every other verdict
+    /// must pass); with --impl or --servers, when any case or check fails, unless
+    /// --expectations is given.
     Report {
         /// Where to write the files.
         #[arg(long, default_value = "target/conformance")]
         out: PathBuf,
         /// Client implementations to run (repeatable; `all` for every one that can run here;
-        /// default: the built-in model columns).
+        /// default: the model columns and the two linked Rust libraries).
         #[arg(long = "impl")]
         implementations: Vec<String>,
         /// Server set-ups of servers/setups.toml to check (ids or globs, repeatable or

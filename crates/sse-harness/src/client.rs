@@ -107,6 +107,12 @@ pub trait Client: Send + Sync + 'static {
     /// the next stream case). Called after a column's last case.
     fn finish(&self) {}
 
+    /// What went wrong outside any verdict since last asked (an exchange with another process
+    /// not answered in time), for the run's output and the report; asked after `finish`.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Whether `open` opens the request's [`OpenRequest::companions`] itself, beside the
     /// case's stream in one page (a browser, whose connection limit per origin is the page's);
     /// otherwise the harness opens each with a session of its own, before the case's.

@@ -378,13 +378,15 @@ pub fn run_cases(
         .collect();
     sse_judge::judged::mark_chunking(&mut cases);
     target.client.finish();
-    crate::report::ImplementationReport::new(
+    let mut column = crate::report::ImplementationReport::new(
         &target.client.identity(),
         target.transport,
         target.client.capabilities().into_iter().collect(),
         cases,
         started.elapsed(),
-    )
+    );
+    column.warnings = target.client.warnings();
+    column
 }
 
 /// Runs the selected cases on every target and gathers the report: what `cargo xtask report`,

@@ -59,6 +59,40 @@ pub struct Service {
     identity: Identity,
     declared: BTreeSet<String>,
     process: Option<Mutex<Child>>,
+    /// Exchanges the service did not answer in time, for the run's output and report.
+    warnings: Warnings,
+}
+
+/// What went wrong with the service outside any verdict, shared by its sessions.
+#[derive(Debug, Clone, Default)]
+struct Warnings(Arc<Mutex<Vec<String>>>);
+
+/// Warnings kept at most: past them, a count.
+const MAX_WARNINGS: usize = 50;
+
+impl Warnings {
+    fn push(&self, warning: String) {
+        let mut all = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.push(warning);
+    }
+
+    fn take(&self) -> Vec<String> {
+        let mut all = std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if all.len() > MAX_WARNINGS {
+            let more = all.len() - MAX_WARNINGS;
+            all.truncate(MAX_WARNINGS);
+            all.push(format!("... and {more} more like these"));
+        }
+        all
+    }
 }
 
 impl std::fmt::Debug for Service {
@@ -141,6 +175,7 @@ impl Service {
             identity,
             declared: status.capabilities.into_iter().collect(),
             process: None,
+            warnings: Warnings::default(),
         })
     }
 
@@ -222,6 +257,10 @@ impl Client for Service {
         self.identity.clone()
     }
 
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.take()
+    }
+
     fn capabilities(&self) -> Capabilities {
         let mut caps: Capabilities = MAPPED
             .iter()
@@ -240,6 +279,14 @@ impl Client for Service {
     ) -> BoxFuture<'static, Result<Box<dyn Session>, ClientError>> {
         let base = self.url.clone();
         let name = self.identity.name.clone();
+        let warnings = self.warnings.clone();
+        let tag = request
+            .url
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         let flags = Flags {
             open: self.has("ssec:open"),
             ready_state: self.has("ssec:ready-state"),
@@ -276,6 +323,8 @@ impl Client for Service {
                 location: None,
                 server,
                 name: name.clone(),
+                warnings,
+                tag,
             };
             let mut body = json!({
                 "streamUrl": request.url.as_str(),
@@ -511,6 +560,10 @@ struct ServiceSession {
     location: Option<Url>,
     server: tokio::task::JoinHandle<()>,
     name: String,
+    /// Where an unanswered `DELETE` at the end of the case is told.
+    warnings: Warnings,
+    /// The case.
+    tag: String,
 }
 
 impl ServiceSession {
@@ -569,9 +622,20 @@ impl Drop for ServiceSession {
         self.server.abort();
         if let Some(location) = self.location.take() {
             // The case's runtime may be going away: stop the stream from a thread of its own.
-            let _ = remote::block_on(async move {
+            let target = location.to_string();
+            let answer = remote::block_on(async move {
                 remote::call(Method::DELETE, &location, None, CALL).await
             });
+            let why = match answer {
+                Some(Ok(a)) if a.status.is_success() => return,
+                Some(Ok(a)) => format!("answered {}", a.status),
+                Some(Err(e)) => e.to_string(),
+                None => "the request could not run".into(),
+            };
+            self.warnings.push(format!(
+                "{}: DELETE {target} at the end of the case was not answered ({why}); the case went on without it (a close() that blocks slows every case)",
+                self.tag
+            ));
         }
     }
 }

@@ -407,6 +407,13 @@ fn implementation_problems(
         escape(&imp.version),
         imp.transport.name()
     );
+    if !imp.warnings.is_empty() {
+        out.push_str("<ul class=\"warnings\">\n");
+        for w in &imp.warnings {
+            let _ = writeln!(out, "<li>warning: {}</li>", escape(w));
+        }
+        out.push_str("</ul>\n");
+    }
     let bad: Vec<&CaseReport> = PROBLEMS
         .iter()
         .flat_map(|o| imp.cases.iter().filter(move |c| c.verdict == *o))

@@ -162,6 +162,10 @@ pub struct ImplementationReport {
     pub wall_ms: u64,
     /// One entry per case.
     pub cases: Vec<CaseReport>,
+    /// What went wrong outside any verdict (an exchange with a test service not answered in
+    /// time).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 fn eventsource_profile() -> String {
@@ -409,6 +413,7 @@ impl ImplementationReport {
             totals,
             wall_ms: millis(wall),
             cases,
+            warnings: Vec::new(),
         }
     }
 
@@ -432,6 +437,14 @@ impl ImplementationReport {
             &self.totals,
             self.wall_ms,
         )
+    }
+
+    /// Its warnings, a line each for a terminal: `warning  COLUMN: WHAT`, escaped.
+    pub fn warning_lines(&self) -> String {
+        self.warnings
+            .iter()
+            .map(|w| terminal(&format!("warning  {}: {w}", self.id)) + "\n")
+            .collect()
     }
 
     /// Whether any case failed.

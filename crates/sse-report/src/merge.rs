@@ -141,6 +141,7 @@ fn join_column(
         column.profile = imp.profile;
     }
     column.wall_ms += imp.wall_ms;
+    column.warnings.extend(imp.warnings);
     column.cases.extend(imp.cases);
     Ok(())
 }

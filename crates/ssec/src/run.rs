@@ -282,7 +282,7 @@ fn totals(report: &RunReport) -> String {
     report
         .implementations
         .iter()
-        .map(|imp| imp.totals_line() + "\n")
+        .map(|imp| imp.totals_line() + "\n" + &imp.warning_lines())
         .collect()
 }
 

@@ -303,3 +303,37 @@ fn service_check_names_a_status_that_is_not_json_in_one_line() {
         ["problem  GET /: the answer is not JSON (expected value at line 1 column 1)"]
     );
 }
+
+#[test]
+fn a_delete_the_service_never_answers_is_a_warning_in_the_output_and_the_report() {
+    let service = hostile("service", "no-delete");
+    let dir = std::env::temp_dir().join(format!("ssec-no-delete-{}", std::process::id()));
+    let target = format!("service={}", service.1);
+    let out = dir.to_string_lossy().into_owned();
+    let ran = ssec(
+        &[
+            "run",
+            "--impl",
+            &target,
+            "--case",
+            "status-204-fails",
+            "--out",
+            &out,
+        ],
+        Duration::from_secs(90),
+    );
+    let printed = format!("{}{}", ran.stdout, ran.stderr);
+    assert!(
+        printed.lines().any(|l| l.starts_with("warning  ")),
+        "{printed}"
+    );
+    assert!(printed.contains("status-204-fails: DELETE"), "{printed}");
+    let report = std::fs::read_to_string(dir.join("report.json")).expect("report");
+    assert!(report.contains("\"warnings\""), "the report keeps it");
+    let html = std::fs::read_to_string(dir.join("index.html")).expect("page");
+    assert!(
+        html.contains("<li>warning: status-204-fails: DELETE"),
+        "the page shows it"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
