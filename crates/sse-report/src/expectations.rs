@@ -8,6 +8,7 @@
 //! [columns.eventsource-client-loopback]
 //! "status-404-on-reconnect-fails" = "fail"
 //! "retry-leading-zero-is-decimal" = { verdict = ["pass", "fail"], reason = "randomised backoff" }
+//! "stream/utf8-*" = "fail"       # a glob (`*`, `?`) covers the cases no exact key names
 //! ```
 
 use std::collections::BTreeMap;
@@ -202,8 +203,31 @@ impl Expectations {
     /// links of `previous` are kept where the verdict is still expected.
     pub fn of(report: &RunReport, previous: Option<&Expectations>) -> Self {
         let mut columns: BTreeMap<String, BTreeMap<String, Expected>> = BTreeMap::new();
+        // Globs are the file author's: they are kept, and cover what they accept.
+        let globs: Expectations = Expectations {
+            columns: previous
+                .map(|p| {
+                    p.columns
+                        .iter()
+                        .map(|(c, entries)| {
+                            let kept = entries
+                                .iter()
+                                .filter(|(key, _)| is_glob(key))
+                                .map(|(k, e)| (k.clone(), e.clone()))
+                                .collect();
+                            (c.clone(), kept)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        for (column, entries) in &globs.columns {
+            if !entries.is_empty() {
+                columns.insert(column.clone(), entries.clone());
+            }
+        }
         for (column, case, got) in verdicts(report) {
-            if got == Outcome::Pass {
+            if got == Outcome::Pass || globs.expected(column, case).contains(&got) {
                 continue;
             }
             let kept = previous
@@ -236,11 +260,21 @@ impl Expectations {
         })
     }
 
+    /// The entry for a case of a column: its own key, else the first glob key (`*`, `?`) that
+    /// matches it, in key order.
+    pub fn entry(&self, column: &str, case: &str) -> Option<&Expected> {
+        let entries = self.columns.get(column)?;
+        entries.get(case).or_else(|| {
+            entries
+                .iter()
+                .find(|(key, _)| is_glob(key) && sse_case::select::glob(key, case))
+                .map(|(_, e)| e)
+        })
+    }
+
     /// What a case of a column is expected to get (pass when the file does not say).
     pub fn expected(&self, column: &str, case: &str) -> Vec<Outcome> {
-        self.columns
-            .get(column)
-            .and_then(|c| c.get(case))
+        self.entry(column, case)
             .map_or_else(|| vec![Outcome::Pass], Expected::verdicts)
     }
 
@@ -270,6 +304,11 @@ impl Expectations {
         }
         out
     }
+}
+
+/// Whether a key is a glob rather than a case id (case ids have no `*` or `?`).
+fn is_glob(key: &str) -> bool {
+    key.contains(['*', '?'])
 }
 
 /// Every (column, case or check, verdict) of a run; a column that could not run has none.
@@ -376,6 +415,31 @@ mod tests {
             file.columns["lib-loopback"]["b"]
         );
         assert!(!written.columns["lib-loopback"].contains_key("a"));
+    }
+
+    #[test]
+    fn a_glob_covers_what_no_exact_key_names_and_is_kept_when_written_back() {
+        let file: Expectations = toml::from_str(
+            "[columns.lib-loopback]\n\"s*\" = [\"pass\", \"fail\"]\nsame = \"non-strict\"\n",
+        )
+        .expect("parses");
+        let run = report(vec![
+            case("same", Outcome::NonStrict),
+            case("s1", Outcome::Fail),
+            case("s2", Outcome::Pass),
+            case("t", Outcome::Fail),
+        ]);
+        let got = file.compare(&run);
+        assert!(got.improvements.is_empty());
+        assert_eq!(got.regressions.len(), 1, "{:?}", got.regressions);
+        assert_eq!(got.regressions[0].case, "t");
+        let written = Expectations::of(&run, Some(&file));
+        let column = &written.columns["lib-loopback"];
+        assert!(
+            column.contains_key("s*") && !column.contains_key("s1"),
+            "{column:?}"
+        );
+        assert!(written.compare(&run).agrees());
     }
 
     #[test]
