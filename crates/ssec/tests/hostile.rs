@@ -262,16 +262,20 @@ fn a_flooding_proxy_is_measured_within_bounds() {
     assert_eq!(ran.code, Some(1), "{}{}", ran.stdout, ran.stderr);
 }
 
+/// The problem lines `ssec service-check` printed.
+fn problems(ran: &Ran) -> Vec<&str> {
+    ran.stdout
+        .lines()
+        .filter(|l| l.starts_with("problem"))
+        .collect()
+}
+
 #[test]
 fn service_check_names_a_service_that_never_answers_delete_in_one_line() {
     let service = hostile("service", "no-delete");
     let ran = ssec(&["service-check", &service.1], Duration::from_secs(60));
     assert_eq!(ran.code, Some(1), "{}{}", ran.stdout, ran.stderr);
-    let problems: Vec<&str> = ran
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("problem"))
-        .collect();
+    let problems = problems(&ran);
     assert_eq!(problems.len(), 1, "{}", ran.stdout);
     assert!(problems[0].contains("DELETE"), "{}", problems[0]);
     assert!(problems[0].contains("within 10s"), "{}", problems[0]);
@@ -293,11 +297,7 @@ fn service_check_names_a_status_that_is_not_json_in_one_line() {
     let service = hostile("service", "not-json");
     let ran = ssec(&["service-check", &service.1], Duration::from_secs(30));
     assert_eq!(ran.code, Some(1), "{}{}", ran.stdout, ran.stderr);
-    let problems: Vec<&str> = ran
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("problem"))
-        .collect();
+    let problems = problems(&ran);
     assert_eq!(
         problems,
         ["problem  GET /: the answer is not JSON (expected value at line 1 column 1)"]
