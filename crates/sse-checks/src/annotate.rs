@@ -33,7 +33,13 @@ pub fn elsewhere(step: &Step) -> Vec<&'static str> {
         Effect::Id if step.value.chars().any(|c| u32::from(c) > 0xFF) => notes.push(
             "npm eventsource 4.1.1 and undici 7.30.2 send Last-Event-ID without UTF-8 encoding: with this id their reconnections fail before reaching the server",
         ),
-        _ => {}
+        Effect::Id
+        | Effect::RetryIgnored
+        | Effect::Dispatched
+        | Effect::Comment
+        | Effect::Data
+        | Effect::Event
+        | Effect::UnknownField => {}
     }
     notes
 }

@@ -87,7 +87,8 @@ pub async fn run(check: &ServerCheck, server: &Server) -> CheckResult {
             stalled_clients(check, server, limits, &mut result).await;
             return result;
         }
-        _ => {}
+        // These read one stream, below.
+        Probe::Head | Probe::Format | Probe::Resume | Probe::EndWith204 | Probe::KeepAlive => {}
     }
     let stream = if check.probe == Probe::KeepAlive {
         server.live_url()

@@ -526,7 +526,9 @@ impl EventSource {
                 self.reestablish(now);
             }
             (Fetch::Streaming, Some(at)) => self.tasks.push_back(Task::Emit(Action::SetTimer(at))),
-            _ => {}
+            // Nothing is due: no timer of ours runs, or the reconnection timer is not yet up.
+            (Fetch::Idle | Fetch::AwaitingResponse { .. } | Fetch::Waiting { .. }, _)
+            | (Fetch::Streaming, None) => {}
         }
     }
 

@@ -170,7 +170,12 @@ impl<F: FnMut(&Step)> Sink for Recorder<F> {
                     self.id_moved = false;
                 }
             }
-            _ => {}
+            // These change no buffer.
+            Effect::Comment
+            | Effect::IdWithNul
+            | Effect::Retry(_)
+            | Effect::RetryIgnored
+            | Effect::UnknownField => {}
         }
         debug_assert_eq!(
             (
