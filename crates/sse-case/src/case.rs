@@ -368,6 +368,16 @@ impl Case {
     /// Checks what serde cannot, so a bad file is one clear error at load, never a panic, a
     /// hang or a silently different run.
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_identity()?;
+        self.validate_server()?;
+        self.validate_target()?;
+        self.validate_schedule()?;
+        self.validate_request()?;
+        self.validate_world()
+    }
+
+    /// Checks the file name and what the case checks and how long it runs.
+    fn validate_identity(&self) -> Result<(), String> {
         if !self
             .id
             .bytes()
@@ -385,6 +395,11 @@ impl Case {
         if !(1..=MAX_DURATION_MS).contains(&self.duration_ms) {
             return Err(format!("duration_ms must be 1 to {MAX_DURATION_MS}"));
         }
+        Ok(())
+    }
+
+    /// Checks a script or the reference server, never both, and waits within the run.
+    fn validate_server(&self) -> Result<(), String> {
         match (self.server.script(), &self.server.reference) {
             (None, None) => return Err("the server needs responses or reference".into()),
             (Some(_), Some(_)) => {
@@ -406,6 +421,11 @@ impl Case {
             }
             (None, Some(r)) => r.validate()?,
         }
+        Ok(())
+    }
+
+    /// Checks where the client points: a path or a URL, a page origin, companions.
+    fn validate_target(&self) -> Result<(), String> {
         if self.client.path.is_some() && self.client.url.is_some() {
             return Err("client.path and client.url cannot both be set".into());
         }
@@ -442,6 +462,11 @@ impl Case {
                 self.id
             ));
         }
+        Ok(())
+    }
+
+    /// Checks commands within the run, the patience after it, close in a handler.
+    fn validate_schedule(&self) -> Result<(), String> {
         for (name, at) in [
             ("client.close_at_ms", self.client.close_at_ms),
             ("client.ua_abort_at_ms", self.client.ua_abort_at_ms),
@@ -464,6 +489,11 @@ impl Case {
         if self.client.close_on_message == Some(0) {
             return Err("client.close_on_message counts messages from 1".into());
         }
+        Ok(())
+    }
+
+    /// Checks the request options beyond the standard, and the suggested timings.
+    fn validate_request(&self) -> Result<(), String> {
         if let Some(m) = &self.client.method {
             if !matches!(m.as_str(), "POST" | "REPORT") {
                 return Err(format!("client.method {m:?} must be POST or REPORT"));
@@ -508,6 +538,11 @@ impl Case {
                 "client.reconnection_ms must be at most {MAX_DURATION_MS}"
             ));
         }
+        Ok(())
+    }
+
+    /// Checks the faults and the publisher.
+    fn validate_world(&self) -> Result<(), String> {
         for fault in &self.faults {
             validate_fault(fault)?;
         }
