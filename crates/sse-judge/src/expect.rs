@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 use sse_case::reading::Reading;
-use sse_model::{Backoff, DEFAULT_RECONNECTION_TIME, Item, Limits, Observation, ReadyState, Trace};
+use sse_model::{
+    Backoff, DEFAULT_RECONNECTION_TIME, Item, Limits, Observation, ReadyState, Trace, TraceLine,
+};
 
 use sse_case::case::Case;
 use sse_case::client::Command;
@@ -243,102 +245,20 @@ fn retry_served(case: &Case, served: usize) -> bool {
 }
 
 fn derive(case: &Case, golden: Trace) -> Expectation {
-    let backoff = case
-        .client
-        .backoff
-        .map_or(Backoff::None, |b| Backoff::Exponential {
-            base: Duration::from_millis(b.base_ms),
-            max: Duration::from_millis(b.max_ms),
-        });
-    let initial = initial_reconnection_time(case);
-    let mut page = Vec::new();
-    let mut requests: Vec<ExpectedRequest> = Vec::new();
-    let mut previous_was_request = false;
-    // The error a reconnection waits from, and whether the attempt before it opened.
-    let mut pending_error: Option<(usize, Duration)> = None;
-    let mut opened_this_attempt = false;
-    let mut ever_opened = false;
-    let mut failed_in_a_row = 0u32;
-    // Whether the last request reached the server, and whether the last page step is an error.
-    let mut last_request_received = true;
-    let mut last_step_was_error = false;
+    let mut d = Deriver::new(case);
     for (line, l) in golden.lines.iter().enumerate() {
         match &l.what {
-            Observation::Request {
-                method,
-                target,
-                accept,
-                last_event_id,
-                origin,
-                headers,
-                body,
-                received,
-            } => {
-                let kind = if requests.is_empty() {
-                    RequestKind::First
-                } else if previous_was_request {
-                    RequestKind::Redirect
-                } else if let Some((after_error, error_at)) = pending_error.take() {
-                    let waited = l.at.saturating_sub(error_at);
-                    let extra = backoff.extra(failed_in_a_row);
-                    let min = waited.saturating_sub(extra);
-                    let basis = if ever_opened && retry_served(case, requests.len()) {
-                        Basis::Retry
-                    } else {
-                        Basis::Initial
-                    };
-                    RequestKind::Reconnect(Wait {
-                        after_error,
-                        min: if basis == Basis::Initial {
-                            initial.min(min)
-                        } else {
-                            min
-                        },
-                        basis,
-                        after_failure: !opened_this_attempt,
-                    })
-                } else {
-                    RequestKind::Redirect
-                };
-                if !matches!(kind, RequestKind::Redirect) {
-                    opened_this_attempt = false;
-                }
-                last_request_received = *received;
-                requests.push(ExpectedRequest {
-                    at: l.at,
-                    line,
-                    method: method.clone(),
-                    target: target.clone(),
-                    headers: headers.clone(),
-                    body: body.clone(),
-                    last_event_id: last_event_id.clone(),
-                    accept: accept.clone(),
-                    origin: origin.clone(),
-                    after_page: page.len(),
-                    received: *received,
-                    kind,
-                });
-                previous_was_request = true;
+            Observation::Request { .. } => {
+                d.request(line, l);
                 continue;
             }
-            Observation::Open => {
-                opened_this_attempt = true;
-                ever_opened = true;
-                failed_in_a_row = 0;
-                page.push(ExpectedStep {
-                    at: l.at,
-                    line,
-                    repeatable: false,
-                    after_network_error: false,
-                    step: Step::Open,
-                });
-            }
+            Observation::Open => d.open(line, l.at),
             Observation::Message {
                 event_type,
                 id,
                 data,
                 origin,
-            } => page.push(ExpectedStep {
+            } => d.page.push(ExpectedStep {
                 at: l.at,
                 line,
                 repeatable: false,
@@ -351,33 +271,14 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
                 },
             }),
             Observation::Error(state) => {
-                let state = state.unwrap_or(ReadyState::Connecting);
-                let repeatable = state == ReadyState::Connecting
-                    && last_step_was_error
-                    && !last_request_received
-                    && !opened_this_attempt;
-                if state == ReadyState::Connecting {
-                    if !opened_this_attempt {
-                        failed_in_a_row = failed_in_a_row.saturating_add(1);
-                    }
-                    pending_error = Some((page.len(), l.at));
-                }
-                page.push(ExpectedStep {
-                    at: l.at,
-                    line,
-                    repeatable,
-                    after_network_error: state == ReadyState::Connecting && !opened_this_attempt,
-                    step: Step::Error { ready_state: state },
-                });
-                last_step_was_error = true;
-                previous_was_request = false;
+                d.error(line, l.at, state.unwrap_or(ReadyState::Connecting));
                 continue;
             }
             // The page's command and the model's own abort: not what a client reports.
             Observation::Closed | Observation::Abort => {}
         }
-        last_step_was_error = false;
-        previous_was_request = false;
+        d.last_step_was_error = false;
+        d.previous_was_request = false;
     }
     let last = golden.lines.last().map_or(Duration::ZERO, |l| l.at);
     let commands = sse_case::schedule::commands(case)
@@ -385,12 +286,159 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
         .map(|(at, c)| (u64::try_from(at.as_millis()).unwrap_or(u64::MAX), c))
         .collect();
     Expectation {
-        page,
-        requests,
+        page: d.page,
+        requests: d.requests,
         commands,
         closes_itself: case.client.close_on_message.is_some(),
         settle: case.duration().saturating_sub(last),
         golden,
+    }
+}
+
+/// What [`derive`] keeps while it reads a golden trace line by line.
+struct Deriver<'a> {
+    case: &'a Case,
+    backoff: Backoff,
+    initial: Duration,
+    page: Vec<ExpectedStep>,
+    requests: Vec<ExpectedRequest>,
+    previous_was_request: bool,
+    /// The error a reconnection waits from, and whether the attempt before it opened.
+    pending_error: Option<(usize, Duration)>,
+    opened_this_attempt: bool,
+    ever_opened: bool,
+    failed_in_a_row: u32,
+    /// Whether the last request reached the server, and whether the last page step is an error.
+    last_request_received: bool,
+    last_step_was_error: bool,
+}
+
+impl<'a> Deriver<'a> {
+    fn new(case: &'a Case) -> Self {
+        let backoff = case
+            .client
+            .backoff
+            .map_or(Backoff::None, |b| Backoff::Exponential {
+                base: Duration::from_millis(b.base_ms),
+                max: Duration::from_millis(b.max_ms),
+            });
+        Deriver {
+            case,
+            backoff,
+            initial: initial_reconnection_time(case),
+            page: Vec::new(),
+            requests: Vec::new(),
+            previous_was_request: false,
+            pending_error: None,
+            opened_this_attempt: false,
+            ever_opened: false,
+            failed_in_a_row: 0,
+            last_request_received: true,
+            last_step_was_error: false,
+        }
+    }
+
+    /// What kind of request one at `at` is: the first, a redirect, or a reconnection with the
+    /// wait it must respect.
+    fn kind(&mut self, at: Duration) -> RequestKind {
+        if self.requests.is_empty() {
+            return RequestKind::First;
+        }
+        if self.previous_was_request {
+            return RequestKind::Redirect;
+        }
+        let Some((after_error, error_at)) = self.pending_error.take() else {
+            return RequestKind::Redirect;
+        };
+        let waited = at.saturating_sub(error_at);
+        let extra = self.backoff.extra(self.failed_in_a_row);
+        let min = waited.saturating_sub(extra);
+        let basis = if self.ever_opened && retry_served(self.case, self.requests.len()) {
+            Basis::Retry
+        } else {
+            Basis::Initial
+        };
+        RequestKind::Reconnect(Wait {
+            after_error,
+            min: if basis == Basis::Initial {
+                self.initial.min(min)
+            } else {
+                min
+            },
+            basis,
+            after_failure: !self.opened_this_attempt,
+        })
+    }
+
+    fn request(&mut self, line: usize, l: &TraceLine) {
+        let Observation::Request {
+            method,
+            target,
+            accept,
+            last_event_id,
+            origin,
+            headers,
+            body,
+            received,
+        } = &l.what
+        else {
+            return;
+        };
+        let kind = self.kind(l.at);
+        if !matches!(kind, RequestKind::Redirect) {
+            self.opened_this_attempt = false;
+        }
+        self.last_request_received = *received;
+        self.requests.push(ExpectedRequest {
+            at: l.at,
+            line,
+            method: method.clone(),
+            target: target.clone(),
+            headers: headers.clone(),
+            body: body.clone(),
+            last_event_id: last_event_id.clone(),
+            accept: accept.clone(),
+            origin: origin.clone(),
+            after_page: self.page.len(),
+            received: *received,
+            kind,
+        });
+        self.previous_was_request = true;
+    }
+
+    fn open(&mut self, line: usize, at: Duration) {
+        self.opened_this_attempt = true;
+        self.ever_opened = true;
+        self.failed_in_a_row = 0;
+        self.page.push(ExpectedStep {
+            at,
+            line,
+            repeatable: false,
+            after_network_error: false,
+            step: Step::Open,
+        });
+    }
+
+    fn error(&mut self, line: usize, at: Duration, state: ReadyState) {
+        let repeatable = state == ReadyState::Connecting
+            && self.last_step_was_error
+            && !self.last_request_received
+            && !self.opened_this_attempt;
+        if state == ReadyState::Connecting {
+            if !self.opened_this_attempt {
+                self.failed_in_a_row = self.failed_in_a_row.saturating_add(1);
+            }
+            self.pending_error = Some((self.page.len(), at));
+        }
+        self.page.push(ExpectedStep {
+            at,
+            line,
+            repeatable,
+            after_network_error: state == ReadyState::Connecting && !self.opened_this_attempt,
+            step: Step::Error { ready_state: state },
+        });
+        self.last_step_was_error = true;
+        self.previous_was_request = false;
     }
 }
 
