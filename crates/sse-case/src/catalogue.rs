@@ -31,8 +31,8 @@ pub fn default_root() -> Result<PathBuf, LoadError> {
 pub struct Catalogue {
     /// Where it was loaded from.
     pub root: PathBuf,
-    /// Its content hash ([`crate::content_hash`]), which reports record.
-    pub hash: String,
+    /// Its content hash, worked out when a report first asks for it.
+    hash: std::sync::OnceLock<String>,
     /// Every requirement, in catalogue order.
     pub requirements: Vec<Requirement>,
     /// Every case, sorted by id, golden traces attached where they exist.
@@ -53,7 +53,7 @@ impl Catalogue {
             .collect();
         let mut catalogue = Catalogue {
             root: root.to_owned(),
-            hash: crate::content_hash::of_dir(root),
+            hash: std::sync::OnceLock::new(),
             requirements,
             cases: Vec::new(),
             index,
@@ -144,6 +144,13 @@ impl Catalogue {
     /// compiled into this build.
     pub fn load_default() -> Result<Self, LoadError> {
         Catalogue::load(&default_root()?)
+    }
+
+    /// Its content hash ([`crate::content_hash`]), which reports record: read from its files
+    /// once, when first asked (loading a catalogue to run a case does not pay for it).
+    pub fn hash(&self) -> &str {
+        self.hash
+            .get_or_init(|| crate::content_hash::of_dir(&self.root))
     }
 
     /// A requirement by id.

@@ -85,7 +85,7 @@ mod tests {
         assert_eq!(extract_into(&parent).expect("again"), dir);
         let catalogue = crate::Catalogue::load(&dir).expect("loads");
         // Hashed from the directory, it is the catalogue that was compiled in.
-        assert_eq!(catalogue.hash, hash());
+        assert_eq!(catalogue.hash(), hash());
         assert!(
             catalogue.cases.len() > 400,
             "{} cases",

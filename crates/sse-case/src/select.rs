@@ -48,14 +48,23 @@ impl std::fmt::Display for Shard {
 }
 
 impl Shard {
-    /// Whether the case `id` of `catalogue` falls in this part.
-    pub fn takes(self, catalogue: &crate::Catalogue, id: &str) -> bool {
-        let key = shard_key(id);
-        let mut keys: Vec<&str> = catalogue.cases.iter().map(|c| shard_key(&c.id)).collect();
-        keys.dedup();
-        keys.iter()
-            .position(|k| *k == key)
-            .is_some_and(|i| i % self.of + 1 == self.index)
+    /// The ids of the cases of `catalogue` in this part: the shard keys are numbered once, in
+    /// catalogue order, and every `of`th falls here.
+    fn ids(self, catalogue: &crate::Catalogue) -> std::collections::BTreeSet<&str> {
+        let mut key_number = 0;
+        let mut previous: Option<&str> = None;
+        let mut ids = std::collections::BTreeSet::new();
+        for case in &catalogue.cases {
+            let key = shard_key(&case.id);
+            if previous.is_some_and(|p| p != key) {
+                key_number += 1;
+            }
+            previous = Some(key);
+            if key_number % self.of + 1 == self.index {
+                ids.insert(case.id.as_str());
+            }
+        }
+        ids
     }
 }
 
@@ -67,6 +76,7 @@ fn shard_key(id: &str) -> &str {
 impl Selection {
     /// The selected cases of a catalogue, in catalogue order.
     pub fn apply<'a>(&self, catalogue: &'a crate::Catalogue) -> Vec<&'a Case> {
+        let part = self.shard.map(|s| s.ids(catalogue));
         catalogue
             .cases
             .iter()
@@ -75,7 +85,7 @@ impl Selection {
                 self.requirements.is_empty()
                     || self.requirements.iter().any(|r| c.checks.contains(r))
             })
-            .filter(|c| self.shard.is_none_or(|s| s.takes(catalogue, &c.id)))
+            .filter(|c| part.as_ref().is_none_or(|ids| ids.contains(c.id.as_str())))
             .collect()
     }
 }

@@ -27,6 +27,10 @@ pub struct ServiceCheck {
     pub passed: Vec<String>,
 }
 
+/// Callbacks kept at most: the check's stream sends three events, so a service sending many
+/// more is told so, not held in memory.
+const MAX_HEARD: usize = 1000;
+
 /// A callback as it arrived: its path and body.
 type Heard = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
 
@@ -106,10 +110,14 @@ async fn stream(url: &Url, capabilities: &[String], out: &mut ServiceCheck) -> R
                 let path = req.uri().path().to_owned();
                 match remote::read_json::<serde_json::Value>(req, 1 << 20).await {
                     Ok((body, _reading)) => {
-                        heard
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .push((path, body));
+                        let mut heard = heard.lock().unwrap_or_else(PoisonError::into_inner);
+                        if heard.len() >= MAX_HEARD {
+                            return remote::reply(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "too many callbacks",
+                            );
+                        }
+                        heard.push((path, body));
                         remote::reply(StatusCode::ACCEPTED, "")
                     }
                     Err(why) => remote::reply(StatusCode::BAD_REQUEST, &why),
@@ -187,28 +195,48 @@ async fn callbacks_in_order(heard: &Heard, out: &mut ServiceCheck) {
         return;
     }
     let mut numbers: Vec<u64> = Vec::new();
+    // One line for each kind of mistake, naming the first (abridged) and how many made it.
+    let mut misaddressed = Vec::new();
+    let mut unknown_kind = Vec::new();
     for (path, body) in &got {
         match path
             .strip_prefix("/streams/1/")
             .and_then(|n| n.parse().ok())
         {
             Some(n) => numbers.push(n),
-            None => out.problems.push(format!(
-                "callback to {path}: callbacks go to callbackUrl/N, N counting from 1"
-            )),
+            None => misaddressed.push(path.clone()),
         }
         if !matches!(body["kind"].as_str(), Some("event" | "comment" | "error")) {
-            out.problems.push(format!(
-                "callback {path} has kind {}, not event, comment or error",
-                body["kind"]
-            ));
+            unknown_kind.push(format!("{path} has kind {}", body["kind"]));
         }
+    }
+    let first = |all: &[String]| {
+        let more = all.len().saturating_sub(1);
+        let rest = if more > 0 {
+            format!(" (and {more} more)")
+        } else {
+            String::new()
+        };
+        format!("{}{rest}", sse_judge::evidence::abridge(&all[0]))
+    };
+    if !misaddressed.is_empty() {
+        out.problems.push(format!(
+            "callback to {}: callbacks go to callbackUrl/N, N counting from 1",
+            first(&misaddressed)
+        ));
+    }
+    if !unknown_kind.is_empty() {
+        out.problems.push(format!(
+            "callback {}, not event, comment or error",
+            first(&unknown_kind)
+        ));
     }
     numbers.sort_unstable();
     let expected: Vec<u64> = (1..=numbers.len() as u64).collect();
     if numbers != expected {
         out.problems.push(format!(
-            "callbacks were numbered {numbers:?}: they count from 1, one number each"
+            "callbacks were numbered {}: they count from 1, one number each",
+            sse_judge::evidence::abridge(&format!("{numbers:?}"))
         ));
     }
     let n = events(heard);

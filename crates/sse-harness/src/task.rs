@@ -117,41 +117,23 @@ impl Got {
 /// no-cache`, the request's Last-Event-ID) through the request's network, following redirects
 /// as Fetch does (at most 20); an error when no final response came.
 pub async fn get(request: &OpenRequest) -> Result<Got, FetchError> {
-    let mut headers = vec![
-        ("accept", "text/event-stream"),
-        ("cache-control", "no-cache"),
-    ];
-    if let Some(id) = &request.last_event_id {
-        headers.push(("last-event-id", id.as_str()));
-    }
-    let mut url = request.url.clone();
-    for _ in 0..=20 {
-        let req = sse_http::exchange::request_with("GET", &url, &headers, None)?;
-        let response = sse_http::exchange::send(&request.net, &url, req).await?;
-        let status = response.status().as_u16();
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let location = header(http::header::LOCATION).and_then(|l| url.join(&l).ok());
-        match location {
-            Some(next) if matches!(status, 301 | 302 | 303 | 307 | 308) => url = next,
-            _ => {
-                let content_type = header(http::header::CONTENT_TYPE).unwrap_or_default();
-                let body = response
-                    .into_body()
-                    .into_data_stream()
-                    .map(|chunk| chunk.map_err(|e| FetchError::Http(e.to_string())));
-                return Ok(Got {
-                    status,
-                    content_type,
-                    body: body.boxed(),
-                });
-            }
-        }
-    }
-    Err(FetchError::Http("more than 20 redirects".into()))
+    let headers = sse_http::exchange::eventsource_headers(request.last_event_id.as_deref(), None);
+    let (response, _) =
+        sse_http::exchange::get_following(&request.net, &request.url, &headers).await?;
+    let content_type = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .into_data_stream()
+        .map(|chunk| chunk.map_err(|e| FetchError::Http(e.to_string())));
+    Ok(Got {
+        status,
+        content_type,
+        body: body.boxed(),
+    })
 }

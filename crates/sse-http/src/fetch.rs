@@ -118,44 +118,17 @@ pub async fn read_stream_encoded(
     limits: FetchLimits,
 ) -> Result<Fetched, FetchError> {
     let started = tokio::time::Instant::now();
-    let mut url = url.clone();
-    let mut redirects = Vec::new();
-    loop {
-        Target::of(&url)?;
-        let net = Net::loopback();
-        let head =
-            crate::exchange::send(&net, &url, request(&url, last_event_id, accept_encoding)?);
-        let response = tokio::time::timeout_at(started + limits.connect, head)
-            .await
-            .map_err(|_| timeout(&url, limits))??;
-        // Followed as Fetch follows them for an EventSource (at most 20), each to loopback only.
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get(http::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|l| url.join(l).ok());
-        match location {
-            Some(next) if matches!(status, 301 | 302 | 303 | 307 | 308) => {
-                if redirects.len() >= MAX_REDIRECTS {
-                    return Err(FetchError::Http(format!(
-                        "more than {MAX_REDIRECTS} redirects (the last to {next})"
-                    )));
-                }
-                redirects.push((status, url.to_string()));
-                url = next;
-            }
-            _ => {
-                let mut fetched = read_response(response, started, accept_encoding, limits).await;
-                fetched.redirects = redirects;
-                return Ok(fetched);
-            }
-        }
-    }
+    // Followed as Fetch follows them for an EventSource, each to loopback only (`Net`).
+    let headers = crate::exchange::eventsource_headers(last_event_id, accept_encoding);
+    let net = Net::loopback();
+    let head = crate::exchange::get_following(&net, url, &headers);
+    let (response, redirects) = tokio::time::timeout_at(started + limits.connect, head)
+        .await
+        .map_err(|_| timeout(url, limits))??;
+    let mut fetched = read_response(response, started, accept_encoding, limits).await;
+    fetched.redirects = redirects;
+    Ok(fetched)
 }
-
-/// Redirects followed at most (Fetch's limit).
-const MAX_REDIRECTS: usize = 20;
 
 /// One HTTP/2 connection (prior knowledge, `h2c`) that many streams share, as a browser shares
 /// one connection among a page's EventSources.
@@ -260,16 +233,7 @@ fn request(
     last_event_id: Option<&str>,
     accept_encoding: Option<&str>,
 ) -> Result<http::Request<Empty<Bytes>>, FetchError> {
-    let mut headers = vec![
-        ("accept", "text/event-stream"),
-        ("cache-control", "no-cache"),
-    ];
-    if let Some(id) = last_event_id {
-        headers.push(("last-event-id", id));
-    }
-    if let Some(coding) = accept_encoding {
-        headers.push(("accept-encoding", coding));
-    }
+    let headers = crate::exchange::eventsource_headers(last_event_id, accept_encoding);
     crate::exchange::request("GET", url, &headers, Empty::<Bytes>::new())
 }
 

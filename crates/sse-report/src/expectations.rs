@@ -16,6 +16,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sse_case::LoadError;
 use sse_judge::judge::Outcome;
 
 use crate::RunReport;
@@ -82,21 +83,16 @@ impl Expected {
 /// Why an expectations file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ExpectationsError {
-    /// It could not be read or written.
+    /// It could not be read, or is not an expectations file (TOML's message names the line).
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// It could not be written.
     #[error("{path}: {source}")]
-    Io {
+    Write {
         /// The file.
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
-    },
-    /// It is not an expectations file.
-    #[error("{path}: {reason}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong (TOML's message names the line).
-        reason: String,
     },
 }
 
@@ -189,13 +185,12 @@ impl Comparison {
 impl Expectations {
     /// Reads a file.
     pub fn load(path: &Path) -> Result<Self, ExpectationsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ExpectationsError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ExpectationsError::Invalid {
-            path: path.to_owned(),
-            reason: e.to_string(),
+        let text = sse_case::read(path)?;
+        toml::from_str(&text).map_err(|e| {
+            ExpectationsError::Load(LoadError::Invalid {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })
         })
     }
 
@@ -245,16 +240,16 @@ impl Expectations {
 
     /// Writes the file, with a header saying what it is.
     pub fn write(&self, path: &Path) -> Result<(), ExpectationsError> {
-        let body = toml::to_string(self).map_err(|e| ExpectationsError::Invalid {
+        let body = toml::to_string(self).map_err(|e| ExpectationsError::Write {
             path: path.to_owned(),
-            reason: e.to_string(),
+            source: std::io::Error::other(e),
         })?;
         let text = format!(
             "# Verdicts this project expects from the SSE conformance suite (ssec run --expectations).\n\
              # Per column, case id to verdict: \"fail\", [\"pass\", \"fail\"], or\n\
              # {{ verdict = \"fail\", reason = \"...\", link = \"...\" }}. A case not listed is expected to pass.\n\n{body}"
         );
-        std::fs::write(path, text).map_err(|source| ExpectationsError::Io {
+        std::fs::write(path, text).map_err(|source| ExpectationsError::Write {
             path: path.to_owned(),
             source,
         })

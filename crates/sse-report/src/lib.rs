@@ -22,7 +22,7 @@ use sse_case::client::{Capability, Identity};
 use sse_case::origins::Transport;
 use sse_case::spec::Level;
 pub(crate) use sse_judge::escape::{markdown as md, markdown_code as md_code, terminal, xml};
-use sse_judge::judge::Outcome;
+use sse_judge::judge::{Finding, Outcome};
 pub use sse_judge::judged::{CaseReport, explain, verdict_line};
 
 /// Everything a conformance run found.
@@ -286,8 +286,16 @@ trait Judged {
     fn id(&self) -> &str;
     fn verdict(&self) -> Outcome;
     fn checks(&self) -> &[String];
+    fn findings(&self) -> &[Finding];
+
     /// The worst of its findings that name the requirement.
-    fn named(&self, requirement: &str) -> Option<Outcome>;
+    fn named(&self, requirement: &str) -> Option<Outcome> {
+        self.findings()
+            .iter()
+            .filter(|f| f.requirements.iter().any(|r| r == requirement))
+            .map(|f| f.outcome)
+            .reduce(Outcome::worst)
+    }
 }
 
 impl Judged for CaseReport {
@@ -300,13 +308,8 @@ impl Judged for CaseReport {
     fn checks(&self) -> &[String] {
         &self.requirements
     }
-    fn named(&self, requirement: &str) -> Option<Outcome> {
-        worst_naming(
-            requirement,
-            self.findings
-                .iter()
-                .map(|f| (f.outcome, &f.requirements[..])),
-        )
+    fn findings(&self) -> &[Finding] {
+        &self.findings
     }
 }
 
@@ -320,25 +323,9 @@ impl Judged for sse_judge::checked::CheckResult {
     fn checks(&self) -> &[String] {
         &self.requirements
     }
-    fn named(&self, requirement: &str) -> Option<Outcome> {
-        worst_naming(
-            requirement,
-            self.findings
-                .iter()
-                .map(|f| (f.outcome, &f.requirements[..])),
-        )
+    fn findings(&self) -> &[Finding] {
+        &self.findings
     }
-}
-
-/// The worst of the findings that name the requirement.
-fn worst_naming<'a>(
-    requirement: &str,
-    findings: impl Iterator<Item = (Outcome, &'a [String])>,
-) -> Option<Outcome> {
-    findings
-        .filter(|(_, names)| names.iter().any(|r| r == requirement))
-        .map(|(o, _)| o)
-        .reduce(Outcome::worst)
 }
 
 /// A requirement's matrix cell from the runs of one column. A run that checks it counts as pass
@@ -502,7 +489,7 @@ impl RunReport {
             generated: now_rfc3339(),
             suite: SuiteInfo {
                 version: env!("CARGO_PKG_VERSION").into(),
-                catalogue: catalogue.hash.clone(),
+                catalogue: catalogue.hash().to_owned(),
                 cases: catalogue.cases.len(),
                 requirements: catalogue.requirements.len(),
             },

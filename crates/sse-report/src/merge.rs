@@ -4,9 +4,9 @@
 //! streams shown) is worked out again over the whole.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use sse_case::Catalogue;
+use sse_case::{Catalogue, LoadError};
 use sse_judge::judged::mark_chunking;
 
 use crate::{ImplementationReport, RunReport, ServerReport};
@@ -14,22 +14,9 @@ use crate::{ImplementationReport, RunReport, ServerReport};
 /// Why reports could not be merged.
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
-    /// A report could not be read.
-    #[error("{path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A file is not a report.
-    #[error("{path}: not a report.json of ssec: {reason}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
+    /// A report could not be read, or is not a report.json of ssec.
+    #[error(transparent)]
+    Load(#[from] LoadError),
     /// Two reports judged the same case on the same column.
     #[error("{case} on {column} is in two of the reports (shards must not overlap)")]
     Overlap {
@@ -50,13 +37,12 @@ pub fn read(path: &Path) -> Result<RunReport, MergeError> {
     } else {
         path.to_owned()
     };
-    let text = std::fs::read_to_string(&file).map_err(|source| MergeError::Read {
-        path: file.clone(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| MergeError::Invalid {
-        path: file,
-        reason: e.to_string(),
+    let text = sse_case::read(&file)?;
+    serde_json::from_str(&text).map_err(|e| {
+        MergeError::Load(LoadError::Invalid {
+            path: file,
+            reason: format!("not a report.json of ssec: {e}"),
+        })
     })
 }
 

@@ -42,11 +42,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     let Ok(idle) = Duration::try_from_secs_f64(args.idle_seconds) else {
         return fail("--idle-seconds must be a positive number".into());
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match crate::two_threads() {
         Ok(rt) => rt,
         Err(e) => return fail(e.to_string()),
     };

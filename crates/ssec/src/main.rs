@@ -183,11 +183,7 @@ fn service_check(url: &str) -> ExitCode {
         eprintln!("ssec service-check: {why}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match two_threads() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ssec service-check: {e}");
@@ -206,4 +202,12 @@ fn service_check(url: &str) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The runtime of the checks that wait on a service or proxy while it answers: two workers.
+fn two_threads() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
