@@ -18,7 +18,7 @@ use futures::{FutureExt, StreamExt};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::TokioIo;
 use launchdarkly_sdk_transport::{ByteStream, HttpTransport, ResponseFuture, TransportError};
-use sse_harness::client::ReadyStateName;
+use sse_harness::client::{MessageEvent, PageEvent, ReadyState};
 use sse_harness::{
     Capabilities, Capability, Client, ClientError, Identity, Net, Observer, OpenRequest, Seen,
     Session,
@@ -108,26 +108,24 @@ async fn watch(
             return;
         };
         match item {
-            Ok(SSE::Connected(_)) => observer.report(Seen::Open),
-            Ok(SSE::Event(e)) => observer.report(Seen::Message {
+            Ok(SSE::Connected(_)) => observer.open(),
+            Ok(SSE::Event(e)) => observer.report(Seen::Page(PageEvent::Message(MessageEvent {
                 event_type: e.event_type,
                 data: e.data,
                 last_event_id: e.id.unwrap_or_default(),
                 origin: None,
-            }),
+            }))),
             Ok(SSE::Comment(text)) => observer.report(Seen::Comment { text }),
             Err(e) => {
                 // Whether the library goes on after this error decides readyState.
                 let after = stream.next().now_or_never();
                 let gave_up = matches!(after, Some(None));
-                observer.report(Seen::Error {
-                    ready_state: Some(if gave_up {
-                        ReadyStateName::Closed
-                    } else {
-                        ReadyStateName::Connecting
-                    }),
-                    message: Some(e.to_string()),
-                });
+                let ready_state = if gave_up {
+                    ReadyState::Closed
+                } else {
+                    ReadyState::Connecting
+                };
+                observer.error(Some(ready_state), &e.to_string());
                 if let Some(item) = after {
                     next = item;
                     continue;

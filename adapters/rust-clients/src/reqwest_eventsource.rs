@@ -14,7 +14,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use reqwest_eventsource::retry::ExponentialBackoff;
 use reqwest_eventsource::{Event, EventSource};
-use sse_harness::client::ReadyStateName;
+use sse_harness::client::{MessageEvent, PageEvent, ReadyState};
 use sse_harness::{
     Capabilities, Capability, Client, ClientError, Identity, Observer, OpenRequest, Seen, Session,
 };
@@ -61,10 +61,7 @@ impl Client for ReqwestEventsource {
                 Err(e) => {
                     // It will not take the URL (a scheme reqwest cannot fetch): as when a
                     // page's constructor throws, the user sees an error and nothing else.
-                    observer.report(Seen::Error {
-                        ready_state: None,
-                        message: Some(format!("EventSource::new failed: {e}")),
-                    });
+                    observer.error(None, &format!("EventSource::new failed: {e}"));
                     return Ok(
                         Box::new(sse_harness::task::Running::new(tokio::spawn(async {})))
                             as Box<dyn Session>,
@@ -89,27 +86,26 @@ impl Client for ReqwestEventsource {
 async fn watch(mut source: EventSource, observer: Observer) {
     while let Some(item) = source.next().await {
         match item {
-            Ok(Event::Open) => observer.report(Seen::Open),
-            Ok(Event::Message(m)) => observer.report(Seen::Message {
-                event_type: if m.event.is_empty() {
-                    "message".into()
-                } else {
-                    m.event
-                },
-                data: m.data,
-                last_event_id: m.id,
-                origin: None,
-            }),
+            Ok(Event::Open) => observer.open(),
+            Ok(Event::Message(m)) => {
+                observer.report(Seen::Page(PageEvent::Message(MessageEvent {
+                    event_type: if m.event.is_empty() {
+                        "message".into()
+                    } else {
+                        m.event
+                    },
+                    data: m.data,
+                    last_event_id: m.id,
+                    origin: None,
+                })))
+            }
             Err(e) => {
                 let ready_state = match source.ready_state() {
-                    reqwest_eventsource::ReadyState::Connecting => ReadyStateName::Connecting,
-                    reqwest_eventsource::ReadyState::Open => ReadyStateName::Open,
-                    reqwest_eventsource::ReadyState::Closed => ReadyStateName::Closed,
+                    reqwest_eventsource::ReadyState::Connecting => ReadyState::Connecting,
+                    reqwest_eventsource::ReadyState::Open => ReadyState::Open,
+                    reqwest_eventsource::ReadyState::Closed => ReadyState::Closed,
                 };
-                observer.report(Seen::Error {
-                    ready_state: Some(ready_state),
-                    message: Some(e.to_string()),
-                });
+                observer.error(Some(ready_state), &e.to_string());
             }
         }
     }

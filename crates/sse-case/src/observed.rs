@@ -6,38 +6,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sse_model::ReadyState;
+use sse_model::{MessageEvent, PageEvent, ReadyState};
 
 use crate::client::Command;
 
-/// What a client under test observably did, as its page or user sees it.
+/// What a client under test observably did, as its page or user sees it: the page's events,
+/// plus what some clients report beyond them and the commands the harness gave. On the wire a
+/// page event is the bare [`PageEvent`] (`{"kind":"open"}`), as the model's own JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Seen {
-    /// `open` fired.
-    Open,
-    /// A message event was dispatched.
-    Message {
-        /// Its type.
-        #[serde(rename = "type")]
-        event_type: String,
-        /// `data`.
-        data: String,
-        /// `lastEventId`.
-        last_event_id: String,
-        /// `origin`, when the client reports it.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        origin: Option<String>,
-    },
-    /// `error` fired.
-    Error {
-        /// readyState right after, when the client reports it.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        ready_state: Option<ReadyStateName>,
-        /// What the client said, if anything.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        message: Option<String>,
-    },
     /// A comment line arrived (clients that report comments).
     Comment {
         /// The comment's text.
@@ -52,36 +30,44 @@ pub enum Seen {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         own_clock: bool,
     },
+    /// The page observed an event.
+    #[serde(untagged)]
+    Page(PageEvent),
 }
 
-/// readyState in reports and protocols.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ReadyStateName {
-    /// 0.
-    Connecting,
-    /// 1.
-    Open,
-    /// 2.
-    Closed,
-}
-
-impl From<ReadyState> for ReadyStateName {
-    fn from(state: ReadyState) -> Self {
-        match state {
-            ReadyState::Connecting => ReadyStateName::Connecting,
-            ReadyState::Open => ReadyStateName::Open,
-            ReadyState::Closed => ReadyStateName::Closed,
-        }
+impl From<PageEvent> for Seen {
+    fn from(event: PageEvent) -> Self {
+        Seen::Page(event)
     }
 }
 
-impl From<ReadyStateName> for ReadyState {
-    fn from(state: ReadyStateName) -> Self {
-        match state {
-            ReadyStateName::Connecting => ReadyState::Connecting,
-            ReadyStateName::Open => ReadyState::Open,
-            ReadyStateName::Closed => ReadyState::Closed,
+impl Seen {
+    /// `open` fired.
+    pub const OPEN: Seen = Seen::Page(PageEvent::Open);
+
+    /// A message event with this type, data and `lastEventId`, its origin not reported.
+    pub fn message(event_type: &str, data: &str, last_event_id: &str) -> Self {
+        Seen::Page(PageEvent::Message(MessageEvent {
+            event_type: event_type.to_owned(),
+            data: data.to_owned(),
+            last_event_id: last_event_id.to_owned(),
+            origin: None,
+        }))
+    }
+
+    /// `error` fired, leaving readyState as the client reports it, with what it said.
+    pub fn error(ready_state: Option<ReadyState>, message: Option<String>) -> Self {
+        Seen::Page(PageEvent::Error {
+            ready_state,
+            message,
+        })
+    }
+
+    /// The page's event, if this is one.
+    pub fn page(&self) -> Option<&PageEvent> {
+        match self {
+            Seen::Page(event) => Some(event),
+            Seen::Comment { .. } | Seen::Command { .. } => None,
         }
     }
 }
@@ -163,20 +149,15 @@ impl Seen {
     /// The bytes of text it carries.
     pub fn text_len(&self) -> usize {
         match self {
-            Seen::Message {
-                event_type,
-                data,
-                last_event_id,
-                origin,
-            } => {
-                event_type.len()
-                    + data.len()
-                    + last_event_id.len()
-                    + origin.as_ref().map_or(0, String::len)
+            Seen::Page(PageEvent::Message(m)) => {
+                m.event_type.len()
+                    + m.data.len()
+                    + m.last_event_id.len()
+                    + m.origin.as_ref().map_or(0, String::len)
             }
-            Seen::Error { message, .. } => message.as_ref().map_or(0, String::len),
+            Seen::Page(PageEvent::Error { message, .. }) => message.as_ref().map_or(0, String::len),
             Seen::Comment { text } => text.len(),
-            Seen::Open | Seen::Command { .. } => 0,
+            Seen::Page(PageEvent::Open) | Seen::Command { .. } => 0,
         }
     }
 }

@@ -57,7 +57,7 @@ pub fn reconnects(case: &Case) -> bool {
         .any(|t| {
             let mut errored = false;
             t.lines.iter().any(|l| match &l.what {
-                sse_model::Observation::Error(_) => {
+                sse_model::Observation::Page(sse_model::PageEvent::Error { .. }) => {
                     errored = true;
                     false
                 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::script::{End, ScriptedResponse, Step};
-use sse_model::{Effect, Observation, ReadyState, Trace};
+use sse_model::{Effect, MessageEvent, Observation, PageEvent, ReadyState, Trace};
 
 use crate::LoadError;
 use crate::case::{Case, ClientSpec, ServerSpec};
@@ -134,16 +134,16 @@ fn case(
         received: true,
     };
     golden.push(Duration::ZERO, request(None));
-    golden.push(Duration::ZERO, Observation::Open);
+    golden.push(Duration::ZERO, Observation::Page(PageEvent::Open));
     for (at, e) in &timed {
         golden.push(
             *at,
-            Observation::Message {
+            Observation::Page(PageEvent::Message(MessageEvent {
                 event_type: e.event_type.clone(),
-                id: e.last_event_id.clone(),
+                last_event_id: e.last_event_id.clone(),
                 data: e.data.clone(),
                 origin: None,
-            },
+            })),
         );
     }
     let mut duration = last_write + QUIET;
@@ -164,7 +164,10 @@ fn case(
     }];
     let mut checks: Vec<String> = Vec::new();
     if ends {
-        golden.push(last_write, Observation::Error(Some(ReadyState::Connecting)));
+        golden.push(
+            last_write,
+            Observation::Page(PageEvent::error(ReadyState::Connecting)),
+        );
         let last_event_id = source
             .lines
             .last()

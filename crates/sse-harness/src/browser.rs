@@ -24,8 +24,8 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 
 use crate::client::{
-    Capabilities, Capability, Client, ClientError, Command, Identity, Observer, OpenRequest, Seen,
-    Session, TakenAt,
+    Capabilities, Capability, Client, ClientError, Command, Identity, MessageEvent, Observer,
+    OpenRequest, PageEvent, Seen, Session, TakenAt,
 };
 use crate::remote::{self, InOrder, Stamper};
 
@@ -469,17 +469,14 @@ impl Shared {
                 state.exception = Some(r.message.unwrap_or_default());
                 return true;
             }
-            "open" => Seen::Open,
-            "message" => Seen::Message {
+            "open" => Seen::OPEN,
+            "message" => Seen::Page(PageEvent::Message(MessageEvent {
                 event_type: r.event_type,
                 data: r.data,
                 last_event_id: r.last_event_id,
                 origin: r.origin,
-            },
-            "error" => Seen::Error {
-                ready_state: r.ready_state.and_then(remote::ready_state),
-                message: None,
-            },
+            })),
+            "error" => Seen::error(r.ready_state.and_then(remote::ready_state), None),
             _ => return false,
         };
         let at = state.stamper.stamp(&self.observer, Some(r.t));
@@ -722,10 +719,10 @@ impl BrowserSession {
         if let Some(e) = shared.lock().exception.clone() {
             // The constructor threw (a SyntaxError for a URL it cannot parse): nothing else
             // happens; the page shows no event.
-            observer.report(Seen::Error {
-                ready_state: None,
-                message: Some(format!("the constructor threw {e}")),
-            });
+            observer.report(Seen::error(
+                None,
+                Some(format!("the constructor threw {e}")),
+            ));
         }
         if let Some(p) = session.process.as_mut() {
             p.alive()?;
@@ -978,9 +975,11 @@ mod tests {
             .snapshot()
             .iter()
             .map(|o| match &o.what {
-                Seen::Open => "open".to_owned(),
-                Seen::Message { data, .. } => data.clone(),
-                Seen::Error { ready_state, .. } => format!("error {ready_state:?}"),
+                Seen::Page(PageEvent::Open) => "open".to_owned(),
+                Seen::Page(PageEvent::Message(MessageEvent { data, .. })) => data.clone(),
+                Seen::Page(PageEvent::Error { ready_state, .. }) => {
+                    format!("error {ready_state:?}")
+                }
                 other => format!("{other:?}"),
             })
             .collect();

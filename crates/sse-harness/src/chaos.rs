@@ -14,7 +14,7 @@ use sse_model::{Item, Limits, parse_stream};
 use sse_sim::{Fault, Publisher};
 
 use crate::case::{Case, ClientSpec, ExpectSpec, ReferenceSpec, ServerSpec};
-use crate::client::Seen;
+use crate::client::{PageEvent, Seen};
 
 /// Events the publisher sends per schedule.
 pub const EVENTS: u64 = 20;
@@ -169,11 +169,7 @@ pub fn check(case: &Case) -> Result<usize, Violation> {
         .observed
         .iter()
         .filter_map(|o| match &o.what {
-            Seen::Message {
-                last_event_id,
-                data,
-                ..
-            } => Some((last_event_id.clone(), data.clone())),
+            Seen::Page(PageEvent::Message(m)) => Some((m.last_event_id.clone(), m.data.clone())),
             _ => None,
         })
         .collect();

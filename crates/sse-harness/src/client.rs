@@ -12,9 +12,9 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 pub use sse_case::client::{Capabilities, Capability, Command, Identity, Settings, profile};
 pub use sse_case::observed::{
-    Budget, Held, MAX_HELD_BYTES, MAX_OBSERVATIONS, MAX_OBSERVED_BYTES, Observed, ReadyStateName,
-    Seen,
+    Budget, Held, MAX_HELD_BYTES, MAX_OBSERVATIONS, MAX_OBSERVED_BYTES, Observed, Seen,
 };
+pub use sse_model::{MessageEvent, PageEvent, ReadyState};
 use url::Url;
 
 /// Everything needed to open one stream.
@@ -308,29 +308,25 @@ impl Observer {
 
     /// Reports `open`.
     pub fn open(&self) {
-        self.report(Seen::Open);
+        self.report(Seen::OPEN);
     }
 
     /// Reports a message event, as a page sees it: an empty type is `message`.
     pub fn message(&self, event_type: &str, data: &str, last_event_id: &str) {
-        self.report(Seen::Message {
-            event_type: if event_type.is_empty() {
-                "message".to_owned()
-            } else {
-                event_type.to_owned()
-            },
-            data: data.to_owned(),
-            last_event_id: last_event_id.to_owned(),
-            origin: None,
-        });
+        let event_type = if event_type.is_empty() {
+            sse_model::DEFAULT_EVENT_TYPE
+        } else {
+            event_type
+        };
+        self.report(Seen::message(event_type, data, last_event_id));
     }
 
     /// Reports `error`, with readyState right after when the client knows it.
-    pub fn error(&self, ready_state: Option<ReadyStateName>, message: &str) {
-        self.report(Seen::Error {
+    pub fn error(&self, ready_state: Option<ReadyState>, message: &str) {
+        self.report(Seen::error(
             ready_state,
-            message: (!message.is_empty()).then(|| message.to_owned()),
-        });
+            (!message.is_empty()).then(|| message.to_owned()),
+        ));
     }
 
     /// The client made the harness hold more than it allows (`why`, the first such reason is
@@ -405,15 +401,15 @@ impl Observer {
 
 #[cfg(test)]
 mod tests {
-    use super::{Budget, Epoch, Observer, Seen};
+    use super::{Budget, Epoch, MessageEvent, Observer, PageEvent, Seen};
 
     fn message(bytes: usize) -> Seen {
-        Seen::Message {
+        Seen::Page(PageEvent::Message(MessageEvent {
             event_type: "message".into(),
             data: "x".repeat(bytes),
             last_event_id: String::new(),
             origin: None,
-        }
+        }))
     }
 
     /// Cases of one column share a budget; another column's cases are not charged for it.

@@ -38,8 +38,8 @@ pub use spec::{Level, Requirement};
 /// What a client author needs, in one import: `use sse_harness::prelude::*;`.
 pub mod prelude {
     pub use crate::client::{
-        Capabilities, Capability, Client, ClientError, Command, Identity, Observer, OpenRequest,
-        ReadyStateName, Seen, Session, TakenAt,
+        Capabilities, Capability, Client, ClientError, Command, Identity, MessageEvent, Observer,
+        OpenRequest, PageEvent, ReadyState, Seen, Session, TakenAt,
     };
     pub use crate::mimic::Suite;
     pub use crate::run::Transport;

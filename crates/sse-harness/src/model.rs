@@ -10,8 +10,8 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use sse_model::{
-    Action, Backoff, Config, EventSource, Limits, NetworkError, Observation, Request, Response,
-    Trace,
+    Backoff, Config, EventSource, Io, Limits, NetworkError, Observation, Output, PageEvent,
+    Request, Response, Trace,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -212,29 +212,17 @@ impl Driver {
         Instant::now().duration_since(self.epoch)
     }
 
-    fn record(&self, what: &Action) {
+    fn record(&self, output: &Output) {
         if let Some(trace) = &self.trace {
             trace
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .record(self.now(), what);
+                .record(self.now(), output);
         }
-        let seen = match what {
-            Action::Open => Seen::Open,
-            Action::Message(m) => Seen::Message {
-                event_type: m.event_type.clone(),
-                data: m.data.clone(),
-                last_event_id: m.last_event_id.clone(),
-                origin: Some(m.origin.clone()),
-            },
-            Action::Error(state) => Seen::Error {
-                ready_state: Some((*state).into()),
-                message: None,
-            },
-            // Requests are observed by the server, not reported by the client.
-            Action::Fetch(_) | Action::Abort | Action::SetTimer(_) => return,
-        };
-        self.observer.report(seen);
+        // Requests are observed by the server, not reported by the client.
+        if let Output::Event(event) = output {
+            self.observer.report(Seen::Page(event.clone()));
+        }
     }
 
     /// The page calls close().
@@ -250,23 +238,22 @@ impl Driver {
 
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut fetch: Option<Fetch> = None;
-        let mut timer: Option<Duration> = None;
+        let mut timer: Option<Duration>;
         let mut commands_open = true;
         loop {
-            while let Some(action) = self.es.poll() {
-                self.record(&action);
-                match action {
-                    Action::Fetch(request) => {
+            while let Some(output) = self.es.poll() {
+                self.record(&output);
+                match output {
+                    Output::Io(Io::Fetch(request)) => {
                         fetch = Some(start(
                             request,
                             self.net.clone(),
                             self.accept_encoding.clone(),
                         ));
                     }
-                    Action::Abort => fetch = None,
-                    Action::SetTimer(deadline) => timer = Some(deadline),
+                    Output::Io(Io::Abort) => fetch = None,
                     // The page's handler runs now, before the next queued task.
-                    Action::Message(_) => {
+                    Output::Event(PageEvent::Message(_)) => {
                         if let Some(n) = self.close_on_message.as_mut() {
                             *n -= 1;
                             if *n == 0 {
@@ -275,9 +262,10 @@ impl Driver {
                             }
                         }
                     }
-                    Action::Open | Action::Error(_) => {}
+                    Output::Event(PageEvent::Open | PageEvent::Error { .. }) => {}
                 }
             }
+            timer = self.es.poll_timeout();
             tokio::select! {
                 biased;
                 command = commands.recv(), if commands_open => match command {
@@ -297,7 +285,6 @@ impl Driver {
                     None => commands_open = false,
                 },
                 () = sse_sim::sleep_until(timer.map(|d| self.epoch + d)) => {
-                    timer = None;
                     self.es.handle_timeout(self.now());
                 }
                 event = next_event(&mut fetch) => {

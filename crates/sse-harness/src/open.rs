@@ -135,8 +135,10 @@ fn event_types(case: &Case) -> Vec<String> {
     let mut types: Vec<String> = traces
         .flat_map(|t| &t.lines)
         .filter_map(|l| match &l.what {
-            sse_model::Observation::Message { event_type, .. } if event_type != "message" => {
-                Some(event_type.clone())
+            sse_model::Observation::Page(sse_model::PageEvent::Message(m))
+                if m.event_type != sse_model::DEFAULT_EVENT_TYPE =>
+            {
+                Some(m.event_type.clone())
             }
             _ => None,
         })

@@ -14,7 +14,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
-use crate::client::{Observer, ReadyStateName};
+use crate::client::{Observer, ReadyState};
 pub(crate) use sse_http::call::call;
 pub(crate) use sse_http::process::{
     block_on, free_port, kill_group, log_tail, run_logged, spawn_logged,
@@ -145,11 +145,11 @@ impl Stamper {
 }
 
 /// EventSource's readyState numbers.
-pub(crate) fn ready_state(n: u8) -> Option<ReadyStateName> {
+pub(crate) fn ready_state(n: u8) -> Option<ReadyState> {
     match n {
-        0 => Some(ReadyStateName::Connecting),
-        1 => Some(ReadyStateName::Open),
-        2 => Some(ReadyStateName::Closed),
+        0 => Some(ReadyState::Connecting),
+        1 => Some(ReadyState::Open),
+        2 => Some(ReadyState::Closed),
         _ => None,
     }
 }

@@ -23,8 +23,8 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::client::{
-    Capabilities, Capability, Client, ClientError, Command, Identity, Observer, OpenRequest, Seen,
-    Session, TakenAt,
+    Capabilities, Capability, Client, ClientError, Command, Identity, MessageEvent, Observer,
+    OpenRequest, PageEvent, Seen, Session, TakenAt,
 };
 use crate::remote::{self, InOrder, Stamper};
 
@@ -371,14 +371,14 @@ impl Client for Service {
             if answer.status.is_client_error() {
                 // The library would not take the stream (a URL it cannot fetch): as when a
                 // page's constructor throws, nothing else happens and the page sees no event.
-                shared.observer.report(Seen::Error {
-                    ready_state: None,
-                    message: Some(format!(
+                shared.observer.report(Seen::error(
+                    None,
+                    Some(format!(
                         "the service refused the stream ({}): {}",
                         answer.status,
                         String::from_utf8_lossy(&answer.body).trim()
                     )),
-                });
+                ));
                 return Ok(Box::new(session) as Box<dyn Session>);
             }
             if !answer.status.is_success() {
@@ -500,28 +500,26 @@ impl Shared {
                 } else {
                     e.id
                 };
-                Some(Seen::Message {
+                Some(Seen::Page(PageEvent::Message(MessageEvent {
                     event_type: e
                         .event_type
                         .filter(|t| !t.is_empty())
-                        .unwrap_or_else(|| "message".into()),
+                        .unwrap_or_else(|| sse_model::DEFAULT_EVENT_TYPE.into()),
                     data: e.data,
                     last_event_id: id.unwrap_or_default(),
                     origin: None,
-                })
+                })))
             }
             "comment" => Some(Seen::Comment {
                 text: c.comment.unwrap_or_default(),
             }),
-            "error" => Some(Seen::Error {
-                ready_state: if self.flags.ready_state {
-                    c.ready_state.and_then(remote::ready_state)
-                } else {
-                    None
-                },
-                message: c.comment,
-            }),
-            "open" if self.flags.open => Some(Seen::Open),
+            "error" => Some(Seen::error(
+                c.ready_state
+                    .filter(|_| self.flags.ready_state)
+                    .and_then(remote::ready_state),
+                c.comment,
+            )),
+            "open" if self.flags.open => Some(Seen::OPEN),
             _ => None,
         }
     }

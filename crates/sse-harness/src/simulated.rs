@@ -111,7 +111,7 @@ pub fn golden_trace(
 /// Writes the run's origins in a trace by name (`{origin}`, `{other-origin}`), so a golden
 /// trace holds for any transport.
 fn name_origins(trace: &mut sse_model::Trace, origins: &Origins) {
-    use sse_model::trace::Observation;
+    use sse_model::{MessageEvent, Observation, PageEvent};
     for line in &mut trace.lines {
         match &mut line.what {
             Observation::Request { target, origin, .. } => {
@@ -120,12 +120,14 @@ fn name_origins(trace: &mut sse_model::Trace, origins: &Origins) {
                     *o = origins.name(o);
                 }
             }
-            Observation::Message {
+            Observation::Page(PageEvent::Message(MessageEvent {
                 origin: Some(o), ..
-            } => *o = origins.name(o),
-            Observation::Message { origin: None, .. }
-            | Observation::Open
-            | Observation::Error(_)
+            })) => *o = origins.name(o),
+            Observation::Page(
+                PageEvent::Message(MessageEvent { origin: None, .. })
+                | PageEvent::Open
+                | PageEvent::Error { .. },
+            )
             | Observation::Closed
             | Observation::Abort => {}
         }

@@ -35,7 +35,7 @@ fn golden_stream(case: Case) -> Trial {
         let (model_what, golden_what) = (what(&model), what(&golden));
         // A golden trace that ends with the reconnection leaves out its 204, which ends the
         // client for good: what follows the reconnection is other cases' business.
-        let after_204 = [sse_model::Observation::Error(Some(
+        let after_204 = [sse_model::Observation::Page(sse_model::PageEvent::error(
             sse_model::ReadyState::Closed,
         ))];
         let ends_reconnecting = matches!(

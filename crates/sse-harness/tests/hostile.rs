@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
-use sse_harness::client::Epoch;
+use sse_harness::client::{Epoch, MessageEvent, PageEvent};
 use sse_harness::evidence::LINE_BYTES;
 use sse_harness::judge::Outcome;
 use sse_harness::report::{CaseReport, ImplementationReport, RunReport, html, verdict_line};
@@ -215,10 +215,10 @@ fn an_observer_past_its_limits_says_so() {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let observer = Observer::with_epoch(Epoch::new());
     for _ in 0..sse_harness::client::MAX_OBSERVATIONS {
-        observer.report(Seen::Open);
+        observer.report(Seen::Page(PageEvent::Open));
     }
     assert_eq!(observer.overran(), None);
-    observer.report(Seen::Open);
+    observer.report(Seen::Page(PageEvent::Open));
     assert_eq!(
         observer.snapshot().len(),
         sse_harness::client::MAX_OBSERVATIONS
@@ -233,12 +233,12 @@ fn an_observer_past_its_limits_says_so() {
     let bytes = Observer::with_epoch(Epoch::new());
     let data = "x".repeat(sse_harness::client::MAX_OBSERVED_BYTES / 2 + 1);
     for _ in 0..2 {
-        bytes.report(Seen::Message {
+        bytes.report(Seen::Page(PageEvent::Message(MessageEvent {
             event_type: "message".into(),
             data: data.clone(),
             last_event_id: String::new(),
             origin: None,
-        });
+        })));
     }
     assert!(bytes.overran().is_some_and(|why| why.contains("MiB")));
 }

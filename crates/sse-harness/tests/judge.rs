@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{catalogue, model_run, verdict, verdict_with};
 use rstest::rstest;
-use sse_harness::client::{Capabilities, Capability, ReadyStateName};
+use sse_harness::client::{Capabilities, Capability, MessageEvent, PageEvent, ReadyState};
 use sse_harness::judge::{Context, Outcome, Timing, Verdict};
 use sse_harness::run::Run;
 use sse_harness::{Expectation, ModelClient, Seen};
@@ -207,7 +207,7 @@ fn giving_up_after_a_network_error_is_non_strict() {
     let first_error = run
         .observed
         .iter()
-        .position(|o| matches!(o.what, Seen::Error { .. }))
+        .position(|o| matches!(o.what, Seen::Page(PageEvent::Error { .. })))
         .expect("an error");
     give_up_at(&mut run, first_error);
     let v = verdict("connection-refused-reconnects", &run);
@@ -219,10 +219,10 @@ fn giving_up_after_a_network_error_is_non_strict() {
     run.observed.truncate(0);
     run.observed.push(sse_harness::Observed {
         at: Duration::from_millis(3),
-        what: Seen::Error {
-            ready_state: Some(ReadyStateName::Closed),
+        what: Seen::Page(PageEvent::Error {
+            ready_state: Some(ReadyState::Closed),
             message: None,
-        },
+        }),
     });
     assert_eq!(
         verdict("announce-open-dispatch", &run).outcome,
@@ -234,7 +234,8 @@ fn giving_up_after_a_network_error_is_non_strict() {
 #[test]
 fn a_missing_open_fails_unless_the_client_cannot_report_it() {
     let mut run = model_run("announce-open-dispatch");
-    run.observed.retain(|o| o.what != Seen::Open);
+    run.observed
+        .retain(|o| o.what != Seen::Page(PageEvent::Open));
     let v = verdict("announce-open-dispatch", &run);
     assert_eq!(v.outcome, Outcome::Fail);
     assert_eq!(v.divergence.expect("divergence").expected_line, Some(1));
@@ -250,7 +251,7 @@ fn a_missing_open_fails_unless_the_client_cannot_report_it() {
 fn a_wrong_event_fails_at_its_line() {
     let mut run = model_run("announce-open-dispatch");
     for o in &mut run.observed {
-        if let Seen::Message { data, .. } = &mut o.what {
+        if let Seen::Page(PageEvent::Message(MessageEvent { data, .. })) = &mut o.what {
             if data == "second" {
                 *data = "2nd".into();
             }
@@ -268,8 +269,8 @@ fn a_wrong_event_fails_at_its_line() {
 fn the_ready_state_of_an_error_counts_when_the_client_reports_it() {
     let mut run = model_run("status-204-fails");
     for o in &mut run.observed {
-        if let Seen::Error { ready_state, .. } = &mut o.what {
-            *ready_state = Some(ReadyStateName::Connecting);
+        if let Seen::Page(PageEvent::Error { ready_state, .. }) = &mut o.what {
+            *ready_state = Some(ReadyState::Connecting);
         }
     }
     assert_eq!(verdict("status-204-fails", &run).outcome, Outcome::Fail);
@@ -298,7 +299,7 @@ fn nothing_observed_fails_with_the_first_expected_line() {
 fn a_wrong_origin_fails() {
     let mut run = model_run("announce-open-dispatch");
     for o in &mut run.observed {
-        if let Seen::Message { origin, .. } = &mut o.what {
+        if let Seen::Page(PageEvent::Message(MessageEvent { origin, .. })) = &mut o.what {
             *origin = Some("http://elsewhere".into());
         }
     }
@@ -402,11 +403,11 @@ fn keeping_the_last_event_id_across_streams_is_one_reading_of_an_ambiguous_text(
     // As browsers do: the event without id on the new stream keeps id 5, and so does the
     // next request.
     for o in &mut run.observed {
-        if let Seen::Message {
+        if let Seen::Page(PageEvent::Message(MessageEvent {
             data,
             last_event_id,
             ..
-        } = &mut o.what
+        })) = &mut o.what
         {
             if data == "b" {
                 *last_event_id = "5".into();
@@ -429,7 +430,7 @@ fn keeping_the_last_event_id_across_streams_is_one_reading_of_an_ambiguous_text(
 fn first_error_at(run: &Run) -> Duration {
     run.observed
         .iter()
-        .find(|o| matches!(o.what, Seen::Error { .. }))
+        .find(|o| matches!(o.what, Seen::Page(PageEvent::Error { .. })))
         .expect("an error")
         .at
 }
@@ -564,7 +565,7 @@ fn an_event_reporting_the_first_origin_after_a_cross_origin_redirect_fails() {
     let case = "cors-redirect-to-other-origin";
     let mut run = model_run(case);
     for o in &mut run.observed {
-        if let Seen::Message { origin, .. } = &mut o.what {
+        if let Seen::Page(PageEvent::Message(MessageEvent { origin, .. })) = &mut o.what {
             *origin = Some(sse_sim::CLIENT_BASE_URL.to_owned());
             break;
         }
@@ -611,7 +612,7 @@ fn a_missing_open_breaks_announcing_not_what_the_case_is_about() {
     let last_open = run
         .observed
         .iter()
-        .rposition(|o| matches!(o.what, sse_harness::Seen::Open))
+        .rposition(|o| matches!(o.what, sse_harness::Seen::Page(PageEvent::Open)))
         .expect("the model opens");
     run.observed.remove(last_open);
     let v = verdict("retry-sets-reconnection-time", &run);
@@ -638,12 +639,12 @@ fn close_taken_late(taken_ms: u64, extra_ms: u64, own_clock: bool) -> Run {
         .observed
         .iter()
         .rev()
-        .find(|o| matches!(o.what, Seen::Message { .. }))
+        .find(|o| matches!(o.what, Seen::Page(PageEvent::Message(MessageEvent { .. }))))
         .expect("messages")
         .clone();
     let mut extra = last;
     extra.at = Duration::from_millis(extra_ms);
-    if let Seen::Message { last_event_id, .. } = &mut extra.what {
+    if let Seen::Page(PageEvent::Message(MessageEvent { last_event_id, .. })) = &mut extra.what {
         *last_event_id = "4".into();
     }
     run.observed.push(extra);
@@ -685,12 +686,12 @@ fn events_queued_behind_a_close_in_a_handler_must_not_come() {
     for data in ["2", "3"] {
         run.observed.push(sse_harness::Observed {
             at,
-            what: Seen::Message {
+            what: Seen::Page(PageEvent::Message(MessageEvent {
                 event_type: "message".into(),
                 data: data.into(),
                 last_event_id: String::new(),
                 origin: None,
-            },
+            })),
         });
     }
     let v = verdict(case, &run);
@@ -729,7 +730,7 @@ fn a_client_that_cuts_a_long_line_fails() {
     assert_eq!(verdict(case, &run).outcome, Outcome::Pass);
     // A client with a 1 MiB line limit that keeps what it had.
     for o in &mut run.observed {
-        if let Seen::Message { data, .. } = &mut o.what {
+        if let Seen::Page(PageEvent::Message(MessageEvent { data, .. })) = &mut o.what {
             data.truncate(1 << 20);
         }
     }
@@ -749,7 +750,7 @@ fn a_client_that_cuts_a_long_line_fails() {
 fn give_up_at(run: &mut Run, error: usize) {
     run.observed.truncate(error + 1);
     match &mut run.observed[error].what {
-        Seen::Error { ready_state, .. } => *ready_state = Some(ReadyStateName::Closed),
+        Seen::Page(PageEvent::Error { ready_state, .. }) => *ready_state = Some(ReadyState::Closed),
         other => panic!("observation {error} is {other:?}, not an error"),
     }
 }
@@ -761,7 +762,7 @@ fn gives_up_at_the_end(case: &str) -> Run {
     let last = run
         .observed
         .iter()
-        .rposition(|o| matches!(o.what, Seen::Error { .. }))
+        .rposition(|o| matches!(o.what, Seen::Page(PageEvent::Error { .. })))
         .expect("an error");
     give_up_at(&mut run, last);
     run.requests.retain(|r| r.at <= run.observed[last].at);
@@ -819,7 +820,7 @@ fn an_open_before_a_failure_is_blamed_on_announcing_alone() {
         0,
         sse_harness::Observed {
             at,
-            what: Seen::Open,
+            what: Seen::Page(PageEvent::Open),
         },
     );
     let v = verdict(case, &run);
@@ -928,16 +929,20 @@ fn a_client_that_reconnects_after_a_cors_failure_passes(#[case] case: &str) {
 #[case("content-type-windows-1252-decoded-as-utf8")]
 fn failing_the_connection_for_its_charset_fails(#[case] case: &str) {
     let mut run = model_run(case);
-    run.observed
-        .retain(|o| !matches!(o.what, Seen::Open | Seen::Message { .. }));
+    run.observed.retain(|o| {
+        !matches!(
+            o.what,
+            Seen::Page(PageEvent::Open) | Seen::Page(PageEvent::Message(MessageEvent { .. }))
+        )
+    });
     run.observed.insert(
         0,
         sse_harness::Observed {
             at: Duration::from_millis(3),
-            what: Seen::Error {
-                ready_state: Some(ReadyStateName::Closed),
+            what: Seen::Page(PageEvent::Error {
+                ready_state: Some(ReadyState::Closed),
                 message: None,
-            },
+            }),
         },
     );
     run.requests.truncate(1);
@@ -1026,7 +1031,7 @@ fn giving_up_is_not_also_a_missing_reconnection() {
     let first_error = run
         .observed
         .iter()
-        .position(|o| matches!(o.what, Seen::Error { .. }))
+        .position(|o| matches!(o.what, Seen::Page(PageEvent::Error { .. })))
         .expect("an error");
     give_up_at(&mut run, first_error);
     run.requests.truncate(1);
@@ -1092,12 +1097,12 @@ fn a_client_that_retries_a_futile_url_is_informational(#[case] case: &str) {
     let error = run
         .observed
         .iter_mut()
-        .find(|o| matches!(o.what, Seen::Error { .. }))
+        .find(|o| matches!(o.what, Seen::Page(PageEvent::Error { .. })))
         .expect("an error");
-    error.what = Seen::Error {
-        ready_state: Some(ReadyStateName::Connecting),
+    error.what = Seen::Page(PageEvent::Error {
+        ready_state: Some(ReadyState::Connecting),
         message: None,
-    };
+    });
     let v = verdict(case, &run);
     assert_eq!(v.outcome, Outcome::Informational, "{v:#?}");
     for f in &v.findings {

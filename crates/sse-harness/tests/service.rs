@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
-use sse_harness::client::{Epoch, ReadyStateName};
+use sse_harness::client::{Epoch, PageEvent, ReadyState};
 use sse_harness::judge::Outcome;
 use sse_harness::run::{Transport, execute};
 use sse_harness::service::Service;
@@ -169,24 +169,19 @@ async fn forward(observer: Observer, callback: String) {
 /// The callback for an observation, stamped with the time (`ssec:time`).
 fn callback_body(seen: Seen) -> Option<Value> {
     let mut body = match seen {
-        Seen::Open => json!({"kind": "open"}),
-        Seen::Message {
-            event_type,
-            data,
-            last_event_id,
-            ..
-        } => {
-            json!({"kind": "event", "event": {"type": event_type, "data": data, "id": last_event_id}})
+        Seen::Page(PageEvent::Open) => json!({"kind": "open"}),
+        Seen::Page(PageEvent::Message(m)) => {
+            json!({"kind": "event", "event": {"type": m.event_type, "data": m.data, "id": m.last_event_id}})
         }
-        Seen::Error {
+        Seen::Page(PageEvent::Error {
             ready_state,
             message,
-        } => json!({
+        }) => json!({
             "kind": "error",
             "comment": message.unwrap_or_default(),
-            "readyState": if ready_state == Some(ReadyStateName::Closed) { 2 } else { 0 },
+            "readyState": if ready_state == Some(ReadyState::Closed) { 2 } else { 0 },
         }),
-        _ => return None,
+        Seen::Comment { .. } | Seen::Command { .. } => return None,
     };
     body["timeMs"] = json!(
         SystemTime::now()

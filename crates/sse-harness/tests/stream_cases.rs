@@ -9,6 +9,7 @@ mod common;
 
 use common::{catalogue, model_run, verdict};
 use rstest::rstest;
+use sse_harness::client::{MessageEvent, PageEvent};
 use sse_harness::judge::Outcome;
 use sse_harness::run::Run;
 use sse_harness::{Observed, Seen};
@@ -134,10 +135,10 @@ fn broken_run(id: &str, bug: Bug) -> Run {
         .map(|w| stream.bytes[w.clone()].to_vec())
         .collect();
     let messages: Vec<Seen> = match bug(reads) {
-        None => vec![Seen::Error {
+        None => vec![Seen::Page(PageEvent::Error {
             ready_state: None,
             message: Some("an exception".into()),
-        }],
+        })],
         Some(reads) => {
             let mut parser = Parser::new(Limits::UNBOUNDED);
             let mut items = Vec::new();
@@ -147,12 +148,12 @@ fn broken_run(id: &str, bug: Bug) -> Run {
             items
                 .into_iter()
                 .filter_map(|i| match i {
-                    Item::Event(e) => Some(Seen::Message {
+                    Item::Event(e) => Some(Seen::Page(PageEvent::Message(MessageEvent {
                         event_type: e.event_type,
                         data: e.data,
                         last_event_id: e.last_event_id,
                         origin: None,
-                    }),
+                    }))),
                     Item::Retry(_) | Item::Comment(_) => None,
                 })
                 .collect()
@@ -161,11 +162,11 @@ fn broken_run(id: &str, bug: Bug) -> Run {
     let open = run
         .observed
         .iter()
-        .position(|o| o.what == Seen::Open)
+        .position(|o| o.what == Seen::Page(PageEvent::Open))
         .expect("the model opened");
     let at = run.observed[open].at;
     run.observed
-        .retain(|o| !matches!(o.what, Seen::Message { .. }));
+        .retain(|o| !matches!(o.what, Seen::Page(PageEvent::Message(MessageEvent { .. }))));
     for (i, what) in messages.into_iter().enumerate() {
         run.observed.insert(open + 1 + i, Observed { at, what });
     }

@@ -5,11 +5,10 @@
 //! nothing, the step's own rule is named. A message is blamed by the lines of the body it came
 //! in (a stream case's stream, or a scripted response's body), as [`sse_case::stream_case`] does.
 
-use sse_model::ReadyState;
+use sse_model::{PageEvent, ReadyState};
 
-use crate::expect::{Expectation, RequestKind, Step};
+use crate::expect::{Expectation, RequestKind};
 use sse_case::case::Case;
-use sse_case::observed::Seen;
 use sse_case::stream_case::{Delivery, Shown, StreamSource};
 
 /// Rules that make a client reestablish a connection, in the order a case names them.
@@ -119,7 +118,7 @@ impl<'a> Blamer<'a> {
         let first_message = |from: usize| {
             self.expectation.page[from..step]
                 .iter()
-                .filter(|s| matches!(s.step, Step::Message { .. }))
+                .filter(|s| matches!(s.step, PageEvent::Message(_)))
                 .count()
         };
         if let Some(stream) = &self.case.stream {
@@ -151,7 +150,7 @@ impl<'a> Blamer<'a> {
             .is_some_and(|from| {
                 self.expectation.page[from..step]
                     .iter()
-                    .any(|s| s.step == Step::Open)
+                    .any(|s| s.step == PageEvent::Open)
             });
         // Faults that cut a connection (a partition, latency or a buffer only delays it).
         let cut = self.case.faults.iter().any(|f| match f {
@@ -186,8 +185,8 @@ impl<'a> Blamer<'a> {
     pub(crate) fn page(
         &self,
         step: usize,
-        observed: Option<&Seen>,
-        next: Option<&Seen>,
+        observed: Option<&PageEvent>,
+        next: Option<&PageEvent>,
     ) -> Vec<&'static str> {
         let expected = &self.expectation.page[step].step;
         let event = observed.and_then(as_event);
@@ -199,21 +198,22 @@ impl<'a> Blamer<'a> {
         match (expected, observed) {
             // A new connection announced where reestablishing should have fired `error` first.
             (
-                Step::Error {
-                    ready_state: ReadyState::Connecting,
+                PageEvent::Error {
+                    ready_state: Some(ReadyState::Connecting),
+                    ..
                 },
-                Some(Seen::Open),
+                Some(PageEvent::Open),
             ) => vec!["RECONNECT-ERROR-EVENT"],
             // Announcing: a missing or unexpected `open`.
-            (Step::Open, None | Some(Seen::Message { .. })) | (_, Some(Seen::Open)) => {
+            (PageEvent::Open, None | Some(PageEvent::Message(_))) | (_, Some(PageEvent::Open)) => {
                 vec!["CONN-ANNOUNCE"]
             }
             // A response it should have used, refused.
-            (Step::Open, Some(_)) => match self.checked(&ACCEPT_TRIGGERS, &[]) {
+            (PageEvent::Open, Some(_)) => match self.checked(&ACCEPT_TRIGGERS, &[]) {
                 why if why.is_empty() => self.checked(&ACCEPT_CONSEQUENCES, &["CONN-ANNOUNCE"]),
                 why => why,
             },
-            (Step::Message { .. }, _) => {
+            (PageEvent::Message(_), _) => {
                 let next = next.and_then(as_event);
                 match self.body_of(step) {
                     Some((body, k)) => body.blame(k, shown, next.as_ref()),
@@ -222,33 +222,36 @@ impl<'a> Blamer<'a> {
             }
             // Reestablishing: a message where the body ended is one it should have discarded.
             (
-                Step::Error {
-                    ready_state: ReadyState::Connecting,
+                PageEvent::Error {
+                    ready_state: Some(ReadyState::Connecting),
+                    ..
                 },
-                Some(Seen::Message { .. }),
+                Some(PageEvent::Message(_)),
             ) => match self.body_of(step) {
                 Some((body, _)) => body.blame_extra(shown),
                 None => self.checked(&CONTENT, &["FIELD-DATA"]),
             },
             (
-                Step::Error {
-                    ready_state: ReadyState::Connecting,
+                PageEvent::Error {
+                    ready_state: Some(ReadyState::Connecting),
+                    ..
                 },
                 _,
             ) => self.reestablish_cause(step),
             // Reestablishing where the model failed a connection it knew retrying to be futile
             // for: the text's default after a network error (failing there is a "may").
             (
-                Step::Error {
-                    ready_state: ReadyState::Closed,
+                PageEvent::Error {
+                    ready_state: Some(ReadyState::Closed),
+                    ..
                 },
-                Some(Seen::Error {
-                    ready_state: Some(sse_case::observed::ReadyStateName::Connecting),
+                Some(PageEvent::Error {
+                    ready_state: Some(ReadyState::Connecting),
                     ..
                 }),
             ) if self.case.checks.iter().any(|c| c == "CONN-FUTILE") => vec!["CONN-FUTILE"],
             // Failing: used, or retried, what it must refuse.
-            (Step::Error { .. }, _) => self.checked(&FAIL_TRIGGERS, &["FAIL-CLOSED"]),
+            (PageEvent::Error { .. }, _) => self.checked(&FAIL_TRIGGERS, &["FAIL-CLOSED"]),
         }
     }
 
@@ -323,8 +326,9 @@ impl<'a> Blamer<'a> {
             return self.checked(&AFTER_CLOSE, &["CLOSE-ABORTS"]);
         }
         match after.map(|s| &self.expectation.page[s].step) {
-            Some(Step::Error {
-                ready_state: ReadyState::Closed,
+            Some(PageEvent::Error {
+                ready_state: Some(ReadyState::Closed),
+                ..
             }) => vec!["FAIL-NO-RECONNECT"],
             _ => self.checked(
                 &["RECONNECT-ONLY-IF-CONNECTING", "FAIL-NO-RECONNECT"],
@@ -334,32 +338,29 @@ impl<'a> Blamer<'a> {
     }
 
     /// A page observation after the last expected one.
-    pub(crate) fn extra_page(&self, seen: &Seen) -> Vec<&'static str> {
+    pub(crate) fn extra_page(&self, seen: &PageEvent) -> Vec<&'static str> {
         let last = self.expectation.page.len().checked_sub(1);
         if self.closed_before(last) {
             return match seen {
-                Seen::Message { .. } => {
+                PageEvent::Message(_) => {
                     self.checked(&["DISPATCH-NOT-WHEN-CLOSED"], &["CLOSE-NO-EVENT"])
                 }
-                Seen::Open => vec!["CONN-ANNOUNCE-NOT-WHEN-CLOSED"],
-                Seen::Error { .. } | Seen::Comment { .. } | Seen::Command { .. } => {
-                    vec!["CLOSE-NO-EVENT"]
-                }
+                PageEvent::Open => vec!["CONN-ANNOUNCE-NOT-WHEN-CLOSED"],
+                PageEvent::Error { .. } => vec!["CLOSE-NO-EVENT"],
             };
         }
         let failed = matches!(
             last.map(|s| &self.expectation.page[s].step),
-            Some(Step::Error {
-                ready_state: ReadyState::Closed
+            Some(PageEvent::Error {
+                ready_state: Some(ReadyState::Closed),
+                ..
             })
         );
         match seen {
-            _ if failed => match seen {
-                Seen::Error { .. } => vec!["FAIL-CLOSED"],
-                _ => vec!["FAIL-NO-RECONNECT"],
-            },
-            Seen::Open => vec!["CONN-ANNOUNCE"],
-            Seen::Message { .. } => {
+            PageEvent::Error { .. } if failed => vec!["FAIL-CLOSED"],
+            PageEvent::Open | PageEvent::Message(_) if failed => vec!["FAIL-NO-RECONNECT"],
+            PageEvent::Open => vec!["CONN-ANNOUNCE"],
+            PageEvent::Message(_) => {
                 let event = as_event(seen);
                 let shown = event.as_ref().map_or(Shown::Nothing, Shown::Message);
                 match last.and_then(|s| self.body_of(s + 1)) {
@@ -367,9 +368,7 @@ impl<'a> Blamer<'a> {
                     None => self.checked(&CONTENT, &["FIELD-DATA"]),
                 }
             }
-            Seen::Error { .. } | Seen::Comment { .. } | Seen::Command { .. } => {
-                self.checked(&REESTABLISH, &["CONN-NETWORK-ERROR"])
-            }
+            PageEvent::Error { .. } => self.checked(&REESTABLISH, &["CONN-NETWORK-ERROR"]),
         }
     }
 
@@ -392,18 +391,13 @@ impl<'a> Blamer<'a> {
 }
 
 /// A page observation as the event a stream would have dispatched.
-pub(crate) fn as_event(seen: &Seen) -> Option<sse_model::OwnedEvent> {
+pub(crate) fn as_event(seen: &PageEvent) -> Option<sse_model::OwnedEvent> {
     match seen {
-        Seen::Message {
-            event_type,
-            data,
-            last_event_id,
-            ..
-        } => Some(sse_model::OwnedEvent {
-            event_type: event_type.clone(),
-            data: data.clone(),
-            last_event_id: last_event_id.clone(),
+        PageEvent::Message(m) => Some(sse_model::OwnedEvent {
+            event_type: m.event_type.clone(),
+            data: m.data.clone(),
+            last_event_id: m.last_event_id.clone(),
         }),
-        Seen::Open | Seen::Error { .. } | Seen::Comment { .. } | Seen::Command { .. } => None,
+        PageEvent::Open | PageEvent::Error { .. } => None,
     }
 }

@@ -10,43 +10,12 @@ use std::time::Duration;
 use serde::Serialize;
 use sse_case::reading::Reading;
 use sse_model::{
-    Backoff, DEFAULT_RECONNECTION_TIME, Item, Limits, Observation, ReadyState, Trace, TraceLine,
+    Backoff, DEFAULT_RECONNECTION_TIME, Item, Limits, Observation, PageEvent, ReadyState, Trace,
+    TraceLine,
 };
 
 use sse_case::case::Case;
 use sse_case::client::Command;
-
-/// An observation the page must make, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Step {
-    /// `open`.
-    Open,
-    /// A message event.
-    Message {
-        /// Its type.
-        #[serde(rename = "type")]
-        event_type: String,
-        /// `data`.
-        data: String,
-        /// `lastEventId`.
-        last_event_id: String,
-        /// `origin` when it is not `{origin}` (the stream was redirected to another origin);
-        /// `{origin}` and `{other-origin}` stand for the run's origins.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        origin: Option<String>,
-    },
-    /// `error`, leaving readyState as given.
-    Error {
-        /// CONNECTING (will reconnect) or CLOSED (gave up).
-        #[serde(serialize_with = "state_name")]
-        ready_state: ReadyState,
-    },
-}
-
-fn state_name<S: serde::Serializer>(state: &ReadyState, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(state.name())
-}
 
 /// A page step with the time the model took it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,9 +33,10 @@ pub struct ExpectedStep {
     /// response, after which the standard lets a client that knows retrying to be futile fail
     /// the connection instead (CONN-FUTILE).
     pub after_network_error: bool,
-    /// What.
+    /// What. A message's origin is `None` for `{origin}` (the stream stayed on the first
+    /// origin); `{origin}` and `{other-origin}` stand for the run's origins.
     #[serde(flatten)]
-    pub step: Step,
+    pub step: PageEvent,
 }
 
 /// Why a request is made.
@@ -205,8 +175,9 @@ impl Expectation {
                 .any(|(_, c)| matches!(c, Command::Close | Command::UserAgentAbort))
             || matches!(
                 self.page.last().map(|s| &s.step),
-                Some(Step::Error {
-                    ready_state: ReadyState::Closed
+                Some(PageEvent::Error {
+                    ready_state: Some(ReadyState::Closed),
+                    ..
                 })
             )
     }
@@ -217,8 +188,9 @@ impl Expectation {
         !self.ends_for_good()
             && matches!(
                 self.page.last().map(|s| &s.step),
-                Some(Step::Error {
-                    ready_state: ReadyState::Connecting
+                Some(PageEvent::Error {
+                    ready_state: Some(ReadyState::Connecting),
+                    ..
                 })
             )
     }
@@ -252,26 +224,16 @@ fn derive(case: &Case, golden: Trace) -> Expectation {
                 d.request(line, l);
                 continue;
             }
-            Observation::Open => d.open(line, l.at),
-            Observation::Message {
-                event_type,
-                id,
-                data,
-                origin,
-            } => d.page.push(ExpectedStep {
+            Observation::Page(PageEvent::Open) => d.open(line, l.at),
+            Observation::Page(message @ PageEvent::Message(_)) => d.page.push(ExpectedStep {
                 at: l.at,
                 line,
                 repeatable: false,
                 after_network_error: false,
-                step: Step::Message {
-                    event_type: event_type.clone(),
-                    data: data.clone(),
-                    last_event_id: id.clone(),
-                    origin: origin.clone(),
-                },
+                step: message.clone(),
             }),
-            Observation::Error(state) => {
-                d.error(line, l.at, state.unwrap_or(ReadyState::Connecting));
+            Observation::Page(PageEvent::Error { ready_state, .. }) => {
+                d.error(line, l.at, ready_state.unwrap_or(ReadyState::Connecting));
                 continue;
             }
             // The page's command and the model's own abort: not what a client reports.
@@ -415,7 +377,7 @@ impl<'a> Deriver<'a> {
             line,
             repeatable: false,
             after_network_error: false,
-            step: Step::Open,
+            step: PageEvent::Open,
         });
     }
 
@@ -435,7 +397,7 @@ impl<'a> Deriver<'a> {
             line,
             repeatable,
             after_network_error: state == ReadyState::Connecting && !self.opened_this_attempt,
-            step: Step::Error { ready_state: state },
+            step: PageEvent::error(state),
         });
         self.last_step_was_error = true;
         self.previous_was_request = false;

@@ -11,9 +11,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sse_case::request::ReceivedRequest;
 use sse_model::trace::{quote, time, token};
-use sse_model::{Observation, ReadyState, TraceLine};
+use sse_model::{MessageEvent, Observation, PageEvent, ReadyState, TraceLine};
 
-use crate::expect::{Basis, Expectation, RequestKind, Step};
+use crate::expect::{Basis, Expectation, RequestKind};
 use crate::run::Run;
 use sse_case::case::{Case, ExtraWait};
 use sse_case::catalogue::Catalogue;
@@ -338,15 +338,13 @@ pub fn extension_header_names(case: &Case) -> Vec<String> {
 
 fn seen_line(o: &Observed) -> String {
     let what = match &o.what {
-        Seen::Open => Observation::Open,
-        Seen::Message {
-            event_type,
-            data,
-            last_event_id,
-            ..
-        } => {
+        Seen::Page(PageEvent::Message(m)) => {
             // Written as TraceLine writes it, without copying the data first (it may be 30 MB).
-            let (event_type, id, data) = (token(event_type), token(last_event_id), quote(data));
+            let (event_type, id, data) = (
+                token(&m.event_type),
+                token(&m.last_event_id),
+                quote(&m.data),
+            );
             let mut line = String::with_capacity(data.len() + event_type.len() + id.len() + 40);
             let _ = std::fmt::Write::write_fmt(
                 &mut line,
@@ -357,7 +355,7 @@ fn seen_line(o: &Observed) -> String {
             );
             return line;
         }
-        Seen::Error { ready_state, .. } => Observation::Error(ready_state.map(Into::into)),
+        Seen::Page(event) => Observation::Page(event.clone()),
         Seen::Command {
             command: Command::Close,
             ..
@@ -406,12 +404,16 @@ impl PageMatch {
 
 /// Lines up page observations with a case's expected steps: in order, a failed attempt while
 /// the server cannot be reached matching any number of such errors.
-pub fn match_page(expectation: &Expectation, page: &[&Seen], caps: &Capabilities) -> PageMatch {
+pub fn match_page(
+    expectation: &Expectation,
+    page: &[&PageEvent],
+    caps: &Capabilities,
+) -> PageMatch {
     let mut observed_of = vec![None; expectation.page.len()];
     let mut extra_opens = Vec::new();
     let mut o = 0;
     for (index, expected) in expectation.page.iter().enumerate() {
-        if expected.step == Step::Open && !caps.contains(&Capability::OpenEvent) {
+        if expected.step == PageEvent::Open && !caps.contains(&Capability::OpenEvent) {
             continue;
         }
         // An `open` before a failure, or a second one before a message: announcing wrongly is
@@ -420,12 +422,13 @@ pub fn match_page(expectation: &Expectation, page: &[&Seen], caps: &Capabilities
         let skips_open = !expected.repeatable
             && matches!(
                 expected.step,
-                Step::Message { .. }
-                    | Step::Error {
-                        ready_state: ReadyState::Closed
+                PageEvent::Message(_)
+                    | PageEvent::Error {
+                        ready_state: Some(ReadyState::Closed),
+                        ..
                     }
             );
-        while skips_open && page.get(o) == Some(&&Seen::Open) {
+        while skips_open && page.get(o) == Some(&&PageEvent::Open) {
             extra_opens.push((o, index));
             o += 1;
         }
@@ -434,12 +437,12 @@ pub fn match_page(expectation: &Expectation, page: &[&Seen], caps: &Capabilities
         let last = index + 1 == expectation.page.len();
         if last
             && caps.contains(&Capability::StreamParser)
-            && expected.step
-                == (Step::Error {
-                    ready_state: ReadyState::Connecting,
-                })
+            && expected.step == PageEvent::error(ReadyState::Connecting)
         {
-            if page.get(o).is_some_and(|s| matches!(s, Seen::Error { .. })) {
+            if page
+                .get(o)
+                .is_some_and(|s| matches!(s, PageEvent::Error { .. }))
+            {
                 observed_of[index] = Some(o);
                 o += 1;
             }
@@ -502,34 +505,31 @@ pub fn match_page(expectation: &Expectation, page: &[&Seen], caps: &Capabilities
 }
 
 /// An `error` after which the client says it will not try again.
-fn gives_up(seen: &Seen, caps: &Capabilities) -> bool {
+fn gives_up(seen: &PageEvent, caps: &Capabilities) -> bool {
     caps.contains(&Capability::ReadyState)
         && matches!(
             seen,
-            Seen::Error {
-                ready_state: Some(sse_case::observed::ReadyStateName::Closed),
+            PageEvent::Error {
+                ready_state: Some(ReadyState::Closed),
                 ..
             }
         )
 }
 
 /// An `error` after which the client goes on trying.
-fn is_retrying(seen: &Seen) -> bool {
+fn is_retrying(seen: &PageEvent) -> bool {
     matches!(
         seen,
-        Seen::Error {
-            ready_state: None | Some(sse_case::observed::ReadyStateName::Connecting),
+        PageEvent::Error {
+            ready_state: None | Some(ReadyState::Connecting),
             ..
         }
     )
 }
 
 /// The page observations of a run, in order.
-pub fn page_observations(observed: &[Observed]) -> Vec<&Seen> {
-    page_of(observed)
-        .into_iter()
-        .map(|(_, o)| &o.what)
-        .collect()
+pub fn page_observations(observed: &[Observed]) -> Vec<&PageEvent> {
+    observed.iter().filter_map(|o| o.what.page()).collect()
 }
 
 /// Page observations the judge compares, with their index among all observations.
@@ -537,43 +537,25 @@ fn page_of(observed: &[Observed]) -> Vec<(usize, &Observed)> {
     observed
         .iter()
         .enumerate()
-        .filter(|(_, o)| {
-            matches!(
-                o.what,
-                Seen::Open | Seen::Message { .. } | Seen::Error { .. }
-            )
-        })
+        .filter(|(_, o)| o.what.page().is_some())
         .collect()
 }
 
-fn step_matches(step: &Step, seen: &Seen, caps: &Capabilities) -> bool {
+fn step_matches(step: &PageEvent, seen: &PageEvent, caps: &Capabilities) -> bool {
     match (step, seen) {
-        (Step::Open, Seen::Open) => true,
+        (PageEvent::Open, PageEvent::Open) => true,
+        (PageEvent::Message(want), PageEvent::Message(got)) => {
+            want.event_type == got.event_type
+                && want.data == got.data
+                && want.last_event_id == got.last_event_id
+        }
         (
-            Step::Message {
-                event_type,
-                data,
-                last_event_id,
-                ..
-            },
-            Seen::Message {
-                event_type: t,
-                data: d,
-                last_event_id: id,
-                ..
-            },
-        ) => event_type == t && data == d && last_event_id == id,
-        (
-            Step::Error { ready_state },
-            Seen::Error {
+            PageEvent::Error { ready_state, .. },
+            PageEvent::Error {
                 ready_state: seen, ..
             },
-        ) => {
-            !caps.contains(&Capability::ReadyState)
-                || seen.is_none()
-                || seen.map(ReadyState::from) == Some(*ready_state)
-        }
-        _ => false,
+        ) => !caps.contains(&Capability::ReadyState) || seen.is_none() || seen == ready_state,
+        (PageEvent::Open | PageEvent::Message(_) | PageEvent::Error { .. }, _) => false,
     }
 }
 
@@ -682,7 +664,7 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
 
     // The page: observations in order, as the expectation allows.
     let page = page_of(&run.observed);
-    let seen: Vec<&Seen> = page.iter().map(|(_, o)| &o.what).collect();
+    let seen: Vec<&PageEvent> = page.iter().filter_map(|(_, o)| o.what.page()).collect();
     let matched = match_page(expectation, &seen, caps);
     let observed_at = |step: usize| {
         matched
@@ -724,10 +706,12 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         // The rule whose step the observation contradicts: a missing or unexpected `open` is
         // announcing's; a message, the lines it came from; an error, why the connection had to
         // be reestablished or failed.
-        let seen = observation.and_then(|o| page.get(o)).map(|(_, o)| &o.what);
+        let seen = observation
+            .and_then(|o| page.get(o))
+            .and_then(|(_, o)| o.what.page());
         let next = observation
             .and_then(|o| page.get(o + 1))
-            .map(|(_, o)| &o.what);
+            .and_then(|(_, o)| o.what.page());
         let ids = j.blame.page(step, seen, next);
         page_divergence = Some((j.findings.len(), at));
         let divergence = Divergence {
@@ -778,15 +762,15 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
     // from (`{origin}` unless the golden trace says otherwise).
     if caps.contains(&Capability::Origin) {
         for (step, observed) in matched.observed_of.iter().enumerate() {
-            let (Some(o), Step::Message { origin: want, .. }) =
+            let (Some(o), PageEvent::Message(MessageEvent { origin: want, .. })) =
                 (observed, &expectation.page[step].step)
             else {
                 continue;
             };
-            let Seen::Message {
+            let Seen::Page(PageEvent::Message(MessageEvent {
                 origin: Some(origin),
                 ..
-            } = &page[*o].1.what
+            })) = &page[*o].1.what
             else {
                 continue;
             };
@@ -1032,20 +1016,21 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         )
     });
     let before_close = |i: usize, o: &Observed| {
-        matches!(o.what, Seen::Message { .. })
+        matches!(o.what, Seen::Page(PageEvent::Message(_)))
             && close_given
                 .zip(close_taken)
                 .is_some_and(|(given, taken)| o.at >= given && i < taken)
     };
     if matched.diverged.is_none() && !trailing_reconnect {
-        if let Some((oi, extra)) = page
+        if let Some(((oi, extra), event)) = page
             .iter()
             .skip(matched.consumed)
             .find(|(i, o)| !before_close(*i, o))
             .filter(|(_, o)| o.at <= window_end)
+            .and_then(|p| Some((p, p.1.what.page()?)))
         {
             let after = expectation.page.last().map_or(0, |s| s.line + 1);
-            let ids = j.blame.extra_page(&extra.what);
+            let ids = j.blame.extra_page(event);
             j.diverge_as(
                 after,
                 Divergence {
@@ -1164,8 +1149,9 @@ fn outage_attempts(
         start = last + 1;
         if !matches!(
             step.step,
-            Step::Error {
-                ready_state: sse_model::ReadyState::Connecting
+            PageEvent::Error {
+                ready_state: Some(ReadyState::Connecting),
+                ..
             }
         ) || matched.gave_up == Some(index)
         {

@@ -13,11 +13,17 @@ use url::Url;
 
 use crate::dispatch::{Event, Sink};
 use crate::mime;
+use crate::page::{MessageEvent, PageEvent};
 use crate::parser::{Limits, ParseError, Parser};
 use crate::reconnect::{Backoff, DEFAULT_RECONNECTION_TIME, reconnect_delay};
 
 /// The `readyState` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "SCREAMING_SNAKE_CASE")
+)]
 pub enum ReadyState {
     /// 0: connecting or waiting to reconnect.
     Connecting,
@@ -184,19 +190,6 @@ impl Response {
     }
 }
 
-/// A `MessageEvent` dispatched at the `EventSource`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageEvent {
-    /// The event's type (`message` unless the stream named one).
-    pub event_type: String,
-    /// The `data` attribute.
-    pub data: String,
-    /// The `lastEventId` attribute.
-    pub last_event_id: String,
-    /// The `origin` attribute: the origin of the stream's final URL, after redirects.
-    pub origin: String,
-}
-
 /// Why a fetch ended without a usable response or body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetworkError {
@@ -206,28 +199,30 @@ pub enum NetworkError {
     Failed,
 }
 
-/// What the driver must do or what the page would observe, in order.
+/// What the model asks of its driver: network I/O. Timers are not among them: the driver asks
+/// [`EventSource::poll_timeout`] after polling.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub enum Io {
     /// Send this request; any earlier fetch is over.
     Fetch(Request),
     /// Abort the fetch in flight (close(), or a parser limit broken).
     Abort,
-    /// The `open` event fired; readyState is OPEN.
-    Open,
-    /// A message event fired.
-    Message(MessageEvent),
-    /// The `error` event fired; readyState is CONNECTING (will reconnect) or CLOSED (gave up).
-    Error(ReadyState),
-    /// Call [`EventSource::handle_timeout`] at this time (same clock as the inputs).
-    SetTimer(Duration),
+}
+
+/// What the model produces, in order: I/O for the driver, or an event for the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// The driver's business.
+    Io(Io),
+    /// The page's business.
+    Event(PageEvent),
 }
 
 /// The standard's queued tasks, plus driver actions kept in the same order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Task {
-    /// Not a task: an action for the driver that does not depend on readyState.
-    Emit(Action),
+    /// Not a task: I/O for the driver, which does not depend on readyState.
+    Io(Io),
     /// Announce the connection: OPEN and `open`, unless CLOSED.
     Announce,
     /// Dispatch a message event, unless CLOSED.
@@ -327,7 +322,7 @@ impl EventSource {
         };
         if matches!(es.url.scheme(), "http" | "https") {
             let request = es.start_fetch();
-            es.tasks.push_back(Task::Emit(Action::Fetch(request)));
+            es.tasks.push_back(Task::Io(Io::Fetch(request)));
         } else {
             // Fetch answers any other scheme (ftp:, about:, mailto:, javascript:) with a network
             // error that no retry can fix: the connection fails without a request (CONN-FUTILE).
@@ -371,8 +366,9 @@ impl EventSource {
         }
     }
 
-    /// The next action, running queued tasks against the current readyState.
-    pub fn poll(&mut self) -> Option<Action> {
+    /// The next output, running queued tasks against the current readyState. After the last,
+    /// [`EventSource::poll_timeout`] tells when to call [`EventSource::handle_timeout`].
+    pub fn poll(&mut self) -> Option<Output> {
         while let Some(task) = self.tasks.pop_front() {
             if let Some(action) = self.run(task) {
                 return Some(action);
@@ -381,40 +377,44 @@ impl EventSource {
         None
     }
 
-    fn run(&mut self, task: Task) -> Option<Action> {
-        match task {
-            Task::Emit(action) => Some(action),
+    fn run(&mut self, task: Task) -> Option<Output> {
+        let event = match task {
+            Task::Io(io) => return Some(Output::Io(io)),
             Task::Announce => {
                 if self.ready_state == ReadyState::Closed {
                     return None;
                 }
                 self.ready_state = ReadyState::Open;
-                Some(Action::Open)
+                PageEvent::Open
             }
             Task::Dispatch(event) => {
-                (self.ready_state != ReadyState::Closed).then_some(Action::Message(event))
+                if self.ready_state == ReadyState::Closed {
+                    return None;
+                }
+                PageEvent::Message(event)
             }
             Task::ReestablishError => {
                 if self.ready_state == ReadyState::Closed {
                     return None;
                 }
                 self.ready_state = ReadyState::Connecting;
-                Some(Action::Error(ReadyState::Connecting))
+                PageEvent::error(ReadyState::Connecting)
             }
             Task::Reconnect => {
                 if self.ready_state != ReadyState::Connecting {
                     return None;
                 }
-                Some(Action::Fetch(self.start_fetch()))
+                return Some(Output::Io(Io::Fetch(self.start_fetch())));
             }
             Task::Fail => {
                 if self.ready_state == ReadyState::Closed {
                     return None;
                 }
                 self.ready_state = ReadyState::Closed;
-                Some(Action::Error(ReadyState::Closed))
+                PageEvent::error(ReadyState::Closed)
             }
-        }
+        };
+        Some(Output::Event(event))
     }
 
     /// The response (status and headers) of the current fetch arrived.
@@ -459,7 +459,6 @@ impl EventSource {
         if let Some(limit) = self.config.extensions.read_timeout {
             let at = now.saturating_add(limit);
             self.read_deadline = Some(at);
-            self.tasks.push_back(Task::Emit(Action::SetTimer(at)));
         }
     }
 
@@ -480,7 +479,7 @@ impl EventSource {
             self.parser.feed(chunk, &mut sink)
         {
             // Our limit, not the standard's: treat it as the network error it would cause.
-            self.tasks.push_back(Task::Emit(Action::Abort));
+            self.tasks.push_back(Task::Io(Io::Abort));
             self.reestablish(now);
         }
     }
@@ -522,13 +521,13 @@ impl EventSource {
             (Fetch::Streaming, Some(at)) if now >= at => {
                 self.read_deadline = None;
                 self.parser.reset_stream();
-                self.tasks.push_back(Task::Emit(Action::Abort));
+                self.tasks.push_back(Task::Io(Io::Abort));
                 self.reestablish(now);
             }
-            (Fetch::Streaming, Some(at)) => self.tasks.push_back(Task::Emit(Action::SetTimer(at))),
-            // Nothing is due: no timer of ours runs, or the reconnection timer is not yet up.
+            // Nothing is due: no timer of ours runs, the reconnection timer is not yet up, or
+            // bytes came in and moved the read deadline (poll_timeout() tells the new one).
             (Fetch::Idle | Fetch::AwaitingResponse { .. } | Fetch::Waiting { .. }, _)
-            | (Fetch::Streaming, None) => {}
+            | (Fetch::Streaming, _) => {}
         }
     }
 
@@ -538,7 +537,7 @@ impl EventSource {
             self.fetch,
             Fetch::AwaitingResponse { .. } | Fetch::Streaming
         ) {
-            self.tasks.push_front(Task::Emit(Action::Abort));
+            self.tasks.push_front(Task::Io(Io::Abort));
         }
         self.fetch = Fetch::Idle;
         self.read_deadline = None;
@@ -653,7 +652,7 @@ impl EventSource {
                     redirects: redirects + 1,
                 };
                 let request = self.request(target);
-                self.tasks.push_back(Task::Emit(Action::Fetch(request)));
+                self.tasks.push_back(Task::Io(Io::Fetch(request)));
             }
             // Too many redirects, a bad Location, a non-HTTP(S) target or credentials in a CORS
             // redirect: a network error.
@@ -681,7 +680,6 @@ impl EventSource {
         let at = now.saturating_add(delay);
         self.fetch = Fetch::Waiting { at };
         self.tasks.push_back(Task::ReestablishError);
-        self.tasks.push_back(Task::Emit(Action::SetTimer(at)));
     }
 
     fn fail(&mut self) {
@@ -708,7 +706,7 @@ impl Sink for TaskSink<'_> {
             event_type: event.event_type.to_owned(),
             data: event.data.to_owned(),
             last_event_id: event.last_event_id.to_owned(),
-            origin: self.origin.to_owned(),
+            origin: Some(self.origin.to_owned()),
         }));
     }
 

@@ -22,6 +22,7 @@ pub mod explain;
 mod field;
 pub mod lint;
 pub mod mime;
+pub mod page;
 pub mod parser;
 mod quote;
 pub mod reconnect;
@@ -31,9 +32,10 @@ pub use dispatch::{
     DEFAULT_EVENT_TYPE, Effect, Event, Item, LineNote, OwnedEvent, Sink, parse_retry,
 };
 pub use eventsource::{
-    Action, Config, EventSource, Extensions, InvalidUrl, MessageEvent, NetworkError, Readings,
-    ReadyState, Request, Response,
+    Config, EventSource, Extensions, InvalidUrl, Io, NetworkError, Output, Readings, ReadyState,
+    Request, Response,
 };
+pub use page::{MessageEvent, PageEvent};
 pub use parser::{Limits, ParseError, Parser};
 pub use reconnect::{Backoff, DEFAULT_RECONNECTION_TIME};
 pub use trace::{Observation, Trace, TraceLine};

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use url::{Position, Url};
 
-use crate::eventsource::{Action, ReadyState, Request};
+use crate::eventsource::{Io, Output, ReadyState, Request};
+use crate::page::{MessageEvent, PageEvent};
 pub use crate::quote::{RUN, quote, time, token};
 
 /// One observable thing a client did.
@@ -33,22 +34,9 @@ pub enum Observation {
         /// `not-received`).
         received: bool,
     },
-    /// `open` fired.
-    Open,
-    /// A message event fired.
-    Message {
-        /// Event type.
-        event_type: String,
-        /// `lastEventId`.
-        id: String,
-        /// `data`.
-        data: String,
-        /// `origin`, when it is not the origin of the trace's first request (the stream was
-        /// redirected to another origin); printed only then.
-        origin: Option<String>,
-    },
-    /// `error` fired, leaving readyState as given (`None`: the client under test cannot tell).
-    Error(Option<ReadyState>),
+    /// The page observed an event (a message's origin is `None` when it is the origin of the
+    /// trace's first request, and printed only otherwise).
+    Page(PageEvent),
     /// The page called close().
     Closed,
     /// The client aborted its fetch in flight (after close(), or on a parser limit): the
@@ -84,26 +72,22 @@ impl Trace {
         self.lines.push(TraceLine { at, what });
     }
 
-    /// Records an [`Action`] of the model if it is observable (requests, events and aborts; not
-    /// timers, which are the driver's business).
-    pub fn record(&mut self, at: Duration, action: &Action) {
-        let what = match action {
-            Action::Fetch(request) => self.request(request),
-            Action::Open => Observation::Open,
-            Action::Message(m) => Observation::Message {
-                event_type: m.event_type.clone(),
-                id: m.last_event_id.clone(),
-                data: m.data.clone(),
-                origin: self
+    /// Records an [`Output`] of the model: requests, aborts and the page's events.
+    pub fn record(&mut self, at: Duration, output: &Output) {
+        let what = match output {
+            Output::Io(Io::Fetch(request)) => self.request(request),
+            Output::Io(Io::Abort) => Observation::Abort,
+            Output::Event(PageEvent::Message(m)) => {
+                let first = self
                     .origin
                     .as_ref()
-                    .filter(|first| first.origin().ascii_serialization() == m.origin)
-                    .is_none()
-                    .then(|| m.origin.clone()),
-            },
-            Action::Error(state) => Observation::Error(Some(*state)),
-            Action::Abort => Observation::Abort,
-            Action::SetTimer(_) => return,
+                    .map(|u| u.origin().ascii_serialization());
+                Observation::Page(PageEvent::Message(MessageEvent {
+                    origin: m.origin.clone().filter(|o| first.as_ref() != Some(o)),
+                    ..m.clone()
+                }))
+            }
+            Output::Event(event) => Observation::Page(event.clone()),
         };
         self.push(at, what);
     }
@@ -173,27 +157,27 @@ impl fmt::Display for TraceLine {
                 }
                 Ok(())
             }
-            Observation::Open => f.write_str("open"),
-            Observation::Message {
-                event_type,
-                id,
-                data,
-                origin,
-            } => {
+            Observation::Page(PageEvent::Open) => f.write_str("open"),
+            Observation::Page(PageEvent::Message(m)) => {
                 write!(
                     f,
                     "message  type={}  id={}  data={}",
-                    token(event_type),
-                    token(id),
-                    quote(data)
+                    token(&m.event_type),
+                    token(&m.last_event_id),
+                    quote(&m.data)
                 )?;
-                match origin {
+                match &m.origin {
                     Some(origin) => write!(f, "  origin={}", token(origin)),
                     None => Ok(()),
                 }
             }
-            Observation::Error(Some(state)) => write!(f, "error    state={}", state.name()),
-            Observation::Error(None) => f.write_str("error"),
+            Observation::Page(PageEvent::Error {
+                ready_state: Some(state),
+                ..
+            }) => write!(f, "error    state={}", state.name()),
+            Observation::Page(PageEvent::Error {
+                ready_state: None, ..
+            }) => f.write_str("error"),
             Observation::Closed => f.write_str("closed"),
             Observation::Abort => f.write_str("abort"),
         }
@@ -281,12 +265,15 @@ impl std::str::FromStr for TraceLine {
                     received,
                 }
             }
-            "open" => Observation::Open,
+            "open" => Observation::Page(PageEvent::Open),
             "closed" => Observation::Closed,
             "abort" => Observation::Abort,
-            "error" if s.0.trim().is_empty() => Observation::Error(None),
+            "error" if s.0.trim().is_empty() => Observation::Page(PageEvent::Error {
+                ready_state: None,
+                message: None,
+            }),
             "error" => match s.field("state")? {
-                Some(state) => Observation::Error(Some(
+                Some(state) => Observation::Page(PageEvent::error(
                     [ReadyState::Connecting, ReadyState::Open, ReadyState::Closed]
                         .into_iter()
                         .find(|r| r.name() == state)
@@ -294,12 +281,12 @@ impl std::str::FromStr for TraceLine {
                 )),
                 None => return Err("error state must be a readyState name".into()),
             },
-            "message" => Observation::Message {
+            "message" => Observation::Page(PageEvent::Message(MessageEvent {
                 event_type: s.field("type")?.ok_or("message type is required")?,
-                id: s.field("id")?.ok_or("message id is required")?,
+                last_event_id: s.field("id")?.ok_or("message id is required")?,
                 data: s.field("data")?.ok_or("message data is required")?,
                 origin: s.optional_field("origin")?,
-            },
+            })),
             other => return Err(format!("unknown observation {other:?}")),
         };
         if !s.0.trim().is_empty() {
@@ -483,19 +470,22 @@ mod tests {
                 received: true,
             },
         );
-        t.push(Duration::from_millis(12), Observation::Open);
+        t.push(
+            Duration::from_millis(12),
+            Observation::Page(PageEvent::Open),
+        );
         t.push(
             Duration::from_millis(15),
-            Observation::Message {
+            Observation::Page(PageEvent::Message(MessageEvent {
                 event_type: "join".into(),
-                id: "2".into(),
+                last_event_id: "2".into(),
                 data: "a\nb".into(),
                 origin: None,
-            },
+            })),
         );
         t.push(
             Duration::from_millis(1015),
-            Observation::Error(Some(ReadyState::Connecting)),
+            Observation::Page(PageEvent::error(ReadyState::Connecting)),
         );
         t.push(Duration::from_millis(61_000), Observation::Closed);
         assert_eq!(
@@ -535,12 +525,12 @@ mod tests {
         assert_eq!(trace.to_string(), text);
         assert_eq!(
             trace.lines[2].what,
-            Observation::Message {
+            Observation::Page(PageEvent::Message(MessageEvent {
                 event_type: "join".into(),
-                id: String::new(),
+                last_event_id: String::new(),
                 data: "a\nb \"q\" \u{fffd}\\".into(),
                 origin: None,
-            }
+            }))
         );
     }
 
@@ -548,9 +538,8 @@ mod tests {
     /// origin when a redirect took the stream elsewhere.
     #[test]
     fn origins_are_traced_where_cors_is_at_work() {
-        use crate::eventsource::MessageEvent;
         let request = |url: &str, origin: Option<&str>| {
-            Action::Fetch(Request {
+            Output::Io(Io::Fetch(Request {
                 method: "GET".into(),
                 url: url.parse().expect("url"),
                 headers: origin
@@ -559,15 +548,15 @@ mod tests {
                 extension_headers: 0,
                 body: None,
                 credentials: false,
-            })
+            }))
         };
         let message = |origin: &str| {
-            Action::Message(MessageEvent {
+            Output::Event(PageEvent::Message(MessageEvent {
                 event_type: "message".into(),
                 data: "d".into(),
                 last_event_id: String::new(),
-                origin: origin.into(),
-            })
+                origin: Some(origin.into()),
+            }))
         };
         let mut t = Trace::new();
         t.record(Duration::ZERO, &request("http://a/s", None));
@@ -607,7 +596,8 @@ mod tests {
         #[test]
         fn any_message_round_trips(t in "\\PC*", id in "\\PC*", data in "(\\PC|[\\n\\r\\t\\x00])*") {
             let mut trace = Trace::new();
-            trace.push(Duration::from_millis(1234), Observation::Message { event_type: t, id, data, origin: None });
+            let message = MessageEvent { event_type: t, last_event_id: id, data, origin: None };
+            trace.push(Duration::from_millis(1234), Observation::Page(PageEvent::Message(message)));
             let text = trace.to_string();
             proptest::prop_assert_eq!(text.parse::<Trace>().expect("round trip"), trace);
         }

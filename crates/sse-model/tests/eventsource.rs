@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use rstest::rstest;
 use sse_model::{
-    Action, Backoff, Config, EventSource, Limits, NetworkError, Readings, ReadyState, Response,
-    Trace,
+    Backoff, Config, EventSource, Io, Limits, NetworkError, Output, PageEvent, Readings,
+    ReadyState, Response, Trace,
 };
 
 /// One input to the model, or a check on it.
@@ -40,30 +40,37 @@ const CORS_STREAM: &[(&str, &str)] = &[
     ("access-control-allow-origin", "*"),
 ];
 
-/// Runs a script; returns the trace lines plus the driver-only actions (timers, aborts).
+/// Runs a script; returns the trace lines plus the driver-only outputs: aborts, and the timer
+/// whenever polling leaves [`EventSource::poll_timeout`] at a new time.
 fn run_with(config: Config, url: &str, script: &[S<'_>]) -> String {
     let mut es = EventSource::new(url, None, config).expect("valid URL");
     let mut now = Duration::ZERO;
     let mut out = String::new();
     let mut trace = Trace::new();
+    let mut timer = None;
     let mut drain = |es: &mut EventSource, now: Duration, out: &mut String| {
-        while let Some(action) = es.poll() {
-            match &action {
-                Action::Abort => writeln!(out, "{:.3} abort", now.as_secs_f64()),
-                Action::SetTimer(at) => writeln!(
-                    out,
-                    "{:.3} timer    at={:.3}",
-                    now.as_secs_f64(),
-                    at.as_secs_f64()
-                ),
+        while let Some(output) = es.poll() {
+            match &output {
+                Output::Io(Io::Abort) => writeln!(out, "{:.3} abort", now.as_secs_f64()),
                 _ => {
-                    trace.record(now, &action);
-                    let line = trace.lines.pop().expect("observable action");
+                    trace.record(now, &output);
+                    let line = trace.lines.pop().expect("observable output");
                     writeln!(out, "{line}")
                 }
             }
             .expect("write to String");
         }
+        let due = es.poll_timeout();
+        if let Some(at) = due.filter(|_| due != timer) {
+            writeln!(
+                out,
+                "{:.3} timer    at={:.3}",
+                now.as_secs_f64(),
+                at.as_secs_f64()
+            )
+            .expect("write to String");
+        }
+        timer = due;
     };
     drain(&mut es, now, &mut out);
     for step in script {
@@ -397,12 +404,12 @@ fn close_in_each_state(#[case] before: &[S<'static>], #[case] expected_tail: &st
 #[test]
 fn close_cancels_queued_tasks() {
     let mut es = EventSource::new("http://a.test/s", None, Config::default()).expect("valid URL");
-    assert!(matches!(es.poll(), Some(Action::Fetch(_))));
+    assert!(matches!(es.poll(), Some(Output::Io(Io::Fetch(_)))));
     es.handle_response(Duration::ZERO, &Response::new(200, EVENT_STREAM));
     es.handle_body(Duration::ZERO, b"data: a\n\ndata: b\n\n");
     // Nothing polled yet: the announce and both dispatches are queued tasks.
     es.close();
-    assert_eq!(es.poll(), Some(Action::Abort));
+    assert_eq!(es.poll(), Some(Output::Io(Io::Abort)));
     assert_eq!(es.poll(), None);
     assert_eq!(es.ready_state(), ReadyState::Closed);
 }
@@ -436,7 +443,7 @@ fn redirects_are_followed_and_forgotten() {
     let mut es = EventSource::new("http://a.test/s", None, fast()).expect("valid URL");
     let t0 = Duration::ZERO;
     let next_url = |es: &mut EventSource| match es.poll() {
-        Some(Action::Fetch(r)) => r.url.to_string(),
+        Some(Output::Io(Io::Fetch(r))) => r.url.to_string(),
         other => panic!("expected a fetch, got {other:?}"),
     };
     assert_eq!(next_url(&mut es), "http://a.test/s");
@@ -450,15 +457,20 @@ fn redirects_are_followed_and_forgotten() {
     // Another origin than the page's: a CORS response.
     es.handle_response(t0, &Response::new(200, CORS_STREAM));
     es.handle_body(t0, b"data: hi\n\n");
-    assert_eq!(es.poll(), Some(Action::Open));
+    assert_eq!(es.poll(), Some(Output::Event(PageEvent::Open)));
     match es.poll() {
-        Some(Action::Message(m)) => assert_eq!(m.origin, "http://b.test:8080"),
+        Some(Output::Event(PageEvent::Message(m))) => {
+            assert_eq!(m.origin.as_deref(), Some("http://b.test:8080"))
+        }
         other => panic!("expected a message, got {other:?}"),
     }
     assert_eq!(es.url().as_str(), "http://a.test/s");
     es.handle_end_of_body(t0);
-    assert_eq!(es.poll(), Some(Action::Error(ReadyState::Connecting)));
-    assert!(matches!(es.poll(), Some(Action::SetTimer(_))));
+    assert_eq!(
+        es.poll(),
+        Some(Output::Event(PageEvent::error(ReadyState::Connecting)))
+    );
+    assert!(es.poll_timeout().is_some());
     es.handle_timeout(Duration::from_millis(100));
     assert_eq!(next_url(&mut es), "http://a.test/s");
 }
@@ -476,7 +488,7 @@ fn the_url_list_reading_reconnects_where_redirects_led() {
     let mut es = EventSource::new("http://a.test/s", None, config).expect("valid URL");
     let t0 = Duration::ZERO;
     let next_url = |es: &mut EventSource| match es.poll() {
-        Some(Action::Fetch(r)) => r.url.to_string(),
+        Some(Output::Io(Io::Fetch(r))) => r.url.to_string(),
         other => panic!("expected a fetch, got {other:?}"),
     };
     assert_eq!(next_url(&mut es), "http://a.test/s");
@@ -484,9 +496,12 @@ fn the_url_list_reading_reconnects_where_redirects_led() {
     assert_eq!(next_url(&mut es), "http://a.test/moved");
     es.handle_response(t0, &Response::new(200, EVENT_STREAM));
     es.handle_end_of_body(t0);
-    assert_eq!(es.poll(), Some(Action::Open));
-    assert_eq!(es.poll(), Some(Action::Error(ReadyState::Connecting)));
-    assert!(matches!(es.poll(), Some(Action::SetTimer(_))));
+    assert_eq!(es.poll(), Some(Output::Event(PageEvent::Open)));
+    assert_eq!(
+        es.poll(),
+        Some(Output::Event(PageEvent::error(ReadyState::Connecting)))
+    );
+    assert!(es.poll_timeout().is_some());
     es.handle_timeout(Duration::from_millis(100));
     assert_eq!(next_url(&mut es), "http://a.test/moved");
     // The url attribute still shows the constructor's URL.
@@ -561,7 +576,10 @@ fn backoff_grows_until_announced() {
 #[case::javascript("javascript:alert('FAIL')")]
 fn a_url_fetch_cannot_serve_fails_without_a_request(#[case] url: &str) {
     let mut es = EventSource::new(url, None, fast()).expect("parses");
-    assert_eq!(es.poll(), Some(Action::Error(ReadyState::Closed)));
+    assert_eq!(
+        es.poll(),
+        Some(Output::Event(PageEvent::error(ReadyState::Closed)))
+    );
     assert_eq!(es.poll(), None, "no request, no timer");
     assert_eq!(es.ready_state(), ReadyState::Closed);
 }
@@ -604,7 +622,7 @@ fn every_request_has_the_same_headers(#[case] with_credentials: bool) {
     let mut now = Duration::ZERO;
     for body in [&b"id: 1\n\n"[..], b"id: \xC3\xA9\n\n"] {
         while let Some(action) = es.poll() {
-            if let Action::Fetch(r) = action {
+            if let Output::Io(Io::Fetch(r)) = action {
                 requests.push(r);
             }
         }
@@ -615,7 +633,7 @@ fn every_request_has_the_same_headers(#[case] with_credentials: bool) {
         es.handle_timeout(now);
     }
     while let Some(action) = es.poll() {
-        if let Action::Fetch(r) = action {
+        if let Output::Io(Io::Fetch(r)) = action {
             requests.push(r);
         }
     }
@@ -663,7 +681,7 @@ fn cors(
         ..fast()
     };
     let mut es = EventSource::new("http://a.test/s", None, config).expect("valid URL");
-    let Some(Action::Fetch(request)) = es.poll() else {
+    let Some(Output::Io(Io::Fetch(request))) = es.poll() else {
         panic!("first action is the request")
     };
     let cross = document_origin != Some("http://a.test");
@@ -672,9 +690,9 @@ fn cors(
     headers.extend_from_slice(cors_headers);
     es.handle_response(Duration::ZERO, &Response::new(200, &headers));
     let expected = if allowed {
-        Action::Open
+        Output::Event(PageEvent::Open)
     } else {
-        Action::Error(ReadyState::Closed)
+        Output::Event(PageEvent::error(ReadyState::Closed))
     };
     assert_eq!(es.poll(), Some(expected));
 }
@@ -686,7 +704,7 @@ fn hops(
     page: &str,
     url: &str,
     responses: &[(u16, &[(&str, &str)])],
-) -> (Vec<Option<String>>, Action) {
+) -> (Vec<Option<String>>, Output) {
     let config = Config {
         document_origin: Some(page.to_owned()),
         ..fast()
@@ -695,7 +713,7 @@ fn hops(
     let mut origins = Vec::new();
     for (status, headers) in responses {
         match es.poll() {
-            Some(Action::Fetch(r)) => origins.push(r.header("origin").map(str::to_owned)),
+            Some(Output::Io(Io::Fetch(r))) => origins.push(r.header("origin").map(str::to_owned)),
             other => return (origins, other.expect("an action")),
         }
         let mut all = vec![("content-type", "text/event-stream")];
@@ -711,46 +729,46 @@ fn hops(
 #[case::same_then_other(
     "http://a.test", "http://a.test/s",
     &[(307, &[("location", "http://b.test/s")][..]), (200, &[("access-control-allow-origin", "*")][..])],
-    &[None, Some("http://a.test")], Action::Open)]
+    &[None, Some("http://a.test")], Output::Event(PageEvent::Open))]
 // The same, but the other origin does not allow the page: the CORS check fails.
 #[case::same_then_other_refused(
     "http://a.test", "http://a.test/s",
     &[(307, &[("location", "http://b.test/s")][..]), (200, &[][..])],
-    &[None, Some("http://a.test")], Action::Error(ReadyState::Closed))]
+    &[None, Some("http://a.test")], Output::Event(PageEvent::error(ReadyState::Closed)))]
 // A cross-origin redirect response must pass the CORS check itself.
 #[case::redirect_response_checked(
     "http://page.test", "http://a.test/s",
     &[(307, &[("location", "/t")][..]), (200, &[("access-control-allow-origin", "*")][..])],
-    &[Some("http://page.test")], Action::Error(ReadyState::Closed))]
+    &[Some("http://page.test")], Output::Event(PageEvent::error(ReadyState::Closed)))]
 #[case::redirect_response_allowed(
     "http://page.test", "http://a.test/s",
     &[(307, &[("location", "/t"), ("access-control-allow-origin", "http://page.test")][..]),
       (200, &[("access-control-allow-origin", "http://page.test")][..])],
-    &[Some("http://page.test"), Some("http://page.test")], Action::Open)]
+    &[Some("http://page.test"), Some("http://page.test")], Output::Event(PageEvent::Open))]
 // From another origin to yet another: the origin is tainted, `null` from there on, and the
 // CORS check is against `null`.
 #[case::tainted_null(
     "http://page.test", "http://a.test/s",
     &[(307, &[("location", "http://b.test/s"), ("access-control-allow-origin", "*")][..]),
       (200, &[("access-control-allow-origin", "null")][..])],
-    &[Some("http://page.test"), Some("null")], Action::Open)]
+    &[Some("http://page.test"), Some("null")], Output::Event(PageEvent::Open))]
 #[case::tainted_page_origin_refused(
     "http://page.test", "http://a.test/s",
     &[(307, &[("location", "http://b.test/s"), ("access-control-allow-origin", "*")][..]),
       (200, &[("access-control-allow-origin", "http://page.test")][..])],
-    &[Some("http://page.test"), Some("null")], Action::Error(ReadyState::Closed))]
+    &[Some("http://page.test"), Some("null")], Output::Event(PageEvent::error(ReadyState::Closed)))]
 // Back to the page's origin after another: still CORS, still tainted.
 #[case::back_to_the_page_stays_cors(
     "http://a.test", "http://b.test/s",
     &[(307, &[("location", "http://a.test/s"), ("access-control-allow-origin", "*")][..]),
       (200, &[][..])],
-    &[Some("http://a.test"), Some("null")], Action::Error(ReadyState::Closed))]
+    &[Some("http://a.test"), Some("null")], Output::Event(PageEvent::error(ReadyState::Closed)))]
 fn cors_across_redirects(
     #[case] page: &str,
     #[case] url: &str,
     #[case] responses: &[(u16, &[(&str, &str)])],
     #[case] origins: &[Option<&str>],
-    #[case] end: Action,
+    #[case] end: Output,
 ) {
     let (sent, last) = hops(page, url, responses);
     let sent: Vec<Option<&str>> = sent.iter().map(Option::as_deref).collect();
@@ -773,7 +791,10 @@ fn a_cors_redirect_to_a_url_with_credentials_is_a_network_error() {
         )],
     );
     assert_eq!(sent.len(), 1);
-    assert_eq!(last, Action::Error(ReadyState::Connecting));
+    assert_eq!(
+        last,
+        Output::Event(PageEvent::error(ReadyState::Connecting))
+    );
 }
 
 // spec: REQ-CORS-REDIRECT
@@ -786,7 +807,7 @@ fn each_reconnection_starts_a_fetch_without_cors_taint() {
     let mut es = EventSource::new("http://a.test/s", None, config).expect("valid URL");
     let t0 = Duration::ZERO;
     let origin_of = |es: &mut EventSource| match es.poll() {
-        Some(Action::Fetch(r)) => r.header("origin").map(str::to_owned),
+        Some(Output::Io(Io::Fetch(r))) => r.header("origin").map(str::to_owned),
         other => panic!("expected a fetch, got {other:?}"),
     };
     assert_eq!(origin_of(&mut es), None);
@@ -794,9 +815,12 @@ fn each_reconnection_starts_a_fetch_without_cors_taint() {
     assert_eq!(origin_of(&mut es).as_deref(), Some("http://a.test"));
     es.handle_response(t0, &Response::new(200, CORS_STREAM));
     es.handle_end_of_body(t0);
-    assert_eq!(es.poll(), Some(Action::Open));
-    assert_eq!(es.poll(), Some(Action::Error(ReadyState::Connecting)));
-    assert!(matches!(es.poll(), Some(Action::SetTimer(_))));
+    assert_eq!(es.poll(), Some(Output::Event(PageEvent::Open)));
+    assert_eq!(
+        es.poll(),
+        Some(Output::Event(PageEvent::error(ReadyState::Connecting)))
+    );
+    assert!(es.poll_timeout().is_some());
     es.handle_timeout(Duration::from_secs(10));
     assert_eq!(
         origin_of(&mut es),

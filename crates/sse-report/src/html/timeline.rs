@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use sse_model::{Observation, ReadyState, TraceLine};
+use sse_model::{Observation, PageEvent, ReadyState, TraceLine};
 
 use super::{MAX_TRACE_LINES, escape};
 use crate::CaseReport;
@@ -66,9 +66,9 @@ impl Kind {
             Observation::Request { received, .. } => Kind::Request {
                 received: *received,
             },
-            Observation::Open => Kind::Open,
-            Observation::Message { .. } => Kind::Message,
-            Observation::Error(state) => Kind::Error(*state),
+            Observation::Page(PageEvent::Open) => Kind::Open,
+            Observation::Page(PageEvent::Message(_)) => Kind::Message,
+            Observation::Page(PageEvent::Error { ready_state, .. }) => Kind::Error(*ready_state),
             Observation::Closed => Kind::Closed,
             Observation::Abort => Kind::Other,
         }
