@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::case::Case;
-use crate::client::{Client, Clock, Epoch, Net, Observer, Seen};
+use crate::client::{Client, Clock, Epoch, Net, Observer};
 use crate::expect::Expectation;
 use sse_case::origins::Origins;
 use sse_case::reading::Reading;
@@ -126,7 +126,7 @@ pub fn run(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| RunError::Loopback(format!("cannot start a runtime: {e}")))?;
+        .map_err(RunError::start("a runtime"))?;
     runtime.block_on(run_async(client, case, expectations))
 }
 
@@ -142,7 +142,7 @@ pub async fn run_async(
     let clock: Clock = epoch.clock();
     let mut server = CaseServer::start(case, clock.clone(), epoch.clone())
         .await
-        .map_err(|e| RunError::Loopback(format!("cannot start the case server: {e}")))?;
+        .map_err(RunError::start("the case server"))?;
     let origins = Origins {
         stream: format!("http://{}", server.addr),
         other: format!("http://{}", server.other_addr),
@@ -197,9 +197,7 @@ async fn drive(
     let opening = crate::open::open_with_companions(client.as_ref(), request, observer.clone());
     let mut session = tokio::time::timeout(OPEN_TIMEOUT, opening)
         .await
-        .map_err(|_| {
-            RunError::Loopback(format!("the client did not open within {OPEN_TIMEOUT:?}"))
-        })??;
+        .map_err(|_| RunError::OpenTimeout(OPEN_TIMEOUT))??;
     // The case's timeline runs from the client's start (a browser restarts the epoch once its
     // page has loaded): time-scheduled faults and commands count from there.
     server.arm(case, epoch);
@@ -233,29 +231,7 @@ async fn drive(
             epoch.get() + UNBEGUN_GRACE
         };
         if let Some((_, command)) = pending.next_if(|(at, _)| start + *at <= now) {
-            let taken = tokio::time::timeout(OPEN_TIMEOUT, session.command(command))
-                .await
-                .map_err(|_| {
-                    RunError::Loopback(format!(
-                        "the client did not take {} in time",
-                        command.name()
-                    ))
-                })??;
-            // Stamped when the client says it took effect: a client in another process (a
-            // browser page, a test service) gets commands later than the harness gives them.
-            match taken {
-                Some(at) => observer.report_at(
-                    at,
-                    Seen::Command {
-                        command,
-                        own_clock: true,
-                    },
-                ),
-                None => observer.report(Seen::Command {
-                    command,
-                    own_clock: false,
-                }),
-            }
+            crate::open::give(session.as_mut(), &observer, command).await?;
             last_change = Instant::now();
             complete_at = None;
             continue;

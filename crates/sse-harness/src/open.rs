@@ -26,21 +26,37 @@ pub enum RunError {
     /// The simulation failed.
     #[error(transparent)]
     Sim(#[from] sse_sim::SimError),
-    /// The loopback case server failed.
-    #[error("loopback: {0}")]
-    Loopback(String),
+    /// The case's URL does not resolve against the server's.
+    #[error("bad URL: {0}")]
+    BadUrl(#[from] url::ParseError),
+    /// This machine would not give the run what it needs (a thread, a runtime, a socket).
+    #[error("cannot start {what}: {source}")]
+    Start {
+        /// What: "a thread", "the case server", ...
+        what: &'static str,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// The client did not open its stream within [`crate::loopback::OPEN_TIMEOUT`].
+    #[error("the client did not open within {0:?}")]
+    OpenTimeout(Duration),
+    /// The client did not take a command within [`crate::loopback::OPEN_TIMEOUT`].
+    #[error("the client did not take {} in time", .0.name())]
+    CommandTimeout(Command),
+}
+
+impl RunError {
+    /// What `start` failed for `what`.
+    pub(crate) fn start(what: &'static str) -> impl FnOnce(std::io::Error) -> RunError {
+        move |source| RunError::Start { what, source }
+    }
 }
 
 /// The open request of a case against a server at `base` (scheme, host and port).
 pub fn open_request(case: &Case, origins: &Origins, net: Net) -> Result<OpenRequest, RunError> {
-    let bad = |e: url::ParseError| RunError::Loopback(format!("bad URL: {e}"));
-    let mut url =
-        url::Url::parse(&format!("{}{}", origins.stream, case.client_path())).map_err(bad)?;
+    let mut url = url::Url::parse(&format!("{}{}", origins.stream, case.client_path()))?;
     if let Some(given) = &case.client.url {
-        url = url::Url::options()
-            .base_url(Some(&url))
-            .parse(given)
-            .map_err(bad)?;
+        url = url::Url::options().base_url(Some(&url)).parse(given)?;
     }
     let c = &case.client;
     Ok(OpenRequest {
@@ -68,8 +84,7 @@ pub fn open_request(case: &Case, origins: &Origins, net: Net) -> Result<OpenRequ
         extensions: c.extensions(),
         companions: (0..c.companions.unwrap_or(0))
             .map(|i| url::Url::parse(&format!("{}{}", origins.stream, companion_path(i))))
-            .collect::<Result<_, _>>()
-            .map_err(bad)?,
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -184,11 +199,29 @@ pub(crate) async fn drive(
     let mut session = open_with_companions(client.as_ref(), request, observer.clone()).await?;
     for (at, command) in commands {
         tokio::time::sleep_until(start + at).await;
-        observer.report(Seen::Command {
-            command,
-            own_clock: false,
-        });
-        session.command(command).await?;
+        give(session.as_mut(), &observer, command).await?;
     }
     Ok(session)
+}
+
+/// Gives the client a command and records it, whatever the transport: stamped when the client
+/// says it took effect (a browser page or a test service, in another process, takes it later
+/// than the harness gives it), else when the client returned.
+pub(crate) async fn give(
+    session: &mut dyn Session,
+    observer: &Observer,
+    command: Command,
+) -> Result<(), RunError> {
+    let taken = tokio::time::timeout(crate::loopback::OPEN_TIMEOUT, session.command(command))
+        .await
+        .map_err(|_| RunError::CommandTimeout(command))??;
+    let what = Seen::Command {
+        command,
+        own_clock: taken.is_some(),
+    };
+    match taken {
+        Some(at) => observer.report_at(at, what),
+        None => observer.report(what),
+    }
+    Ok(())
 }

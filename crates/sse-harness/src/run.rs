@@ -118,7 +118,10 @@ fn guarded<T: Send + 'static>(
             let _ = tx.send(outcome);
         });
     if let Err(e) = spawned {
-        return Err(RunError::Loopback(format!("cannot start a thread: {e}")));
+        return Err(RunError::Start {
+            what: "a thread",
+            source: e,
+        });
     }
     match rx.recv_timeout(limit) {
         Ok(Ok(outcome)) => outcome,
