@@ -13,7 +13,7 @@ use sse_case::request::ReceivedRequest;
 use sse_model::trace::{quote, time, token};
 use sse_model::{MessageEvent, Observation, PageEvent, ReadyState, TraceLine};
 
-use crate::expect::{Basis, Expectation, RequestKind};
+use crate::expect::{Basis, Expectation, ExpectedRequest, RequestKind};
 use crate::run::Run;
 use sse_case::case::{Case, ExtraWait};
 use sse_case::catalogue::Catalogue;
@@ -641,7 +641,9 @@ impl Judging<'_> {
     }
 }
 
-/// Judges a run against a case's expectation.
+/// Judges a run against a case's expectation: the page's order, the events' origins, the
+/// requests (each in its place, to the right target, with the right Last-Event-ID, after the
+/// right wait), attempts during outages, nothing extra afterwards; in that order.
 pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>) -> Verdict {
     let mut j = Judging {
         cx,
@@ -651,362 +653,525 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
         divergence: None,
         blame: crate::blame::Blamer::new(case, expectation),
     };
-    let trace = observed_trace_showing(run, &j.shown);
-    let line_of = |source: Source| trace.iter().position(|e| e.source == source);
-    let golden = &expectation.golden.lines;
-    let golden_text = |line: usize| {
-        golden
-            .get(line)
-            .map(ToString::to_string)
-            .unwrap_or_default()
-    };
-    let caps = cx.capabilities;
-
-    // The page: observations in order, as the expectation allows.
-    let page = page_of(&run.observed);
-    let seen: Vec<&PageEvent> = page.iter().filter_map(|(_, o)| o.what.page()).collect();
-    let matched = match_page(expectation, &seen, caps);
-    let observed_at = |step: usize| {
-        matched
-            .observed_of
-            .get(step)
-            .copied()
-            .flatten()
-            .and_then(|o| page.get(o))
-            .map(|(_, o)| o.at)
-    };
-    let mut last_matched_at = (0..expectation.page.len())
-        .filter_map(observed_at)
-        .max()
-        .unwrap_or_default();
-    let mut page_divergence: Option<(usize, Option<Duration>)> = None;
-    if let Some((step, observation)) = matched.diverged {
-        let expected = &expectation.page[step];
-        let at = observation.and_then(|o| page.get(o)).map(|(_, o)| o.at);
-        let (observed_line, observed, message) = match observation.and_then(|o| page.get(o)) {
-            Some((oi, o)) => {
-                // Abridged (evidence::LINE_BYTES): a 30 MB event is not copied into messages.
-                let shown = crate::evidence::abridge(&seen_line(o)).into_owned();
-                let message = format!(
-                    "expected `{}`, observed `{}`",
-                    golden_text(expected.line).trim(),
-                    shown.trim()
-                );
-                (line_of(Source::Client(*oi)), shown, message)
-            }
-            None => (
-                None,
-                "(nothing)".to_owned(),
-                format!(
-                    "expected `{}`, but the client reported nothing more",
-                    golden_text(expected.line).trim()
-                ),
-            ),
-        };
-        // The rule whose step the observation contradicts: a missing or unexpected `open` is
-        // announcing's; a message, the lines it came from; an error, why the connection had to
-        // be reestablished or failed.
-        let seen = observation
-            .and_then(|o| page.get(o))
-            .and_then(|(_, o)| o.what.page());
-        let next = observation
-            .and_then(|o| page.get(o + 1))
-            .and_then(|(_, o)| o.what.page());
-        let ids = j.blame.page(step, seen, next);
-        page_divergence = Some((j.findings.len(), at));
-        let divergence = Divergence {
-            expected_line: Some(expected.line),
-            observed_line,
-            expected: golden_text(expected.line),
-            observed,
-        };
-        let at = at.or(Some(last_matched_at));
-        j.diverge_as(expected.line, divergence, at, message, &ids);
+    let s = Scene::new(case, expectation, run, cx, &j.shown);
+    let page_divergence = page_divergence(&s, &mut j);
+    extra_opens(&s, &mut j);
+    gave_up(&s, &mut j);
+    if cx.capabilities.contains(&Capability::Origin) {
+        event_origins(&s, &mut j);
     }
-    // An `open` where another step was due: announcing is its own rule; the rest is judged on.
-    for &(o, before) in &matched.extra_opens {
-        let expected = &expectation.page[before];
-        let Some((oi, seen)) = page.get(o) else {
-            continue;
-        };
-        j.diverge_as(
-            expected.line,
-            Divergence {
-                expected_line: Some(expected.line),
-                observed_line: line_of(Source::Client(*oi)),
-                expected: golden_text(expected.line),
-                observed: seen_line(seen),
-            },
-            Some(seen.at),
-            format!(
-                "fired `open` where `{}` was due: it announced a connection it must not",
-                golden_text(expected.line).trim()
-            ),
-            &["CONN-ANNOUNCE"],
-        );
-    }
-    // A client that failed the connection after a network error instead of reconnecting.
-    if let Some(step) = matched.gave_up {
-        let expected = &expectation.page[step];
-        j.find(
-            Outcome::NonStrict,
-            &["CONN-NETWORK-ERROR", "CONN-FUTILE"],
-            observed_at(step),
-            format!(
-                "gave up (error, CLOSED) where the model reconnects (`{}`): the standard lets a client that knows retrying to be futile fail the connection",
-                golden_text(expected.line).trim()
-            ),
-        );
-    }
-    // Event origins, where the client reports them: the origin the stream was finally fetched
-    // from (`{origin}` unless the golden trace says otherwise).
-    if caps.contains(&Capability::Origin) {
-        for (step, observed) in matched.observed_of.iter().enumerate() {
-            let (Some(o), PageEvent::Message(MessageEvent { origin: want, .. })) =
-                (observed, &expectation.page[step].step)
-            else {
-                continue;
-            };
-            let Seen::Page(PageEvent::Message(MessageEvent {
-                origin: Some(origin),
-                ..
-            })) = &page[*o].1.what
-            else {
-                continue;
-            };
-            let want = cx
-                .origins
-                .resolve(want.as_deref().unwrap_or(sse_case::origins::ORIGIN));
-            if *origin != want {
-                j.find(
-                    j.level_of("DISPATCH-ORIGIN"),
-                    &["DISPATCH-ORIGIN"],
-                    Some(page[*o].1.at),
-                    format!("event origin is {origin:?}, the stream's final origin is {want:?}"),
-                );
-                break;
-            }
-        }
-    }
-
+    let requests = requests(&s, &mut j);
+    outage_attempts(&mut j, expectation, &s.matched, &s.page, run);
+    let mut next = requests.next;
+    skip_preflights(&mut j, &run.requests, &mut next);
+    // Nothing more within the case's quiet time after its last step; after a client gave up
+    // or was closed, nothing more at all; after a last `error` (CONNECTING), the next attempt
+    // is expected, however soon.
+    let for_good = expectation.ends_for_good() || s.matched.gave_up.is_some();
     let commands_end = expectation
         .commands
         .iter()
         .map(|(ms, _)| Duration::from_millis(*ms))
         .max()
         .unwrap_or_default();
-    // The requests, as the server received them, each between the same page observations as
-    // expected. Observations in the same instant (or within the transport's tolerance) may fall
-    // on either side.
-    let observed_position = |after_page: usize| -> Option<usize> {
+    let window_end = if for_good {
+        Duration::MAX
+    } else {
+        requests.last_matched_at.max(commands_end) + expectation.settle
+    };
+    if !expectation.ends_reconnecting() || s.matched.gave_up.is_some() {
+        if j.divergence.is_none() {
+            extra_request(&s, &mut j, next, window_end);
+        }
+        if s.matched.diverged.is_none() {
+            extra_page(&s, &mut j, window_end);
+        }
+    }
+    if let (Some(_), Some(finding), Some(deviated)) = (
+        &case.publisher,
+        page_divergence,
+        requests.timing_deviated_at,
+    ) {
+        live_data_leniency(&mut j, finding, deviated);
+    }
+    let outcome = j
+        .findings
+        .iter()
+        .map(|f| f.outcome)
+        .fold(Outcome::Pass, Outcome::worst);
+    Verdict {
+        outcome,
+        requirements: case.checks.clone(),
+        findings: j.findings,
+        divergence: j.divergence.map(|(_, d)| d),
+        readings: Vec::new(),
+    }
+}
+
+/// A run lined up with the expectation it is judged against: what every rule reads.
+struct Scene<'a> {
+    case: &'a Case,
+    expectation: &'a Expectation,
+    run: &'a Run,
+    timing: Timing,
+    /// Requests and observations merged, for the line numbers of divergences.
+    trace: Vec<TraceEntry>,
+    /// The page observations, with their index among all observations.
+    page: Vec<(usize, &'a Observed)>,
+    /// How the page observations line up with the expected steps.
+    matched: PageMatch,
+    /// The latest time a matched page step was observed.
+    last_matched_at: Duration,
+}
+
+impl<'a> Scene<'a> {
+    fn new(
+        case: &'a Case,
+        expectation: &'a Expectation,
+        run: &'a Run,
+        cx: Context<'_>,
+        shown: &[String],
+    ) -> Self {
+        let page = page_of(&run.observed);
+        let seen: Vec<&PageEvent> = page.iter().filter_map(|(_, o)| o.what.page()).collect();
+        let matched = match_page(expectation, &seen, cx.capabilities);
+        let mut scene = Scene {
+            case,
+            expectation,
+            run,
+            timing: cx.timing,
+            trace: observed_trace_showing(run, shown),
+            page,
+            matched,
+            last_matched_at: Duration::ZERO,
+        };
+        scene.last_matched_at = (0..expectation.page.len())
+            .filter_map(|step| scene.observed_at(step))
+            .max()
+            .unwrap_or_default();
+        scene
+    }
+
+    fn line_of(&self, source: Source) -> Option<usize> {
+        self.trace.iter().position(|e| e.source == source)
+    }
+
+    fn golden_text(&self, line: usize) -> String {
+        self.expectation
+            .golden
+            .lines
+            .get(line)
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    /// When the observation that matched expected page step `step` was made.
+    fn observed_at(&self, step: usize) -> Option<Duration> {
+        self.matched
+            .observed_of
+            .get(step)
+            .copied()
+            .flatten()
+            .and_then(|o| self.page.get(o))
+            .map(|(_, o)| o.at)
+    }
+
+    /// Where among the page observations a request expected after `after_page` steps belongs
+    /// (`None` past where the page diverged or the client gave up).
+    fn observed_position(&self, after_page: usize) -> Option<usize> {
         if after_page == 0 {
             return Some(0);
         }
+        let m = &self.matched;
         (0..after_page)
             .rev()
-            .find_map(|step| matched.observed_of.get(step).copied().flatten())
+            .find_map(|step| m.observed_of.get(step).copied().flatten())
             .map(|o| o + 1)
             .or(Some(0))
             .filter(|_| {
-                let end = matched.diverged.map(|(step, _)| step).or(matched.gave_up);
+                let end = m.diverged.map(|(step, _)| step).or(m.gave_up);
                 end.is_none_or(|step| after_page <= step)
             })
-    };
-    let span_of_received = |r: &ReceivedRequest| {
-        let lo = page
+    }
+
+    /// Between which page observations a received request falls: observations in the same
+    /// instant (or within the transport's tolerance) may fall on either side.
+    fn span_of_received(&self, r: &ReceivedRequest) -> (usize, usize) {
+        let early = self.timing.early;
+        let lo = self
+            .page
             .iter()
-            .filter(|(_, o)| o.at + cx.timing.early < r.at)
+            .filter(|(_, o)| o.at + early < r.at)
             .count();
-        let hi = page
+        let hi = self
+            .page
             .iter()
-            .filter(|(_, o)| o.at <= r.at + cx.timing.early)
+            .filter(|(_, o)| o.at <= r.at + early)
             .count();
         (lo, hi)
-    };
-    let fits = |e: &crate::expect::ExpectedRequest, r: &ReceivedRequest| {
-        let (lo, hi) = span_of_received(r);
-        observed_position(e.after_page).is_some_and(|pos| lo <= pos && pos <= hi)
+    }
+
+    /// Whether a received request is the expected one, in its place.
+    fn fits(&self, e: &ExpectedRequest, r: &ReceivedRequest) -> bool {
+        let (lo, hi) = self.span_of_received(r);
+        self.observed_position(e.after_page)
+            .is_some_and(|pos| lo <= pos && pos <= hi)
             && r.target == crate::expect::request_target(&e.target)
             && r.header("last-event-id") == e.last_event_id.as_deref()
+    }
+
+    /// A divergence at golden line `line` from what a request showed.
+    fn at_request(
+        &self,
+        line: usize,
+        ri: usize,
+        r: &ReceivedRequest,
+        shown: &[String],
+    ) -> Divergence {
+        Divergence {
+            expected_line: Some(line),
+            observed_line: self.line_of(Source::Server(ri)),
+            expected: self.golden_text(line),
+            observed: request_line(r, shown),
+        }
+    }
+}
+
+/// The page's observations leave the expected order: the rule whose step the observation
+/// contradicts. Returns the finding's index and when, for [`live_data_leniency`].
+fn page_divergence(s: &Scene<'_>, j: &mut Judging<'_>) -> Option<(usize, Option<Duration>)> {
+    let (step, observation) = s.matched.diverged?;
+    let expected = &s.expectation.page[step];
+    let observed = observation.and_then(|o| s.page.get(o));
+    let at = observed.map(|(_, o)| o.at);
+    let expected_text = s.golden_text(expected.line);
+    let (observed_line, shown, message) = match observed {
+        Some((oi, o)) => {
+            // Abridged (evidence::LINE_BYTES): a 30 MB event is not copied into messages.
+            let shown = crate::evidence::abridge(&seen_line(o)).into_owned();
+            let message = format!(
+                "expected `{}`, observed `{}`",
+                expected_text.trim(),
+                shown.trim()
+            );
+            (s.line_of(Source::Client(*oi)), shown, message)
+        }
+        None => (
+            None,
+            "(nothing)".to_owned(),
+            format!(
+                "expected `{}`, but the client reported nothing more",
+                expected_text.trim()
+            ),
+        ),
     };
-    let mut timing_deviated_at: Option<Duration> = None;
-    let mut next = 0;
-    for (k, e) in expectation.requests.iter().enumerate() {
-        let Some(pos) = observed_position(e.after_page) else {
+    // A missing or unexpected `open` is announcing's; a message, the lines it came from; an
+    // error, why the connection had to be reestablished or failed.
+    let seen = observed.and_then(|(_, o)| o.what.page());
+    let next = observation
+        .and_then(|o| s.page.get(o + 1))
+        .and_then(|(_, o)| o.what.page());
+    let ids = j.blame.page(step, seen, next);
+    let finding = j.findings.len();
+    let divergence = Divergence {
+        expected_line: Some(expected.line),
+        observed_line,
+        expected: expected_text,
+        observed: shown,
+    };
+    let when = at.or(Some(s.last_matched_at));
+    j.diverge_as(expected.line, divergence, when, message, &ids);
+    Some((finding, at))
+}
+
+/// An `open` where another step was due: announcing is its own rule; the rest is judged on.
+fn extra_opens(s: &Scene<'_>, j: &mut Judging<'_>) {
+    for &(o, before) in &s.matched.extra_opens {
+        let expected = &s.expectation.page[before];
+        let Some((oi, seen)) = s.page.get(o) else {
+            continue;
+        };
+        j.diverge_as(
+            expected.line,
+            Divergence {
+                expected_line: Some(expected.line),
+                observed_line: s.line_of(Source::Client(*oi)),
+                expected: s.golden_text(expected.line),
+                observed: seen_line(seen),
+            },
+            Some(seen.at),
+            format!(
+                "fired `open` where `{}` was due: it announced a connection it must not",
+                s.golden_text(expected.line).trim()
+            ),
+            &["CONN-ANNOUNCE"],
+        );
+    }
+}
+
+/// A client that failed the connection after a network error instead of reconnecting.
+fn gave_up(s: &Scene<'_>, j: &mut Judging<'_>) {
+    let Some(step) = s.matched.gave_up else {
+        return;
+    };
+    let expected = &s.expectation.page[step];
+    j.find(
+        Outcome::NonStrict,
+        &["CONN-NETWORK-ERROR", "CONN-FUTILE"],
+        s.observed_at(step),
+        format!(
+            "gave up (error, CLOSED) where the model reconnects (`{}`): the standard lets a client that knows retrying to be futile fail the connection",
+            s.golden_text(expected.line).trim()
+        ),
+    );
+}
+
+/// Event origins, where the client reports them: the origin the stream was finally fetched
+/// from (`{origin}` unless the golden trace says otherwise).
+fn event_origins(s: &Scene<'_>, j: &mut Judging<'_>) {
+    for (step, observed) in s.matched.observed_of.iter().enumerate() {
+        let (Some(o), PageEvent::Message(MessageEvent { origin: want, .. })) =
+            (observed, &s.expectation.page[step].step)
+        else {
+            continue;
+        };
+        let Seen::Page(PageEvent::Message(MessageEvent {
+            origin: Some(origin),
+            ..
+        })) = &s.page[*o].1.what
+        else {
+            continue;
+        };
+        let want =
+            j.cx.origins
+                .resolve(want.as_deref().unwrap_or(sse_case::origins::ORIGIN));
+        if *origin != want {
+            j.find(
+                j.level_of("DISPATCH-ORIGIN"),
+                &["DISPATCH-ORIGIN"],
+                Some(s.page[*o].1.at),
+                format!("event origin is {origin:?}, the stream's final origin is {want:?}"),
+            );
+            break;
+        }
+    }
+}
+
+/// What judging the requests leaves for the rules after it.
+struct Requests {
+    /// The next received request not yet accounted for.
+    next: usize,
+    /// The latest time a matched step (page or request) was observed.
+    last_matched_at: Duration,
+    /// When the client first reconnected at another time than the model (beyond tolerance).
+    timing_deviated_at: Option<Duration>,
+}
+
+/// The requests, as the server received them, each between the same page observations as
+/// expected, to the expected target, with the expected Last-Event-ID, after the expected wait.
+fn requests(s: &Scene<'_>, j: &mut Judging<'_>) -> Requests {
+    let mut out = Requests {
+        next: 0,
+        last_matched_at: s.last_matched_at,
+        timing_deviated_at: None,
+    };
+    for (k, e) in s.expectation.requests.iter().enumerate() {
+        let Some(pos) = s.observed_position(e.after_page) else {
             break;
         };
-        skip_preflights(&mut j, &run.requests, &mut next);
-        // Requests that came before this one's place are extra.
-        while let Some(r) = run
+        extra_before(s, j, e, pos, &mut out.next);
+        let candidate = s
+            .run
             .requests
-            .get(next)
-            .filter(|r| span_of_received(r).1 < pos)
-        {
-            let ids = j.blame.extra_request(e.after_page.checked_sub(1));
-            j.diverge_as(
-                e.line,
-                Divergence {
-                    expected_line: Some(e.line),
-                    observed_line: line_of(Source::Server(next)),
-                    expected: golden_text(e.line),
-                    observed: request_line(r, &j.shown),
-                },
-                Some(r.at),
-                format!("unexpected request {} for {}", next + 1, r.target),
-                &ids,
-            );
-            next += 1;
-            skip_preflights(&mut j, &run.requests, &mut next);
-        }
-        let candidate = run
-            .requests
-            .get(next)
-            .filter(|r| span_of_received(r).0 <= pos);
+            .get(out.next)
+            .filter(|r| s.span_of_received(r).0 <= pos);
         let Some(r) = candidate else {
             if e.received {
-                let ids = j.blame.missing_request(&e.kind);
-                j.diverge_as(
-                    e.line,
-                    Divergence {
-                        expected_line: Some(e.line),
-                        observed_line: None,
-                        expected: golden_text(e.line),
-                        observed: "(no request)".into(),
-                    },
-                    None,
-                    format!(
-                        "expected `{}`, but no such request arrived",
-                        golden_text(e.line).trim()
-                    ),
-                    &ids,
-                );
+                missing_request(s, j, e);
                 break;
             }
             continue;
         };
-        let ri = next;
-        let leid = r.header("last-event-id").map(str::to_owned);
+        let ri = out.next;
+        let leid = r.header("last-event-id");
         let same_target = r.target == crate::expect::request_target(&e.target);
-        let later = expectation.requests[k + 1..].iter().find(|l| l.received);
+        let later = s.expectation.requests[k + 1..].iter().find(|l| l.received);
         if !e.received
-            && (!same_target || leid != e.last_event_id || later.is_some_and(|l| fits(l, r)))
+            && (!same_target
+                || leid != e.last_event_id.as_deref()
+                || later.is_some_and(|l| s.fits(l, r)))
         {
             // The model's attempt died on the way; this is another request (the next one that
             // must arrive, when it fits).
             continue;
         }
-        next += 1;
-        let divergence = |observed: String| Divergence {
-            expected_line: Some(e.line),
-            observed_line: line_of(Source::Server(ri)),
-            expected: golden_text(e.line),
-            observed,
-        };
-        if !same_target {
-            let ids = j.blame.wrong_target(&e.kind);
-            j.diverge_as(
-                e.line,
-                divergence(request_line(r, &j.shown)),
-                Some(r.at),
-                format!("requested {}, expected {}", r.target, e.target),
-                &ids,
-            );
+        out.next += 1;
+        if wrong_request(s, j, e, ri) {
             break;
         }
-        if leid != e.last_event_id {
-            let id = if e.last_event_id.is_some() {
-                "REQ-LAST-EVENT-ID"
-            } else {
-                "REQ-LAST-EVENT-ID-ABSENT"
-            };
-            // After a stream case's body ended: the id of the event it left unterminated.
-            let discarded = case.stream.as_ref().is_some_and(|s| {
-                s.lines
-                    .last()
-                    .is_some_and(|l| leid.as_deref().unwrap_or("") == l.buffers.id_buffer)
-            });
-            let ids: Vec<&str> = if discarded {
-                vec![id, "PARSE-EOF-DISCARD"]
-            } else {
-                j.blame.last_event_id(&e.kind, leid.as_deref(), id)
-            };
-            let show = |v: &Option<String>| {
-                v.as_deref().map_or_else(
-                    || "no Last-Event-ID".into(),
-                    |v| format!("Last-Event-ID {}", quote(v)),
-                )
-            };
-            j.diverge_as(
-                e.line,
-                divergence(request_line(r, &j.shown)),
-                Some(r.at),
-                format!(
-                    "request {} carried {}, expected {}",
-                    ri + 1,
-                    show(&leid),
-                    show(&e.last_event_id)
-                ),
-                &ids,
-            );
-            break;
-        }
-        request_rules(&mut j, r, ri, e);
-        last_matched_at = last_matched_at.max(r.at);
+        request_rules(j, r, ri, e);
+        out.last_matched_at = out.last_matched_at.max(r.at);
         if let RequestKind::Reconnect(wait) = &e.kind {
-            if let Some(error_at) = observed_at(wait.after_error) {
+            if let Some(error_at) = s.observed_at(wait.after_error) {
                 let waited = r.at.saturating_sub(error_at);
-                judge_wait(&mut j, wait, waited, r.at);
-                let golden_wait = expectation
+                judge_wait(j, wait, waited, r.at);
+                let golden_wait = s
+                    .expectation
                     .page
                     .get(wait.after_error)
-                    .map_or(wait.min, |s| e.at.saturating_sub(s.at));
-                if waited.abs_diff(golden_wait) > cx.timing.late {
-                    timing_deviated_at.get_or_insert(r.at);
+                    .map_or(wait.min, |step| e.at.saturating_sub(step.at));
+                if waited.abs_diff(golden_wait) > s.timing.late {
+                    out.timing_deviated_at.get_or_insert(r.at);
                 }
             }
         }
     }
-    outage_attempts(&mut j, expectation, &matched, &page, run);
-    // Nothing more within the case's quiet time after its last step; after a client gave up
-    // or was closed, nothing more at all; after a last `error` (CONNECTING), the next attempt
-    // is expected, however soon.
-    let for_good = expectation.ends_for_good() || matched.gave_up.is_some();
-    let window_end = if for_good {
-        Duration::MAX
-    } else {
-        last_matched_at.max(commands_end) + expectation.settle
-    };
-    let trailing_reconnect = expectation.ends_reconnecting() && matched.gave_up.is_none();
-    skip_preflights(&mut j, &run.requests, &mut next);
-    if j.divergence.is_none() && !trailing_reconnect {
-        if let Some(extra) = run.requests.get(next).filter(|r| r.at <= window_end) {
-            let ids = j.blame.extra_request(expectation.page.len().checked_sub(1));
-            j.diverge_as(
-                golden.len(),
-                Divergence {
-                    expected_line: None,
-                    observed_line: line_of(Source::Server(next)),
-                    expected: "(no more requests)".into(),
-                    observed: request_line(extra, &j.shown),
-                },
-                Some(extra.at),
-                format!("unexpected request {} for {}", next + 1, extra.target),
-                &ids,
-            );
-        }
+    out
+}
+
+/// Requests that came before expected request `e`'s place (`pos`) are extra.
+fn extra_before(
+    s: &Scene<'_>,
+    j: &mut Judging<'_>,
+    e: &ExpectedRequest,
+    pos: usize,
+    next: &mut usize,
+) {
+    skip_preflights(j, &s.run.requests, next);
+    while let Some(r) = s
+        .run
+        .requests
+        .get(*next)
+        .filter(|r| s.span_of_received(r).1 < pos)
+    {
+        let ids = j.blame.extra_request(e.after_page.checked_sub(1));
+        j.diverge_as(
+            e.line,
+            s.at_request(e.line, *next, r, &j.shown),
+            Some(r.at),
+            format!("unexpected request {} for {}", *next + 1, r.target),
+            &ids,
+        );
+        *next += 1;
+        skip_preflights(j, &s.run.requests, next);
     }
-    // A client in another process takes `close` later than the harness gives it (a browser
-    // page polls for it): messages it dispatched between then and when it took it came while
-    // it was open, and how many depends only on that delay. Only a client that stamps its own
-    // close is taken at its word; a stamp given when the runner heard back would also cover
-    // messages a library dispatched after its own close. Before and after are the page's own
-    // order (observations keep it, whatever their stamps).
-    let close_given = expectation
+}
+
+/// An expected request that never arrived.
+fn missing_request(s: &Scene<'_>, j: &mut Judging<'_>, e: &ExpectedRequest) {
+    let ids = j.blame.missing_request(&e.kind);
+    j.diverge_as(
+        e.line,
+        Divergence {
+            expected_line: Some(e.line),
+            observed_line: None,
+            expected: s.golden_text(e.line),
+            observed: "(no request)".into(),
+        },
+        None,
+        format!(
+            "expected `{}`, but no such request arrived",
+            s.golden_text(e.line).trim()
+        ),
+        &ids,
+    );
+}
+
+/// Request `ri`, in expected request `e`'s place, to another target or with another
+/// Last-Event-ID: a divergence (returns whether it was one).
+fn wrong_request(s: &Scene<'_>, j: &mut Judging<'_>, e: &ExpectedRequest, ri: usize) -> bool {
+    let r = &s.run.requests[ri];
+    let leid = r.header("last-event-id").map(str::to_owned);
+    if r.target != crate::expect::request_target(&e.target) {
+        let ids = j.blame.wrong_target(&e.kind);
+        j.diverge_as(
+            e.line,
+            s.at_request(e.line, ri, r, &j.shown),
+            Some(r.at),
+            format!("requested {}, expected {}", r.target, e.target),
+            &ids,
+        );
+        return true;
+    }
+    if leid == e.last_event_id {
+        return false;
+    }
+    let id = if e.last_event_id.is_some() {
+        "REQ-LAST-EVENT-ID"
+    } else {
+        "REQ-LAST-EVENT-ID-ABSENT"
+    };
+    // After a stream case's body ended: the id of the event it left unterminated.
+    let discarded = s.case.stream.as_ref().is_some_and(|stream| {
+        stream
+            .lines
+            .last()
+            .is_some_and(|l| leid.as_deref().unwrap_or("") == l.buffers.id_buffer)
+    });
+    let ids: Vec<&str> = if discarded {
+        vec![id, "PARSE-EOF-DISCARD"]
+    } else {
+        j.blame.last_event_id(&e.kind, leid.as_deref(), id)
+    };
+    let show = |v: &Option<String>| {
+        v.as_deref().map_or_else(
+            || "no Last-Event-ID".into(),
+            |v| format!("Last-Event-ID {}", quote(v)),
+        )
+    };
+    j.diverge_as(
+        e.line,
+        s.at_request(e.line, ri, r, &j.shown),
+        Some(r.at),
+        format!(
+            "request {} carried {}, expected {}",
+            ri + 1,
+            show(&leid),
+            show(&e.last_event_id)
+        ),
+        &ids,
+    );
+    true
+}
+
+/// A request after the last expected one, within the case's window.
+fn extra_request(s: &Scene<'_>, j: &mut Judging<'_>, next: usize, window_end: Duration) {
+    let Some(extra) = s.run.requests.get(next).filter(|r| r.at <= window_end) else {
+        return;
+    };
+    let ids = j
+        .blame
+        .extra_request(s.expectation.page.len().checked_sub(1));
+    j.diverge_as(
+        s.expectation.golden.lines.len(),
+        Divergence {
+            expected_line: None,
+            observed_line: s.line_of(Source::Server(next)),
+            expected: "(no more requests)".into(),
+            observed: request_line(extra, &j.shown),
+        },
+        Some(extra.at),
+        format!("unexpected request {} for {}", next + 1, extra.target),
+        &ids,
+    );
+}
+
+/// A page observation after the last expected one, within the case's window.
+///
+/// A client in another process takes `close` later than the harness gives it (a browser page
+/// polls for it): messages it dispatched between then and when it took it came while it was
+/// open, and how many depends only on that delay. Only a client that stamps its own close is
+/// taken at its word; a stamp given when the runner heard back would also cover messages a
+/// library dispatched after its own close. Before and after are the page's own order
+/// (observations keep it, whatever their stamps).
+fn extra_page(s: &Scene<'_>, j: &mut Judging<'_>, window_end: Duration) {
+    let close_given = s
+        .expectation
         .commands
         .iter()
         .find(|(_, c)| *c == Command::Close)
         .map(|(ms, _)| Duration::from_millis(*ms));
-    let close_taken = run.observed.iter().position(|o| {
+    let close_taken = s.run.observed.iter().position(|o| {
         matches!(
             o.what,
             Seen::Command {
@@ -1021,63 +1186,54 @@ pub fn judge(case: &Case, expectation: &Expectation, run: &Run, cx: Context<'_>)
                 .zip(close_taken)
                 .is_some_and(|(given, taken)| o.at >= given && i < taken)
     };
-    if matched.diverged.is_none() && !trailing_reconnect {
-        if let Some(((oi, extra), event)) = page
-            .iter()
-            .skip(matched.consumed)
-            .find(|(i, o)| !before_close(*i, o))
-            .filter(|(_, o)| o.at <= window_end)
-            .and_then(|p| Some((p, p.1.what.page()?)))
-        {
-            let after = expectation.page.last().map_or(0, |s| s.line + 1);
-            let ids = j.blame.extra_page(event);
-            j.diverge_as(
-                after,
-                Divergence {
-                    expected_line: None,
-                    observed_line: line_of(Source::Client(*oi)),
-                    expected: "(nothing more)".into(),
-                    observed: seen_line(extra),
-                },
-                Some(extra.at),
-                format!(
-                    "unexpected `{}` after the last expected observation",
-                    seen_line(extra).trim()
-                ),
-                &ids,
+    let Some(((oi, extra), event)) = s
+        .page
+        .iter()
+        .skip(s.matched.consumed)
+        .find(|(i, o)| !before_close(*i, o))
+        .filter(|(_, o)| o.at <= window_end)
+        .and_then(|p| Some((p, p.1.what.page()?)))
+    else {
+        return;
+    };
+    let after = s.expectation.page.last().map_or(0, |step| step.line + 1);
+    let ids = j.blame.extra_page(event);
+    j.diverge_as(
+        after,
+        Divergence {
+            expected_line: None,
+            observed_line: s.line_of(Source::Client(*oi)),
+            expected: "(nothing more)".into(),
+            observed: seen_line(extra),
+        },
+        Some(extra.at),
+        format!(
+            "unexpected `{}` after the last expected observation",
+            seen_line(extra).trim()
+        ),
+        &ids,
+    );
+}
+
+/// Live data depends on when the client came back: after a reconnection at another time than
+/// the model's (`deviated`), a different sequence of live events is not the client's fault.
+fn live_data_leniency(
+    j: &mut Judging<'_>,
+    (finding, at): (usize, Option<Duration>),
+    deviated: Duration,
+) {
+    if at.is_some_and(|at| at < deviated) {
+        return;
+    }
+    if let Some(f) = j.findings.get_mut(finding) {
+        if f.outcome == Outcome::Fail || f.outcome == Outcome::NonStrict {
+            f.outcome = Outcome::Informational;
+            f.message = format!(
+                "{} (the client reconnected at {} instead of the model's time; the live events it then gets depend on that)",
+                f.message,
+                time(deviated)
             );
         }
-    }
-    // Live data depends on when the client came back: after a reconnection at another time than
-    // the model's, a different sequence of live events is not the client's fault.
-    if let (Some(_), Some((finding, at)), Some(deviated)) =
-        (&case.publisher, page_divergence, timing_deviated_at)
-    {
-        if at.is_none_or(|at| at >= deviated) {
-            if let Some(f) = j.findings.get_mut(finding) {
-                if f.outcome == Outcome::Fail || f.outcome == Outcome::NonStrict {
-                    f.outcome = Outcome::Informational;
-                    f.message = format!(
-                        "{} (the client reconnected at {} instead of the model's time; the live events it then gets depend on that)",
-                        f.message,
-                        time(deviated)
-                    );
-                }
-            }
-        }
-    }
-
-    let outcome = j
-        .findings
-        .iter()
-        .map(|f| f.outcome)
-        .fold(Outcome::Pass, Outcome::worst);
-    Verdict {
-        outcome,
-        requirements: case.checks.clone(),
-        findings: j.findings,
-        divergence: j.divergence.map(|(_, d)| d),
-        readings: Vec::new(),
     }
 }
 
