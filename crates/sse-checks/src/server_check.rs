@@ -815,6 +815,15 @@ async fn raw_stream(
     Ok(tcp)
 }
 
+/// Why a check stopped before the end: the one finding that says so.
+struct Stop(Outcome, String);
+
+impl Stop {
+    fn fail(why: String) -> Self {
+        Stop(Outcome::Fail, why)
+    }
+}
+
 /// Stalls some clients (they send the request and never read, with a small receive buffer),
 /// resets others after the response head, publishes a flood meanwhile, and measures what the
 /// clients that do read get.
@@ -824,19 +833,37 @@ async fn stalled_clients(
     limits: FetchLimits,
     result: &mut CheckResult,
 ) {
-    use tokio::io::AsyncReadExt as _;
     let ids: Vec<&str> = check.checks.iter().map(String::as_str).collect();
     let Some(publish) = &server.publish else {
         return;
     };
+    match stall_and_flood(check, server, publish, limits).await {
+        Ok(stalled) => judge_stalled(check, &stalled, &ids, result),
+        Err(Stop(outcome, why)) => result.find(outcome, &ids, why),
+    }
+}
+
+/// What [`stalled_clients`] measured.
+struct Stalled {
+    /// Flood events the reading client got.
+    received: usize,
+    /// How long it read: to its time limit, or to its last bytes.
+    read_for: Duration,
+    /// How long publishing the flood took, and its slowest POST.
+    flooded_in: Duration,
+    slowest_post: Duration,
+    /// How long after it was published a client that came after the flood got an event.
+    fresh_delay: Option<Duration>,
+}
+
+async fn stall_and_flood(
+    check: &ServerCheck,
+    server: &Server,
+    publish: &Url,
+    limits: FetchLimits,
+) -> Result<Stalled, Stop> {
     let url = server.live_url().clone();
-    let addr = match loopback_addr(&url) {
-        Ok(a) => a,
-        Err(why) => {
-            result.find(Outcome::Fail, &ids, why);
-            return;
-        }
-    };
+    let addr = loopback_addr(&url).map_err(Stop::fail)?;
     let flood = check.events * (check.event_bytes + 64);
     let reading = FetchLimits {
         max_bytes: server.max_bytes.max(flood * 2),
@@ -850,6 +877,58 @@ async fn stalled_clients(
     // The reading client first: on a server that serves few connections it must not lose its
     // place to the clients that stall.
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let stalled = stall_and_reset(check, addr, &url).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let flood_token = fresh_token("flood");
+    let (flooded_in, slowest_post) = publish_flood(check, publish, &flood_token).await?;
+    if tokio::time::Instant::now() + Duration::from_millis(check.within_ms) > reader_stops {
+        return Err(Stop(
+            Outcome::Informational,
+            format!(
+                "publishing {} events took {} ms, too long for the reading client's {:.1} s: nothing to tell (raise the check's seconds)",
+                check.events,
+                flooded_in.as_millis(),
+                limits.total.as_secs_f64()
+            ),
+        ));
+    }
+    let fresh_delay = fresh_client(publish, &url, limits).await?;
+    drop(stalled);
+    let marker = format!("{flood_token}-");
+    match healthy.join().await {
+        Ok(Ok(f)) => Ok(Stalled {
+            received: f
+                .body
+                .windows(marker.len())
+                .filter(|w| *w == marker.as_bytes())
+                .count(),
+            read_for: match f.ended {
+                Ended::TimeUp(limit) => limit,
+                _ => f.arrivals.last().map_or(Duration::ZERO, |(at, _)| *at),
+            },
+            flooded_in,
+            slowest_post,
+            fresh_delay,
+        }),
+        // Not even a client alone was answered: what holds it is not the other clients.
+        Ok(Err(e)) => Err(Stop(
+            Outcome::Informational,
+            format!(
+                "the reading client got no stream ({e}): nothing to tell about stalled clients"
+            ),
+        )),
+        Err(e) => Err(Stop::fail(format!("the reader failed: {e}"))),
+    }
+}
+
+/// Opens the streams that never read, and resets others after their response head, as
+/// clients that vanished do (no orderly close).
+async fn stall_and_reset(
+    check: &ServerCheck,
+    addr: std::net::SocketAddr,
+    url: &Url,
+) -> Result<Vec<tokio::net::TcpStream>, Stop> {
+    use tokio::io::AsyncReadExt as _;
     let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
     let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
     let request = format!(
@@ -857,60 +936,55 @@ async fn stalled_clients(
     );
     let mut stalled = Vec::new();
     for _ in 0..check.stalled {
-        match raw_stream(addr, &request, true).await {
-            Ok(tcp) => stalled.push(tcp),
-            Err(e) => {
-                result.find(Outcome::Fail, &ids, format!("cannot open a stream: {e}"));
-                return;
-            }
-        }
+        let tcp = raw_stream(addr, &request, true)
+            .await
+            .map_err(|e| Stop::fail(format!("cannot open a stream: {e}")))?;
+        stalled.push(tcp);
     }
     for _ in 0..check.dropped {
         if let Ok(mut tcp) = raw_stream(addr, &request, false).await {
             let mut head = [0u8; 512];
             let _ = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut head)).await;
-            // A reset, as from a client that vanished: no orderly close.
             let _ = tcp.set_zero_linger();
             drop(tcp);
         }
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let flood_token = fresh_token("flood");
+    Ok(stalled)
+}
+
+/// Publishes the flood; returns how long it took and the slowest POST.
+async fn publish_flood(
+    check: &ServerCheck,
+    publish: &Url,
+    flood_token: &str,
+) -> Result<(Duration, Duration), Stop> {
     let filler = "x".repeat(check.event_bytes.saturating_sub(flood_token.len() + 8));
     let started = tokio::time::Instant::now();
     let mut slowest_post = Duration::ZERO;
     for i in 0..check.events {
         let posted_at = tokio::time::Instant::now();
-        if let Err(why) = publish_text(publish, &format!("{flood_token}-{i:05}-{filler}")).await {
-            result.find(
-                Outcome::Fail,
-                &ids,
-                format!(
+        publish_text(publish, &format!("{flood_token}-{i:05}-{filler}"))
+            .await
+            .map_err(|why| {
+                Stop::fail(format!(
                     "publishing event {} of {} with {} clients not reading: {why}",
                     i + 1,
                     check.events,
                     check.stalled
-                ),
-            );
-            return;
-        }
+                ))
+            })?;
         slowest_post = slowest_post.max(posted_at.elapsed());
     }
-    let flooded_in = started.elapsed();
-    if tokio::time::Instant::now() + Duration::from_millis(check.within_ms) > reader_stops {
-        result.find(
-            Outcome::Informational,
-            &ids,
-            format!(
-                "publishing {} events took {} ms, too long for the reading client's {:.1} s: nothing to tell (raise the check's seconds)",
-                check.events,
-                flooded_in.as_millis(),
-                limits.total.as_secs_f64()
-            ),
-        );
-        return;
-    }
-    // A new client, after the flood: it must get a published event promptly.
+    Ok((started.elapsed(), slowest_post))
+}
+
+/// A new client, after the flood: how long after it was published it got an event (`None`:
+/// never).
+async fn fresh_client(
+    publish: &Url,
+    url: &Url,
+    limits: FetchLimits,
+) -> Result<Option<Duration>, Stop> {
     let token = fresh_token("after");
     let mut fresh = AbortOnDrop(Some({
         let url = url.clone();
@@ -922,56 +996,29 @@ async fn stalled_clients(
     }));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let published_at = tokio::time::Instant::now();
-    if let Err(why) = publish_text(publish, &token).await {
-        result.find(Outcome::Fail, &ids, format!("after the flood: {why}"));
-        return;
-    }
-    let fresh = fresh.join().await;
-    drop(stalled);
-    let marker = format!("{flood_token}-");
-    let (received, read_for) = match healthy.join().await {
-        Ok(Ok(f)) => (
-            f.body
-                .windows(marker.len())
-                .filter(|w| *w == marker.as_bytes())
-                .count(),
-            // How long it read: to its time limit, or to its last bytes.
-            match f.ended {
-                Ended::TimeUp(limit) => limit,
-                _ => f.arrivals.last().map_or(Duration::ZERO, |(at, _)| *at),
-            },
-        ),
-        Ok(Err(e)) => {
-            // Not even a client alone was answered: what holds it is not the other clients.
-            result.find(
-                Outcome::Informational,
-                &ids,
-                format!(
-                    "the reading client got no stream ({e}): nothing to tell about stalled clients"
-                ),
-            );
-            return;
-        }
-        Err(e) => {
-            result.find(Outcome::Fail, &ids, format!("the reader failed: {e}"));
-            return;
-        }
-    };
-    let fresh_delay = match &fresh {
+    publish_text(publish, &token)
+        .await
+        .map_err(|why| Stop::fail(format!("after the flood: {why}")))?;
+    Ok(match fresh.join().await {
         Ok(Ok(f)) => f
             .arrival_of_text(&token)
             .map(|a| a.saturating_duration_since(published_at)),
         _ => None,
-    };
+    })
+}
+
+/// Every flood event to the client that kept reading, and a prompt event to the new one.
+fn judge_stalled(check: &ServerCheck, m: &Stalled, ids: &[&str], result: &mut CheckResult) {
+    let received = m.received;
     result.measured = Some(format!(
         "{} events of {} bytes published in {} ms (the slowest POST {} ms) with {} clients not reading and {} reset; a reading client got {received} of them; a new client got an event {}",
         check.events,
         check.event_bytes,
-        flooded_in.as_millis(),
-        slowest_post.as_millis(),
+        m.flooded_in.as_millis(),
+        m.slowest_post.as_millis(),
         check.stalled,
         check.dropped,
-        fresh_delay.map_or_else(
+        m.fresh_delay.map_or_else(
             || "never".to_owned(),
             |d| format!("{} ms after it was published", d.as_millis())
         )
@@ -979,19 +1026,19 @@ async fn stalled_clients(
     if received < check.events {
         result.find(
             Outcome::Fail,
-            &ids,
+            ids,
             format!(
                 "a client that kept reading got {received} of the {} events published while others stalled (read for {:.1} s)",
                 check.events,
-                read_for.as_secs_f64()
+                m.read_for.as_secs_f64()
             ),
         );
     }
-    match fresh_delay {
+    match m.fresh_delay {
         Some(d) if d <= Duration::from_millis(check.within_ms) => {}
         Some(d) => result.find(
             Outcome::Fail,
-            &ids,
+            ids,
             format!(
                 "after the stalled clients, a new client got a published event {} ms after it was published (more than {} ms)",
                 d.as_millis(),
@@ -1000,7 +1047,7 @@ async fn stalled_clients(
         ),
         None => result.find(
             Outcome::Fail,
-            &ids,
+            ids,
             "after the stalled clients, a new client never got the published event".into(),
         ),
     }

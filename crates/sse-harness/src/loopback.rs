@@ -394,6 +394,148 @@ fn crash(host: &Mutex<Host>) {
     }
 }
 
+/// The page a browser runs the case in: served on every origin of the case server by a server
+/// of its own, which never crashes and whose requests are not the case's.
+fn page_server(
+    stop: CancellationToken,
+) -> (
+    tokio::task::JoinHandle<()>,
+    mpsc::Sender<(DuplexStream, SocketAddr)>,
+) {
+    let (page_host, page_connections) = mpsc::channel(16);
+    let server = Server::new(sse_server::Config {
+        scripts: Arc::new(
+            [(
+                crate::browser::PAGE_SCRIPT.to_owned(),
+                crate::browser::page_script(),
+            )]
+            .into(),
+        ),
+        ..sse_server::Config::default()
+    });
+    let task = tokio::spawn(async move {
+        server
+            .serve(
+                ChannelListener(page_connections),
+                stop,
+                Duration::from_millis(200),
+            )
+            .await;
+    });
+    (task, page_host)
+}
+
+/// What every connection a run's server accepts shares.
+#[derive(Clone)]
+struct Accepted {
+    host: Arc<Mutex<Host>>,
+    stop: CancellationToken,
+    /// When each of the case's connections came.
+    connections: Arc<Mutex<Vec<Duration>>>,
+    clock: Clock,
+    epoch: Epoch,
+    faults: Arc<Vec<Fault>>,
+    /// The browser page's server.
+    page_host: mpsc::Sender<(DuplexStream, SocketAddr)>,
+    /// The case's connections so far.
+    count: Arc<Mutex<u32>>,
+    started: Arc<tokio::sync::watch::Sender<bool>>,
+    ready: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+/// Accepts on the case's three origins until the run stops.
+async fn accept_loop(listeners: [TcpListener; 3], shared: Accepted) {
+    let [listener, other, page] = listeners;
+    loop {
+        let accepted = tokio::select! {
+            () = shared.stop.cancelled() => break,
+            accepted = listener.accept() => accepted,
+            accepted = other.accept() => accepted,
+            accepted = page.accept() => accepted,
+        };
+        let Ok((tcp, peer)) = accepted else {
+            // Out of descriptors, most often: wait instead of spinning.
+            tokio::time::sleep(crate::remote::ACCEPT_BACKOFF).await;
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let ready = shared.ready.subscribe();
+        tokio::spawn(shared.clone().connection(tcp, peer, ready));
+    }
+}
+
+impl Accepted {
+    /// A connection is the case's from its first bytes (a browser may open one early and speak
+    /// later). One loading a browser's page is not: no count, no log, no faults, and the page's
+    /// own server.
+    async fn connection(
+        self,
+        tcp: tokio::net::TcpStream,
+        peer: SocketAddr,
+        mut ready: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let loads_page = tokio::select! {
+            page = crate::browser::loads_page(&tcp) => page,
+            () = self.stop.cancelled() => return,
+        };
+        let (conn_faults, sender, alive) = match loads_page {
+            // Closed without a word.
+            None => return,
+            Some(true) => (
+                sse_sim::relay::ConnFaults::default(),
+                Some(self.page_host.clone()),
+                CancellationToken::new(),
+            ),
+            Some(false) => {
+                // The case's connection waits until the client is ready.
+                tokio::select! {
+                    _ = ready.wait_for(|r| *r) => {}
+                    () = self.stop.cancelled() => return,
+                }
+                let n = self.count_connection();
+                let h = self.host.lock().unwrap_or_else(PoisonError::into_inner);
+                (
+                    resolve(&self.faults, n),
+                    h.connections.clone(),
+                    h.alive.clone(),
+                )
+            }
+        };
+        // A crashed server refuses: the connection closes at once.
+        let Some(sender) = sender else { return };
+        let (near, far) = tokio::io::duplex(64 * 1024);
+        if sender.send((far, peer)).await.is_err() {
+            return;
+        }
+        let epoch = self.epoch.get();
+        tokio::select! {
+            () = relay(tcp, near, conn_faults, epoch) => {}
+            () = alive.cancelled() => {}
+            () = self.stop.cancelled() => {}
+        }
+    }
+
+    /// Counts one of the case's connections and logs when it came; returns its number. The
+    /// case's time counts from its first request, as the golden trace's does: however long a
+    /// client took to start, faults and commands meet it where the model was.
+    fn count_connection(&self) -> u32 {
+        let mut n = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        *n += 1;
+        if *n == 1 {
+            self.epoch.restart();
+            self.started.send_replace(true);
+        }
+        let mut log = self
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if log.len() < sse_server::requests::MAX_LOGGED {
+            log.push((self.clock)());
+        }
+        *n
+    }
+}
+
 impl CaseServer {
     async fn start(case: &Case, clock: Clock, epoch: Epoch) -> std::io::Result<Self> {
         let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
@@ -422,133 +564,25 @@ impl CaseServer {
             crash(&host);
         }
         let stop = CancellationToken::new();
-        let mut tasks = Vec::new();
-        // The page a browser runs the case in: served on every origin of the case server by a
-        // server of its own, which never crashes and whose requests are not the case's.
-        let (page_host, page_connections) = mpsc::channel(16);
-        tasks.push(tokio::spawn({
-            let server = Server::new(sse_server::Config {
-                scripts: Arc::new(
-                    [(
-                        crate::browser::PAGE_SCRIPT.to_owned(),
-                        crate::browser::page_script(),
-                    )]
-                    .into(),
-                ),
-                ..sse_server::Config::default()
-            });
-            let stop = stop.clone();
-            async move {
-                server
-                    .serve(
-                        ChannelListener(page_connections),
-                        stop,
-                        Duration::from_millis(200),
-                    )
-                    .await;
-            }
-        }));
-
-        let faults = case.faults.clone();
-        let connections = Arc::new(Mutex::new(Vec::new()));
         let ready = Arc::new(tokio::sync::watch::channel(false).0);
         // Whether the case's first request has come (its time starts there).
         let (started, begun) = tokio::sync::watch::channel(false);
-        let started = Arc::new(started);
-        tasks.push(tokio::spawn({
-            let host = host.clone();
-            let stop = stop.clone();
-            let connections = connections.clone();
-            let clock = clock.clone();
-            let epoch = epoch.clone();
-            let ready = ready.clone();
-            async move {
-                let count = Arc::new(Mutex::new(0u32));
-                loop {
-                    let accepted = tokio::select! {
-                        () = stop.cancelled() => break,
-                        accepted = listener.accept() => accepted,
-                        accepted = other.accept() => accepted,
-                        accepted = page.accept() => accepted,
-                    };
-                    let Ok((tcp, peer)) = accepted else {
-                        // Out of descriptors, most often: wait instead of spinning.
-                        tokio::time::sleep(crate::remote::ACCEPT_BACKOFF).await;
-                        continue;
-                    };
-                    let _ = tcp.set_nodelay(true);
-                    let (host, stop, connections, clock, faults, page_host, count) = (
-                        host.clone(),
-                        stop.clone(),
-                        connections.clone(),
-                        clock.clone(),
-                        faults.clone(),
-                        page_host.clone(),
-                        count.clone(),
-                    );
-                    let epoch = epoch.clone();
-                    let started = started.clone();
-                    let mut ready = ready.subscribe();
-                    tokio::spawn(async move {
-                        // A connection is the case's from its first bytes (a browser may open one
-                        // early and speak later). One loading a browser's page is not: no count,
-                        // no log, no faults, and the page's own server.
-                        let loads_page = tokio::select! {
-                            page = crate::browser::loads_page(&tcp) => page,
-                            () = stop.cancelled() => return,
-                        };
-                        let (conn_faults, sender, alive) = match loads_page {
-                            // Closed without a word.
-                            None => return,
-                            Some(true) => (
-                                sse_sim::relay::ConnFaults::default(),
-                                Some(page_host),
-                                CancellationToken::new(),
-                            ),
-                            Some(false) => {
-                                // The case's connection waits until the client is ready.
-                                tokio::select! {
-                                    _ = ready.wait_for(|r| *r) => {}
-                                    () = stop.cancelled() => return,
-                                }
-                                let n = {
-                                    let mut n =
-                                        count.lock().unwrap_or_else(PoisonError::into_inner);
-                                    *n += 1;
-                                    // The case's time counts from its first request, as the
-                                    // golden trace's does: however long a client took to
-                                    // start, faults and commands meet it where the model was.
-                                    if *n == 1 {
-                                        epoch.restart();
-                                        started.send_replace(true);
-                                    }
-                                    let mut log =
-                                        connections.lock().unwrap_or_else(PoisonError::into_inner);
-                                    if log.len() < sse_server::requests::MAX_LOGGED {
-                                        log.push(clock());
-                                    }
-                                    *n
-                                };
-                                let h = host.lock().unwrap_or_else(PoisonError::into_inner);
-                                (resolve(&faults, n), h.connections.clone(), h.alive.clone())
-                            }
-                        };
-                        // A crashed server refuses: the connection closes at once.
-                        let Some(sender) = sender else { return };
-                        let (near, far) = tokio::io::duplex(64 * 1024);
-                        if sender.send((far, peer)).await.is_err() {
-                            return;
-                        }
-                        let epoch = epoch.get();
-                        tokio::select! {
-                            () = relay(tcp, near, conn_faults, epoch) => {}
-                            () = alive.cancelled() => {}
-                            () = stop.cancelled() => {}
-                        }
-                    });
-                }
-            }
-        }));
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let (page_server, page_host) = page_server(stop.clone());
+        let shared = Accepted {
+            host: host.clone(),
+            stop: stop.clone(),
+            connections: connections.clone(),
+            clock,
+            epoch,
+            faults: Arc::new(case.faults.clone()),
+            page_host,
+            count: Arc::new(Mutex::new(0)),
+            started: Arc::new(started),
+            ready: ready.clone(),
+        };
+        let accepting = tokio::spawn(accept_loop([listener, other, page], shared));
+        let tasks = vec![page_server, accepting];
 
         Ok(CaseServer {
             addr,
