@@ -74,7 +74,7 @@ use crate::script::{Script, ScriptedResponse};
 use serde::{Deserialize, Serialize};
 use sse_model::Trace;
 
-use crate::LoadError;
+use crate::{Invalid, LoadError, invalid};
 
 /// The id under which a case server plays a browser's page (`/cases/harness-browser-page`); no
 /// case may use it.
@@ -353,7 +353,7 @@ pub fn load(path: &Path) -> Result<Case, LoadError> {
         .unwrap_or_default()
         .to_owned();
     case.path = path.to_owned();
-    case.validate().map_err(invalid)?;
+    case.validate().map_err(|e| invalid(e.0))?;
     Ok(case)
 }
 
@@ -367,7 +367,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Case>, LoadError> {
 impl Case {
     /// Checks what serde cannot, so a bad file is one clear error at load, never a panic, a
     /// hang or a silently different run.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         self.validate_identity()?;
         self.validate_server()?;
         self.validate_target()?;
@@ -377,33 +377,37 @@ impl Case {
     }
 
     /// Checks the file name and what the case checks and how long it runs.
-    fn validate_identity(&self) -> Result<(), String> {
+    fn validate_identity(&self) -> Result<(), Invalid> {
         if !self
             .id
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             || self.id.is_empty()
         {
-            return Err(format!(
+            return Err(invalid(format!(
                 "the file name {:?} must be lower-case letters, digits and dashes",
                 self.id
-            ));
+            )));
         }
         if self.checks.is_empty() {
-            return Err("checks is empty: name the requirements this case checks".into());
+            return Err(invalid(
+                "checks is empty: name the requirements this case checks",
+            ));
         }
         if !(1..=MAX_DURATION_MS).contains(&self.duration_ms) {
-            return Err(format!("duration_ms must be 1 to {MAX_DURATION_MS}"));
+            return Err(invalid(format!(
+                "duration_ms must be 1 to {MAX_DURATION_MS}"
+            )));
         }
         Ok(())
     }
 
     /// Checks a script or the reference server, never both, and waits within the run.
-    fn validate_server(&self) -> Result<(), String> {
+    fn validate_server(&self) -> Result<(), Invalid> {
         match (self.server.script(), &self.server.reference) {
-            (None, None) => return Err("the server needs responses or reference".into()),
+            (None, None) => return Err(invalid("the server needs responses or reference")),
             (Some(_), Some(_)) => {
-                return Err("the server has both responses and reference".into());
+                return Err(invalid("the server has both responses and reference"));
             }
             (Some(script), None) => {
                 script.validate()?;
@@ -414,9 +418,9 @@ impl Case {
                     .iter()
                     .any(|r| r.head_wait_ms.is_some_and(|ms| ms > MAX_DURATION_MS));
                 if waits {
-                    return Err(format!(
+                    return Err(invalid(format!(
                         "a wait_ms step and head_wait_ms must be at most {MAX_DURATION_MS}"
-                    ));
+                    )));
                 }
             }
             (None, Some(r)) => r.validate()?,
@@ -425,18 +429,18 @@ impl Case {
     }
 
     /// Checks where the client points: a path or a URL, a page origin, companions.
-    fn validate_target(&self) -> Result<(), String> {
+    fn validate_target(&self) -> Result<(), Invalid> {
         if self.client.path.is_some() && self.client.url.is_some() {
-            return Err("client.path and client.url cannot both be set".into());
+            return Err(invalid("client.path and client.url cannot both be set"));
         }
         if self.client.url.as_ref().is_some_and(|u| u.len() > 2048) {
-            return Err("client.url must be at most 2048 bytes".into());
+            return Err(invalid("client.url must be at most 2048 bytes"));
         }
         if let Some(path) = &self.client.path {
             if !path.starts_with('/') || path.starts_with("//") {
-                return Err(format!(
+                return Err(invalid(format!(
                     "client.path {path:?} must be a path on the case server, starting with one /"
-                ));
+                )));
             }
         }
         if let Some(origin) = &self.client.origin {
@@ -445,35 +449,35 @@ impl Case {
                 u.origin().is_tuple() && u.origin().ascii_serialization() == resolved
             });
             if !is_origin {
-                return Err(format!(
+                return Err(invalid(format!(
                     "client.origin {origin:?} must be an origin (scheme://host[:port]), \
                      {{origin}} or {{page-origin}}"
-                ));
+                )));
             }
         }
         if self.client.companions.is_some_and(|n| n > MAX_COMPANIONS) {
-            return Err(format!(
+            return Err(invalid(format!(
                 "client.companions must be at most {MAX_COMPANIONS}"
-            ));
+            )));
         }
         if self.id == PAGE_SCRIPT {
-            return Err(format!(
+            return Err(invalid(format!(
                 "the case id {:?} is reserved for the browser page",
                 self.id
-            ));
+            )));
         }
         Ok(())
     }
 
     /// Checks commands within the run, the patience after it, close in a handler.
-    fn validate_schedule(&self) -> Result<(), String> {
+    fn validate_schedule(&self) -> Result<(), Invalid> {
         for (name, at) in [
             ("client.close_at_ms", self.client.close_at_ms),
             ("client.ua_abort_at_ms", self.client.ua_abort_at_ms),
             ("client.restart_at_ms", self.client.restart_at_ms),
         ] {
             if at.is_some_and(|ms| ms > self.duration_ms) {
-                return Err(format!("{name} must fall within duration_ms"));
+                return Err(invalid(format!("{name} must fall within duration_ms")));
             }
         }
         if self
@@ -481,26 +485,28 @@ impl Case {
             .patience_ms
             .is_some_and(|ms| ms == 0 || ms > MAX_DURATION_MS / 10)
         {
-            return Err(format!(
+            return Err(invalid(format!(
                 "expect.patience_ms must be 1 to {}",
                 MAX_DURATION_MS / 10
-            ));
+            )));
         }
         if self.client.close_on_message == Some(0) {
-            return Err("client.close_on_message counts messages from 1".into());
+            return Err(invalid("client.close_on_message counts messages from 1"));
         }
         Ok(())
     }
 
     /// Checks the request options beyond the standard, and the suggested timings.
-    fn validate_request(&self) -> Result<(), String> {
+    fn validate_request(&self) -> Result<(), Invalid> {
         if let Some(m) = &self.client.method {
             if !matches!(m.as_str(), "POST" | "REPORT") {
-                return Err(format!("client.method {m:?} must be POST or REPORT"));
+                return Err(invalid(format!(
+                    "client.method {m:?} must be POST or REPORT"
+                )));
             }
         }
         if self.client.body.is_some() != self.client.method.is_some() {
-            return Err("client.body and client.method go together".into());
+            return Err(invalid("client.body and client.method go together"));
         }
         for (name, value) in self.client.headers.iter().flatten() {
             let forbidden = ["accept", "cache-control", "last-event-id", "origin", "host"];
@@ -508,9 +514,9 @@ impl Case {
                 || http::HeaderValue::from_str(value).is_err()
                 || forbidden.contains(&name.to_ascii_lowercase().as_str())
             {
-                return Err(format!(
+                return Err(invalid(format!(
                     "client.headers: {name:?}: {value:?} is not a header a library's user may add"
-                ));
+                )));
             }
         }
         if self
@@ -518,15 +524,15 @@ impl Case {
             .read_timeout_ms
             .is_some_and(|ms| ms == 0 || ms > MAX_DURATION_MS)
         {
-            return Err(format!(
+            return Err(invalid(format!(
                 "client.read_timeout_ms must be 1 to {MAX_DURATION_MS}"
-            ));
+            )));
         }
         if let Some(b) = self.client.backoff {
             if b.max_ms < b.base_ms || b.max_ms > MAX_DURATION_MS {
-                return Err(format!(
+                return Err(invalid(format!(
                     "client.backoff.max_ms must be at least base_ms and at most {MAX_DURATION_MS}"
-                ));
+                )));
             }
         }
         if self
@@ -534,32 +540,34 @@ impl Case {
             .reconnection_ms
             .is_some_and(|ms| ms > MAX_DURATION_MS)
         {
-            return Err(format!(
+            return Err(invalid(format!(
                 "client.reconnection_ms must be at most {MAX_DURATION_MS}"
-            ));
+            )));
         }
         Ok(())
     }
 
     /// Checks the faults and the publisher.
-    fn validate_world(&self) -> Result<(), String> {
+    fn validate_world(&self) -> Result<(), Invalid> {
         for fault in &self.faults {
             validate_fault(fault)?;
         }
         if let Some(p) = &self.publisher {
             if p.count > 0 && self.server.reference.is_none() {
-                return Err("a publisher needs the reference server (its topics)".into());
+                return Err(invalid(
+                    "a publisher needs the reference server (its topics)",
+                ));
             }
             if p.every_ms == 0 || p.every_ms > MAX_DURATION_MS || p.count > 100_000 {
-                return Err(format!(
+                return Err(invalid(format!(
                     "publisher.every_ms must be 1 to {MAX_DURATION_MS} and count at most 100000"
-                ));
+                )));
             }
             if !valid_topic(&p.topic) {
-                return Err(format!(
+                return Err(invalid(format!(
                     "publisher.topic {:?} must be 1 to 64 of A-Z a-z 0-9 . _ -",
                     p.topic
-                ));
+                )));
             }
         }
         Ok(())
@@ -612,10 +620,12 @@ impl Case {
 }
 
 impl ReferenceSpec {
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), Invalid> {
         if let Some(ms) = self.demo_interval_ms {
             if !(1..=86_400_000).contains(&ms) {
-                return Err("server.reference.demo_interval_ms must be 1 to 86400000".into());
+                return Err(invalid(
+                    "server.reference.demo_interval_ms must be 1 to 86400000",
+                ));
             }
         }
         for (name, value) in [
@@ -623,14 +633,20 @@ impl ReferenceSpec {
             ("keep_alive_ms", self.keep_alive_ms),
         ] {
             if value.is_some_and(|v| v > 86_400_000) {
-                return Err(format!("server.reference.{name} must be at most 86400000"));
+                return Err(invalid(format!(
+                    "server.reference.{name} must be at most 86400000"
+                )));
             }
         }
         if self.padding.is_some_and(|p| p > 1 << 20) {
-            return Err("server.reference.padding must be at most 1048576 bytes".into());
+            return Err(invalid(
+                "server.reference.padding must be at most 1048576 bytes",
+            ));
         }
         if self.topic_log.is_some_and(|n| n > 1_000_000) {
-            return Err("server.reference.topic_log must be at most 1000000".into());
+            return Err(invalid(
+                "server.reference.topic_log must be at most 1000000",
+            ));
         }
         Ok(())
     }
@@ -639,7 +655,7 @@ impl ReferenceSpec {
 /// The most a buffering middlebox fault may hold.
 const MAX_BUFFER: usize = 16 << 20;
 
-fn validate_fault(fault: &Fault) -> Result<(), String> {
+fn validate_fault(fault: &Fault) -> Result<(), Invalid> {
     const DAY_MS: u64 = 86_400_000;
     let connections_ok = |c: &[u32]| c.iter().all(|&n| n >= 1);
     match fault {
@@ -649,28 +665,30 @@ fn validate_fault(fault: &Fault) -> Result<(), String> {
             connections,
         } => {
             if after_bytes.is_none() && at_ms.is_none() {
-                return Err("a drop fault needs after_bytes or at_ms".into());
+                return Err(invalid("a drop fault needs after_bytes or at_ms"));
             }
             if !connections_ok(connections) {
-                return Err("fault connections count from 1".into());
+                return Err(invalid("fault connections count from 1"));
             }
         }
         Fault::Buffer { bytes, .. } if *bytes > MAX_BUFFER => {
-            return Err(format!("a buffer fault holds at most {MAX_BUFFER} bytes"));
+            return Err(invalid(format!(
+                "a buffer fault holds at most {MAX_BUFFER} bytes"
+            )));
         }
         Fault::Buffer { connections, .. } | Fault::Stall { connections, .. } => {
             if !connections_ok(connections) {
-                return Err("fault connections count from 1".into());
+                return Err(invalid("fault connections count from 1"));
             }
         }
         Fault::IdleTimeout { ms } => {
             if !(1..=DAY_MS).contains(ms) {
-                return Err("idle-timeout ms must be 1 to 86400000".into());
+                return Err(invalid("idle-timeout ms must be 1 to 86400000"));
             }
         }
         Fault::Latency { ms, jitter_ms } => {
             if *ms > 60_000 || *jitter_ms > 60_000 {
-                return Err("latency ms and jitter_ms must be at most 60000".into());
+                return Err(invalid("latency ms and jitter_ms must be at most 60000"));
             }
         }
         Fault::Partition {
@@ -678,9 +696,9 @@ fn validate_fault(fault: &Fault) -> Result<(), String> {
             repair_at_ms,
         } => {
             if repair_at_ms <= at_ms {
-                return Err(format!(
+                return Err(invalid(format!(
                     "a partition at {at_ms} ms must be repaired later, not at {repair_at_ms} ms"
-                ));
+                )));
             }
         }
         Fault::ServerCrash {
@@ -688,7 +706,7 @@ fn validate_fault(fault: &Fault) -> Result<(), String> {
             restart_at_ms,
         } => {
             if restart_at_ms.is_some_and(|r| r <= *at_ms) {
-                return Err("a server restart must come after its crash".into());
+                return Err(invalid("a server restart must come after its crash"));
             }
         }
     }
@@ -710,7 +728,7 @@ mod tests {
     fn parse(text: &str) -> Result<Case, String> {
         let mut case: Case = toml::from_str(text).map_err(|e| e.to_string())?;
         case.id = "x".into();
-        case.validate()?;
+        case.validate().map_err(|e| e.0)?;
         Ok(case)
     }
 

@@ -49,6 +49,16 @@ pub enum LoadError {
     },
 }
 
+/// A case or script that breaks a rule serde cannot check; the message names the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+/// An [`Invalid`] saying `why`.
+pub(crate) fn invalid(why: impl Into<String>) -> Invalid {
+    Invalid(why.into())
+}
+
 /// The text of a file of the suite.
 pub fn read(path: &Path) -> Result<String, LoadError> {
     std::fs::read_to_string(path).map_err(|source| LoadError::Read {

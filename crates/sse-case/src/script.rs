@@ -16,6 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::{Invalid, invalid};
+
 /// The server side of a case.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -127,39 +129,41 @@ impl ScriptedResponse {
 impl Script {
     /// Checks what serde cannot: at least one response, statuses HTTP can carry, header names
     /// and values HTTP can carry, and hex that decodes.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.responses.is_empty() {
-            return Err("server.responses is empty".to_owned());
+            return Err(invalid("server.responses is empty"));
         }
         for (i, r) in self.responses.iter().enumerate() {
             let n = i + 1;
             if !(100..=599).contains(&r.status) {
-                return Err(format!(
+                return Err(invalid(format!(
                     "response {n}: status {} is not an HTTP status (100 to 599)",
                     r.status
-                ));
+                )));
             }
             for (name, value) in r.headers() {
                 if http::HeaderName::try_from(name.as_str()).is_err() {
-                    return Err(format!("response {n}: {name:?} is not a header name"));
+                    return Err(invalid(format!(
+                        "response {n}: {name:?} is not a header name"
+                    )));
                 }
                 if http::HeaderValue::try_from(value.as_str()).is_err() {
-                    return Err(format!(
+                    return Err(invalid(format!(
                         "response {n}: the value of {name} is not a header value"
-                    ));
+                    )));
                 }
             }
             for step in &r.body {
                 match step {
                     Step::SendHex(hex) => {
-                        decode_hex(hex).map_err(|e| format!("response {n}: {e}"))?;
+                        decode_hex(hex).map_err(|e| invalid(format!("response {n}: {e}")))?;
                     }
                     Step::Repeat(r) => {
                         let bytes = (r.send.len() as u64).saturating_mul(r.times);
                         if r.send.is_empty() || bytes > MAX_REPEAT_BYTES {
-                            return Err(format!(
+                            return Err(invalid(format!(
                                 "response {n}: a repeat step sends 1 to {MAX_REPEAT_BYTES} bytes"
-                            ));
+                            )));
                         }
                     }
                     Step::Send(_) | Step::WaitMs(_) => {}

@@ -26,11 +26,16 @@ pub struct Shard {
     pub of: usize,
 }
 
-impl std::str::FromStr for Shard {
-    type Err = String;
+/// A `--shard` value that is not `K/N` with 1 <= K <= N.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--shard takes K/N with 1 <= K <= N (not {0:?})")]
+pub struct BadShard(pub String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("--shard takes K/N with 1 <= K <= N (not {s:?})");
+impl std::str::FromStr for Shard {
+    type Err = BadShard;
+
+    fn from_str(s: &str) -> Result<Self, BadShard> {
+        let bad = || BadShard(s.to_owned());
         let (k, n) = s.split_once('/').ok_or_else(bad)?;
         let index: usize = k.trim().parse().map_err(|_| bad())?;
         let of: usize = n.trim().parse().map_err(|_| bad())?;

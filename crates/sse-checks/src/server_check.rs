@@ -1076,7 +1076,8 @@ impl<T> Drop for AbortOnDrop<T> {
 
 /// The loopback address a URL's host names (no resolver is asked).
 fn loopback_addr(url: &Url) -> Result<std::net::SocketAddr, String> {
-    let ip = sse_http::net::loopback_ip(url.host_str().unwrap_or_default())?;
+    let ip = sse_http::net::loopback_ip(url.host_str().unwrap_or_default())
+        .map_err(|e| e.to_string())?;
     Ok((ip, url.port_or_known_default().unwrap_or(80)).into())
 }
 

@@ -223,7 +223,7 @@ async fn start(root: &Path, setup: &Setup) -> Result<Running, String> {
         running.reference = Some(stop);
         upstream = Some(addr);
     }
-    let port = remote::free_port()?;
+    let port = remote::free_port().map_err(|e| e.to_string())?;
     let upstream_text = upstream.map(|a| a.to_string());
     let words = fill(&setup.command, port, upstream_text.as_deref(), &target);
     let addr = match words.split_first() {

@@ -198,7 +198,7 @@ impl Service {
         setup.current_dir(dir);
         remote::run_logged(&mut setup, &logs.join("setup.log"), SETUP)
             .map_err(|e| format!("setup {e}"))?;
-        let port = remote::free_port()?;
+        let port = remote::free_port().map_err(|e| e.to_string())?;
         let run_log = logs.join("run.log");
         let mut run = std::process::Command::new(dir.join("run"));
         run.arg(port.to_string()).current_dir(dir);

@@ -15,20 +15,29 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
 /// The loopback address a URL's host names, without asking any resolver (a DNS query would
 /// leave the machine): an IP literal in 127.0.0.0/8 or `::1` (bracketed or not), or
 /// `localhost`. Anything else is refused with the reason.
-pub fn loopback_ip(host: &str) -> Result<std::net::IpAddr, String> {
+pub fn loopback_ip(host: &str) -> Result<std::net::IpAddr, NotLoopback> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.eq_ignore_ascii_case("localhost") {
         return Ok(std::net::Ipv4Addr::LOCALHOST.into());
     }
     match host.parse::<std::net::IpAddr>() {
         Ok(ip) if ip.is_loopback() => Ok(ip),
-        Ok(ip) => Err(format!(
-            "{ip} is not a loopback address: the harness only connects to loopback"
-        )),
-        Err(_) => Err(format!(
-            "{host} is not a loopback address (an IP in 127.0.0.0/8, ::1 or localhost; host names are not resolved)"
-        )),
+        Ok(ip) => Err(NotLoopback::Address(ip)),
+        Err(_) => Err(NotLoopback::Name(host.to_owned())),
     }
+}
+
+/// A host the harness will not connect to: test traffic stays on this machine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotLoopback {
+    /// An IP address outside 127.0.0.0/8 and `::1`.
+    #[error("{0} is not a loopback address: the harness only connects to loopback")]
+    Address(std::net::IpAddr),
+    /// A host name other than `localhost` (it would have to be resolved).
+    #[error(
+        "{0} is not a loopback address (an IP in 127.0.0.0/8, ::1 or localhost; host names are not resolved)"
+    )]
+    Name(String),
 }
 
 /// A connection made through [`Net`].
@@ -119,7 +128,7 @@ mod tests {
             ("localhost.example", "host names are not resolved"),
             ("example.invalid", "host names are not resolved"),
         ] {
-            let err = loopback_ip(host).expect_err(host);
+            let err = loopback_ip(host).expect_err(host).to_string();
             assert!(err.contains(why), "{host}: {err}");
         }
     }

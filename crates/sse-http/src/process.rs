@@ -60,12 +60,17 @@ pub fn log_tail(path: &std::path::Path) -> String {
 }
 
 /// A loopback port nothing listens on right now.
-pub fn free_port() -> Result<u16, String> {
+pub fn free_port() -> Result<u16, NoFreePort> {
     std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
+        .map_err(NoFreePort)
 }
+
+/// This machine would not give a loopback port.
+#[derive(Debug, thiserror::Error)]
+#[error("no free port: {0}")]
+pub struct NoFreePort(#[source] pub std::io::Error);
 
 /// Kills a child started in a process group of its own, with everything it started (a
 /// browser's helpers, an adapter's interpreter), and reaps it.

@@ -215,10 +215,7 @@ impl std::str::FromStr for Trace {
             }
             let parsed = line
                 .parse::<TraceLine>()
-                .map_err(|reason| TraceParseError {
-                    line: i + 1,
-                    reason,
-                })?;
+                .map_err(|e| TraceParseError { line: i + 1, ..e })?;
             trace.lines.push(parsed);
         }
         Ok(trace)
@@ -226,74 +223,79 @@ impl std::str::FromStr for Trace {
 }
 
 impl std::str::FromStr for TraceLine {
-    type Err = String;
+    type Err = TraceParseError;
 
-    fn from_str(line: &str) -> Result<Self, String> {
-        let mut s = Scanner(line);
-        let at = parse_time(s.word().ok_or("no time")?)?;
-        let kind = s.word().ok_or("no observation after the time")?;
-        let what = match kind {
-            "request" => {
-                let method = s
-                    .word()
-                    .ok_or("a request line names its method")?
-                    .to_owned();
-                let target = s.value()?;
-                let accept = s.field("accept")?;
-                let last_event_id = s.field("last-event-id")?;
-                let mut headers = Vec::new();
-                while let Some(name) = s.prefixed("header:") {
-                    let name = name.ok_or("a header has a name")?;
-                    let value = s.value()?.unwrap_or_default();
-                    headers.push((name, value));
-                }
-                let body = s.optional_field("body")?;
-                let origin = s.optional_field("origin")?;
-                let received = match s.word() {
-                    None => true,
-                    Some("not-received") => false,
-                    Some(other) => return Err(format!("unexpected text {other:?}")),
-                };
-                Observation::Request {
-                    method,
-                    target: target.ok_or("a request has a target")?,
-                    accept,
-                    last_event_id,
-                    origin,
-                    headers,
-                    body,
-                    received,
-                }
-            }
-            "open" => Observation::Page(PageEvent::Open),
-            "closed" => Observation::Closed,
-            "abort" => Observation::Abort,
-            "error" if s.0.trim().is_empty() => Observation::Page(PageEvent::Error {
-                ready_state: None,
-                message: None,
-            }),
-            "error" => match s.field("state")? {
-                Some(state) => Observation::Page(PageEvent::error(
-                    [ReadyState::Connecting, ReadyState::Open, ReadyState::Closed]
-                        .into_iter()
-                        .find(|r| r.name() == state)
-                        .ok_or_else(|| format!("unknown readyState {state:?}"))?,
-                )),
-                None => return Err("error state must be a readyState name".into()),
-            },
-            "message" => Observation::Page(PageEvent::Message(MessageEvent {
-                event_type: s.field("type")?.ok_or("message type is required")?,
-                last_event_id: s.field("id")?.ok_or("message id is required")?,
-                data: s.field("data")?.ok_or("message data is required")?,
-                origin: s.optional_field("origin")?,
-            })),
-            other => return Err(format!("unknown observation {other:?}")),
-        };
-        if !s.0.trim().is_empty() {
-            return Err(format!("unexpected text {:?}", s.0.trim()));
-        }
-        Ok(TraceLine { at, what })
+    /// Reads one line (as line 1 of a trace).
+    fn from_str(line: &str) -> Result<Self, TraceParseError> {
+        parse_line(line).map_err(|reason| TraceParseError { line: 1, reason })
     }
+}
+
+fn parse_line(line: &str) -> Result<TraceLine, String> {
+    let mut s = Scanner(line);
+    let at = parse_time(s.word().ok_or("no time")?)?;
+    let kind = s.word().ok_or("no observation after the time")?;
+    let what = match kind {
+        "request" => {
+            let method = s
+                .word()
+                .ok_or("a request line names its method")?
+                .to_owned();
+            let target = s.value()?;
+            let accept = s.field("accept")?;
+            let last_event_id = s.field("last-event-id")?;
+            let mut headers = Vec::new();
+            while let Some(name) = s.prefixed("header:") {
+                let name = name.ok_or("a header has a name")?;
+                let value = s.value()?.unwrap_or_default();
+                headers.push((name, value));
+            }
+            let body = s.optional_field("body")?;
+            let origin = s.optional_field("origin")?;
+            let received = match s.word() {
+                None => true,
+                Some("not-received") => false,
+                Some(other) => return Err(format!("unexpected text {other:?}")),
+            };
+            Observation::Request {
+                method,
+                target: target.ok_or("a request has a target")?,
+                accept,
+                last_event_id,
+                origin,
+                headers,
+                body,
+                received,
+            }
+        }
+        "open" => Observation::Page(PageEvent::Open),
+        "closed" => Observation::Closed,
+        "abort" => Observation::Abort,
+        "error" if s.0.trim().is_empty() => Observation::Page(PageEvent::Error {
+            ready_state: None,
+            message: None,
+        }),
+        "error" => match s.field("state")? {
+            Some(state) => Observation::Page(PageEvent::error(
+                [ReadyState::Connecting, ReadyState::Open, ReadyState::Closed]
+                    .into_iter()
+                    .find(|r| r.name() == state)
+                    .ok_or_else(|| format!("unknown readyState {state:?}"))?,
+            )),
+            None => return Err("error state must be a readyState name".into()),
+        },
+        "message" => Observation::Page(PageEvent::Message(MessageEvent {
+            event_type: s.field("type")?.ok_or("message type is required")?,
+            last_event_id: s.field("id")?.ok_or("message id is required")?,
+            data: s.field("data")?.ok_or("message data is required")?,
+            origin: s.optional_field("origin")?,
+        })),
+        other => return Err(format!("unknown observation {other:?}")),
+    };
+    if !s.0.trim().is_empty() {
+        return Err(format!("unexpected text {:?}", s.0.trim()));
+    }
+    Ok(TraceLine { at, what })
 }
 
 fn parse_time(word: &str) -> Result<Duration, String> {

@@ -268,7 +268,7 @@ mod tests {
             ),
         ] {
             let err = script(text).validate().expect_err(text);
-            assert!(err.contains(says), "{text}: {err}");
+            assert!(err.0.contains(says), "{text}: {err}");
         }
         assert!(toml::from_str::<Script>("[[responses]]\nbody = [{ shout = \"x\" }]").is_err());
     }
