@@ -115,25 +115,15 @@ fn case(
             fixture.name
         ));
     }
-    let writes = source.writes.clone();
-    let last_write = PAUSE * u32::try_from(writes.len().saturating_sub(1)).unwrap_or(u32::MAX);
+    let last_write =
+        PAUSE * u32::try_from(source.writes.len().saturating_sub(1)).unwrap_or(u32::MAX);
     let script_id = format!("stream.{}.{}", fixture.name, delivery.name());
     let target = format!("/cases/{script_id}");
     // The golden trace: the request, open, each message when its write arrives; a body that
     // ends is followed by the end's error and, where the unterminated event's id is at stake,
     // the reconnection (answered 204).
     let mut golden = Trace::new();
-    let request = |last_event_id: Option<String>| Observation::Request {
-        method: "GET".into(),
-        target: target.clone(),
-        accept: Some("text/event-stream".into()),
-        last_event_id,
-        origin: None,
-        headers: Vec::new(),
-        body: None,
-        received: true,
-    };
-    golden.push(Duration::ZERO, request(None));
+    golden.push(Duration::ZERO, stream_request(&target, None));
     golden.push(Duration::ZERO, Observation::Page(PageEvent::Open));
     for (at, e) in &timed {
         golden.push(
@@ -146,11 +136,11 @@ fn case(
             })),
         );
     }
-    let mut duration = last_write + QUIET;
     let mut responses = vec![ScriptedResponse {
         status: 200,
         headers: None,
-        body: writes
+        body: source
+            .writes
             .iter()
             .flat_map(|w| {
                 [
@@ -162,67 +152,12 @@ fn case(
         end: if ends { End::Close } else { End::Hang },
         head_wait_ms: None,
     }];
-    let mut checks: Vec<String> = Vec::new();
-    if ends {
-        golden.push(
-            last_write,
-            Observation::Page(PageEvent::error(ReadyState::Connecting)),
-        );
-        let last_event_id = source
-            .lines
-            .last()
-            .map(|l| l.buffers.last_event_id.clone())
-            .unwrap_or_default();
-        let id_buffer = source
-            .lines
-            .last()
-            .map(|l| l.buffers.id_buffer.clone())
-            .unwrap_or_default();
-        if id_buffer != last_event_id {
-            let retry = source.lines.iter().rev().find_map(|l| match l.effect {
-                Effect::Retry(ms) => Some(Duration::from_millis(ms)),
-                _ => None,
-            });
-            let wait = retry.unwrap_or(sse_model::DEFAULT_RECONNECTION_TIME);
-            let at = last_write + wait;
-            // What follows (the 204 that stops the client) is other cases' business.
-            golden.push(
-                at,
-                request((!last_event_id.is_empty()).then_some(last_event_id)),
-            );
-            duration = at + QUIET;
-            checks.push("REQ-LAST-EVENT-ID".to_owned());
-        }
-        responses.push(ScriptedResponse {
-            status: 204,
-            headers: Some(Vec::new()),
-            body: Vec::new(),
-            end: End::Close,
-            head_wait_ms: None,
-        });
-        checks.push("CONN-END-OF-BODY".to_owned());
-    }
-    let binds_client = |id: &str| requirements.iter().any(|r| r.id == id && r.binds_client());
-    let mut all: Vec<String> = source
-        .fixture_checks
-        .iter()
-        .map(String::as_str)
-        .chain(source.exercised())
-        .chain(match delivery {
-            Delivery::Whole => None,
-            Delivery::Bytes | Delivery::Splits => Some("PARSE-CHUNKING"),
-        })
-        .filter(|id| judgeable(id) && binds_client(id))
-        .map(str::to_owned)
-        .collect();
-    all.extend(checks);
-    all.push("CONN-ANNOUNCE".to_owned());
-    let mut checks = Vec::new();
-    for id in all {
-        if !checks.contains(&id) {
-            checks.push(id);
-        }
-    }
+    let (duration, checks) = if ends {
+        end_of_body(&source, last_write, &target, &mut golden, &mut responses)
+    } else {
+        (last_write + QUIET, Vec::new())
+    };
+    let checks = case_checks(&source, delivery, requirements, checks);
     Ok(Case {
         id: format!("stream/{}@{}", fixture.name, delivery.name()),
         path: path.to_owned(),
@@ -245,6 +180,100 @@ fn case(
         alternatives: Vec::new(),
         stream: Some(Arc::new(source)),
     })
+}
+
+/// The stream's request, as the golden trace shows it.
+fn stream_request(target: &str, last_event_id: Option<String>) -> Observation {
+    Observation::Request {
+        method: "GET".into(),
+        target: target.to_owned(),
+        accept: Some("text/event-stream".into()),
+        last_event_id,
+        origin: None,
+        headers: Vec::new(),
+        body: None,
+        received: true,
+    }
+}
+
+/// A body that ends: the end's `error`, then, where the unterminated event's id is at stake,
+/// the reconnection with the id that stands (answered 204, which stops the client; what
+/// follows is other cases' business). Returns the case's length and what the end checks.
+fn end_of_body(
+    source: &StreamSource,
+    last_write: Duration,
+    target: &str,
+    golden: &mut Trace,
+    responses: &mut Vec<ScriptedResponse>,
+) -> (Duration, Vec<String>) {
+    golden.push(
+        last_write,
+        Observation::Page(PageEvent::error(ReadyState::Connecting)),
+    );
+    let mut duration = last_write + QUIET;
+    let mut checks = Vec::new();
+    let last = source.lines.last();
+    let last_event_id = last
+        .map(|l| l.buffers.last_event_id.clone())
+        .unwrap_or_default();
+    let id_buffer = last
+        .map(|l| l.buffers.id_buffer.clone())
+        .unwrap_or_default();
+    if id_buffer != last_event_id {
+        let retry = source.lines.iter().rev().find_map(|l| match l.effect {
+            Effect::Retry(ms) => Some(Duration::from_millis(ms)),
+            _ => None,
+        });
+        let at = last_write + retry.unwrap_or(sse_model::DEFAULT_RECONNECTION_TIME);
+        golden.push(
+            at,
+            stream_request(target, (!last_event_id.is_empty()).then_some(last_event_id)),
+        );
+        duration = at + QUIET;
+        checks.push("REQ-LAST-EVENT-ID".to_owned());
+    }
+    responses.push(ScriptedResponse {
+        status: 204,
+        headers: Some(Vec::new()),
+        body: Vec::new(),
+        end: End::Close,
+        head_wait_ms: None,
+    });
+    checks.push("CONN-END-OF-BODY".to_owned());
+    (duration, checks)
+}
+
+/// What a stream case checks: the fixture's rules and those its lines exercise (judgeable on a
+/// client, and binding one), chunking when it is split, what its end checks, announcing; each
+/// once, in that order.
+fn case_checks(
+    source: &StreamSource,
+    delivery: Delivery,
+    requirements: &[Requirement],
+    ending: Vec<String>,
+) -> Vec<String> {
+    let binds_client = |id: &str| requirements.iter().any(|r| r.id == id && r.binds_client());
+    let mut all: Vec<String> = source
+        .fixture_checks
+        .iter()
+        .map(String::as_str)
+        .chain(source.exercised())
+        .chain(match delivery {
+            Delivery::Whole => None,
+            Delivery::Bytes | Delivery::Splits => Some("PARSE-CHUNKING"),
+        })
+        .filter(|id| judgeable(id) && binds_client(id))
+        .map(str::to_owned)
+        .collect();
+    all.extend(ending);
+    all.push("CONN-ANNOUNCE".to_owned());
+    let mut checks = Vec::new();
+    for id in all {
+        if !checks.contains(&id) {
+            checks.push(id);
+        }
+    }
+    checks
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -63,83 +63,42 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
-    let fail = |e: String| {
-        eprintln!("ssec check-server: {e}");
-        ExitCode::from(2)
-    };
-    let expectations = match args
+    match check(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ssec check-server: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the checks; an error is the command's misuse or this machine's (exit 2), never a
+/// verdict.
+fn check(args: &Args) -> Result<ExitCode, String> {
+    let expectations = args
         .expectations
         .as_deref()
         .map(sse_harness::report::expectations::Expectations::load)
         .transpose()
-    {
-        Ok(e) => e,
-        Err(e) => return fail(e.to_string()),
-    };
-    let catalogue = match Catalogue::load_default() {
-        Ok(c) => c,
-        Err(e) => return fail(e.to_string()),
-    };
-    let loaded = match &args.checks_dir {
+        .map_err(|e| e.to_string())?;
+    let catalogue = Catalogue::load_default().map_err(|e| e.to_string())?;
+    let checks = match &args.checks_dir {
         Some(dir) => server_check::load(dir, &catalogue),
         None => server_check::load_default(&catalogue),
-    };
-    let checks = match loaded {
-        Ok(c) => c,
-        Err(e) => return fail(e.to_string()),
-    };
+    }
+    .map_err(|e| e.to_string())?;
     let checks: Vec<_> = checks
         .into_iter()
         .filter(|c| args.check.is_empty() || args.check.iter().any(|g| glob(g, &c.id)))
         .collect();
     if checks.is_empty() {
-        return fail("no check matches --check".into());
+        return Err("no check matches --check".into());
     }
-    let url = match url::Url::parse(&args.url) {
-        Ok(u) => u,
-        Err(e) => return fail(format!("bad URL {:?}: {e}", args.url)),
-    };
-    if args.seconds.is_some_and(|s| !(0.1..=600.0).contains(&s)) {
-        return fail("--seconds must be 0.1 to 600".into());
-    }
-    let mut declares = BTreeSet::new();
-    if args.resume {
-        declares.insert(Declaration::Resume);
-    }
-    if args.end_with_204 {
-        declares.insert(Declaration::EndWith204);
-    }
-    if args.http2 {
-        declares.insert(Declaration::Http2);
-    }
-    let publish = match args.publish.as_deref().map(url::Url::parse) {
-        None => None,
-        Some(Ok(u)) => {
-            declares.insert(Declaration::Publish);
-            Some(u)
-        }
-        Some(Err(e)) => return fail(format!("bad --publish URL: {e}")),
-    };
-    let live = match args.live.as_deref().map(url::Url::parse) {
-        None => None,
-        Some(Ok(u)) => Some(u),
-        Some(Err(e)) => return fail(format!("bad --live URL: {e}")),
-    };
-    let server = Server {
-        url,
-        declares,
-        max_bytes: args.max_bytes,
-        seconds: args.seconds,
-        publish,
-        live,
-    };
-    let rt = match tokio::runtime::Builder::new_current_thread()
+    let server = server(args)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return fail(e.to_string()),
-    };
+        .map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
     let results: Vec<CheckResult> = rt.block_on(server_check::run_all(&checks, &server));
     let mut report = sse_harness::report::RunReport::new(&catalogue, Vec::new());
@@ -155,72 +114,115 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         report.mark_expected(e);
     }
     if let Some(dir) = &args.out {
-        if let Err(e) = report.write(dir) {
-            return fail(format!(
-                "cannot write the report into {}: {e}",
-                dir.display()
-            ));
-        }
+        report
+            .write(dir)
+            .map_err(|e| format!("cannot write the report into {}: {e}", dir.display()))?;
         eprintln!(
             "wrote {0}/index.html, {0}/report.json, {0}/junit.xml, {0}/summary.md",
             dir.display()
         );
     }
     if args.json {
-        match serde_json::to_string_pretty(&results) {
-            Ok(s) => println!("{s}"),
-            Err(e) => return fail(e.to_string()),
-        }
-    } else {
-        for r in &results {
-            println!(
-                "{:<13} {}  [{}]",
-                r.outcome.name(),
-                r.check,
-                r.requirements.join(" ")
-            );
-            if let Some(m) = &r.measured {
-                println!("              {}", terminal(m));
-            }
-            for f in &r.findings {
-                println!(
-                    "              {} [{}]",
-                    terminal(&f.message),
-                    f.requirements.join(" ")
-                );
-            }
-            if r.outcome == Outcome::Fail {
-                if let Some(bytes) = r.evidence_text() {
-                    println!("              bytes: {}", terminal(&bytes));
-                }
-            }
-            if r.outcome != Outcome::Pass {
-                if let Some(lines) = &r.annotation {
-                    println!("              as a client reads them (ssec explain):");
-                    for line in lines.lines() {
-                        println!("              {}", terminal(line));
-                    }
-                }
-            }
-        }
-        let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
         println!(
-            "{}: {} checks, {} pass, {} fail, {} non-strict, {} informational, {} unsupported",
-            terminal(server.url.as_str()),
-            results.len(),
-            count(Outcome::Pass),
-            count(Outcome::Fail),
-            count(Outcome::NonStrict),
-            count(Outcome::Informational),
-            count(Outcome::Unsupported)
+            "{}",
+            serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?
         );
+    } else {
+        print_results(&results, &server.url);
     }
     if let Some(e) = &expectations {
-        return crate::run::judge_against(e, &report);
+        return Ok(crate::run::judge_against(e, &report));
     }
-    if results.iter().any(|r| r.outcome == Outcome::Fail) {
+    Ok(if results.iter().any(|r| r.outcome == Outcome::Fail) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The server under check, as the flags describe it.
+fn server(args: &Args) -> Result<Server, String> {
+    let url = url::Url::parse(&args.url).map_err(|e| format!("bad URL {:?}: {e}", args.url))?;
+    if args.seconds.is_some_and(|s| !(0.1..=600.0).contains(&s)) {
+        return Err("--seconds must be 0.1 to 600".into());
     }
+    let mut declares = BTreeSet::new();
+    if args.resume {
+        declares.insert(Declaration::Resume);
+    }
+    if args.end_with_204 {
+        declares.insert(Declaration::EndWith204);
+    }
+    if args.http2 {
+        declares.insert(Declaration::Http2);
+    }
+    let publish = args
+        .publish
+        .as_deref()
+        .map(url::Url::parse)
+        .transpose()
+        .map_err(|e| format!("bad --publish URL: {e}"))?;
+    if publish.is_some() {
+        declares.insert(Declaration::Publish);
+    }
+    let live = args
+        .live
+        .as_deref()
+        .map(url::Url::parse)
+        .transpose()
+        .map_err(|e| format!("bad --live URL: {e}"))?;
+    Ok(Server {
+        url,
+        declares,
+        max_bytes: args.max_bytes,
+        seconds: args.seconds,
+        publish,
+        live,
+    })
+}
+
+/// One line per check, what it measured and found indented under it, then the totals.
+fn print_results(results: &[CheckResult], url: &url::Url) {
+    for r in results {
+        println!(
+            "{:<13} {}  [{}]",
+            r.outcome.name(),
+            r.check,
+            r.requirements.join(" ")
+        );
+        if let Some(m) = &r.measured {
+            println!("              {}", terminal(m));
+        }
+        for f in &r.findings {
+            println!(
+                "              {} [{}]",
+                terminal(&f.message),
+                f.requirements.join(" ")
+            );
+        }
+        if r.outcome == Outcome::Fail {
+            if let Some(bytes) = r.evidence_text() {
+                println!("              bytes: {}", terminal(&bytes));
+            }
+        }
+        if r.outcome != Outcome::Pass {
+            if let Some(lines) = &r.annotation {
+                println!("              as a client reads them (ssec explain):");
+                for line in lines.lines() {
+                    println!("              {}", terminal(line));
+                }
+            }
+        }
+    }
+    let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
+    println!(
+        "{}: {} checks, {} pass, {} fail, {} non-strict, {} informational, {} unsupported",
+        terminal(url.as_str()),
+        results.len(),
+        count(Outcome::Pass),
+        count(Outcome::Fail),
+        count(Outcome::NonStrict),
+        count(Outcome::Informational),
+        count(Outcome::Unsupported)
+    );
 }
