@@ -609,6 +609,56 @@ struct BrowserSession {
     name: &'static str,
 }
 
+/// The runner page's URL for a case: the page origin, and the case in the fragment.
+fn page_url(request: &OpenRequest, run: u64, report: std::net::SocketAddr) -> String {
+    let page_base = request
+        .page_origin
+        .as_deref()
+        .unwrap_or(&request.server_origin);
+    let fragment = serde_json::json!({
+        "url": request.url.as_str(),
+        "credentials": request.with_credentials,
+        "report": format!("http://{report}"),
+        "types": request.event_types,
+        "run": run,
+        "closeOnMessage": request.close_on_message,
+        "companions": request.companions.iter().map(url::Url::as_str).collect::<Vec<_>>(),
+    });
+    format!(
+        "{page_base}{PAGE_PATH}#{}",
+        url::form_urlencoded::byte_serialize(fragment.to_string().as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    )
+}
+
+/// Starts a fresh browser on the case's page, with a report server of its own.
+fn launch_fresh(
+    browser: &Browser,
+    shared: &Arc<Shared>,
+    run: u64,
+    request: &OpenRequest,
+) -> Result<Process, String> {
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .map_err(|e| format!("cannot start the report server: {e}"))?;
+    let report = listener
+        .local_addr()
+        .map_err(|e| format!("cannot start the report server: {e}"))?;
+    let route = Arc::new(Route::default());
+    route.show(run, Some(shared.clone()));
+    browser
+        .pool
+        .1
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Process::launch(
+        browser,
+        route,
+        listener,
+        run,
+        &page_url(request, run, report),
+    )
+}
+
 impl BrowserSession {
     async fn start(
         browser: Browser,
@@ -622,27 +672,6 @@ impl BrowserSession {
             control: Notify::new(),
         });
         let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let page_base = request
-            .page_origin
-            .clone()
-            .unwrap_or_else(|| request.server_origin.clone());
-        let page_url = |report: std::net::SocketAddr| {
-            let fragment = serde_json::json!({
-                "url": request.url.as_str(),
-                "credentials": request.with_credentials,
-                "report": format!("http://{report}"),
-                "types": request.event_types,
-                "run": run,
-                "closeOnMessage": request.close_on_message,
-                "companions": request.companions.iter().map(url::Url::as_str).collect::<Vec<_>>(),
-            });
-            format!(
-                "{page_base}{PAGE_PATH}#{}",
-                url::form_urlencoded::byte_serialize(fragment.to_string().as_bytes())
-                    .collect::<String>()
-                    .replace('+', "%20")
-            )
-        };
         // A case may take a browser kept from an earlier one: its page navigates here. A kept
         // browser whose page does not follow is let go, and a fresh one started.
         let kept = if request.fresh {
@@ -657,27 +686,15 @@ impl BrowserSession {
                     p.route.show(run, Some(shared.clone()));
                     p.route.command(
                         p.page,
-                        serde_json::json!({"command": "navigate", "url": page_url(p.report)}),
+                        serde_json::json!({"command": "navigate", "url": page_url(&request, run, p.report)}),
                     );
                     p.page = run;
                     (p, NAVIGATE_TIMEOUT)
                 }
-                None => {
-                    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
-                        .map_err(|e| failed(format!("cannot start the report server: {e}")))?;
-                    let report = listener
-                        .local_addr()
-                        .map_err(|e| failed(format!("cannot start the report server: {e}")))?;
-                    let route = Arc::new(Route::default());
-                    route.show(run, Some(shared.clone()));
-                    browser
-                        .pool
-                        .1
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let p = Process::launch(&browser, route, listener, run, &page_url(report))
-                        .map_err(failed)?;
-                    (p, LOAD_TIMEOUT)
-                }
+                None => (
+                    launch_fresh(&browser, &shared, run, &request).map_err(failed)?,
+                    LOAD_TIMEOUT,
+                ),
             };
             let navigated = limit == NAVIGATE_TIMEOUT;
             let mut session = BrowserSession {

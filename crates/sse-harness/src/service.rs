@@ -326,45 +326,8 @@ impl Client for Service {
                 warnings,
                 tag,
             };
-            let mut body = json!({
-                "streamUrl": request.url.as_str(),
-                "callbackUrl": format!("http://{callback_addr}/streams/1"),
-                "tag": request.url.path().rsplit('/').next().unwrap_or_default(),
-                "initialDelayMs": request
-                    .settings
-                    .initial_reconnection_time
-                    .unwrap_or(sse_model::DEFAULT_RECONNECTION_TIME)
-                    .as_millis(),
-            });
-            if let Some(id) = request.last_event_id.as_ref().filter(|id| !id.is_empty()) {
-                if !initial_last_event_id {
-                    return Err(ClientError::Unsupported(
-                        Capability::InitialLastEventId.name().into(),
-                    ));
-                }
-                body["lastEventId"] = json!(id);
-            }
-            let ext = &request.extensions;
-            if !ext.headers.is_empty() {
-                body["headers"] = ext
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.clone(), Value::String(v.clone())))
-                    .collect::<serde_json::Map<_, _>>()
-                    .into();
-            }
-            if let Some(method) = &ext.method {
-                body["method"] = json!(method);
-            }
-            if let Some(text) = &ext.body {
-                body["body"] = json!(text);
-            }
-            if let Some(limit) = ext.read_timeout {
-                body["readTimeoutMs"] = json!(limit.as_millis());
-            }
-            if let Some(n) = request.close_on_message {
-                body["closeOnMessage"] = json!(n);
-            }
+            let callback_url = format!("http://{callback_addr}/streams/1");
+            let body = stream_body(&request, &callback_url, initial_last_event_id)?;
             let answer = remote::call(Method::POST, &base, Some(&body), CALL)
                 .await
                 .map_err(|e| failed(format!("creating the stream: {e}")))?;
@@ -409,6 +372,55 @@ impl Client for Service {
             Ok(Box::new(session) as Box<dyn Session>)
         })
     }
+}
+
+/// The body of `POST /` that asks the service for a stream: the contract's fields, and the
+/// extensions the case needs.
+fn stream_body(
+    request: &OpenRequest,
+    callback_url: &str,
+    initial_last_event_id: bool,
+) -> Result<Value, ClientError> {
+    let mut body = json!({
+        "streamUrl": request.url.as_str(),
+        "callbackUrl": callback_url,
+        "tag": request.url.path().rsplit('/').next().unwrap_or_default(),
+        "initialDelayMs": request
+            .settings
+            .initial_reconnection_time
+            .unwrap_or(sse_model::DEFAULT_RECONNECTION_TIME)
+            .as_millis(),
+    });
+    if let Some(id) = request.last_event_id.as_ref().filter(|id| !id.is_empty()) {
+        if !initial_last_event_id {
+            return Err(ClientError::Unsupported(
+                Capability::InitialLastEventId.name().into(),
+            ));
+        }
+        body["lastEventId"] = json!(id);
+    }
+    let ext = &request.extensions;
+    if !ext.headers.is_empty() {
+        body["headers"] = ext
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone(), Value::String(v.clone())))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
+    if let Some(method) = &ext.method {
+        body["method"] = json!(method);
+    }
+    if let Some(text) = &ext.body {
+        body["body"] = json!(text);
+    }
+    if let Some(limit) = ext.read_timeout {
+        body["readTimeoutMs"] = json!(limit.as_millis());
+    }
+    if let Some(n) = request.close_on_message {
+        body["closeOnMessage"] = json!(n);
+    }
+    Ok(body)
 }
 
 /// Which of our optional capabilities the service declared.

@@ -13,7 +13,7 @@ use sse_harness::report::expectations::Expectations;
 use sse_harness::report::{RunReport, verdict_line};
 use sse_harness::run::Shard;
 use sse_harness::run::conformance;
-use sse_harness::run::{Selection, resolve};
+use sse_harness::run::{Selection, Target, resolve};
 use sse_harness::{Catalogue, mimic};
 
 /// Options of `ssec run`.
@@ -94,32 +94,27 @@ pub(crate) fn load_catalogue(dir: Option<&std::path::Path>) -> Result<Catalogue,
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
-    let expectations = match args
+    match run_selected(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ssec run: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the selection and reports it; an error is the command's misuse or this machine's
+/// (exit 2), never a verdict.
+fn run_selected(args: &Args) -> Result<ExitCode, String> {
+    let expectations = args
         .expectations
         .as_deref()
         .map(Expectations::load)
         .transpose()
-    {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("ssec run: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let catalogue = match load_catalogue(args.catalogue.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("ssec run: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let (targets, unavailable) = match resolve(&args.implementations, sse_rust_clients::LINKED) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("ssec run: {e}");
-            return ExitCode::from(2);
-        }
-    };
+        .map_err(|e| e.to_string())?;
+    let catalogue = load_catalogue(args.catalogue.as_deref()).map_err(|e| e.to_string())?;
+    let (targets, unavailable) =
+        resolve(&args.implementations, sse_rust_clients::LINKED).map_err(|e| e.to_string())?;
     for u in &unavailable {
         eprintln!("{}", u.line());
     }
@@ -128,8 +123,9 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         .iter()
         .find(|r| catalogue.requirement(r).is_none())
     {
-        eprintln!("ssec run: no requirement {unknown} in spec/requirements.toml");
-        return ExitCode::from(2);
+        return Err(format!(
+            "no requirement {unknown} in spec/requirements.toml"
+        ));
     }
     let selection = Selection {
         cases: args.cases.clone(),
@@ -138,19 +134,63 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     };
     let selected = selection.apply(&catalogue).len();
     if selected == 0 {
-        eprintln!("ssec run: no case matches the selection");
-        return ExitCode::from(2);
+        return Err("no case matches the selection".into());
     }
+    let mut report = run_with_progress(args, &catalogue, &targets, &selection, selected);
+    report.add_unavailable(&unavailable);
+    if let Some(e) = &expectations {
+        report.mark_expected(e);
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        );
+        // The summary still ends the run, beside the JSON rather than in it.
+        eprint!("{}", totals(&report));
+    } else {
+        print!("{}", totals(&report));
+    }
+    if let Some(dir) = &args.out {
+        report
+            .write(dir)
+            .map_err(|e| format!("cannot write the report into {}: {e}", dir.display()))?;
+        eprintln!(
+            "wrote {0}/index.html, report.json, junit.xml and summary.md",
+            dir.display()
+        );
+    }
+    if let Some(path) = &args.write_expectations {
+        Expectations::of(&report, expectations.as_ref())
+            .write(path)
+            .map_err(|e| e.to_string())?;
+        eprintln!("wrote the verdicts as expectations into {}", path.display());
+    }
+    Ok(match &expectations {
+        Some(e) => judge_against(e, &report),
+        None if report.failed() => ExitCode::FAILURE,
+        None => ExitCode::SUCCESS,
+    })
+}
+
+/// Runs the cases with a progress bar, printing each verdict other than a pass as it comes.
+fn run_with_progress(
+    args: &Args,
+    catalogue: &Catalogue,
+    targets: &[Target],
+    selection: &Selection,
+    selected: usize,
+) -> RunReport {
     let bar = progress_bar((selected * targets.len()) as u64);
     let evidence = if args.full_evidence {
         Evidence::Full
     } else {
         Evidence::Abridged
     };
-    let mut report = conformance(
-        &catalogue,
-        &targets,
-        &selection,
+    let report = conformance(
+        catalogue,
+        targets,
+        selection,
         evidence,
         &|target, result| {
             bar.inc(1);
@@ -170,48 +210,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         },
     );
     bar.finish_and_clear();
-    report.add_unavailable(&unavailable);
-    if let Some(e) = &expectations {
-        report.mark_expected(e);
-    }
-    if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(json) => println!("{json}"),
-            Err(e) => {
-                eprintln!("ssec run: {e}");
-                return ExitCode::from(2);
-            }
-        }
-        // The summary still ends the run, beside the JSON rather than in it.
-        eprint!("{}", totals(&report));
-    } else {
-        print!("{}", totals(&report));
-    }
-    if let Some(dir) = &args.out {
-        if let Err(e) = report.write(dir) {
-            eprintln!(
-                "ssec run: cannot write the report into {}: {e}",
-                dir.display()
-            );
-            return ExitCode::from(2);
-        }
-        eprintln!(
-            "wrote {0}/index.html, report.json, junit.xml and summary.md",
-            dir.display()
-        );
-    }
-    if let Some(path) = &args.write_expectations {
-        if let Err(e) = Expectations::of(&report, expectations.as_ref()).write(path) {
-            eprintln!("ssec run: {e}");
-            return ExitCode::from(2);
-        }
-        eprintln!("wrote the verdicts as expectations into {}", path.display());
-    }
-    match &expectations {
-        Some(e) => judge_against(e, &report),
-        None if report.failed() => ExitCode::FAILURE,
-        None => ExitCode::SUCCESS,
-    }
+    report
 }
 
 /// Exit 0 when every verdict is as `expectations` says, else 1 with the changes, on standard
