@@ -37,9 +37,7 @@ use sse_judge::run::Run;
 /// The longest a loopback run may take, whatever the client does.
 pub const MAX_RUN: Duration = Duration::from_secs(60);
 
-/// How long to wait for a client to open (a process to start, a browser to load: a kept
-/// browser's page that does not follow is given up after 15 s and a fresh one has 40 s).
-pub const OPEN_TIMEOUT: Duration = Duration::from_secs(60);
+pub use crate::open::OPEN_TIMEOUT;
 
 /// How long a loopback run watches after a client gave up or was closed: longer than the
 /// initial reconnection time of browsers (3 s in Chromium, 5 s in Firefox), so a wrongful

@@ -14,6 +14,11 @@ use crate::client::{
     TakenAt,
 };
 
+/// How long to wait for a client to open (a process to start, a browser to load: a kept
+/// browser's page that does not follow is given up after 15 s and a fresh one has 40 s), or to
+/// take a command.
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Why a case did not run to the end (not: the client misbehaved; that is a verdict).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -37,10 +42,10 @@ pub enum RunError {
         /// Why not.
         source: std::io::Error,
     },
-    /// The client did not open its stream within [`crate::loopback::OPEN_TIMEOUT`].
+    /// The client did not open its stream within [`OPEN_TIMEOUT`].
     #[error("the client did not open within {0:?}")]
     OpenTimeout(Duration),
-    /// The client did not take a command within [`crate::loopback::OPEN_TIMEOUT`].
+    /// The client did not take a command within [`OPEN_TIMEOUT`].
     #[error("the client did not take {} in time", .0.name())]
     CommandTimeout(Command),
 }
@@ -212,7 +217,7 @@ pub(crate) async fn give(
     observer: &Observer,
     command: Command,
 ) -> Result<(), RunError> {
-    let taken = tokio::time::timeout(crate::loopback::OPEN_TIMEOUT, session.command(command))
+    let taken = tokio::time::timeout(OPEN_TIMEOUT, session.command(command))
         .await
         .map_err(|_| RunError::CommandTimeout(command))??;
     let what = Seen::Command {

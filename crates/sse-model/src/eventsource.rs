@@ -13,45 +13,10 @@ use url::Url;
 
 use crate::dispatch::{Event, Sink};
 use crate::mime;
+pub use crate::page::ReadyState;
 use crate::page::{MessageEvent, PageEvent};
 use crate::parser::{Limits, ParseError, Parser};
 use crate::reconnect::{Backoff, DEFAULT_RECONNECTION_TIME, reconnect_delay};
-
-/// The `readyState` attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "SCREAMING_SNAKE_CASE")
-)]
-pub enum ReadyState {
-    /// 0: connecting or waiting to reconnect.
-    Connecting,
-    /// 1: the connection is announced and events are dispatched.
-    Open,
-    /// 2: closed by close() or failed; no further requests.
-    Closed,
-}
-
-impl ReadyState {
-    /// The numeric value the `readyState` attribute returns.
-    pub fn as_u16(self) -> u16 {
-        match self {
-            ReadyState::Connecting => 0,
-            ReadyState::Open => 1,
-            ReadyState::Closed => 2,
-        }
-    }
-
-    /// The constant's name, as traces print it.
-    pub fn name(self) -> &'static str {
-        match self {
-            ReadyState::Connecting => "CONNECTING",
-            ReadyState::Open => "OPEN",
-            ReadyState::Closed => "CLOSED",
-        }
-    }
-}
 
 /// How an `EventSource` is set up: the user agent's choices the standard leaves open.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,6 @@
 //! that the model emits, traces print, the harness records of every client under test and
 //! expectations list, so that judging compares like with like.
 
-use crate::eventsource::ReadyState;
-
 /// A `MessageEvent` dispatched at the `EventSource`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -61,6 +59,42 @@ impl PageEvent {
         PageEvent::Error {
             ready_state: Some(ready_state),
             message: None,
+        }
+    }
+}
+
+/// The `readyState` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "SCREAMING_SNAKE_CASE")
+)]
+pub enum ReadyState {
+    /// 0: connecting or waiting to reconnect.
+    Connecting,
+    /// 1: the connection is announced and events are dispatched.
+    Open,
+    /// 2: closed by close() or failed; no further requests.
+    Closed,
+}
+
+impl ReadyState {
+    /// The numeric value the `readyState` attribute returns.
+    pub fn as_u16(self) -> u16 {
+        match self {
+            ReadyState::Connecting => 0,
+            ReadyState::Open => 1,
+            ReadyState::Closed => 2,
+        }
+    }
+
+    /// The constant's name, as traces print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadyState::Connecting => "CONNECTING",
+            ReadyState::Open => "OPEN",
+            ReadyState::Closed => "CLOSED",
         }
     }
 }
