@@ -598,9 +598,12 @@ mod tests {
                 .map(|i| stream(store.subscribe(&format!("anon{i}"), Resume::Live)))
                 .collect::<Vec<_>>()
         });
-        // A 1024-slot broadcast channel per topic held about 64 KiB each.
+        // A 1024-slot broadcast channel per topic held about 64 KiB each; a subscription now
+        // holds about 1 KiB. The region counts every thread's allocations, and the other tests
+        // of this binary run beside this one (a CI run measured 1.1 KiB each), so the bound is
+        // 4 KiB: sixteen times below the buffer it guards against, above what they add.
         assert!(
-            bytes < 10_000 * 1024,
+            bytes < 10_000 * 4096,
             "{bytes} bytes for 10,000 held subscriptions"
         );
         assert_eq!(store.len(), 10_000);
