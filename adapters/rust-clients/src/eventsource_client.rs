@@ -18,7 +18,7 @@ use futures::{FutureExt, StreamExt};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::TokioIo;
 use launchdarkly_sdk_transport::{ByteStream, HttpTransport, ResponseFuture, TransportError};
-use sse_harness::client::{MessageEvent, PageEvent, ReadyState};
+use sse_harness::client::ReadyState;
 use sse_harness::{
     Capabilities, Capability, Client, ClientError, Identity, Net, Observer, OpenRequest, Seen,
     Session,
@@ -109,12 +109,11 @@ async fn watch(
         };
         match item {
             Ok(SSE::Connected(_)) => observer.open(),
-            Ok(SSE::Event(e)) => observer.report(Seen::Page(PageEvent::Message(MessageEvent {
-                event_type: e.event_type,
-                data: e.data,
-                last_event_id: e.id.unwrap_or_default(),
-                origin: None,
-            }))),
+            Ok(SSE::Event(e)) => observer.report(Seen::message(
+                e.event_type,
+                e.data,
+                e.id.unwrap_or_default(),
+            )),
             Ok(SSE::Comment(text)) => observer.report(Seen::Comment { text }),
             Err(e) => {
                 // Whether the library goes on after this error decides readyState.

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use reqwest_eventsource::retry::ExponentialBackoff;
 use reqwest_eventsource::{Event, EventSource};
-use sse_harness::client::{MessageEvent, PageEvent, ReadyState};
+use sse_harness::client::ReadyState;
 use sse_harness::{
     Capabilities, Capability, Client, ClientError, Identity, Observer, OpenRequest, Seen, Session,
 };
@@ -87,18 +87,7 @@ async fn watch(mut source: EventSource, observer: Observer) {
     while let Some(item) = source.next().await {
         match item {
             Ok(Event::Open) => observer.open(),
-            Ok(Event::Message(m)) => {
-                observer.report(Seen::Page(PageEvent::Message(MessageEvent {
-                    event_type: if m.event.is_empty() {
-                        "message".into()
-                    } else {
-                        m.event
-                    },
-                    data: m.data,
-                    last_event_id: m.id,
-                    origin: None,
-                })))
-            }
+            Ok(Event::Message(m)) => observer.report(Seen::message(m.event, m.data, m.id)),
             Err(e) => {
                 let ready_state = match source.ready_state() {
                     reqwest_eventsource::ReadyState::Connecting => ReadyState::Connecting,

@@ -45,12 +45,19 @@ impl Seen {
     /// `open` fired.
     pub const OPEN: Seen = Seen::Page(PageEvent::Open);
 
-    /// A message event with this type, data and `lastEventId`, its origin not reported.
-    pub fn message(event_type: &str, data: &str, last_event_id: &str) -> Self {
+    /// A message event with this type, data and `lastEventId`, as a page sees it: an empty
+    /// type is `message`; its origin not reported. The strings are moved, not copied (data may
+    /// be megabytes).
+    pub fn message(event_type: String, data: String, last_event_id: String) -> Self {
+        let event_type = if event_type.is_empty() {
+            sse_model::DEFAULT_EVENT_TYPE.to_owned()
+        } else {
+            event_type
+        };
         Seen::Page(PageEvent::Message(MessageEvent {
-            event_type: event_type.to_owned(),
-            data: data.to_owned(),
-            last_event_id: last_event_id.to_owned(),
+            event_type,
+            data,
+            last_event_id,
             origin: None,
         }))
     }

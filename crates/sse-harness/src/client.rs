@@ -313,12 +313,11 @@ impl Observer {
 
     /// Reports a message event, as a page sees it: an empty type is `message`.
     pub fn message(&self, event_type: &str, data: &str, last_event_id: &str) {
-        let event_type = if event_type.is_empty() {
-            sse_model::DEFAULT_EVENT_TYPE
-        } else {
-            event_type
-        };
-        self.report(Seen::message(event_type, data, last_event_id));
+        self.report(Seen::message(
+            event_type.to_owned(),
+            data.to_owned(),
+            last_event_id.to_owned(),
+        ));
     }
 
     /// Reports `error`, with readyState right after when the client knows it.

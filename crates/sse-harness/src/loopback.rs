@@ -457,8 +457,7 @@ async fn accept_loop(listeners: [TcpListener; 3], shared: Accepted) {
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let ready = shared.ready.subscribe();
-        tokio::spawn(shared.clone().connection(tcp, peer, ready));
+        tokio::spawn(shared.clone().connection(tcp, peer));
     }
 }
 
@@ -466,12 +465,8 @@ impl Accepted {
     /// A connection is the case's from its first bytes (a browser may open one early and speak
     /// later). One loading a browser's page is not: no count, no log, no faults, and the page's
     /// own server.
-    async fn connection(
-        self,
-        tcp: tokio::net::TcpStream,
-        peer: SocketAddr,
-        mut ready: tokio::sync::watch::Receiver<bool>,
-    ) {
+    async fn connection(self, tcp: tokio::net::TcpStream, peer: SocketAddr) {
+        let mut ready = self.ready.subscribe();
         let loads_page = tokio::select! {
             page = crate::browser::loads_page(&tcp) => page,
             () = self.stop.cancelled() => return,

@@ -238,7 +238,6 @@ impl Driver {
 
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut fetch: Option<Fetch> = None;
-        let mut timer: Option<Duration>;
         let mut commands_open = true;
         loop {
             while let Some(output) = self.es.poll() {
@@ -265,7 +264,9 @@ impl Driver {
                     Output::Event(PageEvent::Open | PageEvent::Error { .. }) => {}
                 }
             }
-            timer = self.es.poll_timeout();
+            // The model's next deadline, whatever moved it (a reconnection, bytes that pushed
+            // the read timeout back, a close that cleared it).
+            let due = self.es.poll_timeout().map(|d| self.epoch + d);
             tokio::select! {
                 biased;
                 command = commands.recv(), if commands_open => match command {
@@ -284,7 +285,7 @@ impl Driver {
                     }
                     None => commands_open = false,
                 },
-                () = sse_sim::sleep_until(timer.map(|d| self.epoch + d)) => {
+                () = sse_sim::sleep_until(due) => {
                     self.es.handle_timeout(self.now());
                 }
                 event = next_event(&mut fetch) => {

@@ -23,8 +23,8 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::client::{
-    Capabilities, Capability, Client, ClientError, Command, Identity, MessageEvent, Observer,
-    OpenRequest, PageEvent, Seen, Session, TakenAt,
+    Capabilities, Capability, Client, ClientError, Command, Identity, Observer, OpenRequest, Seen,
+    Session, TakenAt,
 };
 use crate::remote::{self, InOrder, Stamper};
 
@@ -512,15 +512,11 @@ impl Shared {
                 } else {
                     e.id
                 };
-                Some(Seen::Page(PageEvent::Message(MessageEvent {
-                    event_type: e
-                        .event_type
-                        .filter(|t| !t.is_empty())
-                        .unwrap_or_else(|| sse_model::DEFAULT_EVENT_TYPE.into()),
-                    data: e.data,
-                    last_event_id: id.unwrap_or_default(),
-                    origin: None,
-                })))
+                Some(Seen::message(
+                    e.event_type.unwrap_or_default(),
+                    e.data,
+                    id.unwrap_or_default(),
+                ))
             }
             "comment" => Some(Seen::Comment {
                 text: c.comment.unwrap_or_default(),

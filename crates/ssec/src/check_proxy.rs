@@ -27,10 +27,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
-    let fail = |e: String| {
-        eprintln!("ssec check-proxy: {e}");
-        ExitCode::from(2)
-    };
+    let fail = |e: String| crate::misuse("check-proxy", e);
     let mut proxy = match url::Url::parse(&args.proxy) {
         Ok(u) => u,
         Err(e) => return fail(format!("bad --proxy URL: {e}")),

@@ -63,13 +63,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
-    match check(args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("ssec check-server: {e}");
-            ExitCode::from(2)
-        }
-    }
+    check(args).unwrap_or_else(|e| crate::misuse("check-server", e))
 }
 
 /// Runs the checks; an error is the command's misuse or this machine's (exit 2), never a
@@ -114,13 +108,7 @@ fn check(args: &Args) -> Result<ExitCode, String> {
         report.mark_expected(e);
     }
     if let Some(dir) = &args.out {
-        report
-            .write(dir)
-            .map_err(|e| format!("cannot write the report into {}: {e}", dir.display()))?;
-        eprintln!(
-            "wrote {0}/index.html, {0}/report.json, {0}/junit.xml, {0}/summary.md",
-            dir.display()
-        );
+        crate::run::write_report(&report, dir)?;
     }
     if args.json {
         println!(
@@ -156,21 +144,11 @@ fn server(args: &Args) -> Result<Server, String> {
     if args.http2 {
         declares.insert(Declaration::Http2);
     }
-    let publish = args
-        .publish
-        .as_deref()
-        .map(url::Url::parse)
-        .transpose()
-        .map_err(|e| format!("bad --publish URL: {e}"))?;
+    let publish = optional_url(args.publish.as_deref(), "--publish")?;
     if publish.is_some() {
         declares.insert(Declaration::Publish);
     }
-    let live = args
-        .live
-        .as_deref()
-        .map(url::Url::parse)
-        .transpose()
-        .map_err(|e| format!("bad --live URL: {e}"))?;
+    let live = optional_url(args.live.as_deref(), "--live")?;
     Ok(Server {
         url,
         declares,
@@ -179,6 +157,14 @@ fn server(args: &Args) -> Result<Server, String> {
         publish,
         live,
     })
+}
+
+/// The URL an optional flag gives, if it gives one.
+fn optional_url(value: Option<&str>, flag: &str) -> Result<Option<url::Url>, String> {
+    value
+        .map(url::Url::parse)
+        .transpose()
+        .map_err(|e| format!("bad {flag} URL: {e}"))
 }
 
 /// One line per check, what it measured and found indented under it, then the totals.

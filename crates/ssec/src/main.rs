@@ -204,6 +204,17 @@ fn service_check(url: &str) -> ExitCode {
     }
 }
 
+/// Ends a command that could not do its job (its misuse, or this machine's; never a verdict):
+/// one line on standard error, escaped (paths, URLs and what a service or proxy said come from
+/// outside), exit 2.
+fn misuse(command: &str, why: impl std::fmt::Display) -> ExitCode {
+    eprintln!(
+        "ssec {command}: {}",
+        sse_harness::escape::terminal(&why.to_string())
+    );
+    ExitCode::from(2)
+}
+
 /// The runtime of the checks that wait on a service or proxy while it answers: two workers.
 fn two_threads() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

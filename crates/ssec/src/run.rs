@@ -94,13 +94,7 @@ pub(crate) fn load_catalogue(dir: Option<&std::path::Path>) -> Result<Catalogue,
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
-    match run_selected(args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("ssec run: {e}");
-            ExitCode::from(2)
-        }
-    }
+    run_selected(args).unwrap_or_else(|e| crate::misuse("run", e))
 }
 
 /// Runs the selection and reports it; an error is the command's misuse or this machine's
@@ -152,13 +146,7 @@ fn run_selected(args: &Args) -> Result<ExitCode, String> {
         print!("{}", totals(&report));
     }
     if let Some(dir) = &args.out {
-        report
-            .write(dir)
-            .map_err(|e| format!("cannot write the report into {}: {e}", dir.display()))?;
-        eprintln!(
-            "wrote {0}/index.html, report.json, junit.xml and summary.md",
-            dir.display()
-        );
+        write_report(&report, dir)?;
     }
     if let Some(path) = &args.write_expectations {
         Expectations::of(&report, expectations.as_ref())
@@ -171,6 +159,18 @@ fn run_selected(args: &Args) -> Result<ExitCode, String> {
         None if report.failed() => ExitCode::FAILURE,
         None => ExitCode::SUCCESS,
     })
+}
+
+/// Writes the report's four files into `dir`, and says so.
+pub(crate) fn write_report(report: &RunReport, dir: &std::path::Path) -> Result<(), String> {
+    report
+        .write(dir)
+        .map_err(|e| format!("cannot write the report into {}: {e}", dir.display()))?;
+    eprintln!(
+        "wrote {0}/index.html, report.json, junit.xml and summary.md",
+        dir.display()
+    );
+    Ok(())
 }
 
 /// Runs the cases with a progress bar, printing each verdict other than a pass as it comes.
@@ -232,13 +232,7 @@ pub(crate) fn merge(
     expectations: Option<&std::path::Path>,
     catalogue: Option<&std::path::Path>,
 ) -> ExitCode {
-    let fail = |e: &dyn std::fmt::Display| {
-        eprintln!(
-            "ssec merge: {}",
-            sse_harness::escape::terminal(&e.to_string())
-        );
-        ExitCode::from(2)
-    };
+    let fail = |e: &dyn std::fmt::Display| crate::misuse("merge", e);
     let expectations = match expectations.map(Expectations::load).transpose() {
         Ok(e) => e,
         Err(e) => return fail(&e),
@@ -261,14 +255,10 @@ pub(crate) fn merge(
     if let Some(e) = &expectations {
         report.mark_expected(e);
     }
-    if let Err(e) = report.write(out) {
-        return fail(&format!("cannot write {}: {e}", out.display()));
+    if let Err(e) = write_report(&report, out) {
+        return fail(&e);
     }
     print!("{}", totals(&report));
-    eprintln!(
-        "wrote {0}/index.html, report.json, junit.xml and summary.md",
-        out.display()
-    );
     match &expectations {
         Some(e) => judge_against(e, &report),
         None if report.failed() => ExitCode::FAILURE,
